@@ -1,0 +1,138 @@
+/**
+ * Every configuration key, in one table: its default, its environment name,
+ * what values it allows, and one line of documentation. Loading, validation,
+ * `config/default.yaml` and the README table all derive from this table.
+ */
+
+export interface AgentConfig {
+  /** Registry location: a JSON file path (default `data/registry.json`). */
+  registry: string;
+  /** This agent's host id; null means the machine's hostname. */
+  hostId: string | null;
+  /** HTTP listen address `host:port`. */
+  listen: string;
+  /** Bearer token for the write API; null disables writes (403). */
+  apiToken: string | null;
+  /** node-cron schedule of full cycles (six fields: with seconds). */
+  scanSchedule: string;
+  /** tmux servers to scan: `default`, a socket name, or a socket path; null means the default server plus every socket named by a project. */
+  tmuxSockets: string[] | null;
+  maxProcessRuntimeSec: number;
+  heartbeatTimeoutSec: number;
+  maxTimeoutExtensions: number;
+  extensionDurationSec: number;
+  phantomGracePeriodSec: number;
+  stateSyncIntervalSec: number;
+  timingOutGraceSec: number;
+  killGraceSec: number;
+  orphanGraceSec: number;
+  orphanSessionPatterns: string[];
+  queueBlockedAfterSec: number;
+  maxConcurrent: number;
+  maxKillsPerCycle: number;
+  retryBaseSec: number;
+  retryMaxDelaySec: number;
+  retryMaxAttempts: number;
+  nonRetriableReasons: string[];
+  breakerFailureThreshold: number;
+  breakerCooldownSec: number;
+  breakerMaxCooldownSec: number;
+  queueBreakerWindow: number;
+  queueBreakerMinFinished: number;
+  queueBreakerFailureRatio: number;
+  queueBreakerCooldownSec: number;
+  completionMarkerFiles: string[];
+  failureMarkerFiles: string[];
+  completionGitPatterns: string[];
+  completionOutputPatterns: string[];
+  completionErrorPatterns: string[];
+  evidenceTimeoutMs: number;
+  tmuxTimeoutMs: number;
+  retentionDays: number;
+  allowForeignUsers: boolean;
+  metricsProjectLimit: number;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+}
+
+export type KeyName = keyof AgentConfig;
+
+export type KeyKind =
+  | { type: 'int'; min: number; max: number }
+  | { type: 'number'; min: number; max: number }
+  | { type: 'string'; nullable: boolean; pattern?: RegExp; patternText?: string }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'list'; nullable: boolean; regex: boolean }
+  | { type: 'bool' }
+  | { type: 'cron' }
+  | { type: 'listen' };
+
+export interface KeyDefinition<K extends KeyName = KeyName> {
+  key: K;
+  env: string;
+  default: AgentConfig[K];
+  kind: KeyKind;
+  doc: string;
+}
+
+const DAY = 86_400;
+const int = (min: number, max: number): KeyKind => ({ type: 'int', min, max });
+const seconds = int(0, 365 * DAY);
+const positiveSeconds = int(1, 365 * DAY);
+const list: KeyKind = { type: 'list', nullable: false, regex: false };
+const regexList: KeyKind = { type: 'list', nullable: false, regex: true };
+
+function def<K extends KeyName>(key: K, env: string, dflt: AgentConfig[K], kind: KeyKind, doc: string): KeyDefinition<K> {
+  return { key, env, default: dflt, kind, doc };
+}
+
+export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
+  def('registry', 'AGENT_REGISTRY', 'data/registry.json', { type: 'string', nullable: false }, 'Registry location: path of the JSON registry file (relative to the working directory).'),
+  def('hostId', 'AGENT_HOST_ID', null, { type: 'string', nullable: true, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, patternText: 'letters, digits, ".", "_", "-" (1-64, starting with a letter or digit)' }, "This agent's host id, recorded on the projects it starts; null means the machine's hostname."),
+  def('listen', 'AGENT_LISTEN', '0.0.0.0:9820', { type: 'listen' }, 'HTTP listen address of `agent serve`, host:port.'),
+  def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API; null means writes are refused with 403.'),
+  def('scanSchedule', 'AGENT_SCAN_SCHEDULE', '*/15 * * * * *', { type: 'cron' }, 'node-cron schedule of full cycles (six fields, seconds first); events trigger cycles in between.'),
+  def('tmuxSockets', 'AGENT_TMUX_SOCKETS', null, { type: 'list', nullable: true, regex: false }, 'tmux servers to scan: "default", a socket name (-L) or a socket path (-S); null means the default server plus every socket named by a project.'),
+  def('maxProcessRuntimeSec', 'MAX_PROCESS_RUNTIME_SEC', 1800, positiveSeconds, 'Runtime before timeout handling starts.'),
+  def('heartbeatTimeoutSec', 'HEARTBEAT_TIMEOUT_SEC', 600, positiveSeconds, 'A heartbeat (reported, or tmux window activity) older than this is stale.'),
+  def('maxTimeoutExtensions', 'MAX_TIMEOUT_EXTENSIONS', 3, int(0, 1000), 'Timeout extensions granted while heartbeats are fresh.'),
+  def('extensionDurationSec', 'EXTENSION_DURATION_SEC', 900, seconds, 'Length of one timeout extension.'),
+  def('phantomGracePeriodSec', 'PHANTOM_GRACE_PERIOD_SEC', 900, seconds, 'Grace before a project with neither process nor session is failed as a phantom.'),
+  def('stateSyncIntervalSec', 'STATE_SYNC_INTERVAL_SEC', 300, positiveSeconds, 'Completion evidence is gathered for every active project at least this often.'),
+  def('timingOutGraceSec', 'TIMING_OUT_GRACE_SEC', 120, seconds, 'Grace in timing_out before the tree is killed and the project failed.'),
+  def('killGraceSec', 'KILL_GRACE_SEC', 10, int(0, 3600), 'Wait between SIGTERM and SIGKILL when killing a process tree.'),
+  def('orphanGraceSec', 'ORPHAN_GRACE_SEC', 600, seconds, 'Age before an orphaned session (pattern match, or a terminal project\'s session) is killed.'),
+  def('orphanSessionPatterns', 'AGENT_ORPHAN_SESSION_PATTERNS', [], regexList, 'Regular expressions of session names the agent owns; a matching session that no live project owns is an orphan. Sessions matching none are never touched.'),
+  def('queueBlockedAfterSec', 'QUEUE_BLOCKED_AFTER_SEC', 300, seconds, 'Queued work with nothing processing for this long reports the queue as blocked.'),
+  def('maxConcurrent', 'AGENT_MAX_CONCURRENT', 1, int(1, 10_000), 'Processing projects the launcher allows at once.'),
+  def('maxKillsPerCycle', 'AGENT_MAX_KILLS_PER_CYCLE', 5, int(0, 10_000), 'Trees one cycle may kill; a plan over this (or over half of at least 4 processing projects) is held back.'),
+  def('retryBaseSec', 'AGENT_RETRY_BASE_SEC', 30, int(0, 7 * DAY), 'Base of the full-jitter exponential backoff.'),
+  def('retryMaxDelaySec', 'AGENT_RETRY_MAX_DELAY_SEC', 3600, int(0, 30 * DAY), 'Cap of one backoff delay.'),
+  def('retryMaxAttempts', 'AGENT_RETRY_MAX_ATTEMPTS', 5, int(1, 1000), 'Attempts before a failed project stays failed (per-project maxAttempts overrides).'),
+  def('nonRetriableReasons', 'AGENT_RETRY_NON_RETRIABLE_REASONS', ['invalid_command', 'killed_by_operator'], list, 'Failure reasons that are never retried.'),
+  def('breakerFailureThreshold', 'AGENT_BREAKER_FAILURE_THRESHOLD', 3, int(1, 1000), 'Consecutive failures that open a project\'s breaker.'),
+  def('breakerCooldownSec', 'AGENT_BREAKER_COOLDOWN_SEC', 1800, seconds, 'Cooldown before an open breaker lets one attempt through; doubles per re-open.'),
+  def('breakerMaxCooldownSec', 'AGENT_BREAKER_MAX_COOLDOWN_SEC', DAY, seconds, 'Cap of the doubling breaker cooldown.'),
+  def('queueBreakerWindow', 'AGENT_QUEUE_BREAKER_WINDOW', 20, int(1, 10_000), 'Finished projects the queue breaker looks back over.'),
+  def('queueBreakerMinFinished', 'AGENT_QUEUE_BREAKER_MIN_FINISHED', 5, int(1, 10_000), 'Finished projects needed before the queue breaker may trip.'),
+  def('queueBreakerFailureRatio', 'AGENT_QUEUE_BREAKER_FAILURE_RATIO', 0.5, { type: 'number', min: 0.01, max: 1 }, 'Failed share of the window that pauses the queue.'),
+  def('queueBreakerCooldownSec', 'AGENT_QUEUE_BREAKER_COOLDOWN_SEC', 1800, seconds, 'How long the queue stays paused once tripped.'),
+  def('completionMarkerFiles', 'AGENT_COMPLETION_MARKER_FILES', ['COMPLETED', '.orchestrator/COMPLETION_MARKER'], list, 'Files in projectDir whose presence decides completion (weight 1.0).'),
+  def('failureMarkerFiles', 'AGENT_FAILURE_MARKER_FILES', ['FAILED'], list, 'Files in projectDir whose presence decides failure.'),
+  def('completionGitPatterns', 'AGENT_COMPLETION_GIT_PATTERNS', ['^(feat|chore|release)(\\(.*\\))?!?: .*(complete|done|finish)', '\\[orchestrator\\] complete'], regexList, 'Commit subjects since startedAt that count as completion evidence (weight 0.6).'),
+  def('completionOutputPatterns', 'AGENT_COMPLETION_OUTPUT_PATTERNS', ['(?i)all (tasks|phases) (are )?(complete|completed|done)', '(?i)orchestration complete'], regexList, 'Pane output lines that count as completion evidence (weight 0.5).'),
+  def('completionErrorPatterns', 'AGENT_COMPLETION_ERROR_PATTERNS', ['(?i)traceback \\(most recent call last\\)', '(?i)^fatal:', '(?i)orchestration failed'], regexList, 'Pane output lines that veto output-based completion.'),
+  def('evidenceTimeoutMs', 'AGENT_EVIDENCE_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one completion-evidence gatherer (git, pane capture).'),
+  def('tmuxTimeoutMs', 'AGENT_TMUX_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one tmux command.'),
+  def('retentionDays', 'AGENT_RETENTION_DAYS', 7, int(0, 3650), 'Terminal projects older than this move to archive.jsonl.'),
+  def('allowForeignUsers', 'AGENT_ALLOW_FOREIGN_USERS', false, { type: 'bool' }, 'Allow signalling processes owned by another user.'),
+  def('metricsProjectLimit', 'AGENT_METRICS_PROJECT_LIMIT', 500, int(0, 100_000), 'Cap on per-project metric series (non-terminal projects only).'),
+  def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr.'),
+];
+
+export const DEFAULT_CONFIG: Readonly<AgentConfig> = Object.freeze(
+  Object.fromEntries(KEY_DEFINITIONS.map((d) => [d.key, d.default])) as unknown as AgentConfig,
+);
+
+export function keyDefinition(key: string): KeyDefinition | undefined {
+  return KEY_DEFINITIONS.find((d) => d.key === key);
+}

@@ -1,0 +1,165 @@
+/**
+ * The project record as the registry holds it (DESIGN §4), in its normalised
+ * in-memory form: every known field is present (null when unknown), times are
+ * ISO-8601 UTC strings exactly as stored. Unknown fields an orchestrator keeps
+ * ride along untouched in the index signature.
+ */
+
+export const PROJECT_STATES = [
+  'queued',
+  'processing',
+  'timing_out',
+  'zombie',
+  'failed',
+  'completed',
+] as const;
+export type ProjectState = (typeof PROJECT_STATES)[number];
+
+/** States in which a project owns a live process or session. */
+export const ACTIVE_STATES: readonly ProjectState[] = ['processing', 'timing_out', 'zombie'];
+/** States that end an attempt; `failed` may still be retried. */
+export const TERMINAL_STATES: readonly ProjectState[] = ['failed', 'completed'];
+
+export function isActive(state: ProjectState): boolean {
+  return ACTIVE_STATES.includes(state);
+}
+export function isTerminal(state: ProjectState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+export const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
+export type BreakerState = (typeof BREAKER_STATES)[number];
+
+/** Per-project circuit breaker, persisted in the registry (DESIGN §7). */
+export interface BreakerRecord {
+  state: BreakerState;
+  consecutiveFailures: number;
+  /** When the breaker last opened; null while closed. */
+  openedAt: string | null;
+  /** How many times it has opened since it was last closed by a success or reset. */
+  opens: number;
+}
+
+export interface HistoryEntry {
+  at: string;
+  from: ProjectState;
+  to: ProjectState;
+  reason: string;
+  by: string;
+  [extra: string]: unknown;
+}
+
+export interface Phase {
+  name: string;
+  done: boolean;
+  [extra: string]: unknown;
+}
+
+export const COMPLETION_METHODS = ['marker', 'phases', 'git', 'output', 'failure_marker', 'reported'] as const;
+export type CompletionMethod = (typeof COMPLETION_METHODS)[number];
+
+/** One piece of completion evidence (DESIGN §6). */
+export interface CompletionEvidence {
+  method: CompletionMethod;
+  weight: number;
+  detail: string;
+}
+
+export interface CompletionRecord {
+  decision: 'completed' | 'failed';
+  at: string;
+  score: number;
+  evidence: CompletionEvidence[];
+}
+
+export interface Project {
+  id: string;
+  name: string | null;
+  state: ProjectState;
+  priority: number;
+  host: string | null;
+  session: string | null;
+  tmuxSocket: string | null;
+  pid: number | null;
+  pidStartTime: number | null;
+  command: string[] | null;
+  cwd: string | null;
+  projectDir: string | null;
+  enqueuedAt: string;
+  startedAt: string | null;
+  heartbeatAt: string | null;
+  endedAt: string | null;
+  timeoutExtensions: number;
+  timingOutSince: string | null;
+  lastSeenAliveAt: string | null;
+  attempts: number;
+  maxAttempts: number | null;
+  nextAttemptAt: string | null;
+  /** False when the last failure must not be retried (`fail --no-retry`, non-retriable reason). */
+  retry: boolean;
+  breaker: BreakerRecord;
+  phases: Phase[];
+  failureReason: string | null;
+  completion: CompletionRecord | null;
+  history: HistoryEntry[];
+  [extra: string]: unknown;
+}
+
+/** Who made a change: `agent@host`, `cli@host`, `api@host`. */
+export type Actor = string;
+
+export const HISTORY_LIMIT = 50;
+
+export function closedBreaker(): BreakerRecord {
+  return { state: 'closed', consecutiveFailures: 0, openedAt: null, opens: 0 };
+}
+
+/** A new queued project with every optional field at its empty value. */
+export function newProject(fields: Partial<Project> & { id: string; enqueuedAt: string }): Project {
+  return {
+    name: null,
+    state: 'queued',
+    priority: 0,
+    host: null,
+    session: null,
+    tmuxSocket: null,
+    pid: null,
+    pidStartTime: null,
+    command: null,
+    cwd: null,
+    projectDir: null,
+    startedAt: null,
+    heartbeatAt: null,
+    endedAt: null,
+    timeoutExtensions: 0,
+    timingOutSince: null,
+    lastSeenAliveAt: null,
+    attempts: 0,
+    maxAttempts: null,
+    nextAttemptAt: null,
+    retry: true,
+    breaker: closedBreaker(),
+    phases: [],
+    failureReason: null,
+    completion: null,
+    history: [],
+    ...fields,
+  };
+}
+
+/** Id and session-name rules (DESIGN §4). */
+export const PROJECT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** A tmux socket name (-L) has no slash; a socket path (-S) is absolute. */
+export const SOCKET_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Milliseconds since the epoch of an ISO string, or null. */
+export function ms(iso: string | null | undefined): number | null {
+  if (iso === null || iso === undefined) return null;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? null : t;
+}
+
+export function iso(msSinceEpoch: number): string {
+  return new Date(msSinceEpoch).toISOString();
+}

@@ -1,0 +1,47 @@
+import type { Project } from './project.js';
+
+/** Queue-wide breaker state, persisted in the registry (DESIGN §7). */
+export interface QueueBreakerRecord {
+  paused: boolean;
+  pausedAt: string | null;
+  /** The queue resumes at this time (cooldown end); null while running. */
+  resumeAt: string | null;
+  /** How many times the queue has paused since it last ran cleanly. */
+  opens: number;
+  /** The failed project ids that tripped it, newest first. */
+  trippedBy: string[];
+}
+
+/**
+ * A destructive action recorded before it runs (DESIGN §7): after a crash the
+ * next cycle finishes or re-plans it and never repeats a kill on a new PID.
+ */
+export interface Intent {
+  id: string;
+  project: string | null;
+  action: string;
+  /** The PID and start time the action was planned against, when it targets a process. */
+  pid: number | null;
+  pidStartTime: number | null;
+  session: string | null;
+  tmuxSocket: string | null;
+  at: string;
+  by: string;
+}
+
+/** Schema version 1 of the registry file. Unknown top-level fields are preserved. */
+export interface RegistryDocument {
+  version: 1;
+  projects: Project[];
+  queue: QueueBreakerRecord;
+  intents: Intent[];
+  [extra: string]: unknown;
+}
+
+export function emptyQueueBreaker(): QueueBreakerRecord {
+  return { paused: false, pausedAt: null, resumeAt: null, opens: 0, trippedBy: [] };
+}
+
+export function emptyDocument(): RegistryDocument {
+  return { version: 1, projects: [], queue: emptyQueueBreaker(), intents: [] };
+}

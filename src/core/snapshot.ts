@@ -1,0 +1,80 @@
+/**
+ * What the scanners saw, as plain data (DESIGN §2). Produced by src/scan/,
+ * consumed by the pure reconcile step. Unknown values are undefined/null,
+ * never 0.
+ */
+
+/** One row of the process table, read from /proc/<pid>/stat and friends. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  /** The state letter from /proc/<pid>/stat: R, S, D, Z, T, t, X, I... */
+  state: string;
+  /** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. */
+  startTime: number;
+  uid: number | null;
+  comm: string;
+  cmdline: string[];
+}
+
+export interface ProcessTable {
+  /** Every process seen, keyed by PID. */
+  byPid: Map<number, ProcessInfo>;
+}
+
+export interface TmuxPane {
+  session: string;
+  paneId: string;
+  panePid: number;
+  paneDead: boolean;
+  /** #{window_activity}: moves on pane output even when detached. Epoch ms. */
+  windowActivityAt: number | null;
+  /** #{session_created}, epoch ms. */
+  sessionCreatedAt: number | null;
+}
+
+export interface TmuxServerSnapshot {
+  /** null for the default server, else a socket name or path (DESIGN §4 convention). */
+  socket: string | null;
+  /** false when the server could not be read (not the same as "no server running"). */
+  ok: boolean;
+  error: string | null;
+  /** Panes grouped by exact session name. Empty when no server is running. */
+  sessions: Map<string, TmuxPane[]>;
+}
+
+export interface ResourceUsage {
+  /** CPU usage as a ratio of one core (1.0 = one full core). */
+  cpuRatio: number;
+  rssBytes: number;
+}
+
+export type ScanSourceName = 'processes' | 'tmux' | 'usage';
+
+export interface SourceReport {
+  source: ScanSourceName;
+  ok: boolean;
+  durationMs: number;
+  error: string | null;
+}
+
+export interface Snapshot {
+  /** When the scan finished, epoch ms. */
+  takenAt: number;
+  processes: ProcessTable;
+  /** One entry per scanned tmux server. */
+  tmux: TmuxServerSnapshot[];
+  /** Usage summed over each tracked project's tree, keyed by project id. */
+  usage: Map<string, ResourceUsage>;
+  sources: SourceReport[];
+}
+
+/**
+ * True when the process table and every tmux server were read: the only
+ * condition under which destructive actions may run. Resource usage is
+ * informational and does not count.
+ */
+export function scanIsClear(snapshot: Snapshot): boolean {
+  return snapshot.sources.every((s) => s.source === 'usage' || s.ok) && snapshot.tmux.every((t) => t.ok);
+}

@@ -1,0 +1,84 @@
+/**
+ * One error class per failure, each with its exit code (DESIGN §9). The CLI
+ * and the HTTP server map errors to exit codes and statuses in one place,
+ * through `exitCodeOf` and `httpStatusOf`.
+ */
+
+export const EXIT = {
+  ok: 0,
+  problems: 1,
+  usage: 2,
+  registryUnreadable: 3,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class AgentError extends Error {
+  readonly exitCode: ExitCode = EXIT.problems;
+  readonly httpStatus: number = 500;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad CLI arguments, HTTP bodies or other input: exit 2, HTTP 400. */
+export class InputError extends AgentError {
+  override readonly exitCode = EXIT.usage;
+  override readonly httpStatus = 400;
+}
+
+/** An invalid configuration value: exit 2. */
+export class ConfigError extends AgentError {
+  override readonly exitCode = EXIT.usage;
+  override readonly httpStatus = 500;
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A project id that is not in the registry: exit 2, HTTP 404. */
+export class UnknownProjectError extends AgentError {
+  override readonly exitCode = EXIT.usage;
+  override readonly httpStatus = 404;
+  constructor(readonly projectId: string) {
+    super(`no project with id "${projectId}" in the registry`);
+  }
+}
+
+/** The registry does not exist as a readable file, does not parse, or does not validate: exit 3, HTTP 503. */
+export class RegistryUnreadableError extends AgentError {
+  override readonly exitCode = EXIT.registryUnreadable;
+  override readonly httpStatus = 503;
+}
+
+/** The registry failed validation; `issues` name the project and field. */
+export class RegistryCorruptError extends RegistryUnreadableError {
+  constructor(
+    message: string,
+    readonly issues: string[],
+    readonly corruptCopy: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** A command refused for a reason of state (e.g. a live project without --force): exit 1, HTTP 409. */
+export class ConflictError extends AgentError {
+  override readonly exitCode = EXIT.problems;
+  override readonly httpStatus = 409;
+}
+
+export function exitCodeOf(err: unknown): ExitCode {
+  return err instanceof AgentError ? err.exitCode : EXIT.problems;
+}
+
+export function httpStatusOf(err: unknown): number {
+  return err instanceof AgentError ? err.httpStatus : 500;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
