@@ -1,0 +1,112 @@
+/**
+ * A Plan is what one cycle decided, before anything is executed (DESIGN §2):
+ * state moves, field updates, destructive actions, and the stuck conditions it
+ * saw. Every item carries a human-readable reason.
+ */
+import type { CompletionRecord, Project, ProjectState } from './project.js';
+
+/** A state move applied at commit time, unconditionally. */
+export interface PlannedTransition {
+  project: string;
+  from: ProjectState;
+  to: ProjectState;
+  reason: string;
+  /** Fields set together with the move (failureReason, completion, nextAttemptAt...). */
+  patch?: Partial<Project>;
+  /** Extra fields for the history entry (e.g. `delaySec` of a requeue). */
+  details?: Record<string, unknown>;
+}
+
+/** A field update that is not a state move (lastSeenAliveAt, an extension). */
+export interface PlannedUpdate {
+  project: string;
+  patch: Partial<Project>;
+  /** When set, a history note (from = to = current state) is appended with this reason. */
+  note?: string;
+  details?: Record<string, unknown>;
+}
+
+/** The move applied when an action succeeds (e.g. zombie -> failed after the kill). */
+export interface FollowUp {
+  to: ProjectState;
+  reason: string;
+  patch?: Partial<Project>;
+}
+
+interface ActionBase {
+  /** The project the action serves; null for an orphan session nobody owns. */
+  project: string | null;
+  reason: string;
+  then?: FollowUp;
+}
+
+/** Kill a process tree rooted at `pid`, only if its start time is still `pidStartTime`. */
+export interface KillTreeAction extends ActionBase {
+  kind: 'kill_tree';
+  pid: number;
+  pidStartTime: number;
+  /** Also kill this session afterwards (exact target). */
+  session: string | null;
+  tmuxSocket: string | null;
+}
+
+/** Kill a tmux session by exact name. */
+export interface KillSessionAction extends ActionBase {
+  kind: 'kill_session';
+  session: string;
+  tmuxSocket: string | null;
+}
+
+/** Start a queued project's command in a new tmux session. */
+export interface LaunchAction extends ActionBase {
+  kind: 'launch';
+  project: string;
+  session: string;
+  tmuxSocket: string | null;
+  cwd: string | null;
+  command: string[];
+}
+
+export type HealAction = KillTreeAction | KillSessionAction | LaunchAction;
+export type HealActionKind = HealAction['kind'];
+
+/** Destructive actions are subject to the guard; launches are not destructive. */
+export function isDestructive(action: HealAction): boolean {
+  return action.kind === 'kill_tree' || action.kind === 'kill_session';
+}
+
+export const STUCK_KINDS = ['zombie', 'phantom', 'timing_out', 'heartbeat_stale', 'orphan_session', 'defunct_process'] as const;
+export type StuckKind = (typeof STUCK_KINDS)[number];
+
+/** A stuck condition seen this cycle, reported whether or not anything is done about it. */
+export interface Detection {
+  kind: StuckKind;
+  project: string | null;
+  session: string | null;
+  tmuxSocket: string | null;
+  pid: number | null;
+  reason: string;
+}
+
+/** An action the guard held back, with why. */
+export interface BlockedAction {
+  action: HealAction;
+  reason: GuardReason;
+  detail: string;
+}
+
+export const GUARD_REASONS = ['scan_failed', 'too_many_kills', 'too_many_processing', 'foreign_user', 'queue_paused'] as const;
+export type GuardReason = (typeof GUARD_REASONS)[number];
+
+export interface Plan {
+  transitions: PlannedTransition[];
+  updates: PlannedUpdate[];
+  actions: HealAction[];
+  detections: Detection[];
+  /** Completion decisions taken this cycle, by project id (also carried in transitions' patches). */
+  completions: Map<string, CompletionRecord>;
+}
+
+export function emptyPlan(): Plan {
+  return { transitions: [], updates: [], actions: [], detections: [], completions: new Map() };
+}
