@@ -4,7 +4,11 @@ import type { Project } from './project.js';
 export interface QueueBreakerRecord {
   paused: boolean;
   pausedAt: string | null;
-  /** The queue resumes at this time (cooldown end); null while running. */
+  /**
+   * End of the current pause (cooldown end), or of the last one once running
+   * again: attempts finished before it never count toward the next trip.
+   * Null if the queue has never paused.
+   */
   resumeAt: string | null;
   /** How many times the queue has paused since it last ran cleanly. */
   opens: number;
