@@ -8,11 +8,16 @@
 export interface ProcessInfo {
   pid: number;
   ppid: number;
-  pgid: number;
-  /** The state letter from /proc/<pid>/stat: R, S, D, Z, T, t, X, I... */
-  state: string;
-  /** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. */
-  startTime: number;
+  /** null when unknown (the ps-list fallback without /proc does not give it). */
+  pgid: number | null;
+  /** The state letter from /proc/<pid>/stat: R, S, D, Z, T, t, X, I...; null when unknown (ps-list fallback). */
+  state: string | null;
+  /**
+   * Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. null
+   * when unknown (ps-list fallback): a null never equals a recorded start time,
+   * so such a process is never taken for the recorded one (fails closed).
+   */
+  startTime: number | null;
   uid: number | null;
   comm: string;
   cmdline: string[];

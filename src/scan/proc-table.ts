@@ -1,0 +1,191 @@
+/**
+ * The process table, read from procfs. The root is configurable so tests can
+ * run the parser on fixture directories (like node_exporter's --path.procfs).
+ * Without procfs (no `/proc/self`), the table comes from ps-list, which lacks
+ * process groups, states and start ticks: those stay null, so start-time
+ * checks fail closed and nothing is ever signalled on such a host.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import psList from 'ps-list';
+import type { ProcessInfo, ProcessTable } from '../core/snapshot.js';
+
+/** Where procfs is mounted unless a caller says otherwise. */
+export const DEFAULT_PROC_ROOT = '/proc';
+
+/** Files read concurrently while scanning; bounded so a big host cannot exhaust file descriptors. */
+const READ_CONCURRENCY = 32;
+
+/** The fields of /proc/<pid>/stat this project uses. */
+export interface StatFields {
+  pid: number;
+  comm: string;
+  state: string;
+  ppid: number;
+  pgid: number;
+  /** Field 22: start time in clock ticks since boot. */
+  startTime: number;
+}
+
+/**
+ * Parse one /proc/<pid>/stat line. comm sits in parentheses and may itself
+ * contain spaces and `)`, so the numeric fields are those after the LAST `)`.
+ */
+export function parseStat(text: string): StatFields {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) throw new Error(`malformed stat line: ${JSON.stringify(text.slice(0, 200))}`);
+  const pid = Number(text.slice(0, open).trim());
+  const comm = text.slice(open + 1, close);
+  // Fields after ")" start with field 3 (state); field N is at index N - 3.
+  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const state = rest[0] ?? '';
+  const ppid = Number(rest[1]);
+  const pgid = Number(rest[2]);
+  const startTime = Number(rest[19]);
+  if (!Number.isInteger(pid) || !/^[A-Za-z]$/.test(state) || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isInteger(startTime) || rest[19] === undefined) {
+    throw new Error(`malformed stat line: ${JSON.stringify(text.slice(0, 200))}`);
+  }
+  return { pid, comm, state, ppid, pgid, startTime };
+}
+
+/** The real uid from the `Uid:` line of /proc/<pid>/status, or null when the line is missing. */
+export function parseStatusUid(text: string): number | null {
+  const match = /^Uid:\s+(\d+)/m.exec(text);
+  return match ? Number(match[1]) : null;
+}
+
+/** A process that exits while we read it is routine (node_exporter does the same): ENOENT or ESRCH. */
+export function isVanished(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ESRCH';
+}
+
+function withContext(err: unknown, what: string): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(`${what}: ${message}`, { cause: err });
+}
+
+/** True when `procRoot` looks like a mounted procfs. */
+export async function hasProcfs(procRoot: string = DEFAULT_PROC_ROOT): Promise<boolean> {
+  try {
+    await stat(join(procRoot, 'self'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Only the real default root falls back to ps-list; a custom root (a fixture) is always parsed as procfs. */
+async function usePs(procRoot: string): Promise<boolean> {
+  return procRoot === DEFAULT_PROC_ROOT && !(await hasProcfs(procRoot));
+}
+
+/** One process from procfs; null when it vanished mid-read. Other errors propagate with the path. */
+async function readProcfsEntry(pid: number, procRoot: string): Promise<ProcessInfo | null> {
+  const dir = join(procRoot, String(pid));
+  let current = '';
+  try {
+    current = join(dir, 'stat');
+    const fields = parseStat(await readFile(current, 'utf8'));
+    current = join(dir, 'status');
+    let uid = parseStatusUid(await readFile(current, 'utf8'));
+    if (uid === null) {
+      // Fixtures and odd kernels may lack the Uid line; the directory's owner is the effective uid.
+      current = dir;
+      uid = (await stat(dir)).uid;
+    }
+    current = join(dir, 'cmdline');
+    const raw = await readFile(current, 'utf8');
+    const cmdline = raw.split('\0');
+    if (cmdline[cmdline.length - 1] === '') cmdline.pop();
+    return { pid: fields.pid, ppid: fields.ppid, pgid: fields.pgid, state: fields.state, startTime: fields.startTime, uid, comm: fields.comm, cmdline };
+  } catch (err) {
+    if (isVanished(err)) return null;
+    throw withContext(err, `reading ${current}`);
+  }
+}
+
+/** Run `task` over `items` with at most `limit` in flight. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next;
+      next += 1;
+      results[i] = await task(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** The whole process table. PIDs that vanish mid-read are skipped; any other error rejects with context. */
+export async function readProcessTable(procRoot: string = DEFAULT_PROC_ROOT): Promise<ProcessTable> {
+  if (await usePs(procRoot)) return readProcessTableFromPs();
+  let names: string[];
+  try {
+    names = await readdir(procRoot);
+  } catch (err) {
+    throw withContext(err, `listing ${procRoot}`);
+  }
+  const pids = names.filter((n) => /^\d+$/.test(n)).map(Number);
+  const rows = await mapBounded(pids, READ_CONCURRENCY, (pid) => readProcfsEntry(pid, procRoot));
+  const byPid = new Map<number, ProcessInfo>();
+  for (const row of rows) if (row) byPid.set(row.pid, row);
+  return { byPid };
+}
+
+/**
+ * One process, for cheap liveness probes of a tracked PID; null when it does
+ * not exist. Without procfs this asks ps-list, and startTime is then null.
+ */
+export async function readProcess(pid: number, procRoot: string = DEFAULT_PROC_ROOT): Promise<ProcessInfo | null> {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  if (await usePs(procRoot)) return (await readProcessTableFromPs()).byPid.get(pid) ?? null;
+  return readProcfsEntry(pid, procRoot);
+}
+
+/**
+ * Field 22 of /proc/<pid>/stat, or null when the process is gone or procfs is
+ * absent (so a comparison with a recorded start time fails closed).
+ */
+export async function readStartTime(pid: number, procRoot: string = DEFAULT_PROC_ROOT): Promise<number | null> {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const path = join(procRoot, String(pid), 'stat');
+  try {
+    return parseStat(await readFile(path, 'utf8')).startTime;
+  } catch (err) {
+    if (isVanished(err)) return null;
+    throw withContext(err, `reading ${path}`);
+  }
+}
+
+/**
+ * The table from ps-list, for hosts without procfs. ps gives no process
+ * group, state or start ticks (null), and the command line only as one
+ * string, split on whitespace here as a best effort.
+ */
+export async function readProcessTableFromPs(): Promise<ProcessTable> {
+  let rows: Awaited<ReturnType<typeof psList>>;
+  try {
+    rows = await psList({ all: true });
+  } catch (err) {
+    throw withContext(err, 'listing processes with ps');
+  }
+  const byPid = new Map<number, ProcessInfo>();
+  for (const row of rows) {
+    byPid.set(row.pid, {
+      pid: row.pid,
+      ppid: row.ppid,
+      pgid: null,
+      state: null,
+      startTime: null,
+      uid: row.uid ?? null,
+      comm: row.name,
+      cmdline: row.cmd ? row.cmd.split(/\s+/).filter(Boolean) : [],
+    });
+  }
+  return { byPid };
+}
