@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import cron from 'node-cron';
+import { createRequire } from 'node:module';
 import { ConfigError, messageOf } from '../errors.js';
 import { DEFAULT_CONFIG, KEY_DEFINITIONS, keyDefinition, type AgentConfig, type KeyDefinition } from './keys.js';
 import { compilePattern } from '../core/patterns.js';
+
+// yaml and node-cron are loaded only when a value needs them: CLI start-up time matters to orchestrators calling `agent heartbeat`.
+const require = createRequire(import.meta.url);
+const lazyYaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
+const lazyCron = (): typeof import('node-cron').default => require('node-cron') as typeof import('node-cron').default;
 
 /** Where a value came from, for error messages. */
 export type Origin = { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'flag'; name: string };
@@ -105,7 +109,7 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
       return items;
     }
     case 'cron': {
-      if (typeof raw === 'string' && raw.trim().split(/\s+/).length >= 5 && cron.validate(raw)) return raw;
+      if (typeof raw === 'string' && raw.trim().split(/\s+/).length >= 5 && lazyCron().validate(raw)) return raw;
       return fail(def, origin, raw, 'a node-cron expression such as "*/15 * * * * *" (seconds first, six fields) or five fields');
     }
     case 'listen': {
@@ -129,7 +133,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
+    doc = path.endsWith('.json') ? JSON.parse(text) : lazyYaml().parse(text, { maxAliasCount: 100 });
   } catch (err) {
     throw new ConfigError('config', `config file ${path} does not parse: ${messageOf(err)}`);
   }

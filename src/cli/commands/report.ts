@@ -1,0 +1,110 @@
+/** What an orchestrator reports: enqueue, start, heartbeat, complete, fail. */
+import { Option, type Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { complete, enqueue, fail, heartbeat, start } from '../../registry/operations.js';
+import { readStartTime } from '../../scan/proc-table.js';
+import type { Project } from '../../core/project.js';
+import { printJson, printLine, run } from '../run.js';
+
+export function parseInteger(name: string, min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new InputError(`invalid ${name} ${JSON.stringify(value.slice(0, 40))}: must be an integer from ${min} to ${max}`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InputError(`invalid ${name} ${value}: must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function show(project: Project, json: boolean, verb: string): void {
+  if (json) printJson(project);
+  else printLine(`${project.id}: ${verb} (state ${project.state})`);
+}
+
+const jsonOption = () => new Option('--json', 'print the project as one JSON document');
+
+export function registerReportCommands(program: Command): void {
+  program
+    .command('enqueue')
+    .description('add a project to the queue; a command after -- is launched by the agent, without one an orchestrator reports the start')
+    .requiredOption('--id <id>', 'project id (letters, digits, ".", "_", "-"; 1-64)')
+    .option('--name <name>', 'display name')
+    .option('--session <name>', 'tmux session name (generated at launch when absent)')
+    .option('--tmux-socket <socket>', 'tmux server: a socket name (-L) or an absolute socket path (-S)')
+    .option('--cwd <dir>', 'working directory of the command (absolute)')
+    .option('--project-dir <dir>', 'directory checked for completion markers and git commits (default: --cwd)')
+    .option('--priority <n>', 'higher runs first (default 0)', parseInteger('priority', -1_000_000, 1_000_000))
+    .option('--max-attempts <n>', 'attempts before it stays failed (default: retryMaxAttempts)', parseInteger('max attempts', 1, 1000))
+    .addOption(jsonOption())
+    .argument('[command...]', 'the command to launch, after --')
+    .action((command: string[], opts: Record<string, unknown>, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const project = await enqueue(ctx.operations, {
+          id: opts['id'] as string,
+          name: opts['name'] as string | undefined,
+          session: opts['session'] as string | undefined,
+          tmuxSocket: opts['tmuxSocket'] as string | undefined,
+          cwd: opts['cwd'] as string | undefined,
+          projectDir: opts['projectDir'] as string | undefined,
+          priority: opts['priority'] as number | undefined,
+          maxAttempts: opts['maxAttempts'] as number | undefined,
+          command,
+        });
+        show(project, opts['json'] === true, 'queued');
+      }),
+    );
+
+  program
+    .command('start')
+    .description('report that a project started: its PID (and session); the PID start time is recorded from /proc')
+    .argument('<id>', 'project id')
+    .requiredOption('--pid <pid>', 'PID of the orchestrating process', parseInteger('pid', 1, 4_194_304))
+    .option('--session <name>', 'its tmux session')
+    .option('--tmux-socket <socket>', 'its tmux server: a socket name or an absolute path')
+    .addOption(jsonOption())
+    .action((id: string, opts: Record<string, unknown>, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const pid = opts['pid'] as number;
+        const pidStartTime = await readStartTime(pid);
+        if (pidStartTime === null) throw new InputError(`invalid pid ${pid}: no such process (the start is reported by the process that is running)`);
+        const project = await start(ctx.operations, id, {
+          pid,
+          pidStartTime,
+          session: opts['session'] as string | undefined,
+          tmuxSocket: opts['tmuxSocket'] as string | undefined,
+          host: ctx.hostId,
+        });
+        show(project, opts['json'] === true, `started, pid ${pid}`);
+      }),
+    );
+
+  program
+    .command('heartbeat')
+    .description('report that a project is making progress')
+    .argument('<id>', 'project id')
+    .addOption(jsonOption())
+    .action((id: string, opts: Record<string, unknown>, cmd: Command) =>
+      run(cmd, async (ctx) => show(await heartbeat(ctx.operations, id), opts['json'] === true, 'heartbeat recorded')),
+    );
+
+  program
+    .command('complete')
+    .description('report that a project finished successfully')
+    .argument('<id>', 'project id')
+    .addOption(jsonOption())
+    .action((id: string, opts: Record<string, unknown>, cmd: Command) =>
+      run(cmd, async (ctx) => show(await complete(ctx.operations, id), opts['json'] === true, 'completed')),
+    );
+
+  program
+    .command('fail')
+    .description('report that a project failed; it is retried with backoff unless --no-retry')
+    .argument('<id>', 'project id')
+    .option('--reason <reason>', 'why (letters, digits, spaces, ._:/-)', 'reported')
+    .option('--no-retry', 'never retry this failure')
+    .addOption(jsonOption())
+    .action((id: string, opts: Record<string, unknown>, cmd: Command) =>
+      run(cmd, async (ctx) =>
+        show(await fail(ctx.operations, id, { reason: opts['reason'] as string, noRetry: opts['retry'] === false }), opts['json'] === true, 'failed'),
+      ),
+    );
+}

@@ -1,0 +1,83 @@
+/** `agent status [--json]`: the queue summary and every project by state. */
+import type { Command } from 'commander';
+import { currentState, halfOpensAt } from '../../core/breaker.js';
+import { PROJECT_STATES, type Project } from '../../core/project.js';
+import { summariseQueue } from '../../core/queue-summary.js';
+import { relative, table } from '../format.js';
+import { printJson, printLine, run } from '../run.js';
+import type { CliContext } from '../context.js';
+
+function breakerText(project: Project, ctx: CliContext, now: number): string {
+  const state = currentState(project.breaker, now, ctx.config);
+  if (state !== 'open') return state;
+  const at = halfOpensAt(project.breaker, ctx.config);
+  return at === null ? 'open' : `open (half-open ${relative(new Date(at).toISOString(), now)})`;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('queue summary (paused, blocked) and projects by state with attempts, next attempt and breaker')
+    .option('--json', 'print one JSON document')
+    .action((opts: { json?: boolean }, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const doc = await ctx.store.load();
+        const now = ctx.now();
+        const summary = summariseQueue(doc, ctx.config, now);
+        const order = (p: Project) => PROJECT_STATES.indexOf(p.state);
+        const projects = [...doc.projects].sort((a, b) => order(a) - order(b) || b.priority - a.priority || a.enqueuedAt.localeCompare(b.enqueuedAt));
+        if (opts.json) {
+          printJson({
+            registry: ctx.store.location,
+            queue: summary,
+            projects: projects.map((p) => ({
+              id: p.id,
+              name: p.name,
+              state: p.state,
+              priority: p.priority,
+              attempts: p.attempts,
+              maxAttempts: p.maxAttempts ?? ctx.config.retryMaxAttempts,
+              nextAttemptAt: p.nextAttemptAt,
+              breaker: currentState(p.breaker, now, ctx.config),
+              session: p.session,
+              pid: p.pid,
+              enqueuedAt: p.enqueuedAt,
+              startedAt: p.startedAt,
+              heartbeatAt: p.heartbeatAt,
+              endedAt: p.endedAt,
+              failureReason: p.failureReason,
+            })),
+          });
+          return;
+        }
+        const c = summary.counts;
+        printLine(`registry  ${ctx.store.location}`);
+        printLine(`queue     ${summary.health.status}: ${summary.health.reason}`);
+        printLine(`projects  ${PROJECT_STATES.map((s) => `${s} ${c[s]}`).join(', ')}`);
+        printLine(`breakers  closed ${summary.breakers.closed}, open ${summary.breakers.open}, half-open ${summary.breakers.half_open}`);
+        if (summary.paused) printLine(`paused    until ${summary.resumeAt ?? '?'}; tripped by ${summary.trippedBy.join(', ') || '-'}`);
+        if (projects.length === 0) {
+          printLine('\nno projects; add one with: agent enqueue --id <id> -- <command...>');
+          return;
+        }
+        printLine('');
+        printLine(
+          table(
+            ['ID', 'STATE', 'PRIO', 'ATTEMPTS', 'NEXT ATTEMPT', 'BREAKER', 'SESSION', 'PID', 'SINCE', 'REASON'],
+            projects.map((p) => [
+              p.id,
+              p.state,
+              String(p.priority),
+              `${p.attempts}/${p.maxAttempts ?? ctx.config.retryMaxAttempts}`,
+              p.state === 'failed' ? relative(p.nextAttemptAt, now) : '-',
+              breakerText(p, ctx, now),
+              p.session ?? '-',
+              p.pid === null ? '-' : String(p.pid),
+              relative(p.endedAt ?? p.startedAt ?? p.enqueuedAt, now),
+              p.failureReason ?? '',
+            ]),
+          ),
+        );
+      }),
+    );
+}

@@ -1,0 +1,51 @@
+/** The `agent` command line (DESIGN §9): the commander program and its runner. */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, exitCodeOf, messageOf } from '../errors.js';
+import { registerRegistry } from './commands/registry.js';
+import { registerReportCommands } from './commands/report.js';
+import { registerReset } from './commands/reset.js';
+import { registerStatus } from './commands/status.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('agent')
+    .description('tmux-orchestrator-agent: keeps a queue of tmux-hosted AI-agent projects healthy')
+    .version(version(), '-V, --version')
+    .option('-c, --config <file>', 'YAML or JSON config file (see config/default.yaml)')
+    .option('-r, --registry <path>', 'registry file (default data/registry.json; env AGENT_REGISTRY)')
+    .addOption(new Option('--log-level <level>', 'log level (env LOG_LEVEL)').choices(['error', 'warn', 'info', 'debug']))
+    .option('--set <key=value>', 'set any config key, e.g. --set maxConcurrent=2 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .showHelpAfterError('(run "agent --help" for usage)')
+    .exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  registerReportCommands(program);
+  registerStatus(program);
+  registerReset(program);
+  registerRegistry(program);
+  for (const sub of program.commands) sub.exitOverride();
+  for (const sub of program.commands.flatMap((c) => c.commands)) sub.exitOverride();
+  return program;
+}
+
+/** Parse and run one command line; sets process.exitCode. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
+      process.exitCode = benign ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    // Argument parsers throw InputError; the message has not been printed yet.
+    process.stderr.write(`agent: ${messageOf(err)}\n`);
+    process.exitCode = exitCodeOf(err) === EXIT.problems ? EXIT.usage : exitCodeOf(err);
+  }
+}
+

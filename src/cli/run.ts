@@ -1,0 +1,38 @@
+/**
+ * Runs one command action: builds the context, maps errors to the exit codes
+ * of DESIGN §9 in one place, and keeps stdout for output only.
+ */
+import type { Command } from 'commander';
+import { EXIT, exitCodeOf, messageOf } from '../errors.js';
+import { buildContext, globalOptions, type CliContext } from './context.js';
+
+export type Action = (ctx: CliContext) => Promise<number | void>;
+
+/** Print one JSON document on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printLine(text = ''): void {
+  process.stdout.write(`${text}\n`);
+}
+
+export async function run(command: Command, action: Action): Promise<void> {
+  const json = (command.opts() as { json?: boolean }).json === true;
+  let ctx: CliContext | undefined;
+  try {
+    ctx = buildContext(globalOptions(command));
+    const code = await action(ctx);
+    process.exitCode = code ?? EXIT.ok;
+  } catch (err) {
+    const code = exitCodeOf(err);
+    process.stderr.write(`agent: ${messageOf(err)}\n`);
+    if (json) printJson({ error: { message: messageOf(err), exitCode: code, type: err instanceof Error ? err.name : 'Error' } });
+    if (code === EXIT.problems && !(err instanceof Error && 'exitCode' in err)) {
+      ctx?.log.error('command failed', { error: messageOf(err), stack: err instanceof Error ? err.stack : undefined });
+    }
+    process.exitCode = code;
+  } finally {
+    await ctx?.store.close().catch(() => undefined);
+  }
+}

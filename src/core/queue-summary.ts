@@ -1,0 +1,81 @@
+/**
+ * The queue as an operator sees it: counts by state, the queue breaker, and
+ * whether queued work is waiting with nothing running. Derived from the
+ * registry alone, so the CLI, the API and the daemon agree.
+ */
+import type { AgentConfig } from '../config/keys.js';
+import { currentState } from './breaker.js';
+import { PROJECT_STATES, isActive, ms, type Project, type ProjectState } from './project.js';
+import { queueHealth, type QueueHealth } from './queue-health.js';
+import type { RegistryDocument } from './registry-document.js';
+
+export interface QueueSummary {
+  counts: Record<ProjectState, number>;
+  health: QueueHealth;
+  breakers: { closed: number; open: number; half_open: number };
+  paused: boolean;
+  resumeAt: string | null;
+  trippedBy: string[];
+  oldestQueuedAt: string | null;
+}
+
+/** When a project last entered its current state (history, else enqueuedAt). */
+export function enteredStateAt(project: Project): number | null {
+  for (let i = project.history.length - 1; i >= 0; i--) {
+    const entry = project.history[i];
+    if (entry && entry.to === project.state && entry.from !== entry.to) return ms(entry.at);
+  }
+  return ms(project.enqueuedAt);
+}
+
+/**
+ * Since when queued work has been waiting with nothing active: the later of
+ * "the last active project left" and "the oldest queued project entered
+ * queued". Null when something is active or nothing is queued.
+ */
+export function waitingSince(projects: readonly Project[]): number | null {
+  if (projects.some((p) => isActive(p.state))) return null;
+  const queued = projects.filter((p) => p.state === 'queued');
+  if (queued.length === 0) return null;
+  const oldestQueued = Math.min(...queued.map((p) => enteredStateAt(p) ?? Infinity));
+  let lastActiveEnded = -Infinity;
+  for (const p of projects) {
+    const ended = ms(p.endedAt);
+    if (ended !== null && ended > lastActiveEnded) lastActiveEnded = ended;
+  }
+  const since = Math.max(oldestQueued, lastActiveEnded);
+  return Number.isFinite(since) ? since : null;
+}
+
+export function summariseQueue(
+  doc: RegistryDocument,
+  config: AgentConfig,
+  now: number,
+  status: { scanOk: boolean } = { scanOk: true },
+): QueueSummary {
+  const counts = Object.fromEntries(PROJECT_STATES.map((s) => [s, 0])) as Record<ProjectState, number>;
+  const breakers = { closed: 0, open: 0, half_open: 0 };
+  let oldest: number | null = null;
+  for (const p of doc.projects) {
+    counts[p.state] += 1;
+    breakers[currentState(p.breaker, now, config)] += 1;
+    if (p.state === 'queued') {
+      const t = ms(p.enqueuedAt);
+      if (t !== null && (oldest === null || t < oldest)) oldest = t;
+    }
+  }
+  const health = queueHealth(doc.projects, doc.queue, config, now, {
+    scanOk: status.scanOk,
+    registryOk: true,
+    blockedSince: waitingSince(doc.projects),
+  });
+  return {
+    counts,
+    health,
+    breakers,
+    paused: health.paused === true,
+    resumeAt: doc.queue.paused ? doc.queue.resumeAt : null,
+    trippedBy: doc.queue.paused ? doc.queue.trippedBy : [],
+    oldestQueuedAt: oldest === null ? null : new Date(oldest).toISOString(),
+  };
+}

@@ -1,0 +1,332 @@
+/**
+ * The JSON-file registry (DESIGN §4) through lowdb, with a cross-process lock
+ * (`<registry>.lock`, stale-safe), re-read under the lock, validation, and an
+ * atomic write (temp file in the same directory, fsync, rename, fsync dir).
+ * A file that does not parse or validate is never overwritten: a copy is kept
+ * as `<registry>.corrupt-<timestamp>` and every command refuses with exit 3.
+ * Each successful write also refreshes `<registry>.last-good`, from which
+ * `repair` restores.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Low, type Adapter } from 'lowdb';
+import lockfile from 'proper-lockfile';
+import { emptyDocument, type RegistryDocument } from '../core/registry-document.js';
+import type { Project } from '../core/project.js';
+import { RegistryCorruptError, RegistryUnreadableError, messageOf } from '../errors.js';
+import { validateDocument } from './schema.js';
+import type { AuditEntry, RegistryHealth, RegistryStore, Transaction } from './store.js';
+
+export interface JsonStoreOptions {
+  /** Path of the registry file. */
+  path: string;
+  /** A lock not refreshed for this long is stale and may be taken over. Default 10 000 ms. */
+  lockStaleMs?: number;
+  /** How long to keep retrying a held lock before giving up. Default 30 000 ms. */
+  lockWaitMs?: number;
+  /** Clock for corrupt-copy names; injectable for tests. */
+  clock?: () => number;
+}
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+/** Serialised form written to disk: stable, readable, newline-terminated. */
+export function serialise(doc: RegistryDocument): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+function isErrno(err: unknown, ...codes: string[]): boolean {
+  return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
+/** Write `data` to `target` atomically: temp file in the same directory, fsync, rename, fsync the directory. */
+export async function writeFileAtomic(target: string, data: string | Buffer): Promise<void> {
+  const dir = dirname(target);
+  const temp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await fs.open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, FILE_MODE);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  try {
+    await fs.rename(temp, target);
+  } catch (err) {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  const dirHandle = await fs.open(dir, fsc.O_RDONLY).catch(() => null);
+  if (dirHandle) {
+    await dirHandle.sync().catch(() => undefined);
+    await dirHandle.close();
+  }
+}
+
+/** lowdb adapter: reading validates (and keeps a copy of a corrupt file), writing is atomic. */
+class RegistryFileAdapter implements Adapter<RegistryDocument> {
+  /** The exact text last read, so an unchanged document is never rewritten. */
+  lastText: string | null = null;
+
+  constructor(private readonly store: JsonStore) {}
+
+  async read(): Promise<RegistryDocument | null> {
+    const { document, text } = await this.store.readValidated();
+    this.lastText = text;
+    return document;
+  }
+
+  async write(doc: RegistryDocument): Promise<void> {
+    await this.store.commitDocument(doc);
+  }
+}
+
+export class JsonStore implements RegistryStore {
+  readonly backend = 'json' as const;
+  readonly location: string;
+  readonly lockPath: string;
+  readonly lastGoodPath: string;
+  readonly auditPath: string;
+  readonly archivePath: string;
+  private readonly lockStaleMs: number;
+  private readonly lockWaitMs: number;
+  private readonly clock: () => number;
+
+  constructor(options: JsonStoreOptions) {
+    this.location = options.path;
+    this.lockPath = `${options.path}.lock`;
+    this.lastGoodPath = `${options.path}.last-good`;
+    this.auditPath = join(dirname(options.path), 'audit.jsonl');
+    this.archivePath = join(dirname(options.path), 'archive.jsonl');
+    this.lockStaleMs = options.lockStaleMs ?? 10_000;
+    this.lockWaitMs = options.lockWaitMs ?? 30_000;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Raw bytes of the registry, or null when it does not exist yet. Refuses symlinks and non-files. */
+  private async readRaw(path = this.location): Promise<Buffer | null> {
+    let stat;
+    try {
+      stat = await fs.lstat(path);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw new RegistryUnreadableError(`registry ${path} cannot be read: ${messageOf(err)}`);
+    }
+    if (stat.isSymbolicLink()) {
+      throw new RegistryUnreadableError(`registry ${path} is a symbolic link; refusing to follow it (point AGENT_REGISTRY at the real file)`);
+    }
+    if (!stat.isFile()) {
+      throw new RegistryUnreadableError(`registry ${path} is not a regular file (${stat.isDirectory() ? 'a directory' : 'a special file'})`);
+    }
+    try {
+      return await fs.readFile(path);
+    } catch (err) {
+      throw new RegistryUnreadableError(`registry ${path} cannot be read: ${messageOf(err)}`);
+    }
+  }
+
+  /** Parse and validate the current file; a missing file is an empty registry. */
+  async readValidated(): Promise<{ document: RegistryDocument; text: string | null }> {
+    const bytes = await this.readRaw();
+    if (bytes === null) return { document: emptyDocument(), text: null };
+    const problems = this.problemsOf(bytes);
+    if (problems.ok) return { document: problems.document, text: bytes.toString('utf8') };
+    const copy = await this.keepCorruptCopy(bytes);
+    throw new RegistryCorruptError(
+      `registry ${this.location} is invalid and will not be changed: ${problems.issues[0]}` +
+        (problems.issues.length > 1 ? ` (and ${problems.issues.length - 1} more problem(s); run "agent registry check")` : '') +
+        (copy ? `; a copy is kept at ${copy}` : '') +
+        '; fix it by hand or run "agent registry repair"',
+      problems.issues,
+      copy,
+    );
+  }
+
+  private problemsOf(bytes: Buffer): { ok: true; document: RegistryDocument } | { ok: false; issues: string[] } {
+    if (bytes.length === 0) return { ok: false, issues: ['the file is empty'] };
+    let raw: unknown;
+    try {
+      raw = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      return { ok: false, issues: [`the file is not valid JSON: ${messageOf(err)}`] };
+    }
+    return validateDocument(raw);
+  }
+
+  /** Keep one copy per distinct corrupt content: `<registry>.corrupt-<timestamp>`. */
+  private async keepCorruptCopy(bytes: Buffer): Promise<string | null> {
+    const dir = dirname(this.location);
+    const prefix = `${basename(this.location)}.corrupt-`;
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    try {
+      for (const name of await fs.readdir(dir)) {
+        if (!name.startsWith(prefix)) continue;
+        const existing = join(dir, name);
+        const stat = await fs.stat(existing);
+        if (stat.size !== bytes.length) continue;
+        if (createHash('sha256').update(await fs.readFile(existing)).digest('hex') === digest) return existing;
+      }
+      const stamp = new Date(this.clock()).toISOString().replace(/[:.]/g, '-');
+      const copy = join(dir, `${prefix}${stamp}`);
+      await fs.writeFile(copy, bytes, { mode: FILE_MODE, flag: 'wx' });
+      return copy;
+    } catch {
+      return null; // a read-only directory must not hide the real error
+    }
+  }
+
+  async load(): Promise<RegistryDocument> {
+    return (await this.readValidated()).document;
+  }
+
+  /** Validate and write a document: the registry, then the last good copy. */
+  async commitDocument(doc: RegistryDocument): Promise<void> {
+    const validated = validateDocument(JSON.parse(JSON.stringify(doc)));
+    if (!validated.ok) {
+      throw new RegistryCorruptError(`refusing to write an invalid registry: ${validated.issues[0]}`, validated.issues, null);
+    }
+    const text = serialise(validated.document);
+    await writeFileAtomic(this.location, text);
+    await writeFileAtomic(this.lastGoodPath, text);
+  }
+
+  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const dir = dirname(this.location);
+    await fs.mkdir(dir, { recursive: true, mode: DIR_MODE }).catch((err) => {
+      throw new RegistryUnreadableError(`registry directory ${dir} cannot be created: ${messageOf(err)}`);
+    });
+    let release: () => Promise<void>;
+    const started = Date.now();
+    for (;;) {
+      try {
+        release = await lockfile.lock(this.location, {
+          lockfilePath: this.lockPath,
+          realpath: false,
+          stale: this.lockStaleMs,
+          update: Math.max(1000, Math.floor(this.lockStaleMs / 4)),
+          retries: 0,
+          onCompromised: () => undefined, // we re-validate on every write; a lost lock must not crash the daemon
+        });
+        break;
+      } catch (err) {
+        if (!isErrno(err, 'ELOCKED')) {
+          throw new RegistryUnreadableError(`cannot take the registry lock ${this.lockPath}: ${messageOf(err)}`);
+        }
+        if (Date.now() - started > this.lockWaitMs) {
+          throw new RegistryUnreadableError(
+            `registry lock ${this.lockPath} is held by another process for more than ${this.lockWaitMs} ms (a lock not refreshed for ${this.lockStaleMs} ms is taken over)`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 2 + Math.random() * 20));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  async update<T>(mutate: (doc: RegistryDocument, tx: Transaction) => T | Promise<T>): Promise<T> {
+    return this.withLock(async () => {
+      const adapter = new RegistryFileAdapter(this);
+      const db = new Low<RegistryDocument>(adapter, emptyDocument());
+      await db.read();
+      const before = JSON.stringify(db.data);
+      const audit: AuditEntry[] = [];
+      const archived: Project[] = [];
+      const tx: Transaction = {
+        audit: (entry) => audit.push(entry),
+        archive: (p) => archived.push(p),
+      };
+      const result = await mutate(db.data, tx);
+      // Archive first: a crash between the two leaves a duplicate in the archive, never a lost project.
+      if (archived.length > 0) await this.appendLines(this.archivePath, archived);
+      if (JSON.stringify(db.data) !== before || adapter.lastText === null) await db.write();
+      if (audit.length > 0) await this.appendLines(this.auditPath, audit);
+      return result;
+    });
+  }
+
+  private async appendLines(path: string, items: readonly unknown[]): Promise<void> {
+    const text = items.map((i) => JSON.stringify(i)).join('\n') + '\n';
+    // One write() with O_APPEND: concurrent appenders never interleave within a line.
+    const handle = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND, FILE_MODE);
+    try {
+      await handle.write(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async check(): Promise<RegistryHealth> {
+    const lastGood = await fs
+      .lstat(this.lastGoodPath)
+      .then((s) => s.isFile())
+      .catch(() => false);
+    try {
+      const doc = await this.load();
+      return { ok: true, issues: [], projects: doc.projects.length, location: this.location, lastGood };
+    } catch (err) {
+      const issues = err instanceof RegistryCorruptError ? err.issues : [messageOf(err)];
+      return { ok: false, issues, projects: 0, location: this.location, lastGood };
+    }
+  }
+
+  async repair(): Promise<{ restored: boolean; detail: string }> {
+    return this.withLock(async () => {
+      const current = await this.check();
+      if (current.ok) return { restored: false, detail: `registry ${this.location} is valid (${current.projects} projects); nothing to repair` };
+      const good = await this.readRaw(this.lastGoodPath).catch(() => null);
+      if (good === null) {
+        throw new RegistryUnreadableError(`registry ${this.location} is invalid and there is no last good copy at ${this.lastGoodPath} to restore; fix the file by hand`);
+      }
+      const problems = this.problemsOf(good);
+      if (!problems.ok) {
+        throw new RegistryUnreadableError(`the last good copy ${this.lastGoodPath} is itself invalid (${problems.issues[0]}); fix the registry by hand`);
+      }
+      // Keep the bad bytes before replacing them (a directory in the way is moved aside).
+      const bad = await this.readRaw().catch(() => null);
+      if (bad !== null) await this.keepCorruptCopy(bad);
+      else {
+        const stat = await fs.lstat(this.location).catch(() => null);
+        if (stat && !stat.isFile()) {
+          await fs.rename(this.location, `${this.location}.corrupt-${new Date(this.clock()).toISOString().replace(/[:.]/g, '-')}`);
+        }
+      }
+      await writeFileAtomic(this.location, good);
+      await this.appendLines(this.auditPath, [
+        { at: new Date(this.clock()).toISOString(), type: 'repair', project: null, by: 'cli', detail: `restored from ${this.lastGoodPath}` },
+      ]);
+      return { restored: true, detail: `restored ${this.location} from ${this.lastGoodPath} (${problems.document.projects.length} projects)` };
+    });
+  }
+
+  async readAudit(limit: number): Promise<AuditEntry[]> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.auditPath, 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    const out: AuditEntry[] = [];
+    for (const line of lines.slice(-limit)) {
+      try {
+        out.push(JSON.parse(line) as AuditEntry);
+      } catch {
+        // a torn line from a crash on a foreign writer; skip it
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,205 @@
+/**
+ * What an orchestrator or operator reports, as registry operations: enqueue,
+ * start, heartbeat, complete, fail, reset. The CLI and the HTTP API both call
+ * these, so validation and history are the same on every path.
+ */
+import { applyTransition, applyUpdate, findProject, type EnterHook, type TransitionRecord } from '../core/apply.js';
+import { closedBreaker, iso, isActive, newProject, type Actor, type Project } from '../core/project.js';
+import type { RegistryDocument } from '../core/registry-document.js';
+import { ConflictError, InputError, UnknownProjectError } from '../errors.js';
+import { commandSchema, projectIdSchema, sessionNameSchema, tmuxSocketSchema } from './schema.js';
+import type { RegistryStore, Transaction } from './store.js';
+
+export interface OperationContext {
+  store: RegistryStore;
+  now: () => number;
+  by: Actor;
+  /** Policy fields set on entering a state (breaker, retry time); see core/apply. */
+  onEnter?: EnterHook;
+}
+
+function check<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, field: string, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const shown = JSON.stringify(value) ?? String(value);
+  throw new InputError(`invalid ${field} ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+}
+
+export function validateProjectId(id: unknown): string {
+  return check(projectIdSchema, 'project id', id);
+}
+
+function mustFind(doc: RegistryDocument, id: string): Project {
+  const project = findProject(doc, id);
+  if (!project) throw new UnknownProjectError(id);
+  return project;
+}
+
+function auditAll(tx: Transaction, records: (TransitionRecord | null)[]): void {
+  for (const r of records) if (r) tx.audit(r);
+}
+
+export interface EnqueueInput {
+  id: string;
+  name?: string | undefined;
+  session?: string | undefined;
+  tmuxSocket?: string | undefined;
+  cwd?: string | undefined;
+  projectDir?: string | undefined;
+  priority?: number | undefined;
+  maxAttempts?: number | undefined;
+  command?: string[] | undefined;
+}
+
+export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promise<Project> {
+  const id = validateProjectId(input.id);
+  if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session);
+  if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket);
+  if (input.command !== undefined && input.command.length > 0) check(commandSchema, 'command', input.command);
+  for (const [field, value] of [['cwd', input.cwd], ['project dir', input.projectDir]] as const) {
+    if (value !== undefined && !value.startsWith('/')) throw new InputError(`invalid ${field} ${JSON.stringify(value)}: must be an absolute path`);
+  }
+  if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1_000_000)) {
+    throw new InputError(`invalid priority ${input.priority}: must be an integer from -1000000 to 1000000`);
+  }
+  if (input.maxAttempts !== undefined && (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1 || input.maxAttempts > 1000)) {
+    throw new InputError(`invalid max attempts ${input.maxAttempts}: must be an integer from 1 to 1000`);
+  }
+  if (input.name !== undefined && (input.name.length > 256 || input.name.includes('\0'))) {
+    throw new InputError('invalid name: must be at most 256 characters without NUL');
+  }
+  return ctx.store.update((doc, tx) => {
+    if (findProject(doc, id)) throw new ConflictError(`a project with id "${id}" already exists; use "agent reset ${id}" to run it again`);
+    const at = iso(ctx.now());
+    const project = newProject({
+      id,
+      enqueuedAt: at,
+      name: input.name ?? null,
+      session: input.session ?? null,
+      tmuxSocket: input.tmuxSocket ?? null,
+      cwd: input.cwd ?? null,
+      projectDir: input.projectDir ?? input.cwd ?? null,
+      priority: input.priority ?? 0,
+      maxAttempts: input.maxAttempts ?? null,
+      command: input.command && input.command.length > 0 ? input.command : null,
+    });
+    doc.projects.push(project);
+    tx.audit({ at, type: 'transition', project: id, from: null, to: 'queued', reason: 'enqueued', by: ctx.by });
+    return project;
+  });
+}
+
+export interface StartInput {
+  pid: number;
+  /** Start time of the PID in clock ticks (read by the caller from /proc). */
+  pidStartTime: number | null;
+  session?: string | undefined;
+  tmuxSocket?: string | undefined;
+  host?: string | undefined;
+}
+
+export async function start(ctx: OperationContext, id: string, input: StartInput): Promise<Project> {
+  validateProjectId(id);
+  if (!Number.isInteger(input.pid) || input.pid < 1 || input.pid > 4_194_304) throw new InputError(`invalid pid ${input.pid}: must be an integer from 1 to 4194304`);
+  if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session);
+  if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket);
+  return ctx.store.update((doc, tx) => {
+    const project = mustFind(doc, id);
+    const patch: Partial<Project> = { pid: input.pid, pidStartTime: input.pidStartTime };
+    if (input.session !== undefined) patch.session = input.session;
+    if (input.tmuxSocket !== undefined) patch.tmuxSocket = input.tmuxSocket;
+    if (input.host !== undefined && project.host === null) patch.host = input.host;
+    const { project: next, record } = applyTransition(doc, project, 'processing', { now: ctx.now(), by: ctx.by, reason: 'started (reported)', patch }, ctx.onEnter);
+    tx.audit(record);
+    return next;
+  });
+}
+
+export async function heartbeat(ctx: OperationContext, id: string): Promise<Project> {
+  validateProjectId(id);
+  return ctx.store.update((doc) => {
+    const project = mustFind(doc, id);
+    if (!isActive(project.state)) {
+      throw new ConflictError(`project "${id}" is ${project.state}; heartbeats are accepted only while processing, timing_out or zombie`);
+    }
+    const at = iso(ctx.now());
+    // Heartbeats are frequent: they update the record but are not history or audit lines.
+    return applyUpdate(doc, project, { heartbeatAt: at, lastSeenAliveAt: at }).project;
+  });
+}
+
+export async function complete(ctx: OperationContext, id: string): Promise<Project> {
+  validateProjectId(id);
+  return ctx.store.update((doc, tx) => {
+    const project = mustFind(doc, id);
+    const now = ctx.now();
+    const { project: next, record } = applyTransition(
+      doc,
+      project,
+      'completed',
+      {
+        now,
+        by: ctx.by,
+        reason: 'completed (reported)',
+        patch: { completion: { decision: 'completed', at: iso(now), score: 1, evidence: [{ method: 'reported', weight: 1, detail: `reported by ${ctx.by}` }] } },
+      },
+      ctx.onEnter,
+    );
+    tx.audit(record);
+    return next;
+  });
+}
+
+export interface FailInput {
+  reason?: string | undefined;
+  noRetry?: boolean | undefined;
+}
+
+export const FAILURE_REASON_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,199}$/;
+
+export async function fail(ctx: OperationContext, id: string, input: FailInput): Promise<Project> {
+  validateProjectId(id);
+  const reason = input.reason ?? 'reported';
+  if (!FAILURE_REASON_PATTERN.test(reason)) {
+    throw new InputError(`invalid failure reason ${JSON.stringify(reason.slice(0, 60))}: letters, digits, spaces and ._:/- only, 1-200 characters`);
+  }
+  return ctx.store.update((doc, tx) => {
+    const project = mustFind(doc, id);
+    const patch: Partial<Project> = { failureReason: reason };
+    if (input.noRetry) patch.retry = false;
+    const { project: next, record } = applyTransition(doc, project, 'failed', { now: ctx.now(), by: ctx.by, reason: `failed (reported): ${reason}`, patch }, ctx.onEnter);
+    tx.audit(record);
+    return next;
+  });
+}
+
+/**
+ * Back to queued with attempts and breaker reset. A completed project needs
+ * `force` (a deliberate re-run); a live one is refused here: the caller with
+ * `--force` kills it first and then calls this.
+ */
+export async function reset(ctx: OperationContext, id: string, options: { force?: boolean }): Promise<Project> {
+  validateProjectId(id);
+  return ctx.store.update((doc, tx) => {
+    const project = mustFind(doc, id);
+    if (project.state === 'queued') {
+      const { project: next, record } = applyUpdate(doc, project, { attempts: 0, breaker: closedBreaker(), nextAttemptAt: null, retry: true }, { now: ctx.now(), by: ctx.by, reason: 'reset (already queued)' });
+      auditAll(tx, [record]);
+      return next;
+    }
+    if (isActive(project.state)) {
+      throw new ConflictError(`project "${id}" is ${project.state} (live); "agent reset ${id} --force" kills its process tree and session first`);
+    }
+    if (project.state === 'completed' && !options.force) {
+      throw new ConflictError(`project "${id}" is completed; "agent reset ${id} --force" runs it again`);
+    }
+    const { project: next, record } = applyTransition(doc, project, 'queued', {
+      now: ctx.now(),
+      by: ctx.by,
+      reason: options.force ? 'reset --force' : 'reset',
+      patch: { attempts: 0, breaker: closedBreaker(), retry: true, failureReason: null, completion: null },
+    });
+    tx.audit(record);
+    return next;
+  });
+}

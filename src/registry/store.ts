@@ -1,0 +1,55 @@
+/**
+ * The registry store: what every backend (memory, JSON file, Redis) offers.
+ * It speaks documents and audit entries, never driver types; domain
+ * operations (enqueue, start, fail...) are built on `update` in operations.ts.
+ */
+import type { Project } from '../core/project.js';
+import type { RegistryDocument } from '../core/registry-document.js';
+
+/** One line of the append-only audit log: a transition, a heal action with its outcome, or a note. */
+export interface AuditEntry {
+  at: string;
+  type: 'transition' | 'action' | 'note' | 'archive' | 'repair';
+  project: string | null;
+  by: string;
+  [field: string]: unknown;
+}
+
+export interface Transaction {
+  /** Queue an audit line, written only if the update commits. */
+  audit(entry: AuditEntry): void;
+  /** Keep a project that is being removed from the registry (retention) in the archive. */
+  archive(project: Project): void;
+}
+
+export interface RegistryHealth {
+  ok: boolean;
+  /** What is wrong, naming projects and fields; empty when ok. */
+  issues: string[];
+  projects: number;
+  location: string;
+  /** Whether a last good copy exists to repair from. */
+  lastGood: boolean;
+}
+
+export interface RegistryStore {
+  readonly backend: 'memory' | 'json' | 'redis';
+  /** A human-readable location (path or URL without credentials). */
+  readonly location: string;
+  /** Read the committed document. Throws RegistryUnreadableError (exit 3) when it cannot be read or validated. */
+  load(): Promise<RegistryDocument>;
+  /**
+   * Locked read-modify-write: `mutate` gets a private copy of the current
+   * document and changes it in place; the store validates and commits it
+   * atomically, then appends the queued audit lines. Nothing is written when
+   * the document is unchanged. If `mutate` throws, nothing is written.
+   */
+  update<T>(mutate: (doc: RegistryDocument, tx: Transaction) => T | Promise<T>): Promise<T>;
+  /** Validate without changing anything. */
+  check(): Promise<RegistryHealth>;
+  /** Restore the last good version when the current one does not validate. */
+  repair(): Promise<{ restored: boolean; detail: string }>;
+  /** Read the audit log (newest last), bounded. */
+  readAudit(limit: number): Promise<AuditEntry[]>;
+  close(): Promise<void>;
+}
