@@ -1,0 +1,88 @@
+/**
+ * The launcher's choice (DESIGN §7): which queued projects the agent starts
+ * this cycle. Pure: `now`, the host id and the session-suffix source are
+ * arguments; the tmux call happens in heal/.
+ */
+import type { AgentConfig } from '../config/keys.js';
+import type { RandomSource } from './backoff.js';
+import { allowsAttempt, type BreakerConfig } from './breaker.js';
+import type { LaunchAction } from './plan.js';
+import { isActive, ms, SESSION_NAME_PATTERN, type Project } from './project.js';
+import { isQueuePaused } from './queue-breaker.js';
+import type { QueueBreakerRecord } from './registry-document.js';
+
+export type LaunchConfig = BreakerConfig & Pick<AgentConfig, 'maxConcurrent'>;
+
+const SUFFIX_LENGTH = 9; // "-" + 8 hex digits
+const MAX_SESSION_LENGTH = 128;
+
+/** 8 lowercase hex digits from a source in [0, 1). */
+export function hexSuffix(random: RandomSource): string {
+  const draw = random();
+  const unit = Number.isFinite(draw) ? Math.min(Math.max(draw, 0), 1 - Number.EPSILON) : 0;
+  return Math.floor(unit * 0x1_0000_0000)
+    .toString(16)
+    .padStart(8, '0');
+}
+
+/**
+ * `<id>-<8 hex>` with every character a session name may not hold (the id
+ * allows ".", tmux rewrites it) replaced by "_"; always matches
+ * SESSION_NAME_PATTERN.
+ */
+export function sessionNameFor(projectId: string, random: RandomSource): string {
+  const base = projectId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, MAX_SESSION_LENGTH - SUFFIX_LENGTH) || 'project';
+  return `${base}-${hexSuffix(random)}`;
+}
+
+/** Launch order: highest priority, then oldest `enqueuedAt` (unreadable last), then id. */
+export function launchOrder(a: Project, b: Project): number {
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  const ea = ms(a.enqueuedAt) ?? Number.POSITIVE_INFINITY;
+  const eb = ms(b.enqueuedAt) ?? Number.POSITIVE_INFINITY;
+  if (ea !== eb) return ea < eb ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * Queued projects that carry a non-empty `command`, whose breaker allows an
+ * attempt, in launch order, up to `maxConcurrent` minus the active
+ * (processing, timing_out, zombie) projects; nothing while the queue is paused.
+ * Active projects are counted across the whole registry, whichever host runs
+ * them. A project's own `session` is kept; otherwise a fresh name is
+ * generated. A recorded session that does not match SESSION_NAME_PATTERN is
+ * replaced too, since tmux would reject or rewrite it.
+ *
+ * @param random source of the session-name suffix (default Math.random).
+ */
+export function selectLaunches(
+  projects: readonly Project[],
+  queue: QueueBreakerRecord,
+  config: LaunchConfig,
+  now: number,
+  hostId: string,
+  random: RandomSource = Math.random,
+): LaunchAction[] {
+  if (isQueuePaused(queue, now)) return [];
+  const active = projects.filter((p) => isActive(p.state)).length;
+  const slots = Math.max(0, config.maxConcurrent - active);
+  if (slots === 0) return [];
+  const candidates = projects
+    .filter((p) => p.state === 'queued' && p.command !== null && p.command.length > 0)
+    .filter((p) => allowsAttempt(p.breaker, now, config))
+    .sort(launchOrder)
+    .slice(0, slots);
+  return candidates.map((p, i): LaunchAction => {
+    const session = p.session !== null && SESSION_NAME_PATTERN.test(p.session) ? p.session : sessionNameFor(p.id, random);
+    return {
+      kind: 'launch',
+      project: p.id,
+      session,
+      tmuxSocket: p.tmuxSocket,
+      cwd: p.cwd,
+      command: [...(p.command ?? [])],
+      reason: `queued with priority ${p.priority} since ${p.enqueuedAt}; slot ${active + i + 1} of ${config.maxConcurrent}`,
+      then: { to: 'processing', reason: 'launched', patch: { host: hostId, session } },
+    };
+  });
+}
