@@ -1,0 +1,76 @@
+/**
+ * The sessions and panes of one tmux server, as a TmuxServerSnapshot. A server
+ * that is not running has zero sessions; every other failure is a scan error
+ * (ok: false), because guessing "no sessions" would make live projects look
+ * like zombies and phantoms.
+ */
+import type { TmuxPane, TmuxServerSnapshot } from '../core/snapshot.js';
+import { describeSocket, runTmux, TmuxCommandError, type RunTmuxOptions } from './tmux-command.js';
+
+/**
+ * Field separator. Not a tab: runTmux sets LC_ALL=C, under which tmux prints
+ * every tab and non-ASCII byte as `_`. The fields before the session name
+ * never contain `|`, and the session name comes last so the parser can rejoin
+ * a name that does. (Under LC_ALL=C, names of other tools' sessions with
+ * non-ASCII characters arrive mangled; names this project accepts are ASCII.)
+ */
+const SEP = '|';
+
+export const PANE_FORMAT = ['#{pane_id}', '#{pane_pid}', '#{pane_dead}', '#{window_activity}', '#{session_created}', '#{session_name}'].join(SEP);
+
+/** Epoch seconds from tmux to epoch ms; empty means unknown. */
+function secondsToMs(field: string): number | null | undefined {
+  if (field === '') return null;
+  if (!/^\d+$/.test(field)) return undefined;
+  return Number(field) * 1000;
+}
+
+/** One `list-panes` line; throws on anything it cannot read, so a format surprise is an error, not silence. */
+export function parsePaneLine(line: string): TmuxPane {
+  const fields = line.split(SEP);
+  if (fields.length < 6) throw new Error(`unparsable tmux pane line: ${JSON.stringify(line)}`);
+  const [paneId, pidText, deadText, activityText, createdText] = fields as [string, string, string, string, string];
+  const session = fields.slice(5).join(SEP);
+  const panePid = Number(pidText);
+  const windowActivityAt = secondsToMs(activityText);
+  const sessionCreatedAt = secondsToMs(createdText);
+  if (
+    !/^%\d+$/.test(paneId) ||
+    !/^\d+$/.test(pidText) ||
+    panePid <= 0 ||
+    !['0', '1', ''].includes(deadText) ||
+    windowActivityAt === undefined ||
+    sessionCreatedAt === undefined ||
+    session === ''
+  ) {
+    throw new Error(`unparsable tmux pane line: ${JSON.stringify(line)}`);
+  }
+  return { session, paneId, panePid, paneDead: deadText === '1', windowActivityAt, sessionCreatedAt };
+}
+
+/** Group `list-panes -a` output by exact session name. */
+export function parsePanes(stdout: string): Map<string, TmuxPane[]> {
+  const sessions = new Map<string, TmuxPane[]>();
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    const pane = parsePaneLine(line);
+    const panes = sessions.get(pane.session);
+    if (panes) panes.push(pane);
+    else sessions.set(pane.session, [pane]);
+  }
+  return sessions;
+}
+
+/** Read one server (`null` = the default server). Never rejects: failures come back as ok: false. */
+export async function scanTmuxServer(socket: string | null, options: RunTmuxOptions): Promise<TmuxServerSnapshot> {
+  try {
+    const stdout = await runTmux(socket, ['list-panes', '-a', '-F', PANE_FORMAT], options);
+    return { socket, ok: true, error: null, sessions: parsePanes(stdout) };
+  } catch (err) {
+    if (err instanceof TmuxCommandError && !err.timedOut && err.noServer) {
+      return { socket, ok: true, error: null, sessions: new Map() };
+    }
+    const message = err instanceof TmuxCommandError ? err.message : `tmux list-panes on ${describeSocket(socket)}: ${err instanceof Error ? err.message : String(err)}`;
+    return { socket, ok: false, error: message, sessions: new Map() };
+  }
+}
