@@ -1,0 +1,36 @@
+/**
+ * The contract of a completion-evidence gatherer (DESIGN §2, §6): one method,
+ * one `gather` call per project. A gatherer never throws and never turns a
+ * failure into "not complete": what it could not read is `unavailable`.
+ */
+import type { AgentConfig } from '../config/keys.js';
+import type { CompletionEvidence, CompletionMethod, Project } from '../core/project.js';
+
+export interface GatherContext {
+  config: Readonly<AgentConfig>;
+  /** The tmux binary (default: `tmux` on PATH). */
+  tmuxPath?: string;
+  /** The git binary (default: `git` on PATH). */
+  gitPath?: string;
+}
+
+/**
+ * What one gatherer learnt about one project.
+ * - `{ evidence }`: it looked; `null` means it found nothing (or nothing applies,
+ *   e.g. no projectDir). `note` says why something was ignored or vetoed, so an
+ *   operator can see it; it never changes the decision by itself.
+ * - `{ unavailable }`: it could not look (timeout, permission, tmux/git failure).
+ */
+export type GatherResult = { evidence: CompletionEvidence | null; note?: string } | { unavailable: string };
+
+export interface EvidenceGatherer {
+  method: CompletionMethod;
+  gather(project: Project, ctx: GatherContext): Promise<GatherResult>;
+}
+
+export function isUnavailable(result: GatherResult): result is { unavailable: string } {
+  return 'unavailable' in result;
+}
+
+/** One project's gathered evidence: the type the core's completion decision reads. */
+export type { EvidenceReport } from '../core/completion.js';
