@@ -1,0 +1,104 @@
+/**
+ * Runs every gatherer for every candidate project (DESIGN §2, evidence step)
+ * with a bounded number of gatherers in flight, and collects one
+ * EvidenceReport per project. Phases need no I/O: the core reads them from the
+ * project record, so there is no gatherer for them.
+ */
+import type { EvidenceReport } from '../core/completion.js';
+import type { CompletionMethod, Project } from '../core/project.js';
+import { errorText, withDeadline } from './deadline.js';
+import { gitGatherer } from './git.js';
+import { completionMarkerGatherer, failureMarkerGatherer } from './marker.js';
+import { paneOutputGatherer } from './pane-output.js';
+import { type EvidenceGatherer, type GatherContext, type GatherResult, isUnavailable } from './types.js';
+
+/** The gatherers in the order their evidence is listed. */
+export const DEFAULT_GATHERERS: readonly EvidenceGatherer[] = [completionMarkerGatherer, failureMarkerGatherer, gitGatherer, paneOutputGatherer];
+
+/** Gatherers (not projects) running at once; each may hold a child process. */
+export const DEFAULT_CONCURRENCY = 8;
+/** Grace past evidenceTimeoutMs before a gatherer that ignored its own deadline is written off. */
+const SAFETY_MARGIN_MS = 1000;
+
+export interface GatherNote {
+  project: string;
+  method: CompletionMethod;
+  note: string;
+}
+
+export interface GatherEvidenceContext extends GatherContext {
+  /** gatheredAt of every report, epoch ms; default: the clock when gathering finished. */
+  now?: number;
+  /** Gatherers in flight at once (default 8). */
+  concurrency?: number;
+  /** Replaces the default gatherer table (tests, or a deployment without tmux). */
+  gatherers?: readonly EvidenceGatherer[];
+  /** Told why evidence was vetoed or a source ignored (e.g. an error line in the pane), for the log. */
+  onNote?: (note: GatherNote) => void;
+}
+
+/** Run `tasks` with at most `limit` in flight; resolves when all have settled. */
+async function runPool(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const task = tasks[next];
+      next += 1;
+      if (task) await task();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), tasks.length) }, worker));
+}
+
+/** One gatherer, never rejecting: a throw or an overrun becomes `unavailable`. */
+async function runOne(gatherer: EvidenceGatherer, project: Project, ctx: GatherContext): Promise<GatherResult> {
+  try {
+    return await withDeadline(
+      gatherer.gather(project, ctx),
+      ctx.config.evidenceTimeoutMs + SAFETY_MARGIN_MS,
+      `${gatherer.method} evidence for project ${project.id}`,
+    );
+  } catch (error) {
+    return { unavailable: errorText(error) };
+  }
+}
+
+/** Gather completion evidence for `projects`; one report per project id, in input order. */
+export async function gatherEvidence(projects: readonly Project[], ctx: GatherEvidenceContext): Promise<Map<string, EvidenceReport>> {
+  const gatherers = ctx.gatherers ?? DEFAULT_GATHERERS;
+  const concurrency = ctx.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+
+  const results = new Map<string, (GatherResult | undefined)[]>();
+  const tasks: (() => Promise<void>)[] = [];
+  for (const project of projects) {
+    if (results.has(project.id)) continue;
+    const slots: (GatherResult | undefined)[] = gatherers.map(() => undefined);
+    results.set(project.id, slots);
+    gatherers.forEach((gatherer, i) => {
+      tasks.push(async () => {
+        slots[i] = await runOne(gatherer, project, ctx);
+      });
+    });
+  }
+
+  await runPool(tasks, concurrency);
+  const gatheredAt = ctx.now ?? Date.now();
+
+  const reports = new Map<string, EvidenceReport>();
+  for (const [id, slots] of results) {
+    const report: EvidenceReport = { evidence: [], unavailable: [], gatheredAt };
+    slots.forEach((result, i) => {
+      const method = gatherers[i]?.method;
+      if (result === undefined || method === undefined) return;
+      if (isUnavailable(result)) {
+        report.unavailable.push({ method, error: result.unavailable });
+        return;
+      }
+      if (result.evidence !== null) report.evidence.push(result.evidence);
+      if (result.note !== undefined) ctx.onNote?.({ project: id, method, note: result.note });
+    });
+    reports.set(id, report);
+  }
+  return reports;
+}
