@@ -148,18 +148,26 @@ export async function readProcess(pid: number, procRoot: string = DEFAULT_PROC_R
 }
 
 /**
- * Field 22 of /proc/<pid>/stat, or null when the process is gone or procfs is
- * absent (so a comparison with a recorded start time fails closed).
+ * /proc/<pid>/stat alone (one read), for polling a process while it dies;
+ * null when it is gone or procfs is absent.
  */
-export async function readStartTime(pid: number, procRoot: string = DEFAULT_PROC_ROOT): Promise<number | null> {
+export async function readStat(pid: number, procRoot: string = DEFAULT_PROC_ROOT): Promise<StatFields | null> {
   if (!Number.isInteger(pid) || pid <= 0) return null;
   const path = join(procRoot, String(pid), 'stat');
   try {
-    return parseStat(await readFile(path, 'utf8')).startTime;
+    return parseStat(await readFile(path, 'utf8'));
   } catch (err) {
     if (isVanished(err)) return null;
     throw withContext(err, `reading ${path}`);
   }
+}
+
+/**
+ * Field 22 of /proc/<pid>/stat, or null when the process is gone or procfs is
+ * absent (so a comparison with a recorded start time fails closed).
+ */
+export async function readStartTime(pid: number, procRoot: string = DEFAULT_PROC_ROOT): Promise<number | null> {
+  return (await readStat(pid, procRoot))?.startTime ?? null;
 }
 
 /**

@@ -1,0 +1,203 @@
+/**
+ * Kill a project's process tree (DESIGN §7): verify the root is still the
+ * recorded process, SIGTERM the tree, wait the grace, SIGKILL survivors.
+ * Every signal is preceded by a start-time check, so a PID that was reused by
+ * another process in the meantime is never hit. (Node has no pidfd, so a
+ * reuse between that check and kill(2) remains possible, but needs a full
+ * PID wrap within microseconds.)
+ */
+import { descendants, treeOf } from '../core/process-tree.js';
+import type { ProcessInfo } from '../core/snapshot.js';
+import { DEFAULT_PROC_ROOT, readProcess, readProcessTable, readStat } from '../scan/proc-table.js';
+
+export interface KillTreeOptions {
+  /** Root of the tree. */
+  pid: number;
+  /** The root's recorded start time (field 22 of /proc/<pid>/stat); anything else is another process. */
+  pidStartTime: number;
+  /** procfs root; default `/proc`. */
+  procRoot?: string;
+  /** Wait between SIGTERM and SIGKILL (config `killGraceSec` × 1000); default 10000. */
+  graceMs?: number;
+  /** Signal processes of other users too (config `allowForeignUsers`); default false. */
+  allowForeignUsers?: boolean;
+  /** How often to look whether the tree is gone; default 50. */
+  pollMs?: number;
+}
+
+export interface KillTreeResult {
+  outcome: 'success' | 'failure' | 'skipped';
+  detail: string;
+  /** PIDs that were sent a signal (directly or as known members of the signalled group). */
+  signalled: number[];
+}
+
+/** How long SIGKILLed processes get to disappear before the kill counts as failed. */
+const KILL_CONFIRM_MS = 2000;
+
+/** A tree member, pinned to its start time when collected. */
+interface Member {
+  pid: number;
+  startTime: number;
+  pgid: number | null;
+  state: string | null;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** PIDs never signalled whatever the registry says: init, this agent, and its parent. */
+function protectedPids(): Set<number> {
+  return new Set([1, process.pid, process.ppid]);
+}
+
+/** Send one signal; ESRCH (already gone) is routine, anything else is returned to be reported. */
+function send(target: number, signal: NodeJS.Signals): 'sent' | 'gone' | Error {
+  try {
+    process.kill(target, signal);
+    return 'sent';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return 'gone';
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** True while `member` is still the same, non-zombie process. */
+async function stillRunning(member: Member, procRoot: string): Promise<boolean> {
+  const now = await readStat(member.pid, procRoot);
+  return now !== null && now.startTime === member.startTime && now.state !== 'Z' && now.state !== 'X';
+}
+
+function isDead(p: ProcessInfo): boolean {
+  return p.state === 'Z' || p.state === 'X';
+}
+
+function skipped(detail: string): KillTreeResult {
+  return { outcome: 'skipped', detail, signalled: [] };
+}
+
+/** Why `root` must not be touched, or null when it may. */
+function refusal(root: ProcessInfo | undefined | null, pidStartTime: number, allowForeignUsers: boolean): string | null {
+  if (!root || isDead(root)) return 'process already gone';
+  if (root.startTime === null) return 'start time unknown (no /proc): not signalled';
+  if (root.startTime !== pidStartTime) return `pid reused: start time is ${root.startTime}, recorded ${pidStartTime}`;
+  const ourUid = process.getuid?.() ?? null;
+  if (!allowForeignUsers && (root.uid === null || root.uid !== ourUid)) {
+    return `owned by uid ${root.uid ?? 'unknown'}, not ours (${ourUid ?? 'unknown'}); allowForeignUsers is off`;
+  }
+  return null;
+}
+
+/** Kill the tree rooted at `pid`. Never rejects for a process that vanishes; other I/O errors propagate. */
+export async function killTree(options: KillTreeOptions): Promise<KillTreeResult> {
+  const { pid, pidStartTime } = options;
+  const procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
+  const graceMs = options.graceMs ?? 10_000;
+  const pollMs = options.pollMs ?? 50;
+  const allowForeignUsers = options.allowForeignUsers ?? false;
+  const guarded = protectedPids();
+  const ourUid = process.getuid?.() ?? null;
+
+  if (!Number.isInteger(pid) || pid <= 0) return skipped(`invalid pid ${pid}`);
+  if (guarded.has(pid)) return skipped(`refusing to signal pid ${pid} (init, the agent or its parent)`);
+  // A cheap probe first: a reused or foreign PID is refused before the full table is read.
+  const early = refusal(await readProcess(pid, procRoot), pidStartTime, allowForeignUsers);
+  if (early) return skipped(early);
+
+  const table = await readProcessTable(procRoot);
+  const root = table.byPid.get(pid);
+  const late = refusal(root, pidStartTime, allowForeignUsers);
+  if (late || !root) return skipped(late ?? 'process already gone');
+
+  const members: Member[] = [];
+  let spared = 0;
+  for (const memberPid of treeOf(table, pid)) {
+    const p = table.byPid.get(memberPid);
+    if (!p || isDead(p) || p.startTime === null || guarded.has(memberPid)) continue;
+    if (!allowForeignUsers && p.uid !== ourUid) {
+      spared += 1;
+      continue;
+    }
+    members.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
+  }
+  const memberPids = new Set(members.map((m) => m.pid));
+
+  // The group signal also reaches members forked after the table was read, but only when the
+  // group is the root's own and holds nothing we must spare (the agent, its parent, other users).
+  const ourPgid = table.byPid.get(process.pid)?.pgid ?? null;
+  const groupMembers = [...table.byPid.values()].filter((p) => p.pgid === pid && !isDead(p));
+  const useGroup = root.pgid === pid && ourPgid !== null && ourPgid !== pid && groupMembers.every((p) => memberPids.has(p.pid));
+
+  const signalled = new Set<number>();
+  const errors: string[] = [];
+  const signalMember = async (member: Member, signal: NodeJS.Signals): Promise<void> => {
+    if (!(await stillRunning(member, procRoot))) return;
+    const result = send(member.pid, signal);
+    if (result === 'sent') signalled.add(member.pid);
+    else if (result instanceof Error) errors.push(`${signal} to ${member.pid}: ${result.message}`);
+  };
+
+  // While the root (the group leader) is still the recorded process, -pid is still its group.
+  const rootMember = members.find((m) => m.pid === pid);
+  let groupSent = false;
+  if (useGroup && rootMember && (await stillRunning(rootMember, procRoot))) {
+    const result = send(-pid, 'SIGTERM');
+    if (result === 'sent') {
+      groupSent = true;
+      for (const m of members) if (m.pgid === pid) signalled.add(m.pid);
+    } else if (result instanceof Error) {
+      errors.push(`SIGTERM to group ${pid}: ${result.message}`);
+    }
+  }
+  for (const member of members) {
+    if (groupSent && member.pgid === pid) continue;
+    await signalMember(member, 'SIGTERM');
+  }
+  // A stopped process only acts on SIGTERM once continued.
+  for (const member of members) if (member.state === 'T' || member.state === 't') await signalMember(member, 'SIGCONT');
+
+  let survivors = await waitGone(members, procRoot, graceMs, pollMs);
+  let killed = 0;
+  if (survivors.length > 0) {
+    // Children forked by survivors during the grace belong to the tree too.
+    const fresh = await readProcessTable(procRoot);
+    const known = new Set(survivors.map((m) => m.pid));
+    for (const survivor of [...survivors]) {
+      for (const child of descendants(fresh, survivor.pid)) {
+        const p = fresh.byPid.get(child);
+        if (!p || known.has(child) || isDead(p) || p.startTime === null || guarded.has(child)) continue;
+        if (!allowForeignUsers && p.uid !== ourUid) continue;
+        known.add(child);
+        survivors.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
+      }
+    }
+    killed = survivors.length;
+    for (const member of survivors) await signalMember(member, 'SIGKILL');
+    survivors = await waitGone(survivors, procRoot, KILL_CONFIRM_MS, pollMs);
+  }
+
+  const notes: string[] = [];
+  if (killed > 0) notes.push(`${killed} needed SIGKILL after ${graceMs} ms`);
+  if (spared > 0) notes.push(`${spared} of other users left alone`);
+  if (errors.length > 0) notes.push(errors.join('; '));
+  const suffix = notes.length > 0 ? ` (${notes.join('; ')})` : '';
+  if (survivors.length > 0) {
+    return {
+      outcome: 'failure',
+      detail: `${survivors.length} of ${members.length} processes survived SIGKILL: ${survivors.map((m) => m.pid).join(', ')}${suffix}`,
+      signalled: [...signalled],
+    };
+  }
+  return { outcome: 'success', detail: `killed a tree of ${members.length} processes${suffix}`, signalled: [...signalled] };
+}
+
+/** Poll until every member is gone or `timeoutMs` passed; returns the survivors. */
+async function waitGone(members: readonly Member[], procRoot: string, timeoutMs: number, pollMs: number): Promise<Member[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = [...members];
+  for (;;) {
+    const still = await Promise.all(alive.map((m) => stillRunning(m, procRoot)));
+    alive = alive.filter((_, i) => still[i]);
+    if (alive.length === 0 || Date.now() >= deadline) return alive;
+    await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())));
+  }
+}
