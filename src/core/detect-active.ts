@@ -1,0 +1,273 @@
+/**
+ * The rules for one active project (DESIGN §5): completion first, then
+ * zombie, phantom, timeout with extensions, the timing-out grace, and stale
+ * heartbeats. Pure: everything arrives in the context, `now` included.
+ *
+ * A rule that ends in "failed" (phantom, zombie kill, timing-out kill) is held
+ * back while the completion verdict is unknown, so a finished project whose
+ * evidence could not be gathered is never failed; it stays reported.
+ */
+import type { AgentConfig } from '../config/keys.js';
+import { decideCompletion, describeVerdict, type CompletionVerdict, type EvidenceReport } from './completion.js';
+import {
+  describePid,
+  describeSession,
+  lastActivityAt,
+  lastSignOfLife,
+  livenessOf,
+  sessionExists,
+  type Liveness,
+} from './liveness.js';
+import type { Detection, FollowUp, KillTreeAction, Plan, PlannedUpdate, StuckKind } from './plan.js';
+import { iso, ms, type Project } from './project.js';
+import type { Snapshot } from './snapshot.js';
+
+export interface DetectContext {
+  snapshot: Snapshot;
+  config: AgentConfig;
+  now: number;
+  evidence: ReadonlyMap<string, EvidenceReport>;
+}
+
+/** Seconds for reasons: "900s", "900.001s". */
+export function secs(milliseconds: number): string {
+  return `${Number((milliseconds / 1000).toFixed(3))}s`;
+}
+
+/** When the project's runtime budget (with its extensions) ends, or null without a start time. */
+export function deadlineOf(project: Project, config: AgentConfig): number | null {
+  const started = ms(project.startedAt);
+  if (started === null) return null;
+  return started + (config.maxProcessRuntimeSec + project.timeoutExtensions * config.extensionDurationSec) * 1000;
+}
+
+export function detection(kind: StuckKind, project: Project, reason: string, pid: number | null = project.pid): Detection {
+  return { kind, project: project.id, session: project.session, tmuxSocket: project.tmuxSocket, pid, reason };
+}
+
+/** The session a tree kill should take along: any that may still exist. */
+function sessionToKill(project: Project, l: Liveness): string | null {
+  return l.session === 'live' || l.session === 'dead' || l.session === 'unknown' ? project.session : null;
+}
+
+function killTree(project: Project, l: Liveness, reason: string, then: FollowUp): KillTreeAction | null {
+  if (project.pid === null || project.pidStartTime === null) return null;
+  return {
+    kind: 'kill_tree',
+    project: project.id,
+    pid: project.pid,
+    pidStartTime: project.pidStartTime,
+    session: sessionToKill(project, l),
+    tmuxSocket: project.tmuxSocket,
+    reason,
+    then,
+  };
+}
+
+/** Completed or failed by evidence: plan the move and return true. */
+function settle(project: Project, verdict: CompletionVerdict, plan: Plan): boolean {
+  if (verdict.outcome === 'completed') {
+    const evidence = verdict.record.evidence.map((e) => `${e.method} (${e.weight}): ${e.detail}`).join('; ');
+    plan.transitions.push({
+      project: project.id,
+      from: project.state,
+      to: 'completed',
+      reason: `completion decided, score ${verdict.record.score}: ${evidence}`,
+      patch: { completion: verdict.record },
+    });
+    plan.completions.set(project.id, verdict.record);
+    return true;
+  }
+  if (verdict.outcome === 'failed') {
+    const marker = verdict.record.evidence.find((e) => e.method === 'failure_marker');
+    plan.transitions.push({
+      project: project.id,
+      from: project.state,
+      to: 'failed',
+      reason: `failure marker found: ${marker?.detail ?? 'failure_marker'}`,
+      patch: { failureReason: 'failure_marker', completion: verdict.record },
+    });
+    plan.completions.set(project.id, verdict.record);
+    return true;
+  }
+  return false;
+}
+
+/** Why a failure must wait, or null when the completion check answered "not complete". */
+function heldBy(verdict: CompletionVerdict): string | null {
+  return verdict.outcome === 'unknown' ? verdict.why : null;
+}
+
+export function detectActive(project: Project, ctx: DetectContext, plan: Plan): void {
+  const l = livenessOf(project, ctx.snapshot);
+  const update: PlannedUpdate = { project: project.id, patch: {} };
+  if (l.alive) update.patch.lastSeenAliveAt = iso(ctx.now);
+  if (project.state === 'processing') detectProcessing(project, l, ctx, plan, update);
+  else if (project.state === 'timing_out') detectTimingOut(project, l, ctx, plan);
+  else if (project.state === 'zombie') detectZombie(project, l, plan);
+  if (Object.keys(update.patch).length > 0 || update.note !== undefined) plan.updates.push(update);
+}
+
+function detectProcessing(project: Project, l: Liveness, ctx: DetectContext, plan: Plan, update: PlannedUpdate): void {
+  const verdict = decideCompletion(project, ctx.evidence.get(project.id), ctx.now);
+  if (settle(project, verdict, plan)) return;
+  const held = heldBy(verdict);
+
+  if (l.zombie) {
+    const reason = `${describePid(project, l)} but ${describeSession(project, l)}`;
+    if (held !== null) {
+      plan.detections.push(detection('zombie', project, `${reason}; kill held: ${held}`));
+      return;
+    }
+    const kill = killTree(project, l, reason, {
+      to: 'failed',
+      reason: `zombie: process tree of pid ${project.pid} killed (${describeSession(project, l)})`,
+      patch: { failureReason: 'zombie' },
+    });
+    plan.transitions.push({ project: project.id, from: 'processing', to: 'zombie', reason });
+    if (kill) plan.actions.push(kill);
+    plan.detections.push(detection('zombie', project, reason));
+    return;
+  }
+
+  if (l.dead) {
+    detectPhantom(project, l, ctx, plan, verdict);
+    return;
+  }
+
+  // Alive, or one side unknown: the clock still runs.
+  const deadline = deadlineOf(project, ctx.config);
+  if (deadline !== null && ctx.now > deadline) {
+    detectTimeout(project, l, ctx, plan, update, deadline);
+    return;
+  }
+  if (l.alive) detectStaleHeartbeat(project, l, ctx, plan);
+}
+
+function detectPhantom(project: Project, l: Liveness, ctx: DetectContext, plan: Plan, verdict: CompletionVerdict): void {
+  const held = heldBy(verdict);
+  const since = lastSignOfLife(project);
+  const graceMs = ctx.config.phantomGracePeriodSec * 1000;
+  // Inside the grace a launch may still be settling: nothing to report yet.
+  if (since === null || ctx.now - since <= graceMs) return;
+  const reason =
+    `neither alive: ${describePid(project, l)}, ${describeSession(project, l)}; ` +
+    `last sign of life ${secs(ctx.now - since)} ago (phantom grace ${ctx.config.phantomGracePeriodSec}s)`;
+  if (held !== null) {
+    plan.detections.push(detection('phantom', project, `${reason}; failure held: ${held}`));
+    return;
+  }
+  plan.transitions.push({
+    project: project.id,
+    from: 'processing',
+    to: 'failed',
+    reason: `phantom: ${reason}`,
+    patch: { failureReason: 'phantom' },
+    details: { completion: describeVerdict(verdict) },
+  });
+  plan.detections.push(detection('phantom', project, reason));
+}
+
+function detectTimeout(project: Project, l: Liveness, ctx: DetectContext, plan: Plan, update: PlannedUpdate, deadline: number): void {
+  const { config, now } = ctx;
+  const last = lastActivityAt(project, l);
+  const fresh = last !== null && now - last <= config.heartbeatTimeoutSec * 1000;
+  const budget = `${config.maxProcessRuntimeSec}s + ${project.timeoutExtensions} × ${config.extensionDurationSec}s`;
+  if (fresh && project.timeoutExtensions < config.maxTimeoutExtensions) {
+    const n = project.timeoutExtensions + 1;
+    update.patch.timeoutExtensions = n;
+    update.note = 'extended';
+    update.details = {
+      timeoutExtensions: n,
+      deadlineAt: iso(deadline + config.extensionDurationSec * 1000),
+      lastActivityAt: iso(last),
+      detail: `runtime past its deadline (${budget}) but active ${secs(now - last)} ago: extension ${n} of ${config.maxTimeoutExtensions}`,
+    };
+    return;
+  }
+  const why = fresh
+    ? `all ${config.maxTimeoutExtensions} extensions used`
+    : last === null
+      ? 'no heartbeat or pane activity ever seen'
+      : `last heartbeat or pane activity ${secs(now - last)} ago (heartbeat timeout ${config.heartbeatTimeoutSec}s)`;
+  const reason = `runtime past its deadline ${iso(deadline)} (${budget}) by ${secs(now - deadline)}; ${why}`;
+  plan.transitions.push({ project: project.id, from: 'processing', to: 'timing_out', reason });
+  plan.detections.push(detection('timing_out', project, reason));
+}
+
+function detectStaleHeartbeat(project: Project, l: Liveness, ctx: DetectContext, plan: Plan): void {
+  const last = lastActivityAt(project, l);
+  const reference = last ?? ms(project.startedAt);
+  const timeoutMs = ctx.config.heartbeatTimeoutSec * 1000;
+  if (reference === null || ctx.now - reference <= timeoutMs) return;
+  const reason =
+    last === null
+      ? `no heartbeat or pane activity since it started ${secs(ctx.now - reference)} ago (heartbeat timeout ${ctx.config.heartbeatTimeoutSec}s)`
+      : `last heartbeat or pane activity ${secs(ctx.now - reference)} ago (heartbeat timeout ${ctx.config.heartbeatTimeoutSec}s)`;
+  plan.detections.push(detection('heartbeat_stale', project, reason));
+}
+
+function detectTimingOut(project: Project, l: Liveness, ctx: DetectContext, plan: Plan): void {
+  const verdict = decideCompletion(project, ctx.evidence.get(project.id), ctx.now);
+  if (settle(project, verdict, plan)) return;
+  const held = heldBy(verdict);
+  const { config, now } = ctx;
+  const state = `${describePid(project, l)}, ${describeSession(project, l)}`;
+  const since = ms(project.timingOutSince) ?? deadlineOf(project, config);
+  if (since === null) {
+    plan.detections.push(detection('timing_out', project, `timing out since an unknown time; ${state}`));
+    return;
+  }
+  const graceMs = config.timingOutGraceSec * 1000;
+  if (now - since <= graceMs) {
+    plan.detections.push(detection('timing_out', project, `timing out since ${iso(since)}, grace ends in ${secs(since + graceMs - now)}; ${state}`));
+    return;
+  }
+  const over = `timing-out grace of ${config.timingOutGraceSec}s over (since ${iso(since)})`;
+  const hold = (why: string): void => {
+    plan.detections.push(detection('timing_out', project, `${over}; ${state}; kill held: ${why}`));
+  };
+  if (held !== null) return hold(held);
+  const then: FollowUp = { to: 'failed', reason: `timeout: ${over}, killed`, patch: { failureReason: 'timeout' } };
+  if (l.pid === 'alive') {
+    const reason = `${over}; ${state}`;
+    const kill = killTree(project, l, reason, then);
+    if (kill) plan.actions.push(kill);
+    plan.detections.push(detection('timing_out', project, reason));
+    return;
+  }
+  if (l.pid === 'unknown' || l.pid === 'unverified') return hold('the process cannot be verified');
+  if (sessionExists(l) && project.session !== null) {
+    const reason = `${over}; ${state}`;
+    plan.actions.push({ kind: 'kill_session', project: project.id, session: project.session, tmuxSocket: project.tmuxSocket, reason, then });
+    plan.detections.push(detection('timing_out', project, reason));
+    return;
+  }
+  if (l.session === 'unknown') return hold('its tmux server could not be read');
+  const reason = `${over}; nothing left to kill (${state})`;
+  plan.transitions.push({ project: project.id, from: 'timing_out', to: 'failed', reason: `timeout: ${reason}`, patch: { failureReason: 'timeout' } });
+  plan.detections.push(detection('timing_out', project, reason));
+}
+
+function detectZombie(project: Project, l: Liveness, plan: Plan): void {
+  const state = `${describePid(project, l)}, ${describeSession(project, l)}`;
+  if (l.pid === 'alive') {
+    // Re-planned every cycle until the kill lands (a held-back kill, a crash between intent and kill).
+    const reason = `zombie: ${state}`;
+    const kill = killTree(project, l, reason, {
+      to: 'failed',
+      reason: `zombie: process tree of pid ${project.pid} killed`,
+      patch: { failureReason: 'zombie' },
+    });
+    if (kill) plan.actions.push(kill);
+    plan.detections.push(detection('zombie', project, reason));
+    return;
+  }
+  if (l.pid === 'unknown' || l.pid === 'unverified') {
+    plan.detections.push(detection('zombie', project, `zombie: ${state}; kill held: the process cannot be verified`));
+    return;
+  }
+  const reason = `zombie: nothing left to kill (${state})`;
+  plan.transitions.push({ project: project.id, from: 'zombie', to: 'failed', reason, patch: { failureReason: 'zombie' } });
+  plan.detections.push(detection('zombie', project, reason));
+}
