@@ -1,0 +1,74 @@
+/**
+ * The blast-radius guard (DESIGN §7): strips destructive actions from a plan
+ * when the scan is not trustworthy or the plan would kill too much. Pure.
+ *
+ * Rules, in order:
+ * 1. any scan source failed (scanIsClear false): every kill_tree and
+ *    kill_session is held, `scan_failed`;
+ * 2. the plan's tree kills of active projects (kill_tree actions with a
+ *    follow-up move) would kill more than half of at least 4 processing
+ *    projects: every kill_tree is held, `too_many_processing`;
+ * 3. more kill_tree actions than `maxKillsPerCycle`: the first
+ *    `maxKillsPerCycle` in plan order run, the rest are held, `too_many_kills`.
+ *    reconcile orders its kills oldest project start first.
+ *
+ * A held action's follow-up move does not happen (it rides on the action);
+ * transitions planned on their own (into zombie or timing_out) are
+ * observations and stay.
+ */
+import type { AgentConfig } from '../config/keys.js';
+import { isDestructive, type BlockedAction, type HealAction, type Plan } from './plan.js';
+import { scanIsClear, type Snapshot } from './snapshot.js';
+import { serverLabel } from './liveness.js';
+
+export interface GuardContext {
+  snapshot: Snapshot;
+  config: Pick<AgentConfig, 'maxKillsPerCycle'>;
+  /** Projects in active states (processing, timing_out, zombie) before this plan is applied. */
+  processingCount: number;
+}
+
+export interface GuardResult {
+  /** The plan with held actions removed; everything else unchanged. */
+  plan: Plan;
+  blocked: BlockedAction[];
+}
+
+/** The scan sources that failed this cycle, for the blocked detail. */
+export function failedSources(snapshot: Snapshot): string[] {
+  const failed: string[] = [];
+  for (const s of snapshot.sources) {
+    if (s.source !== 'usage' && !s.ok) failed.push(`${s.source}${s.error ? ` (${s.error})` : ''}`);
+  }
+  for (const t of snapshot.tmux) {
+    if (!t.ok) failed.push(`${serverLabel(t.socket)}${t.error ? ` (${t.error})` : ''}`);
+  }
+  return failed;
+}
+
+export function guard(plan: Plan, ctx: GuardContext): GuardResult {
+  const blocked: BlockedAction[] = [];
+  const held = new Set<HealAction>();
+  const hold = (action: HealAction, reason: BlockedAction['reason'], detail: string): void => {
+    held.add(action);
+    blocked.push({ action, reason, detail });
+  };
+
+  if (!scanIsClear(ctx.snapshot)) {
+    const detail = `scan failed: ${failedSources(ctx.snapshot).join('; ') || 'unknown source'}`;
+    for (const action of plan.actions) if (isDestructive(action)) hold(action, 'scan_failed', detail);
+  } else {
+    const kills = plan.actions.filter((a) => a.kind === 'kill_tree');
+    const victims = new Set(kills.filter((a) => a.then !== undefined && a.project !== null).map((a) => a.project));
+    const limit = ctx.config.maxKillsPerCycle;
+    if (ctx.processingCount >= 4 && victims.size * 2 > ctx.processingCount) {
+      const detail = `${victims.size} of ${ctx.processingCount} active projects would be killed in one cycle (more than half of at least 4)`;
+      for (const action of kills) hold(action, 'too_many_processing', detail);
+    } else if (kills.length > limit) {
+      const detail = `${kills.length} process trees planned, at most ${limit} per cycle (AGENT_MAX_KILLS_PER_CYCLE)`;
+      for (const action of kills.slice(limit)) hold(action, 'too_many_kills', detail);
+    }
+  }
+
+  return { plan: { ...plan, actions: plan.actions.filter((a) => !held.has(a)) }, blocked };
+}
