@@ -1,0 +1,101 @@
+/**
+ * The two tmux actions of a heal: kill a session and launch a project's
+ * command in a new one. Targets are exact (`=name`), names are validated
+ * before tmux runs, and no shell is involved anywhere.
+ */
+import { stat } from 'node:fs/promises';
+import { SESSION_NAME_PATTERN } from '../core/project.js';
+import { InputError } from '../errors.js';
+import { describeSocket, exactSession, runTmux, TmuxCommandError, type RunTmuxOptions } from '../scan/tmux-command.js';
+
+export interface TmuxActionResult {
+  outcome: 'success' | 'failure' | 'skipped';
+  detail: string;
+}
+
+export interface LaunchResult {
+  /** PID of the pane's process: the project's command itself. */
+  panePid: number;
+}
+
+/** tmux's answer for an exact target that names no session. */
+function isMissingSession(stderr: string): boolean {
+  return /can't find session/.test(stderr) || /no such session/.test(stderr);
+}
+
+function validSession(session: string): boolean {
+  return SESSION_NAME_PATTERN.test(session);
+}
+
+/**
+ * Kill exactly `session` (never a prefix match: `w-1` leaves `w-10` alone).
+ * A session or server that is already gone is `skipped`; an invalid name is a
+ * `failure` with nothing run, since scanned names of other tools may be odd.
+ */
+export async function killSession(socket: string | null, session: string, options: RunTmuxOptions): Promise<TmuxActionResult> {
+  if (!validSession(session)) {
+    return { outcome: 'failure', detail: `refusing session name ${JSON.stringify(session)}: it must match ${SESSION_NAME_PATTERN}` };
+  }
+  try {
+    await runTmux(socket, ['kill-session', '-t', exactSession(session)], options);
+    return { outcome: 'success', detail: `killed session ${session} on ${describeSocket(socket)}` };
+  } catch (err) {
+    if (err instanceof TmuxCommandError && !err.timedOut && (err.noServer || isMissingSession(err.stderr))) {
+      return { outcome: 'skipped', detail: `session ${session} on ${describeSocket(socket)} is already gone` };
+    }
+    return { outcome: 'failure', detail: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * The argument vector for tmux. tmux runs a single argument through
+ * `sh -c`, so a one-word command goes through `env --`, which execs it as a
+ * program name. env would read a word containing `=` as an assignment, so
+ * such a word is refused.
+ */
+export function launchArgv(command: readonly string[]): string[] {
+  if (command.length === 0 || command.some((a) => typeof a !== 'string')) {
+    throw new InputError('command must be a non-empty list of strings');
+  }
+  if (command[0] === '') throw new InputError('command must not start with an empty program name');
+  if (command.length > 1) return [...command];
+  const only = command[0] as string;
+  if (only.includes('=')) {
+    throw new InputError(`a one-word command must not contain "=" (got ${JSON.stringify(only)}); pass the program and its arguments as separate words`);
+  }
+  return ['env', '--', only];
+}
+
+/**
+ * Start `command` detached in a new session `session` (in `cwd` when given)
+ * and return the pane PID. The PID is printed by `new-session -P` itself, so
+ * a command that exits at once cannot race a second lookup. Throws
+ * InputError for bad input (nothing run) and TmuxCommandError when tmux fails
+ * (a duplicate session, say).
+ */
+export async function launchSession(
+  socket: string | null,
+  session: string,
+  cwd: string | null,
+  command: readonly string[],
+  options: RunTmuxOptions,
+): Promise<LaunchResult> {
+  if (!validSession(session)) {
+    throw new InputError(`invalid session name ${JSON.stringify(session)}: it must match ${SESSION_NAME_PATTERN}`);
+  }
+  const argv = launchArgv(command);
+  const args = ['new-session', '-d', '-P', '-F', '#{pane_pid}', '-s', session];
+  if (cwd !== null) {
+    // tmux silently falls back to another directory when -c does not exist; running there would be worse.
+    const info = await stat(cwd).catch(() => null);
+    if (!info?.isDirectory()) throw new InputError(`cwd ${JSON.stringify(cwd)} is not an existing directory`);
+    args.push('-c', cwd);
+  }
+  const stdout = await runTmux(socket, [...args, '--', ...argv], options);
+  const text = stdout.trim();
+  const panePid = Number(text);
+  if (!/^\d+$/.test(text) || panePid <= 0) {
+    throw new Error(`tmux new-session on ${describeSocket(socket)} printed no pane pid: ${JSON.stringify(stdout)}`);
+  }
+  return { panePid };
+}

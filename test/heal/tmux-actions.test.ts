@@ -1,0 +1,120 @@
+import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InputError } from '../../src/errors.js';
+import { killSession, launchArgv, launchSession } from '../../src/heal/tmux-actions.js';
+import { isRunning, Processes, waitUntil } from '../helpers/processes.js';
+import { PrivateTmux } from '../helpers/tmux.js';
+
+const opts = { timeoutMs: 5000 };
+
+describe('tmux-actions', () => {
+  const processes = new Processes();
+  let tmux: PrivateTmux;
+  let dir: string;
+
+  beforeEach(async () => {
+    tmux = new PrivateTmux('heal');
+    dir = await mkdtemp(join(tmpdir(), 'toa-actions-'));
+  });
+  afterEach(async () => {
+    tmux.destroy();
+    await processes.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('killSession', () => {
+    it('kills w-1 and leaves w-10 alive (exact target, no prefix match)', async () => {
+      tmux.newSession('w-10', ['sleep', '60']);
+      tmux.newSession('w-1', ['sleep', '60']);
+      const result = await killSession(tmux.socket, 'w-1', opts);
+      expect(result.outcome, result.detail).to.equal('success');
+      expect(tmux.sessions()).to.deep.equal(['w-10']);
+    });
+
+    it('does not take w-10 for a missing w-1', async () => {
+      const pid = tmux.newSession('w-10', ['sleep', '60']);
+      const result = await killSession(tmux.socket, 'w-1', opts);
+      expect(result.outcome).to.equal('skipped');
+      expect(result.detail).to.include('already gone');
+      expect(tmux.hasSession('w-10')).to.equal(true);
+      expect(isRunning(pid)).to.equal(true);
+    });
+
+    it('skips when no server is running', async () => {
+      const result = await killSession(tmux.socket, 'w-1', opts);
+      expect(result.outcome).to.equal('skipped');
+    });
+
+    it('refuses an invalid session name without running tmux', async () => {
+      tmux.newSession('w-1', ['sleep', '60']);
+      const result = await killSession(tmux.socket, 'w-1:0', opts);
+      expect(result.outcome).to.equal('failure');
+      expect(result.detail).to.include('refusing session name');
+      expect(tmux.hasSession('w-1')).to.equal(true);
+    });
+
+    it('fails when tmux cannot run', async () => {
+      const result = await killSession(tmux.socket, 'w-1', { timeoutMs: 5000, tmuxPath: join(dir, 'no-tmux') });
+      expect(result.outcome).to.equal('failure');
+      expect(result.detail).to.include('not installed');
+    });
+  });
+
+  describe('launchSession', () => {
+    it('returns the pane pid, which is the running command', async () => {
+      const { panePid } = await launchSession(tmux.socket, 'proj-1', dir, ['sleep', '60'], opts);
+      processes.track(panePid);
+      expect(isRunning(panePid)).to.equal(true);
+      expect(await readFile(`/proc/${panePid}/cmdline`, 'utf8')).to.equal('sleep\x0060\x00');
+      expect(await realpath(`/proc/${panePid}/cwd`)).to.equal(await realpath(dir));
+      expect(tmux.panePid('proj-1')).to.equal(panePid);
+    });
+
+    it('passes arguments through untouched, with no shell', async () => {
+      const out = join(dir, 'out');
+      const script = 'require("node:fs").writeFileSync(process.argv[1], process.argv.slice(2).join("|")); setInterval(() => {}, 1000)';
+      const { panePid } = await launchSession(tmux.socket, 'proj-2', null, [process.execPath, '-e', script, out, '$HOME', 'a b', '; echo x'], opts);
+      processes.track(panePid);
+      await waitUntil(() => existsSync(out) && readFileSync(out, 'utf8') !== '', 5000, 'the command to write its arguments');
+      expect(readFileSync(out, 'utf8')).to.equal('$HOME|a b|; echo x');
+    });
+
+    it('runs a one-word command as a program, not through sh -c', async () => {
+      // As a shell command this would start `sleep`; as a program name it does not exist.
+      const { panePid } = await launchSession(tmux.socket, 'proj-3', null, ['sleep 60'], opts);
+      processes.track(panePid);
+      await waitUntil(() => !isRunning(panePid), 5000, 'the pane to exit');
+    });
+
+    it('refuses an invalid session name, a missing cwd and an empty command', async () => {
+      const attempts = [
+        () => launchSession(tmux.socket, 'bad.name', null, ['sleep', '60'], opts),
+        () => launchSession(tmux.socket, 'ok', join(dir, 'missing'), ['sleep', '60'], opts),
+        () => launchSession(tmux.socket, 'ok', null, [], opts),
+      ];
+      for (const attempt of attempts) {
+        const err = await attempt().then(() => null, (e: unknown) => e);
+        expect(err).to.be.instanceOf(InputError);
+      }
+      expect(tmux.sessions()).to.deep.equal([]);
+    });
+
+    it('fails on a duplicate session, leaving the existing one alone', async () => {
+      const pid = tmux.newSession('proj-1', ['sleep', '60']);
+      const err = await launchSession(tmux.socket, 'proj-1', null, ['sleep', '60'], opts).then(() => null, (e: unknown) => e as Error);
+      expect(err?.message).to.include('duplicate session');
+      expect(tmux.panePid('proj-1')).to.equal(pid);
+    });
+  });
+
+  describe('launchArgv', () => {
+    it('wraps a one-word command in env and refuses one with "="', () => {
+      expect(launchArgv(['./run'])).to.deep.equal(['env', '--', './run']);
+      expect(launchArgv(['python3', 'x.py'])).to.deep.equal(['python3', 'x.py']);
+      expect(() => launchArgv(['A=1'])).to.throw(InputError);
+    });
+  });
+});
