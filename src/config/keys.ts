@@ -61,7 +61,7 @@ export type KeyKind =
   | { type: 'number'; min: number; max: number }
   | { type: 'string'; nullable: boolean; pattern?: RegExp; patternText?: string }
   | { type: 'enum'; values: readonly string[] }
-  | { type: 'list'; nullable: boolean; regex: boolean }
+  | { type: 'list'; nullable: boolean; regex: boolean; item?: RegExp; itemText?: string }
   | { type: 'bool' }
   | { type: 'cron' }
   | { type: 'listen' };
@@ -91,7 +91,7 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('listen', 'AGENT_LISTEN', '0.0.0.0:9820', { type: 'listen' }, 'HTTP listen address of `agent serve`, host:port.'),
   def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API; null means writes are refused with 403.'),
   def('scanSchedule', 'AGENT_SCAN_SCHEDULE', '*/15 * * * * *', { type: 'cron' }, 'node-cron schedule of full cycles (six fields, seconds first); events trigger cycles in between.'),
-  def('tmuxSockets', 'AGENT_TMUX_SOCKETS', null, { type: 'list', nullable: true, regex: false }, 'tmux servers to scan: "default", a socket name (-L) or a socket path (-S); null means the default server plus every socket named by a project.'),
+  def('tmuxSockets', 'AGENT_TMUX_SOCKETS', null, { type: 'list', nullable: true, regex: false, item: /^(default|[A-Za-z0-9._-]{1,64}|\/[^\0]{1,4095})$/, itemText: '"default", a socket name (letters, digits, ".", "_", "-") or an absolute socket path' }, 'tmux servers to scan: "default", a socket name (-L) or a socket path (-S); null means the default server plus every socket named by a project.'),
   def('maxProcessRuntimeSec', 'MAX_PROCESS_RUNTIME_SEC', 1800, positiveSeconds, 'Runtime before timeout handling starts.'),
   def('heartbeatTimeoutSec', 'HEARTBEAT_TIMEOUT_SEC', 600, positiveSeconds, 'A heartbeat (reported, or tmux window activity) older than this is stale.'),
   def('maxTimeoutExtensions', 'MAX_TIMEOUT_EXTENSIONS', 3, int(0, 1000), 'Timeout extensions granted while heartbeats are fresh.'),

@@ -97,7 +97,8 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
       else return fail(def, origin, raw, allowed);
       if (items.length > 1000) return fail(def, origin, `${items.length} items`, `${allowed}, at most 1000 items`);
       for (const item of items) {
-        if (typeof item !== 'string' || item.length === 0 || item.length > 1024) return fail(def, origin, item, allowed);
+        if (typeof item !== 'string' || item.length === 0 || item.length > 4096) return fail(def, origin, item, allowed);
+        if (kind.item && !kind.item.test(item)) return fail(def, origin, item, `${allowed}, each ${kind.itemText ?? 'valid'}`);
         if (kind.regex) {
           try {
             compilePattern(item);

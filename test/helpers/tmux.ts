@@ -4,6 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let counter = 0;
 
@@ -61,12 +64,19 @@ export class PrivateTmux {
     this.run(['kill-session', '-t', `=${name}`]);
   }
 
-  /** Kill the whole server; safe to call twice. */
+  /** Where tmux puts this server's socket (it does not remove it on kill-server). */
+  get socketPath(): string {
+    const base = process.env['TMUX_TMPDIR'] ?? tmpdir();
+    return join(base, `tmux-${process.getuid?.() ?? 0}`, this.socket);
+  }
+
+  /** Kill the whole server and remove its socket file; safe to call twice. */
   destroy(): void {
     try {
       execFileSync('tmux', ['-L', this.socket, 'kill-server'], { stdio: 'ignore' });
     } catch {
       // already gone
     }
+    rmSync(this.socketPath, { force: true });
   }
 }

@@ -43,7 +43,8 @@ export function registerReportCommands(program: Command): void {
           name: opts['name'] as string | undefined,
           session: opts['session'] as string | undefined,
           tmuxSocket: opts['tmuxSocket'] as string | undefined,
-          cwd: opts['cwd'] as string | undefined,
+          // A command runs where the operator enqueued it unless told otherwise.
+          cwd: (opts['cwd'] as string | undefined) ?? (command.length > 0 ? process.cwd() : undefined),
           projectDir: opts['projectDir'] as string | undefined,
           priority: opts['priority'] as number | undefined,
           maxAttempts: opts['maxAttempts'] as number | undefined,
