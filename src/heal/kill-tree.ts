@@ -77,7 +77,8 @@ function skipped(detail: string): KillTreeResult {
 
 /** Why `root` must not be touched, or null when it may. */
 function refusal(root: ProcessInfo | undefined | null, pidStartTime: number, allowForeignUsers: boolean): string | null {
-  if (!root || isDead(root)) return 'process already gone';
+  // A defunct root still pins its PID and group, so the members it left behind can be found and killed.
+  if (!root) return 'process already gone';
   if (root.startTime === null) return 'start time unknown (no /proc): not signalled';
   if (root.startTime !== pidStartTime) return `pid reused: start time is ${root.startTime}, recorded ${pidStartTime}`;
   const ourUid = process.getuid?.() ?? null;
@@ -118,6 +119,9 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
       continue;
     }
     members.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
+  }
+  if (members.length === 0) {
+    return skipped(spared > 0 ? `nothing left to signal: ${spared} processes of other users left alone` : 'process already gone');
   }
   const memberPids = new Set(members.map((m) => m.pid));
 

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killTree } from '../../src/heal/kill-tree.js';
+import { readProcessTable } from '../../src/scan/proc-table.js';
 import { isRunning, Processes, statStartTime, waitUntil } from '../helpers/processes.js';
 
 const GRACE_MS = 300;
@@ -50,6 +51,28 @@ describe('kill-tree', () => {
     expect(result.signalled).to.include(orphan);
     expect(isRunning(orphan)).to.equal(false);
     expect(isRunning(root)).to.equal(false);
+  });
+
+  it('kills what a defunct root left in its group', async () => {
+    // The outer sh execs into sleep and never reaps: the inner sh, leader of a new session and
+    // group, exits to a zombie while the sleep it backgrounded lives on in its group.
+    const script = 'setsid sh -c "sleep 60 </dev/null >/dev/null 2>&1 & echo \\$\\$" & exec sleep 60';
+    const outer = processes.spawn('sh', ['-c', script]);
+    const [line] = await processes.readLines(outer, (ls) => ls.length > 0);
+    const root = Number(line);
+    const startTime = statStartTime(root);
+    await waitUntil(() => !isRunning(root), 5000, 'the root to become defunct');
+    const member = (await readProcessTable()).byPid.get(root);
+    expect(member?.state).to.equal('Z');
+    const orphans = [...(await readProcessTable()).byPid.values()].filter((p) => p.pgid === root && p.pid !== root);
+    expect(orphans).to.have.length(1);
+    const orphan = orphans[0]!.pid;
+    processes.track(orphan);
+
+    const result = await killTree({ pid: root, pidStartTime: startTime, graceMs: GRACE_MS });
+    expect(result.outcome, result.detail).to.equal('success');
+    expect(result.signalled).to.deep.equal([orphan]);
+    expect(isRunning(orphan)).to.equal(false);
   });
 
   it('SIGKILLs a process that ignores SIGTERM, after the grace', async () => {
