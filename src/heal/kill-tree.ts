@@ -162,17 +162,18 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
   let survivors = await waitGone(members, procRoot, graceMs, pollMs);
   let killed = 0;
   if (survivors.length > 0) {
-    // Children forked by survivors during the grace belong to the tree too.
+    // Processes forked during the grace belong to the tree too: children of survivors, and
+    // (when the group was signalled as the root's own) newcomers to that group.
     const fresh = await readProcessTable(procRoot);
     const known = new Set(survivors.map((m) => m.pid));
-    for (const survivor of [...survivors]) {
-      for (const child of descendants(fresh, survivor.pid)) {
-        const p = fresh.byPid.get(child);
-        if (!p || known.has(child) || isDead(p) || p.startTime === null || guarded.has(child)) continue;
-        if (!allowForeignUsers && p.uid !== ourUid) continue;
-        known.add(child);
-        survivors.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
-      }
+    const newcomers = survivors.flatMap((m) => descendants(fresh, m.pid));
+    if (groupSent) for (const p of fresh.byPid.values()) if (p.pgid === pid) newcomers.push(p.pid);
+    for (const child of newcomers) {
+      const p = fresh.byPid.get(child);
+      if (!p || known.has(child) || isDead(p) || p.startTime === null || guarded.has(child)) continue;
+      if (!allowForeignUsers && p.uid !== ourUid) continue;
+      known.add(child);
+      survivors.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
     }
     killed = survivors.length;
     for (const member of survivors) await signalMember(member, 'SIGKILL');

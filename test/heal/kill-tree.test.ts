@@ -86,6 +86,25 @@ describe('kill-tree', () => {
     expect(isRunning(pid)).to.equal(false);
   });
 
+  it('also SIGKILLs what a survivor forked during the grace', async () => {
+    const script = [
+      "const { spawn } = require('node:child_process');",
+      "process.on('SIGTERM', () => { const c = spawn('sleep', ['60'], { stdio: 'ignore' }); console.log('forked ' + c.pid); });",
+      "console.log('ready'); setInterval(() => {}, 1000);",
+    ].join('\n');
+    const child = processes.spawn(process.execPath, ['-e', script]);
+    await processes.readLines(child, (ls) => ls.includes('ready'));
+    const root = child.pid as number;
+    const forked = processes.readLines(child, (ls) => ls.some((l) => l.startsWith('forked ')));
+
+    const result = await killTree({ pid: root, pidStartTime: statStartTime(root), graceMs: GRACE_MS });
+    const late = Number((await forked).find((l) => l.startsWith('forked '))?.split(' ')[1]);
+    processes.track(late);
+    expect(result.outcome, result.detail).to.equal('success');
+    expect(result.signalled).to.include(late);
+    expect(isRunning(late)).to.equal(false);
+  });
+
   it('never signals a PID whose start time differs from the recorded one', async () => {
     const pid = await processes.sleeper();
     const result = await killTree({ pid, pidStartTime: statStartTime(pid) - 1, graceMs: GRACE_MS });
