@@ -4,7 +4,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, exitCodeOf, messageOf } from '../errors.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerReportCommands } from './commands/report.js';
-import { registerReset } from './commands/reset.js';
+import { registerHeal } from './commands/heal.js';
+import { registerRecovery } from './commands/recovery.js';
 import { registerStatus } from './commands/status.js';
 
 function version(): string {
@@ -25,7 +26,8 @@ export function buildProgram(): Command {
   program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerReportCommands(program);
   registerStatus(program);
-  registerReset(program);
+  registerHeal(program);
+  registerRecovery(program);
   registerRegistry(program);
   for (const sub of program.commands) sub.exitOverride();
   for (const sub of program.commands.flatMap((c) => c.commands)) sub.exitOverride();

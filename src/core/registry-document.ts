@@ -1,3 +1,4 @@
+import type { FollowUp, HealActionKind } from './plan.js';
 import type { Project } from './project.js';
 
 /** Queue-wide breaker state, persisted in the registry (DESIGN §7). */
@@ -23,12 +24,14 @@ export interface QueueBreakerRecord {
 export interface Intent {
   id: string;
   project: string | null;
-  action: string;
+  action: HealActionKind;
   /** The PID and start time the action was planned against, when it targets a process. */
   pid: number | null;
   pidStartTime: number | null;
   session: string | null;
   tmuxSocket: string | null;
+  /** The move to apply once the action is known to have happened. */
+  then: FollowUp | null;
   at: string;
   by: string;
 }

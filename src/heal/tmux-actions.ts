@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { SESSION_NAME_PATTERN } from '../core/project.js';
 import { InputError } from '../errors.js';
-import { describeSocket, exactSession, runTmux, TmuxCommandError, type RunTmuxOptions } from '../scan/tmux-command.js';
+import { describeSocket, exactSession, runTmux, TmuxCommandError, tmuxLiteral, type RunTmuxOptions } from '../scan/tmux-command.js';
 
 export interface TmuxActionResult {
   outcome: 'success' | 'failure' | 'skipped';
@@ -48,7 +48,8 @@ export async function killSession(socket: string | null, session: string, option
 }
 
 /**
- * The argument vector for tmux. tmux runs a single argument through
+ * The argument vector for tmux: each word made literal for tmux's own parser
+ * (see tmuxLiteral). tmux runs a single argument through
  * `sh -c`, so a one-word command goes through `env --`, which execs it as a
  * program name. env would read a word containing `=` as an assignment, so
  * such a word is refused.
@@ -58,12 +59,12 @@ export function launchArgv(command: readonly string[]): string[] {
     throw new InputError('command must be a non-empty list of strings');
   }
   if (command[0] === '') throw new InputError('command must not start with an empty program name');
-  if (command.length > 1) return [...command];
+  if (command.length > 1) return command.map(tmuxLiteral);
   const only = command[0] as string;
   if (only.includes('=')) {
     throw new InputError(`a one-word command must not contain "=" (got ${JSON.stringify(only)}); pass the program and its arguments as separate words`);
   }
-  return ['env', '--', only];
+  return ['env', '--', tmuxLiteral(only)];
 }
 
 /**

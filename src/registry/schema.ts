@@ -121,11 +121,15 @@ const queueSchema = z
 const intentSchema = z.looseObject({
   id: text(128),
   project: z.string().max(64).nullable(),
-  action: text(64),
+  action: z.enum(['kill_tree', 'kill_session', 'launch']),
   pid: z.number().int().nullable(),
   pidStartTime: z.number().int().nullable(),
   session: z.string().max(128).nullable(),
   tmuxSocket: z.string().max(4096).nullable(),
+  then: z
+    .looseObject({ to: stateSchema, reason: text(4096), patch: z.record(z.string(), z.unknown()).optional() })
+    .nullable()
+    .default(null),
   at: timestamp,
   by: text(256),
 });

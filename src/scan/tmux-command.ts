@@ -20,6 +20,16 @@ export function exactSession(session: string): string {
   return `=${session}`;
 }
 
+/**
+ * tmux reads an argument ending in `;` as a command separator, even in an
+ * argument vector: `new-session -- echo 'a;' kill-server` would run
+ * kill-server. A backslash before that last `;` makes it literal (tmux removes
+ * the backslash), so every command word passed through tmux goes through this.
+ */
+export function tmuxLiteral(arg: string): string {
+  return arg.endsWith(';') ? `${arg.slice(0, -1)}\\;` : arg;
+}
+
 export class TmuxCommandError extends Error {
   constructor(
     message: string,

@@ -142,3 +142,10 @@ describe('config', () => {
     });
   });
 });
+
+describe('README', () => {
+  it('lists every configuration key with its environment name', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const def of KEY_DEFINITIONS) expect(readme, def.key).to.contain(`| \`${def.key}\` | \`${def.env}\` |`);
+  });
+});

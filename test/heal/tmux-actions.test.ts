@@ -82,6 +82,16 @@ describe('tmux-actions', () => {
       expect(readFileSync(out, 'utf8')).to.equal('$HOME|a b|; echo x');
     });
 
+    it('passes words ending in ";" literally instead of letting tmux run them as its own commands', async () => {
+      tmux.newSession('keep', ['sleep', '60']);
+      const out = join(dir, 'args.txt');
+      const { panePid } = await launchSession(tmux.socket, 'semi', dir, ['sh', '-c', 'printf "%s|" "$@" > "$0.tmp" && mv "$0.tmp" "$0"; sleep 60', out, 'a;', 'kill-server;', 'b\\;'], opts);
+      processes.track(panePid);
+      await waitUntil(() => existsSync(out), 5000, 'the argument dump');
+      expect(readFileSync(out, 'utf8')).to.equal('a;|kill-server;|b\\;|');
+      expect(tmux.sessions()).to.include.members(['keep', 'semi']);
+    });
+
     it('runs a one-word command as a program, not through sh -c', async () => {
       // As a shell command this would start `sleep`; as a program name it does not exist.
       const { panePid } = await launchSession(tmux.socket, 'proj-3', null, ['sleep 60'], opts);

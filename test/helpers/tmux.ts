@@ -31,7 +31,8 @@ export class PrivateTmux {
   newSession(name: string, command: string[], cwd?: string): number {
     const args = ['new-session', '-d', '-s', name, '-x', '200', '-y', '50'];
     if (cwd) args.push('-c', cwd);
-    this.run([...args, '--', ...command]);
+    // A word ending in ";" would be a tmux command separator: escape it as the agent does.
+    this.run([...args, '--', ...command.map((w) => (w.endsWith(';') ? `${w.slice(0, -1)}\\;` : w))]);
     // Keep dead panes around only when a test asks for it; default server options apply otherwise.
     return this.panePid(name);
   }

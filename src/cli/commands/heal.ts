@@ -1,0 +1,82 @@
+/** `agent heal --once [--dry-run] [--json]` and `agent list-stuck [--json]`: one cycle by hand. */
+import type { Command } from 'commander';
+import { runCycle, type CycleResult } from '../../cycle.js';
+import { EXIT, InputError } from '../../errors.js';
+import { table } from '../format.js';
+import { printJson, printLine, run } from '../run.js';
+import type { CliContext } from '../context.js';
+
+function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleResult> {
+  return runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now });
+}
+
+function printErrors(result: CycleResult): void {
+  for (const e of result.errors) printLine(`error (${e.source}): ${e.message}`);
+}
+
+function printCycle(result: CycleResult): void {
+  printLine(`${result.dryRun ? 'plan (dry run: nothing changed)' : 'cycle'} in ${result.durationMs} ms`);
+  printErrors(result);
+  if (result.transitions.length > 0) {
+    printLine('\ntransitions:');
+    printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], result.transitions.map((t) => [t.project, t.from, t.to, t.reason])));
+  }
+  if (result.actions.length > 0) {
+    printLine('\nactions:');
+    printLine(table(['PROJECT', 'ACTION', 'OUTCOME', 'DETAIL'], result.actions.map((a) => [a.project ?? '-', a.action, a.outcome, a.detail])));
+  }
+  if (result.blocked.length > 0) {
+    printLine('\nheld back by the guard:');
+    printLine(table(['PROJECT', 'ACTION', 'REASON', 'DETAIL'], result.blocked.map((b) => [b.project ?? '-', b.action, b.reason, b.detail])));
+  }
+  if (result.transitions.length + result.actions.length + result.blocked.length === 0) printLine('nothing to do');
+  if (result.queue) printLine(`\nqueue: ${result.queue.health.status}: ${result.queue.health.reason}`);
+}
+
+/** 0 when the cycle saw clearly and everything it tried worked; 1 otherwise. */
+export function cycleExitCode(result: CycleResult): number {
+  const registry = result.errors.find((e) => e.source === 'registry');
+  if (registry && result.sources.length === 0) return EXIT.registryUnreadable;
+  const failed = result.actions.some((a) => a.outcome === 'failure');
+  const scanFailed = result.errors.some((e) => e.source === 'processes' || e.source === 'tmux' || e.source === 'registry');
+  return failed || scanFailed || result.blocked.length > 0 ? EXIT.problems : EXIT.ok;
+}
+
+export function registerHeal(program: Command): void {
+  program
+    .command('heal')
+    .description('run one cycle now: scan, detect, heal, commit (the daemon "agent serve" runs them continuously)')
+    .option('--once', 'run exactly one cycle (required)')
+    .option('--dry-run', 'print the plan and change nothing: no signal, no registry write')
+    .option('--json', 'print one JSON document: transitions, actions, blocked, detections, errors')
+    .action((opts: { once?: boolean; dryRun?: boolean; json?: boolean }, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        if (!opts.once) throw new InputError('"agent heal" needs --once (one cycle); "agent serve" heals continuously');
+        const result = await cycle(ctx, opts.dryRun === true);
+        if (opts.json) printJson(result);
+        else printCycle(result);
+        return cycleExitCode(result);
+      }),
+    );
+
+  program
+    .command('list-stuck')
+    .description('zombies, phantoms, timing-out projects, stale heartbeats, orphan sessions and defunct processes, with reasons (changes nothing); exit 0 when nothing is stuck')
+    .option('--json', 'print one JSON document')
+    .action((opts: { json?: boolean }, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const result = await cycle(ctx, true);
+        const stuck = result.detections;
+        if (opts.json) printJson({ ok: result.ok, stuck, errors: result.errors, queue: result.queue?.health ?? null });
+        else {
+          printErrors(result);
+          if (stuck.length === 0) printLine(result.ok ? 'nothing stuck' : 'nothing stuck seen, but the scan was incomplete (see errors)');
+          else printLine(table(['KIND', 'PROJECT', 'SESSION', 'PID', 'REASON'], stuck.map((d) => [d.kind, d.project ?? '-', d.session ?? '-', d.pid === null ? '-' : String(d.pid), d.reason])));
+          if (result.queue?.health.blocked) printLine(`queue blocked: ${result.queue.health.reason}`);
+        }
+        const registry = result.errors.find((e) => e.source === 'registry');
+        if (registry && result.sources.length === 0) return EXIT.registryUnreadable;
+        return stuck.length === 0 && result.ok && !result.queue?.health.blocked ? EXIT.ok : EXIT.problems;
+      }),
+    );
+}

@@ -1,0 +1,125 @@
+/** Recovery commands that act on one project: `kill-zombie <id>` and `reset <id> [--force]`. */
+import type { Command } from 'commander';
+import { applyTransition, findProject } from '../../core/apply.js';
+import { livenessOf } from '../../core/liveness.js';
+import type { KillTreeAction } from '../../core/plan.js';
+import { closedBreaker, isActive, type Project } from '../../core/project.js';
+import { ConflictError, EXIT } from '../../errors.js';
+import { executeActions, type ActionOutcome } from '../../heal/execute.js';
+import { killSession } from '../../heal/tmux-actions.js';
+import { reset, validateProjectId } from '../../registry/operations.js';
+import { scan } from '../../scan/scanner.js';
+import { UnknownProjectError } from '../../errors.js';
+import { printJson, printLine, run } from '../run.js';
+import type { CliContext } from '../context.js';
+
+async function loadProject(ctx: CliContext, id: string): Promise<Project> {
+  validateProjectId(id);
+  const project = findProject(await ctx.store.load(), id);
+  if (!project) throw new UnknownProjectError(id);
+  return project;
+}
+
+/** Kill a project's tree (start time checked) and its session; a tree already gone counts as done. */
+async function killProject(ctx: CliContext, project: Project, reason: string): Promise<ActionOutcome[]> {
+  const outcomes: ActionOutcome[] = [];
+  if (project.pid !== null && project.pidStartTime !== null) {
+    const action: KillTreeAction = { kind: 'kill_tree', project: project.id, pid: project.pid, pidStartTime: project.pidStartTime, session: project.session, tmuxSocket: project.tmuxSocket, reason };
+    outcomes.push(...(await executeActions([action], { config: ctx.config })));
+  } else if (project.session !== null) {
+    const r = await killSession(project.tmuxSocket, project.session, { timeoutMs: ctx.config.tmuxTimeoutMs });
+    outcomes.push({ action: { kind: 'kill_session', project: project.id, session: project.session, tmuxSocket: project.tmuxSocket, reason }, ...r });
+  }
+  await ctx.store.update((doc, tx) => {
+    for (const o of outcomes) {
+      tx.audit({ at: new Date(ctx.now()).toISOString(), type: 'action', project: project.id, by: ctx.operations.by, action: o.action.kind, outcome: o.outcome, detail: o.detail, reason });
+    }
+    void doc;
+  });
+  return outcomes;
+}
+
+function report(outcomes: ActionOutcome[], json: boolean, extra: Record<string, unknown>): void {
+  if (json) printJson({ ...extra, actions: outcomes.map((o) => ({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail })) });
+  else for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
+}
+
+export function registerRecovery(program: Command): void {
+  program
+    .command('kill-zombie')
+    .description("kill a zombie's process tree (process alive, session gone) and mark it failed")
+    .argument('<id>', 'project id')
+    .option('--json', 'print one JSON document')
+    .action((id: string, opts: { json?: boolean }, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const project = await loadProject(ctx, id);
+        if (project.state !== 'zombie' && project.state !== 'processing') {
+          throw new ConflictError(`project "${id}" is ${project.state}, not a zombie; "agent list-stuck" shows the zombies`);
+        }
+        const snapshot = await scan({ sockets: [project.tmuxSocket], tmuxTimeoutMs: ctx.config.tmuxTimeoutMs });
+        const failed = snapshot.sources.filter((s) => s.source !== 'usage' && !s.ok);
+        if (failed.length > 0) throw new ConflictError(`cannot see clearly, nothing killed: ${failed.map((s) => `${s.source}: ${s.error}`).join('; ')}`);
+        const l = livenessOf(project, snapshot);
+        if (!l.zombie && project.state !== 'zombie') {
+          throw new ConflictError(`project "${id}" is not a zombie: ${l.alive ? `its session ${project.session ?? '-'} is live` : 'its process is not alive'}; "agent list-stuck" shows the zombies`);
+        }
+        const outcomes = await killProject(ctx, project, 'kill-zombie by operator');
+        const killed = outcomes.every((o) => o.outcome !== 'failure');
+        if (!killed) {
+          report(outcomes, opts.json === true, { project: id, state: project.state });
+          return EXIT.problems;
+        }
+        const next = await ctx.store.update((doc, tx) => {
+          let current = findProject(doc, id);
+          if (!current) throw new UnknownProjectError(id);
+          const now = ctx.now();
+          if (current.state === 'processing') {
+            const r = applyTransition(doc, current, 'zombie', { now, by: ctx.operations.by, reason: 'zombie (confirmed by kill-zombie)' });
+            tx.audit(r.record);
+            current = r.project;
+          }
+          const r = applyTransition(doc, current, 'failed', { now, by: ctx.operations.by, reason: 'zombie: process tree killed by operator', patch: { failureReason: 'zombie' } }, ctx.operations.onEnter);
+          tx.audit(r.record);
+          return r.project;
+        });
+        report(outcomes, opts.json === true, { project: id, state: next.state });
+        if (!opts.json) printLine(`${id}: failed (zombie killed)`);
+        return EXIT.ok;
+      }),
+    );
+
+  program
+    .command('reset')
+    .description('put a project back to queued (attempts and breaker reset); --force re-runs a completed project, or kills a live one first')
+    .argument('<id>', 'project id')
+    .option('--force', 'kill a live project first, or re-run a completed one')
+    .option('--json', 'print the project as one JSON document')
+    .action((id: string, opts: { force?: boolean; json?: boolean }, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const project = await loadProject(ctx, id);
+        if (isActive(project.state) && opts.force) {
+          const outcomes = await killProject(ctx, project, 'reset --force by operator');
+          if (outcomes.some((o) => o.outcome === 'failure')) {
+            report(outcomes, opts.json === true, { project: id, state: project.state });
+            return EXIT.problems;
+          }
+          await ctx.store.update((doc, tx) => {
+            const current = findProject(doc, id);
+            if (!current || !isActive(current.state)) return;
+            const r = applyTransition(doc, current, 'failed', {
+              now: ctx.now(),
+              by: ctx.operations.by,
+              reason: 'killed by operator (reset --force)',
+              patch: { failureReason: 'killed_by_operator', breaker: closedBreaker() },
+            });
+            tx.audit(r.record);
+          });
+          if (!opts.json) for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
+        }
+        const next = await reset(ctx.operations, id, { force: opts.force === true });
+        if (opts.json) printJson(next);
+        else printLine(`${next.id}: reset to queued (attempts 0, breaker closed)`);
+        return EXIT.ok;
+      }),
+    );
+}

@@ -1,0 +1,105 @@
+/**
+ * Intents (DESIGN §7): a destructive action or a launch is written to the
+ * registry before it runs. A cycle that finds intents left by a crashed one
+ * finishes them from what it sees now — never by repeating a kill:
+ * - a kill whose target is gone gets its follow-up move applied;
+ * - a kill whose target still lives is dropped: reconcile re-plans it from
+ *   scratch, with a fresh start-time check;
+ * - a launch whose session exists is adopted (queued → processing with the
+ *   pane's PID); one whose session is missing is dropped and relaunched later.
+ * Pure: `now` is an argument; nothing is decided when the scan was unclear.
+ */
+import { findServer } from './liveness.js';
+import type { FollowUp, HealAction, PlannedTransition } from './plan.js';
+import { type Actor, type Project } from './project.js';
+import type { Intent } from './registry-document.js';
+import { scanIsClear, type Snapshot } from './snapshot.js';
+
+export function intentFor(action: HealAction, id: string, at: string, by: Actor): Intent {
+  return {
+    id,
+    project: action.project,
+    action: action.kind,
+    pid: action.kind === 'kill_tree' ? action.pid : null,
+    pidStartTime: action.kind === 'kill_tree' ? action.pidStartTime : null,
+    session: action.session,
+    tmuxSocket: action.tmuxSocket,
+    then: action.then ?? null,
+    at,
+    by,
+  };
+}
+
+export interface IntentRecovery {
+  /** Ids of intents settled (finished or dropped) by this recovery. */
+  settled: string[];
+  transitions: PlannedTransition[];
+  /** One line per settled intent, for the log and the audit. */
+  notes: string[];
+}
+
+function followUp(project: Project | undefined, then: FollowUp | null, reason: string): PlannedTransition | null {
+  if (!project || !then || project.state === then.to) return null;
+  return {
+    project: project.id,
+    from: project.state,
+    to: then.to,
+    reason: `${then.reason} (${reason})`,
+    ...(then.patch ? { patch: then.patch } : {}),
+  };
+}
+
+/** Settle the intents a crashed cycle left behind, from the current snapshot. */
+export function recoverIntents(intents: readonly Intent[], projects: readonly Project[], snapshot: Snapshot): IntentRecovery {
+  const recovery: IntentRecovery = { settled: [], transitions: [], notes: [] };
+  if (intents.length === 0 || !scanIsClear(snapshot)) return recovery;
+  const byId = new Map(projects.map((p) => [p.id, p]));
+  for (const intent of intents) {
+    const project = intent.project === null ? undefined : byId.get(intent.project);
+    const server = findServer(snapshot, intent.tmuxSocket);
+    const sessionPanes = intent.session !== null && server ? server.sessions.get(intent.session) : undefined;
+    recovery.settled.push(intent.id);
+    switch (intent.action) {
+      case 'kill_tree': {
+        const proc = intent.pid === null ? undefined : snapshot.processes.byPid.get(intent.pid);
+        const alive = proc !== undefined && proc.startTime === intent.pidStartTime;
+        if (alive) {
+          recovery.notes.push(`intent ${intent.id}: kill of pid ${intent.pid} interrupted and the tree still lives; re-planned`);
+          break;
+        }
+        const t = followUp(project, intent.then, `finished after a restart: pid ${intent.pid} is gone`);
+        if (t) recovery.transitions.push(t);
+        recovery.notes.push(`intent ${intent.id}: pid ${intent.pid} is gone; kill counted as done`);
+        break;
+      }
+      case 'kill_session': {
+        if (sessionPanes !== undefined) {
+          recovery.notes.push(`intent ${intent.id}: session ${intent.session} still exists; re-planned`);
+          break;
+        }
+        const t = followUp(project, intent.then, `finished after a restart: session ${intent.session} is gone`);
+        if (t) recovery.transitions.push(t);
+        recovery.notes.push(`intent ${intent.id}: session ${intent.session} is gone; kill counted as done`);
+        break;
+      }
+      case 'launch': {
+        const pane = sessionPanes?.find((p) => !p.paneDead) ?? sessionPanes?.[0];
+        if (!project || project.state !== 'queued' || !pane) {
+          recovery.notes.push(`intent ${intent.id}: launch of ${intent.project ?? '?'} not found running; it will be launched again`);
+          break;
+        }
+        const proc = snapshot.processes.byPid.get(pane.panePid);
+        recovery.transitions.push({
+          project: project.id,
+          from: 'queued',
+          to: 'processing',
+          reason: `launched (adopted after a restart: session ${intent.session} runs pid ${pane.panePid})`,
+          patch: { ...intent.then?.patch, pid: pane.panePid, pidStartTime: proc?.startTime ?? null, session: intent.session, tmuxSocket: intent.tmuxSocket },
+        });
+        recovery.notes.push(`intent ${intent.id}: launch of ${project.id} adopted`);
+        break;
+      }
+    }
+  }
+  return recovery;
+}

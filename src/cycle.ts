@@ -1,0 +1,399 @@
+/**
+ * One cycle (DESIGN §2): scan → evidence → reconcile + policy → guard →
+ * record intents → heal → commit. Used by `agent heal --once` and by the
+ * daemon. All policy is in src/core/; this file only sequences I/O around it.
+ *
+ * Two locked registry writes per cycle at most:
+ * 1. observations (transitions and updates that need no action, retries,
+ *    the queue breaker, retention) together with the intents of the actions
+ *    about to run;
+ * 2. the outcomes: follow-up moves of actions that succeeded, launches, and
+ *    the intents cleared.
+ * Each write re-reads the registry under the lock and drops any planned item
+ * whose project changed since the scan (a report arrived meanwhile), together
+ * with its actions: a stale plan never kills.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AgentConfig } from './config/keys.js';
+import { applyTransition, applyUpdate, findProject, type EnterHook } from './core/apply.js';
+import type { RandomSource } from './core/backoff.js';
+import { guard } from './core/guard.js';
+import { intentFor, recoverIntents } from './core/intents.js';
+import { selectLaunches } from './core/launch.js';
+import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate } from './core/plan.js';
+import { policyEnterHook } from './core/policy-hooks.js';
+import { iso, isActive, isTerminal, ms, type Project } from './core/project.js';
+import { evaluateQueueBreaker } from './core/queue-breaker.js';
+import { summariseQueue, type QueueSummary } from './core/queue-summary.js';
+import { evidenceCandidates, reconcile } from './core/reconcile.js';
+import type { RegistryDocument } from './core/registry-document.js';
+import { planRetries } from './core/retry.js';
+import { scanIsClear, type Snapshot, type SourceReport } from './core/snapshot.js';
+import { messageOf } from './errors.js';
+import { gatherEvidence } from './evidence/gather.js';
+import { executeActions, type ActionOutcome } from './heal/execute.js';
+import type { Logger } from './log.js';
+import type { RegistryStore, Transaction } from './registry/store.js';
+import { scan } from './scan/scanner.js';
+import { normaliseSocket } from './scan/tmux-command.js';
+
+export interface CycleOptions {
+  store: RegistryStore;
+  config: AgentConfig;
+  hostId: string;
+  log: Logger;
+  /** Plan only: no intents, no actions, no registry write. */
+  dryRun?: boolean;
+  now?: () => number;
+  random?: RandomSource;
+  procRoot?: string;
+  tmuxPath?: string;
+  /** When the last full completion sync ran (kept by the caller between cycles). */
+  lastFullSyncAt?: number | null;
+}
+
+export interface TransitionReport {
+  project: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export interface ActionReport {
+  project: string | null;
+  action: HealAction['kind'];
+  outcome: 'success' | 'failure' | 'skipped' | 'planned';
+  detail: string;
+  reason: string;
+}
+
+export interface BlockedReport {
+  project: string | null;
+  action: HealAction['kind'];
+  reason: BlockedAction['reason'];
+  detail: string;
+}
+
+export interface CycleResult {
+  /** False when the registry could not be read or written, or a scan source failed (evidence errors do not count). */
+  ok: boolean;
+  dryRun: boolean;
+  startedAt: string;
+  durationMs: number;
+  errors: { source: 'registry' | 'processes' | 'tmux' | 'evidence'; message: string }[];
+  sources: SourceReport[];
+  transitions: TransitionReport[];
+  actions: ActionReport[];
+  blocked: BlockedReport[];
+  detections: Detection[];
+  /** Counts the metrics need. */
+  counts: { retries: number; breakerTrips: number; launches: number; queueTrips: number; extensions: number };
+  queue: QueueSummary | null;
+  fullSync: boolean;
+  /** Tmux sessions seen per scanned server (`default` for the default server). */
+  tmuxSessions: Record<string, number>;
+}
+
+/** The servers a cycle scans: configured, else the default server plus every socket a project names. */
+export function socketsToScan(config: AgentConfig, projects: readonly Project[]): (string | null)[] {
+  const configured = config.tmuxSockets?.map(normaliseSocket);
+  const sockets = configured ?? [null, ...projects.map((p) => p.tmuxSocket)];
+  return [...new Set(sockets)];
+}
+
+function newIntentId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** The identity of a project as the plan saw it: if any of this changed, the plan is stale for it. */
+function fingerprint(p: Project): string {
+  return JSON.stringify([p.state, p.pid, p.pidStartTime, p.session, p.tmuxSocket, p.startedAt, p.attempts]);
+}
+
+function actionAudit(o: ActionOutcome, at: string, by: string) {
+  const a = o.action;
+  return {
+    at,
+    type: 'action' as const,
+    project: a.project,
+    by,
+    action: a.kind,
+    outcome: o.outcome,
+    detail: o.detail,
+    reason: a.reason,
+    pid: a.kind === 'kill_tree' ? a.pid : (o.launched?.pid ?? null),
+    session: a.session,
+    tmuxSocket: a.tmuxSocket,
+  };
+}
+
+interface Applier {
+  doc: RegistryDocument;
+  tx: Transaction;
+  now: number;
+  by: string;
+  onEnter: EnterHook;
+  reports: TransitionReport[];
+}
+
+/** Apply one planned move if the project is still where the plan found it. */
+function applyPlanned(a: Applier, t: PlannedTransition): boolean {
+  const project = findProject(a.doc, t.project);
+  if (!project || project.state !== t.from) return false;
+  const { record } = applyTransition(a.doc, project, t.to, { now: a.now, by: a.by, reason: t.reason, patch: t.patch, details: t.details }, a.onEnter);
+  a.tx.audit(record);
+  a.reports.push({ project: t.project, from: t.from, to: t.to, reason: t.reason });
+  return true;
+}
+
+function applyPlannedUpdate(a: Applier, u: PlannedUpdate): void {
+  const project = findProject(a.doc, u.project);
+  if (!project) return;
+  const note = u.note ? { reason: u.note, now: a.now, by: a.by, details: u.details } : undefined;
+  const { record } = applyUpdate(a.doc, project, u.patch, note);
+  if (record) a.tx.audit(record);
+}
+
+/** Terminal projects past the retention move to the archive. */
+function archiveExpired(doc: RegistryDocument, tx: Transaction, config: AgentConfig, now: number): number {
+  if (config.retentionDays <= 0) return 0;
+  const cutoff = now - config.retentionDays * 86_400_000;
+  const keep: Project[] = [];
+  let moved = 0;
+  for (const p of doc.projects) {
+    const ended = ms(p.endedAt);
+    // A failed project that may still be retried stays.
+    const waitingRetry = p.state === 'failed' && p.nextAttemptAt !== null;
+    if (isTerminal(p.state) && ended !== null && ended < cutoff && !waitingRetry) {
+      tx.archive(p);
+      moved += 1;
+    } else keep.push(p);
+  }
+  doc.projects = keep;
+  return moved;
+}
+
+function emptyResult(startedAt: number, dryRun: boolean): CycleResult {
+  return {
+    ok: true,
+    dryRun,
+    startedAt: iso(startedAt),
+    durationMs: 0,
+    errors: [],
+    sources: [],
+    transitions: [],
+    actions: [],
+    blocked: [],
+    detections: [],
+    counts: { retries: 0, breakerTrips: 0, launches: 0, queueTrips: 0, extensions: 0 },
+    queue: null,
+    fullSync: false,
+    tmuxSessions: {},
+  };
+}
+
+/** The whole plan of one cycle: detection, intent recovery, retries, queue breaker and launches. */
+interface CyclePlan {
+  plan: Plan;
+  recoveredIntents: string[];
+  queue: RegistryDocument['queue'];
+  queueEvent: 'tripped' | 'resumed' | null;
+}
+
+function planCycle(doc: RegistryDocument, snapshot: Snapshot, evidence: Awaited<ReturnType<typeof gatherEvidence>>, options: CycleOptions, now: number, random: RandomSource): CyclePlan {
+  const { config, hostId } = options;
+  const recovery = recoverIntents(doc.intents, doc.projects, snapshot);
+  const plan = reconcile({ projects: doc.projects, snapshot, evidence, config, now, hostId });
+  // A project settled by intent recovery is not planned twice in one cycle.
+  const recovered = new Set(recovery.transitions.map((t) => t.project));
+  plan.transitions = [...recovery.transitions, ...plan.transitions.filter((t) => !recovered.has(t.project))];
+  plan.actions = plan.actions.filter((a) => a.project === null || !recovered.has(a.project));
+
+  const breaker = evaluateQueueBreaker(doc.projects, doc.queue, config, now);
+  const retries = planRetries(doc.projects, breaker.queue, config, now, random);
+  plan.transitions.push(...retries.transitions);
+  plan.updates.push(...retries.updates);
+  // Launch only on a clear view: a tmux server we cannot read may already run the session.
+  if (scanIsClear(snapshot)) plan.actions.push(...selectLaunches(doc.projects, breaker.queue, config, now, hostId, random));
+  return { plan, recoveredIntents: recovery.settled, queue: breaker.queue, queueEvent: breaker.event };
+}
+
+/** Run one cycle. Never throws: failures are in `errors` and `ok`. */
+export async function runCycle(options: CycleOptions): Promise<CycleResult> {
+  const clock = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const started = clock();
+  const dryRun = options.dryRun === true;
+  const result = emptyResult(started, dryRun);
+  const by = `agent@${options.hostId}`;
+  const log = options.log;
+  const finish = (): CycleResult => {
+    result.durationMs = clock() - started;
+    // Evidence a gatherer could not read holds back that project's failure, but the cycle itself saw clearly.
+    result.ok = result.errors.every((e) => e.source === 'evidence');
+    return result;
+  };
+
+  let doc: RegistryDocument;
+  try {
+    doc = await options.store.load();
+  } catch (err) {
+    result.errors.push({ source: 'registry', message: messageOf(err) });
+    log.error('registry unreadable; cycle skipped, nothing changed', { error: messageOf(err) });
+    return finish();
+  }
+
+  const trackedTrees = doc.projects.filter((p) => isActive(p.state) && p.pid !== null).map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime }));
+  const snapshot = await scan({
+    sockets: socketsToScan(options.config, doc.projects),
+    tmuxTimeoutMs: options.config.tmuxTimeoutMs,
+    trackedTrees,
+    ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+    ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
+  });
+  result.sources = snapshot.sources;
+  for (const s of snapshot.sources) {
+    if (!s.ok && s.source !== 'usage') {
+      result.errors.push({ source: s.source, message: s.error ?? 'failed' });
+      log.warn('scan source failed; destructive actions are held back this cycle', { source: s.source, error: s.error });
+    }
+  }
+  for (const server of snapshot.tmux) if (server.ok) result.tmuxSessions[server.socket ?? 'default'] = server.sessions.size;
+
+  const now = clock();
+  const candidates = evidenceCandidates(doc.projects, snapshot, options.config, now, options.lastFullSyncAt ?? null, options.hostId);
+  result.fullSync = candidates.fullSync;
+  const wanted = new Set(candidates.ids);
+  const evidence = await gatherEvidence(
+    doc.projects.filter((p) => wanted.has(p.id)),
+    {
+      config: options.config,
+      now,
+      ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
+      onNote: (n) => log.debug('evidence note', { ...n }),
+    },
+  );
+  for (const [project, report] of evidence) {
+    for (const u of report.unavailable) {
+      result.errors.push({ source: 'evidence', message: `project ${project}: ${u.method} evidence unavailable: ${u.error}` });
+    }
+  }
+
+  const cyclePlan = planCycle(doc, snapshot, evidence, options, now, random);
+  const active = doc.projects.filter((p) => isActive(p.state)).length;
+  const guarded = guard(cyclePlan.plan, { snapshot, config: options.config, processingCount: active });
+  const plan = guarded.plan;
+  result.detections = plan.detections;
+  result.blocked = guarded.blocked.map((b) => ({ project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail }));
+  for (const b of guarded.blocked) log.warn('action held back by the guard', { project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail });
+
+  if (dryRun) {
+    result.transitions = plan.transitions.map((t) => ({ project: t.project, from: t.from, to: t.to, reason: t.reason }));
+    result.actions = plan.actions.map((a) => ({ project: a.project, action: a.kind, outcome: 'planned', detail: describeAction(a), reason: a.reason }));
+    result.queue = summariseQueue(doc, options.config, now, { scanOk: scanIsClear(snapshot) });
+    return finish();
+  }
+
+  const onEnter = policyEnterHook(options.config, random);
+  const seen = new Map(doc.projects.map((p) => [p.id, fingerprint(p)]));
+  let runnable: HealAction[] = [];
+  const intentIds = new Map<HealAction, string>();
+
+  try {
+    await options.store.update((fresh, tx) => {
+      const at = iso(now);
+      const a: Applier = { doc: fresh, tx, now, by, onEnter, reports: result.transitions };
+      const stale = new Set(fresh.projects.filter((p) => seen.has(p.id) && seen.get(p.id) !== fingerprint(p)).map((p) => p.id));
+      for (const id of stale) log.info('project changed during the cycle; its plan is dropped', { project: id });
+      const current = (id: string | null) => id === null || !stale.has(id);
+
+      fresh.intents = fresh.intents.filter((i) => !cyclePlan.recoveredIntents.includes(i.id));
+      for (const t of plan.transitions) if (current(t.project)) applyPlanned(a, t);
+      for (const u of plan.updates) if (current(u.project)) applyPlannedUpdate(a, u);
+      result.counts.extensions = plan.updates.filter((u) => u.note === 'extended' || u.patch.timeoutExtensions !== undefined).length;
+      result.counts.retries = result.transitions.filter((t) => t.from === 'failed' && t.to === 'queued').length;
+
+      if (JSON.stringify(fresh.queue) !== JSON.stringify(cyclePlan.queue)) {
+        fresh.queue = cyclePlan.queue;
+        if (cyclePlan.queueEvent) {
+          tx.audit({ at, type: 'note', project: null, by, reason: `queue breaker ${cyclePlan.queueEvent}`, queue: cyclePlan.queue });
+          if (cyclePlan.queueEvent === 'tripped') result.counts.queueTrips += 1;
+          log.warn(`queue breaker ${cyclePlan.queueEvent}`, { trippedBy: cyclePlan.queue.trippedBy, resumeAt: cyclePlan.queue.resumeAt });
+        }
+      }
+
+      runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || findProject(fresh, act.project)?.state === 'queued'));
+      for (const act of runnable) {
+        const id = newIntentId();
+        intentIds.set(act, id);
+        fresh.intents.push(intentFor(act, id, at, by));
+      }
+      const archived = archiveExpired(fresh, tx, options.config, now);
+      if (archived > 0) log.info('terminal projects archived', { count: archived });
+    });
+  } catch (err) {
+    result.errors.push({ source: 'registry', message: messageOf(err) });
+    log.error('registry write failed; no action taken', { error: messageOf(err) });
+    return finish();
+  }
+
+  const outcomes = await executeActions(runnable, { config: options.config, ...(options.procRoot ? { procRoot: options.procRoot } : {}), ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}) });
+  for (const o of outcomes) {
+    result.actions.push({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail, reason: o.action.reason });
+    const level = o.outcome === 'failure' ? 'error' : 'info';
+    log[level](`${o.action.kind} ${o.outcome}`, { project: o.action.project, detail: o.detail, reason: o.action.reason });
+  }
+
+  if (outcomes.length > 0) {
+    try {
+      await options.store.update((fresh, tx) => {
+        const done = clock();
+        const at = iso(done);
+        const a: Applier = { doc: fresh, tx, now: done, by, onEnter, reports: result.transitions };
+        for (const o of outcomes) {
+          tx.audit(actionAudit(o, at, by));
+          const act = o.action;
+          if (o.outcome !== 'success' || act.project === null || !act.then) continue;
+          const project = findProject(fresh, act.project);
+          if (!project) continue;
+          const patch = o.launched ? { ...act.then.patch, ...o.launched } : act.then.patch;
+          if (applyPlanned(a, { project: project.id, from: project.state, to: act.then.to, reason: act.then.reason, ...(patch ? { patch } : {}) })) {
+            if (act.kind === 'launch') result.counts.launches += 1;
+          }
+        }
+        const settled = new Set([...intentIds.values()]);
+        fresh.intents = fresh.intents.filter((i) => !settled.has(i.id));
+      });
+    } catch (err) {
+      // The intents stay in the registry: the next cycle finishes them from what it sees.
+      result.errors.push({ source: 'registry', message: messageOf(err) });
+      log.error('registry write of action outcomes failed; the next cycle finishes the recorded intents', { error: messageOf(err) });
+    }
+  }
+  try {
+    const committed = await options.store.load();
+    result.queue = summariseQueue(committed, options.config, clock(), { scanOk: scanIsClear(snapshot) });
+    result.counts.breakerTrips = breakerTrips(committed, result.transitions);
+  } catch (err) {
+    result.errors.push({ source: 'registry', message: messageOf(err) });
+  }
+  return finish();
+}
+
+/** Breakers opened this cycle: projects failed now whose last history entry says the breaker opened. */
+function breakerTrips(doc: RegistryDocument, transitions: readonly TransitionReport[]): number {
+  const failed = new Set(transitions.filter((t) => t.to === 'failed').map((t) => t.project));
+  return doc.projects.filter((p) => failed.has(p.id) && p.history.at(-1)?.['breaker'] !== undefined).length;
+}
+
+export function describeAction(a: HealAction): string {
+  switch (a.kind) {
+    case 'kill_tree':
+      return `kill process tree of pid ${a.pid}${a.session ? ` and session ${a.session}` : ''}`;
+    case 'kill_session':
+      return `kill session ${a.session}`;
+    case 'launch':
+      return `launch ${a.command.join(' ')} in session ${a.session}`;
+  }
+}
+

@@ -1,0 +1,71 @@
+/**
+ * Executes the actions of a guarded plan against the OS and reports each
+ * outcome. Kills run concurrently, so one cycle's grace is paid once.
+ */
+import type { AgentConfig } from '../config/keys.js';
+import type { HealAction } from '../core/plan.js';
+import type { Project } from '../core/project.js';
+import { messageOf } from '../errors.js';
+import { readStartTime } from '../scan/proc-table.js';
+import { killTree } from './kill-tree.js';
+import { killSession, launchSession } from './tmux-actions.js';
+
+export type Outcome = 'success' | 'failure' | 'skipped';
+
+export interface ActionOutcome {
+  action: HealAction;
+  outcome: Outcome;
+  detail: string;
+  /** For a launch: what the project now runs as. */
+  launched?: Pick<Project, 'pid' | 'pidStartTime' | 'session' | 'tmuxSocket'>;
+}
+
+export interface ExecuteOptions {
+  config: AgentConfig;
+  procRoot?: string;
+  tmuxPath?: string;
+}
+
+async function executeOne(action: HealAction, options: ExecuteOptions): Promise<ActionOutcome> {
+  const { config } = options;
+  const tmux = { timeoutMs: config.tmuxTimeoutMs, ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}) };
+  switch (action.kind) {
+    case 'kill_tree': {
+      const tree = await killTree({
+        pid: action.pid,
+        pidStartTime: action.pidStartTime,
+        graceMs: config.killGraceSec * 1000,
+        allowForeignUsers: config.allowForeignUsers,
+        ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+      });
+      if (tree.outcome !== 'success' || action.session === null) return { action, outcome: tree.outcome, detail: tree.detail };
+      const session = await killSession(action.tmuxSocket, action.session, tmux);
+      // The tree is what mattered; a session already gone is fine.
+      const outcome: Outcome = session.outcome === 'failure' ? 'failure' : 'success';
+      return { action, outcome, detail: `${tree.detail}; ${session.detail}` };
+    }
+    case 'kill_session': {
+      const result = await killSession(action.tmuxSocket, action.session, tmux);
+      return { action, outcome: result.outcome, detail: result.detail };
+    }
+    case 'launch': {
+      const { panePid } = await launchSession(action.tmuxSocket, action.session, action.cwd, action.command, tmux);
+      const pidStartTime = await readStartTime(panePid, options.procRoot);
+      return {
+        action,
+        outcome: 'success',
+        detail: `session ${action.session} started, pid ${panePid}`,
+        launched: { pid: panePid, pidStartTime, session: action.session, tmuxSocket: action.tmuxSocket },
+      };
+    }
+  }
+}
+
+/** Run every action; a throw becomes a `failure` outcome with its message. */
+export async function executeActions(actions: readonly HealAction[], options: ExecuteOptions): Promise<ActionOutcome[]> {
+  return Promise.all(
+    actions.map((action) =>
+      executeOne(action, options).catch((err: unknown): ActionOutcome => ({ action, outcome: 'failure', detail: messageOf(err) })),
+    ),
+  );
+}
