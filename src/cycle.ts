@@ -92,6 +92,14 @@ export interface CycleResult {
   fullSync: boolean;
   /** Tmux sessions seen per scanned server (`default` for the default server). */
   tmuxSessions: Record<string, number>;
+  /** CPU (ratio of one core) and resident memory of each tracked project's tree. */
+  usage: Record<string, { cpuRatio: number; rssBytes: number }>;
+}
+
+/** A cycle's report and the registry as it committed it (null when it could not be read). */
+export interface CycleOutcome {
+  result: CycleResult;
+  registry: RegistryDocument | null;
 }
 
 /** The servers a cycle scans: configured, else the default server plus every socket a project names. */
@@ -189,6 +197,7 @@ function emptyResult(startedAt: number, dryRun: boolean): CycleResult {
     queue: null,
     fullSync: false,
     tmuxSessions: {},
+    usage: {},
   };
 }
 
@@ -219,7 +228,7 @@ function planCycle(doc: RegistryDocument, snapshot: Snapshot, evidence: Awaited<
 }
 
 /** Run one cycle. Never throws: failures are in `errors` and `ok`. */
-export async function runCycle(options: CycleOptions): Promise<CycleResult> {
+export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const clock = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const started = clock();
@@ -227,11 +236,12 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
   const result = emptyResult(started, dryRun);
   const by = `agent@${options.hostId}`;
   const log = options.log;
-  const finish = (): CycleResult => {
+  let registry: RegistryDocument | null = null;
+  const finish = (): CycleOutcome => {
     result.durationMs = clock() - started;
     // Evidence a gatherer could not read holds back that project's failure, but the cycle itself saw clearly.
     result.ok = result.errors.every((e) => e.source === 'evidence');
-    return result;
+    return { result, registry };
   };
 
   let doc: RegistryDocument;
@@ -259,6 +269,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
     }
   }
   for (const server of snapshot.tmux) if (server.ok) result.tmuxSessions[server.socket ?? 'default'] = server.sessions.size;
+  for (const [project, u] of snapshot.usage) result.usage[project] = { cpuRatio: u.cpuRatio, rssBytes: u.rssBytes };
 
   const now = clock();
   const candidates = evidenceCandidates(doc.projects, snapshot, options.config, now, options.lastFullSyncAt ?? null, options.hostId);
@@ -291,6 +302,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
     result.transitions = plan.transitions.map((t) => ({ project: t.project, from: t.from, to: t.to, reason: t.reason }));
     result.actions = plan.actions.map((a) => ({ project: a.project, action: a.kind, outcome: 'planned', detail: describeAction(a), reason: a.reason }));
     result.queue = summariseQueue(doc, options.config, now, { scanOk: scanIsClear(snapshot) });
+    registry = doc;
     return finish();
   }
 
@@ -372,6 +384,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
   }
   try {
     const committed = await options.store.load();
+    registry = committed;
     result.queue = summariseQueue(committed, options.config, clock(), { scanOk: scanIsClear(snapshot) });
     result.counts.breakerTrips = breakerTrips(committed, result.transitions);
   } catch (err) {

@@ -328,5 +328,41 @@ export class JsonStore implements RegistryStore {
     return out;
   }
 
+  async readAuditSince(cursor: string | null): Promise<{ entries: AuditEntry[]; cursor: string }> {
+    let handle;
+    try {
+      handle = await fs.open(this.auditPath, fsc.O_RDONLY);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return { entries: [], cursor: '0:0' };
+      throw err;
+    }
+    try {
+      const stat = await handle.stat();
+      const [ino, offsetText] = (cursor ?? '').split(':');
+      // A new file (other inode) or a shorter one starts over; no cursor starts at the end.
+      let offset = cursor === null ? stat.size : Number(ino) === stat.ino && Number(offsetText) <= stat.size ? Number(offsetText) : 0;
+      const entries: AuditEntry[] = [];
+      if (stat.size > offset) {
+        const length = Math.min(stat.size - offset, 64 * 1024 * 1024);
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, offset);
+        const text = buffer.subarray(0, bytesRead).toString('utf8');
+        const complete = text.lastIndexOf('\n') + 1; // a line still being written is read next time
+        for (const line of text.slice(0, complete).split('\n')) {
+          if (line.length === 0) continue;
+          try {
+            entries.push(JSON.parse(line) as AuditEntry);
+          } catch {
+            // not ours to judge; skip
+          }
+        }
+        offset += Buffer.byteLength(text.slice(0, complete));
+      }
+      return { entries, cursor: `${stat.ino}:${offset}` };
+    } finally {
+      await handle.close();
+    }
+  }
+
   async close(): Promise<void> {}
 }

@@ -58,5 +58,10 @@ export class MemoryStore implements RegistryStore {
     return this.auditLines.slice(-limit);
   }
 
+  async readAuditSince(cursor: string | null): Promise<{ entries: AuditEntry[]; cursor: string }> {
+    const from = cursor === null ? this.auditLines.length : Number(cursor);
+    return { entries: this.auditLines.slice(from), cursor: String(this.auditLines.length) };
+  }
+
   async close(): Promise<void> {}
 }

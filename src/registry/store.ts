@@ -51,5 +51,11 @@ export interface RegistryStore {
   repair(): Promise<{ restored: boolean; detail: string }>;
   /** Read the audit log (newest last), bounded. */
   readAudit(limit: number): Promise<AuditEntry[]>;
+  /**
+   * Audit entries appended since `cursor`, by any writer (agent, CLI, API),
+   * and the cursor to pass next time. A null cursor starts at the end: only
+   * entries written from now on are returned.
+   */
+  readAuditSince(cursor: string | null): Promise<{ entries: AuditEntry[]; cursor: string }>;
   close(): Promise<void>;
 }

@@ -6,8 +6,8 @@ import { table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 
-function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleResult> {
-  return runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now });
+async function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleResult> {
+  return (await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now })).result;
 }
 
 function printErrors(result: CycleResult): void {

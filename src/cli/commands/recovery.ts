@@ -2,11 +2,10 @@
 import type { Command } from 'commander';
 import { applyTransition, findProject } from '../../core/apply.js';
 import { livenessOf } from '../../core/liveness.js';
-import type { KillTreeAction } from '../../core/plan.js';
 import { closedBreaker, isActive, type Project } from '../../core/project.js';
 import { ConflictError, EXIT } from '../../errors.js';
-import { executeActions, type ActionOutcome } from '../../heal/execute.js';
-import { killSession } from '../../heal/tmux-actions.js';
+import type { ActionOutcome } from '../../heal/execute.js';
+import { killProject as killProjectTree } from '../../heal/project-actions.js';
 import { reset, validateProjectId } from '../../registry/operations.js';
 import { scan } from '../../scan/scanner.js';
 import { UnknownProjectError } from '../../errors.js';
@@ -20,23 +19,8 @@ async function loadProject(ctx: CliContext, id: string): Promise<Project> {
   return project;
 }
 
-/** Kill a project's tree (start time checked) and its session; a tree already gone counts as done. */
-async function killProject(ctx: CliContext, project: Project, reason: string): Promise<ActionOutcome[]> {
-  const outcomes: ActionOutcome[] = [];
-  if (project.pid !== null && project.pidStartTime !== null) {
-    const action: KillTreeAction = { kind: 'kill_tree', project: project.id, pid: project.pid, pidStartTime: project.pidStartTime, session: project.session, tmuxSocket: project.tmuxSocket, reason };
-    outcomes.push(...(await executeActions([action], { config: ctx.config })));
-  } else if (project.session !== null) {
-    const r = await killSession(project.tmuxSocket, project.session, { timeoutMs: ctx.config.tmuxTimeoutMs });
-    outcomes.push({ action: { kind: 'kill_session', project: project.id, session: project.session, tmuxSocket: project.tmuxSocket, reason }, ...r });
-  }
-  await ctx.store.update((doc, tx) => {
-    for (const o of outcomes) {
-      tx.audit({ at: new Date(ctx.now()).toISOString(), type: 'action', project: project.id, by: ctx.operations.by, action: o.action.kind, outcome: o.outcome, detail: o.detail, reason });
-    }
-    void doc;
-  });
-  return outcomes;
+function killProject(ctx: CliContext, project: Project, reason: string): Promise<ActionOutcome[]> {
+  return killProjectTree({ store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by }, project, reason);
 }
 
 function report(outcomes: ActionOutcome[], json: boolean, extra: Record<string, unknown>): void {
