@@ -25,6 +25,12 @@ export class AgentError extends Error {
 export class InputError extends AgentError {
   override readonly exitCode = EXIT.usage;
   override readonly httpStatus = 400;
+  /** The input field at fault, named as the HTTP API names it (`pid`, `session`...), when there is one. */
+  readonly field: string | undefined;
+  constructor(message: string, options?: ErrorOptions & { field?: string }) {
+    super(message, options);
+    this.field = options?.field;
+  }
 }
 
 /** An invalid configuration value: exit 2. */

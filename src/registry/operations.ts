@@ -18,15 +18,16 @@ export interface OperationContext {
   onEnter?: EnterHook;
 }
 
-function check<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, field: string, value: unknown): T {
+/** `label` is the field in words for the message, `field` its name in the API (InputError.field). */
+function check<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, label: string, value: unknown, field: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const shown = JSON.stringify(value) ?? String(value);
-  throw new InputError(`invalid ${field} ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  throw new InputError(`invalid ${label} ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { field });
 }
 
 export function validateProjectId(id: unknown): string {
-  return check(projectIdSchema, 'project id', id);
+  return check(projectIdSchema, 'project id', id, 'id');
 }
 
 function mustFind(doc: RegistryDocument, id: string): Project {
@@ -53,20 +54,20 @@ export interface EnqueueInput {
 
 export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promise<Project> {
   const id = validateProjectId(input.id);
-  if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session);
-  if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket);
-  if (input.command !== undefined && input.command.length > 0) check(commandSchema, 'command', input.command);
-  for (const [field, value] of [['cwd', input.cwd], ['project dir', input.projectDir]] as const) {
-    if (value !== undefined && !value.startsWith('/')) throw new InputError(`invalid ${field} ${JSON.stringify(value)}: must be an absolute path`);
+  if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session, 'session');
+  if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
+  if (input.command !== undefined && input.command.length > 0) check(commandSchema, 'command', input.command, 'command');
+  for (const [label, value, field] of [['cwd', input.cwd, 'cwd'], ['project dir', input.projectDir, 'projectDir']] as const) {
+    if (value !== undefined && !value.startsWith('/')) throw new InputError(`invalid ${label} ${JSON.stringify(value)}: must be an absolute path`, { field });
   }
   if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1_000_000)) {
-    throw new InputError(`invalid priority ${input.priority}: must be an integer from -1000000 to 1000000`);
+    throw new InputError(`invalid priority ${input.priority}: must be an integer from -1000000 to 1000000`, { field: 'priority' });
   }
   if (input.maxAttempts !== undefined && (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1 || input.maxAttempts > 1000)) {
-    throw new InputError(`invalid max attempts ${input.maxAttempts}: must be an integer from 1 to 1000`);
+    throw new InputError(`invalid max attempts ${input.maxAttempts}: must be an integer from 1 to 1000`, { field: 'maxAttempts' });
   }
   if (input.name !== undefined && (input.name.length > 256 || input.name.includes('\0'))) {
-    throw new InputError('invalid name: must be at most 256 characters without NUL');
+    throw new InputError('invalid name: must be at most 256 characters without NUL', { field: 'name' });
   }
   return ctx.store.update((doc, tx) => {
     if (findProject(doc, id)) throw new ConflictError(`a project with id "${id}" already exists; use "agent reset ${id}" to run it again`);
@@ -100,9 +101,9 @@ export interface StartInput {
 
 export async function start(ctx: OperationContext, id: string, input: StartInput): Promise<Project> {
   validateProjectId(id);
-  if (!Number.isInteger(input.pid) || input.pid < 1 || input.pid > 4_194_304) throw new InputError(`invalid pid ${input.pid}: must be an integer from 1 to 4194304`);
-  if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session);
-  if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket);
+  if (!Number.isInteger(input.pid) || input.pid < 1 || input.pid > 4_194_304) throw new InputError(`invalid pid ${input.pid}: must be an integer from 1 to 4194304`, { field: 'pid' });
+  if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session, 'session');
+  if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
   return ctx.store.update((doc, tx) => {
     const project = mustFind(doc, id);
     const patch: Partial<Project> = { pid: input.pid, pidStartTime: input.pidStartTime };
@@ -161,7 +162,7 @@ export async function fail(ctx: OperationContext, id: string, input: FailInput):
   validateProjectId(id);
   const reason = input.reason ?? 'reported';
   if (!FAILURE_REASON_PATTERN.test(reason)) {
-    throw new InputError(`invalid failure reason ${JSON.stringify(reason.slice(0, 60))}: letters, digits, spaces and ._:/- only, 1-200 characters`);
+    throw new InputError(`invalid failure reason ${JSON.stringify(reason.slice(0, 60))}: letters, digits, spaces and ._:/- only, 1-200 characters`, { field: 'reason' });
   }
   return ctx.store.update((doc, tx) => {
     const project = mustFind(doc, id);
