@@ -5,6 +5,7 @@
  */
 import type { AgentConfig } from '../config/keys.js';
 import { currentState } from './breaker.js';
+import { retryRefusal } from './retry.js';
 import { PROJECT_STATES, isActive, ms, type Project, type ProjectState } from './project.js';
 import { queueHealth, type QueueHealth } from './queue-health.js';
 import type { RegistryDocument } from './registry-document.js';
@@ -12,6 +13,7 @@ import type { RegistryDocument } from './registry-document.js';
 export interface QueueSummary {
   counts: Record<ProjectState, number>;
   health: QueueHealth;
+  /** Breaker states of the projects that may still run (completed and non-retriable failed ones excluded). */
   breakers: { closed: number; open: number; half_open: number };
   paused: boolean;
   resumeAt: string | null;
@@ -58,7 +60,8 @@ export function summariseQueue(
   let oldest: number | null = null;
   for (const p of doc.projects) {
     counts[p.state] += 1;
-    breakers[currentState(p.breaker, now, config)] += 1;
+    // A breaker matters only while the project may run again: not once completed or out of retries.
+    if (p.state !== 'completed' && !(p.state === 'failed' && retryRefusal(p, config) !== null)) breakers[currentState(p.breaker, now, config)] += 1;
     if (p.state === 'queued') {
       const t = ms(p.enqueuedAt);
       if (t !== null && (oldest === null || t < oldest)) oldest = t;

@@ -96,6 +96,7 @@ export class JsonStore implements RegistryStore {
   private readonly lockStaleMs: number;
   private readonly lockWaitMs: number;
   private readonly clock: () => number;
+  private written: { ino: number; size: number; mtimeMs: number } | null = null;
 
   constructor(options: JsonStoreOptions) {
     this.location = options.path;
@@ -192,7 +193,14 @@ export class JsonStore implements RegistryStore {
     }
     const text = serialise(validated.document);
     await writeFileAtomic(this.location, text);
+    const stat = await fs.stat(this.location).catch(() => null);
+    this.written = stat ? { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs } : null;
     await writeFileAtomic(this.lastGoodPath, text);
+  }
+
+  /** The identity of the registry file as this store last wrote it, so a watcher can tell its own writes. */
+  lastWrite(): { ino: number; size: number; mtimeMs: number } | null {
+    return this.written;
   }
 
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
