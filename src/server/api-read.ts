@@ -1,0 +1,100 @@
+/**
+ * The read API (no token): projects from the registry, and what is stuck
+ * according to the last cycle together with the queue's health now.
+ */
+import express from 'express';
+import { currentState } from '../core/breaker.js';
+import { findProject } from '../core/apply.js';
+import { PROJECT_STATES, type Project, type ProjectState } from '../core/project.js';
+import { summariseQueue } from '../core/queue-summary.js';
+import { InputError, UnknownProjectError, messageOf } from '../errors.js';
+import { validateProjectId } from '../registry/operations.js';
+import type { ServerDeps } from './app.js';
+
+const STATE_ORDER = (p: Project) => PROJECT_STATES.indexOf(p.state);
+
+/** The list view of a project (as `agent status --json`); the full record is at /api/projects/:id. */
+export function projectRow(p: Project, deps: Pick<ServerDeps, 'config'>, now: number) {
+  return {
+    id: p.id,
+    name: p.name,
+    state: p.state,
+    priority: p.priority,
+    host: p.host,
+    attempts: p.attempts,
+    maxAttempts: p.maxAttempts ?? deps.config.retryMaxAttempts,
+    nextAttemptAt: p.nextAttemptAt,
+    breaker: currentState(p.breaker, now, deps.config),
+    session: p.session,
+    tmuxSocket: p.tmuxSocket,
+    pid: p.pid,
+    enqueuedAt: p.enqueuedAt,
+    startedAt: p.startedAt,
+    heartbeatAt: p.heartbeatAt,
+    endedAt: p.endedAt,
+    failureReason: p.failureReason,
+  };
+}
+
+/** Projects in display order: by state (queued first), then priority, then age. */
+export function displayOrder(projects: readonly Project[]): Project[] {
+  return [...projects].sort((a, b) => STATE_ORDER(a) - STATE_ORDER(b) || b.priority - a.priority || a.enqueuedAt.localeCompare(b.enqueuedAt));
+}
+
+function stateFilter(query: Record<string, unknown>): ProjectState | null {
+  for (const key of Object.keys(query)) {
+    if (key !== 'state') throw new InputError(`unknown query parameter "${key.slice(0, 64)}"; allowed: state`, { field: key.slice(0, 64) });
+  }
+  const state = query['state'];
+  if (state === undefined) return null;
+  if (typeof state !== 'string' || !(PROJECT_STATES as readonly string[]).includes(state)) {
+    throw new InputError(`query parameter "state" must be one of ${PROJECT_STATES.join(', ')}; got ${JSON.stringify(state).slice(0, 60)}`, { field: 'state' });
+  }
+  return state as ProjectState;
+}
+
+export function readApi(deps: ServerDeps): express.Router {
+  const router = express.Router();
+
+  router.get('/api/projects', async (req, res) => {
+    const state = stateFilter(req.query as Record<string, unknown>);
+    const doc = await deps.store.load();
+    const now = deps.now();
+    const projects = displayOrder(doc.projects.filter((p) => state === null || p.state === state));
+    res.json({ registry: deps.store.location, count: projects.length, projects: projects.map((p) => projectRow(p, deps, now)) });
+  });
+
+  router.get('/api/projects/:id', async (req, res) => {
+    const id = validateProjectId(req.params['id']);
+    const project = findProject(await deps.store.load(), id);
+    if (!project) throw new UnknownProjectError(id);
+    res.json(project);
+  });
+
+  router.get('/api/stuck', async (_req, res) => {
+    const status = deps.status();
+    const cycle = status.lastCycle;
+    let queue = null;
+    let registryError: string | null = null;
+    try {
+      const doc = await deps.store.load();
+      queue = summariseQueue(doc, deps.config, deps.now(), { scanOk: cycle?.ok ?? true }).health;
+    } catch (err) {
+      registryError = messageOf(err);
+    }
+    const errors = [...(cycle?.errors ?? []), ...(registryError === null ? [] : [{ source: 'registry' as const, message: `now: ${registryError}` }])];
+    res.json({
+      // Nothing stuck is only an answer when the last cycle saw clearly and the registry reads now.
+      ok: cycle !== null && cycle.ok && registryError === null,
+      lastCycleAt: status.lastCycleAt,
+      cycle: cycle === null ? null : { startedAt: cycle.startedAt, durationMs: cycle.durationMs, ok: cycle.ok },
+      stuck: cycle?.detections ?? [],
+      blocked: cycle?.blocked ?? [],
+      queue,
+      errors,
+      ...(cycle === null ? { reason: status.reason ?? 'no cycle has completed yet' } : {}),
+    });
+  });
+
+  return router;
+}

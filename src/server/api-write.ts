@@ -1,0 +1,150 @@
+/**
+ * The write API: what an orchestrator reports (enqueue, start, heartbeat,
+ * complete, fail), what an operator does (reset, heal), through the same
+ * registry operations as the CLI. Every route needs the bearer token; the
+ * actor recorded in history and audit is `api@<host>`.
+ */
+import express, { type RequestHandler, type Response } from 'express';
+import { applyTransition, findProject } from '../core/apply.js';
+import { policyEnterHook } from '../core/policy-hooks.js';
+import { closedBreaker, isActive, type Project } from '../core/project.js';
+import { InputError, UnknownProjectError } from '../errors.js';
+import type { ActionOutcome } from '../heal/execute.js';
+import { killProject } from '../heal/project-actions.js';
+import { complete, enqueue, fail, heartbeat, reset, start, validateProjectId, type OperationContext } from '../registry/operations.js';
+import { readStartTime } from '../scan/proc-table.js';
+import type { ServerDeps } from './app.js';
+import { requireToken } from './auth.js';
+import { checkBody, jsonBody, type Shape } from './body.js';
+
+const ENQUEUE = {
+  id: { type: 'string', required: true },
+  name: { type: 'string' },
+  session: { type: 'string' },
+  tmuxSocket: { type: 'string' },
+  cwd: { type: 'string' },
+  projectDir: { type: 'string' },
+  priority: { type: 'integer' },
+  maxAttempts: { type: 'integer' },
+  command: { type: 'strings', what: 'the program and its arguments' },
+} as const satisfies Shape;
+
+// The PID range is checked before /proc is read (as the CLI's --pid parser does).
+const START = {
+  pid: { type: 'integer', required: true, min: 1, max: 4_194_304 },
+  session: { type: 'string' },
+  tmuxSocket: { type: 'string' },
+} as const satisfies Shape;
+
+const NOTHING = {} as const satisfies Shape;
+const FAIL = { reason: { type: 'string' }, noRetry: { type: 'boolean' } } as const satisfies Shape;
+const RESET = { force: { type: 'boolean' } } as const satisfies Shape;
+
+function actionsOf(outcomes: readonly ActionOutcome[]) {
+  return outcomes.map((o) => ({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail }));
+}
+
+export function writeApi(deps: ServerDeps): express.Router {
+  const router = express.Router();
+  const by = `api@${deps.hostId}`;
+  const ops: OperationContext = { store: deps.store, now: deps.now, by, onEnter: policyEnterHook(deps.config, Math.random) };
+  // Authentication comes before the body is read: an unauthenticated client gets 401/403, never a parse error.
+  const guard: RequestHandler[] = [requireToken(deps.config.apiToken), ...jsonBody()];
+  const idOf = (params: Record<string, unknown>) => validateProjectId(params['id']);
+  const sendProject = (res: Response, project: Project, status = 200) => res.status(status).json({ project });
+  const logWrite = (what: string, project: string | null, extra: Record<string, unknown> = {}) => deps.log.info(`api: ${what}`, { project, by, ...extra });
+
+  router.post('/api/projects', ...guard, async (req, res) => {
+    const body = checkBody(req.body, ENQUEUE);
+    const command = body.command ?? [];
+    // The CLI runs a command where the operator stands; over HTTP there is no such place, so it must be said.
+    if (command.length > 0 && body.cwd === undefined) {
+      throw new InputError('field "cwd" is required with a command: the absolute directory the command runs in', { field: 'cwd' });
+    }
+    const project = await enqueue(ops, { ...body, command });
+    logWrite('enqueued', project.id);
+    res.location(`/api/projects/${encodeURIComponent(project.id)}`);
+    sendProject(res, project, 201);
+  });
+
+  router.post('/api/projects/:id/start', ...guard, async (req, res) => {
+    const id = idOf(req.params);
+    const body = checkBody(req.body, START);
+    const pidStartTime = await readStartTime(body.pid);
+    if (pidStartTime === null) {
+      throw new InputError(`invalid pid ${body.pid}: no such process on this host (the start is reported by the process that is running)`, { field: 'pid' });
+    }
+    const project = await start(ops, id, { pid: body.pid, pidStartTime, session: body.session, tmuxSocket: body.tmuxSocket, host: deps.hostId });
+    logWrite('started', id, { pid: body.pid });
+    sendProject(res, project);
+  });
+
+  router.post('/api/projects/:id/heartbeat', ...guard, async (req, res) => {
+    const id = idOf(req.params);
+    checkBody(req.body, NOTHING);
+    // Heartbeats are frequent: logged at debug only.
+    const project = await heartbeat(ops, id);
+    deps.log.debug('api: heartbeat', { project: id, by });
+    sendProject(res, project);
+  });
+
+  router.post('/api/projects/:id/complete', ...guard, async (req, res) => {
+    const id = idOf(req.params);
+    checkBody(req.body, NOTHING);
+    const project = await complete(ops, id);
+    logWrite('completed', id);
+    sendProject(res, project);
+  });
+
+  router.post('/api/projects/:id/fail', ...guard, async (req, res) => {
+    const id = idOf(req.params);
+    const body = checkBody(req.body, FAIL);
+    const project = await fail(ops, id, { reason: body.reason, noRetry: body.noRetry });
+    logWrite('failed', id, { reason: project.failureReason, noRetry: body.noRetry === true });
+    sendProject(res, project);
+  });
+
+  router.post('/api/projects/:id/reset', ...guard, async (req, res) => {
+    const id = idOf(req.params);
+    const body = checkBody(req.body, RESET);
+    const force = body.force === true;
+    const current = findProject(await deps.store.load(), id);
+    if (!current) throw new UnknownProjectError(id);
+    let outcomes: ActionOutcome[] = [];
+    // As `agent reset --force`: a live project is killed (start time checked), marked failed, then reset.
+    if (isActive(current.state) && force) {
+      outcomes = await killProject({ store: deps.store, config: deps.config, now: deps.now, by }, current, 'reset --force by operator');
+      if (outcomes.some((o) => o.outcome === 'failure')) {
+        deps.log.error('api: reset --force could not kill the project; nothing reset', { project: id, actions: actionsOf(outcomes) });
+        res.status(500).json({
+          error: { message: `project "${id}" could not be killed, so it was not reset: ${outcomes.filter((o) => o.outcome === 'failure').map((o) => o.detail).join('; ')}` },
+          actions: actionsOf(outcomes),
+        });
+        return;
+      }
+      await deps.store.update((doc, tx) => {
+        const live = findProject(doc, id);
+        if (!live || !isActive(live.state)) return;
+        const r = applyTransition(doc, live, 'failed', {
+          now: deps.now(),
+          by,
+          reason: 'killed by operator (reset --force)',
+          patch: { failureReason: 'killed_by_operator', breaker: closedBreaker() },
+        });
+        tx.audit(r.record);
+      });
+    }
+    const project = await reset(ops, id, { force });
+    logWrite(force ? 'reset --force' : 'reset', id, { actions: actionsOf(outcomes) });
+    res.json({ project, actions: actionsOf(outcomes) });
+  });
+
+  router.post('/api/heal', ...guard, async (req, res) => {
+    checkBody(req.body, NOTHING);
+    logWrite('heal requested', null);
+    const result = await deps.requestCycle('api');
+    res.json(result);
+  });
+
+  return router;
+}
