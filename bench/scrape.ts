@@ -1,0 +1,122 @@
+/**
+ * Scrape cost of /metrics with a large registry: 10,000 projects of which
+ * 1 % are non-terminal (queued, processing, timing_out, zombie), observed
+ * once like a cycle would, then 200 renders timed one after another.
+ * Prints median and p99 per render, the series count and the body size, for
+ * the Prometheus text format and for OpenMetrics. Budget: median ≤ 10 ms.
+ *
+ *   npx tsx bench/scrape.ts [projects] [renders]
+ */
+import { performance } from 'node:perf_hooks';
+import { DEFAULT_CONFIG } from '../src/config/keys.js';
+import type { CycleOutcome } from '../src/cycle.js';
+import type { Detection } from '../src/core/plan.js';
+import { iso, newProject, type Project, type ProjectState } from '../src/core/project.js';
+import { summariseQueue } from '../src/core/queue-summary.js';
+import { emptyDocument, type RegistryDocument } from '../src/core/registry-document.js';
+import { AgentMetrics } from '../src/metrics/metrics.js';
+import type { AuditEntry } from '../src/registry/store.js';
+
+const total = Number(process.argv[2] ?? 10_000);
+const renders = Number(process.argv[3] ?? 200);
+const BUDGET_MS = 10;
+const now = Date.UTC(2026, 10, 26, 12, 0, 0);
+const config = { ...DEFAULT_CONFIG };
+
+const ACTIVE_STATES: ProjectState[] = ['queued', 'processing', 'processing', 'timing_out', 'zombie'];
+
+function project(i: number): Project {
+  const active = i % 100 === 0;
+  const state: ProjectState = active ? (ACTIVE_STATES[(i / 100) % ACTIVE_STATES.length] as ProjectState) : i % 3 === 0 ? 'failed' : 'completed';
+  const running = state === 'processing' || state === 'timing_out' || state === 'zombie';
+  return newProject({
+    id: `p-${i}`,
+    state,
+    enqueuedAt: iso(now - (total - i) * 60_000),
+    session: `p-${i}-${(i * 2654435761) % 0xffffffff}`,
+    startedAt: state === 'queued' ? null : iso(now - 3_600_000),
+    heartbeatAt: running ? iso(now - 30_000) : null,
+    endedAt: running || state === 'queued' ? null : iso(now - 1_800_000),
+    pid: running ? 10_000 + i : null,
+    attempts: state === 'queued' ? 0 : 1,
+  });
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function time(label: string, metrics: AgentMetrics, openMetrics: boolean): Promise<number> {
+  for (let i = 0; i < 20; i++) await metrics.render(openMetrics); // warm-up
+  const samples: number[] = [];
+  let body = '';
+  for (let i = 0; i < renders; i++) {
+    const start = performance.now();
+    body = (await metrics.render(openMetrics)).body;
+    samples.push(performance.now() - start);
+  }
+  const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  const ours = series.filter((l) => l.startsWith('orchestrator_')).length;
+  const median = percentile(samples, 50);
+  console.log(
+    `${label.padEnd(11)} median ${median.toFixed(2)} ms  p99 ${percentile(samples, 99).toFixed(2)} ms  ` +
+      `series ${series.length} (orchestrator_* ${ours})  body ${(body.length / 1024).toFixed(1)} KiB`,
+  );
+  return median;
+}
+
+const registry: RegistryDocument = { ...emptyDocument(), projects: Array.from({ length: total }, (_, i) => project(i)) };
+const running = registry.projects.filter((p) => p.pid !== null);
+const usage = Object.fromEntries(running.map((p, i) => [p.id, { cpuRatio: (i % 10) / 10, rssBytes: (64 + i) * 1024 * 1024 }]));
+const detections: Detection[] = registry.projects
+  .filter((p) => p.state === 'zombie' || p.state === 'timing_out')
+  .map((p) => ({ kind: p.state === 'zombie' ? 'zombie' : 'timing_out', project: p.id, session: p.session, tmuxSocket: null, pid: p.pid, reason: 'bench' }));
+
+const outcome: CycleOutcome = {
+  registry,
+  result: {
+    ok: true,
+    dryRun: false,
+    startedAt: iso(now),
+    durationMs: 180,
+    errors: [],
+    sources: [
+      { source: 'processes', ok: true, durationMs: 40, error: null },
+      { source: 'tmux', ok: true, durationMs: 30, error: null },
+      { source: 'usage', ok: true, durationMs: 20, error: null },
+    ],
+    transitions: [],
+    actions: [{ project: running[0]?.id ?? null, action: 'kill_tree', outcome: 'success', detail: 'bench', reason: 'zombie' }],
+    blocked: [],
+    detections,
+    counts: { retries: 3, breakerTrips: 0, launches: 0, queueTrips: 0, extensions: 0 },
+    queue: summariseQueue(registry, config, now),
+    fullSync: false,
+    tmuxSessions: { default: running.length },
+    usage,
+  },
+};
+const audit: AuditEntry[] = registry.projects
+  .filter((p) => p.state === 'completed' || p.state === 'failed')
+  .slice(0, 1000)
+  .map((p) => ({ at: p.endedAt ?? iso(now), type: 'transition', project: p.id, by: 'agent@bench', from: 'processing', to: p.state, reason: 'bench' }));
+
+const metrics = new AgentMetrics({ config, hostId: 'bench-01', version: '0.0.0-bench', backend: 'json' });
+const observeStart = performance.now();
+metrics.observeCycle(outcome, now);
+const observeMs = performance.now() - observeStart;
+const auditStart = performance.now();
+metrics.observeAudit(audit, registry);
+const auditMs = performance.now() - auditStart;
+
+console.log(`registry: ${total} projects, ${registry.projects.filter((p) => p.state !== 'completed' && p.state !== 'failed').length} non-terminal; ${renders} renders each`);
+console.log(`observeCycle ${observeMs.toFixed(2)} ms, observeAudit (${audit.length} entries) ${auditMs.toFixed(2)} ms`);
+const median = await time('prometheus', metrics, false);
+await time('openmetrics', metrics, true);
+if (median > BUDGET_MS) {
+  console.log(`OVER BUDGET: median ${median.toFixed(2)} ms > ${BUDGET_MS} ms`);
+  process.exitCode = 1;
+} else {
+  console.log(`within budget (median ≤ ${BUDGET_MS} ms)`);
+}
