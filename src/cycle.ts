@@ -29,6 +29,7 @@ import { evidenceCandidates, reconcile } from './core/reconcile.js';
 import type { RegistryDocument } from './core/registry-document.js';
 import { planRetries } from './core/retry.js';
 import { scanIsClear, type Snapshot, type SourceReport } from './core/snapshot.js';
+import { canTransition } from './core/state-machine.js';
 import { messageOf } from './errors.js';
 import { gatherEvidence } from './evidence/gather.js';
 import { executeActions, type ActionOutcome } from './heal/execute.js';
@@ -109,6 +110,10 @@ export function socketsToScan(config: AgentConfig, projects: readonly Project[])
   return [...new Set(sockets)];
 }
 
+function sessionKey(socket: string | null, session: string | null): string {
+  return JSON.stringify([socket, session]);
+}
+
 function newIntentId(): string {
   return randomBytes(6).toString('hex');
 }
@@ -147,7 +152,8 @@ interface Applier {
 /** Apply one planned move if the project is still where the plan found it. */
 function applyPlanned(a: Applier, t: PlannedTransition): boolean {
   const project = findProject(a.doc, t.project);
-  if (!project || project.state !== t.from) return false;
+  // A move the state machine forbids would throw and lose the whole commit, every cycle: skip it instead.
+  if (!project || project.state !== t.from || !canTransition(t.from, t.to)) return false;
   const { record } = applyTransition(a.doc, project, t.to, { now: a.now, by: a.by, reason: t.reason, patch: t.patch, details: t.details }, a.onEnter);
   a.tx.audit(record);
   a.reports.push({ project: t.project, from: t.from, to: t.to, reason: t.reason });
@@ -212,18 +218,28 @@ interface CyclePlan {
 function planCycle(doc: RegistryDocument, snapshot: Snapshot, evidence: Awaited<ReturnType<typeof gatherEvidence>>, options: CycleOptions, now: number, random: RandomSource): CyclePlan {
   const { config, hostId } = options;
   const recovery = recoverIntents(doc.intents, doc.projects, snapshot);
+  for (const note of recovery.notes) options.log.info(note);
   const plan = reconcile({ projects: doc.projects, snapshot, evidence, config, now, hostId });
   // A project settled by intent recovery is not planned twice in one cycle.
-  const recovered = new Set(recovery.transitions.map((t) => t.project));
+  const recovered = new Map(recovery.transitions.map((t) => [t.project, t]));
+  // An adopted launch owns its session already, though the registry does not say so yet: it is no orphan.
+  const adopted = new Set(recovery.transitions.filter((t) => t.to === 'processing').map((t) => sessionKey(t.patch?.tmuxSocket ?? null, t.patch?.session ?? null)));
+  const adoptedOrphan = (socket: string | null, session: string | null): boolean => session !== null && adopted.has(sessionKey(socket, session));
   plan.transitions = [...recovery.transitions, ...plan.transitions.filter((t) => !recovered.has(t.project))];
-  plan.actions = plan.actions.filter((a) => a.project === null || !recovered.has(a.project));
+  plan.actions = plan.actions.filter((a) => (a.project === null || !recovered.has(a.project)) && !(a.kind === 'kill_session' && adoptedOrphan(a.tmuxSocket, a.session)));
+  plan.detections = plan.detections.filter((d) => !(d.kind === 'orphan_session' && adoptedOrphan(d.tmuxSocket, d.session)));
 
   const breaker = evaluateQueueBreaker(doc.projects, doc.queue, config, now);
   const retries = planRetries(doc.projects, breaker.queue, config, now, random);
   plan.transitions.push(...retries.transitions);
   plan.updates.push(...retries.updates);
   // Launch only on a clear view: a tmux server we cannot read may already run the session.
-  if (scanIsClear(snapshot)) plan.actions.push(...selectLaunches(doc.projects, breaker.queue, config, now, hostId, random));
+  // Slots are counted as recovery leaves the projects: an adopted launch holds one.
+  const afterRecovery = doc.projects.map((p) => {
+    const t = recovered.get(p.id);
+    return t ? { ...p, state: t.to } : p;
+  });
+  if (scanIsClear(snapshot)) plan.actions.push(...selectLaunches(afterRecovery, breaker.queue, config, now, hostId, random));
   return { plan, recoveredIntents: recovery.settled, queue: breaker.queue, queueEvent: breaker.event };
 }
 

@@ -7,13 +7,17 @@
  *   scratch, with a fresh start-time check;
  * - a launch whose session exists is adopted (queued → processing with the
  *   pane's PID); one whose session is missing is dropped and relaunched later.
+ * A follow-up lands only on the attempt the intent was recorded for: a
+ * project reset, restarted or reported since (CLI and API writes run between
+ * the crash and the next cycle) is left where it is, and the intent dropped.
  * Pure: `now` is an argument; nothing is decided when the scan was unclear.
  */
 import { findServer } from './liveness.js';
 import type { FollowUp, HealAction, PlannedTransition } from './plan.js';
-import { type Actor, type Project } from './project.js';
+import { ms, type Actor, type Project } from './project.js';
 import type { Intent } from './registry-document.js';
 import { scanIsClear, type Snapshot } from './snapshot.js';
+import { canTransition } from './state-machine.js';
 
 export function intentFor(action: HealAction, id: string, at: string, by: Actor): Intent {
   return {
@@ -38,8 +42,29 @@ export interface IntentRecovery {
   notes: string[];
 }
 
-function followUp(project: Project | undefined, then: FollowUp | null, reason: string): PlannedTransition | null {
+/** Why the intent's follow-up must not be applied to `project` as it is now, or null when it may. */
+function movedOn(project: Project, intent: Intent, then: FollowUp): string | null {
+  if (!canTransition(project.state, then.to)) return `it is ${project.state} now`;
+  const started = ms(project.startedAt);
+  const recorded = ms(intent.at);
+  if (started !== null && recorded !== null && started > recorded) return 'it was started again since';
+  if (intent.action === 'kill_tree' && (project.pid !== intent.pid || project.pidStartTime !== intent.pidStartTime)) {
+    return `it tracks pid ${project.pid ?? 'none'} now, not ${intent.pid}`;
+  }
+  if (intent.action === 'kill_session' && (project.session !== intent.session || project.tmuxSocket !== intent.tmuxSocket)) {
+    return `it owns session ${project.session ?? 'none'} now, not ${intent.session}`;
+  }
+  return null;
+}
+
+function followUp(project: Project | undefined, intent: Intent, reason: string, notes: string[]): PlannedTransition | null {
+  const then = intent.then;
   if (!project || !then || project.state === then.to) return null;
+  const why = movedOn(project, intent, then);
+  if (why !== null) {
+    notes.push(`intent ${intent.id}: project ${project.id} moved on (${why}); follow-up to ${then.to} not applied`);
+    return null;
+  }
   return {
     project: project.id,
     from: project.state,
@@ -67,7 +92,7 @@ export function recoverIntents(intents: readonly Intent[], projects: readonly Pr
           recovery.notes.push(`intent ${intent.id}: kill of pid ${intent.pid} interrupted and the tree still lives; re-planned`);
           break;
         }
-        const t = followUp(project, intent.then, `finished after a restart: pid ${intent.pid} is gone`);
+        const t = followUp(project, intent, `finished after a restart: pid ${intent.pid} is gone`, recovery.notes);
         if (t) recovery.transitions.push(t);
         recovery.notes.push(`intent ${intent.id}: pid ${intent.pid} is gone; kill counted as done`);
         break;
@@ -77,7 +102,7 @@ export function recoverIntents(intents: readonly Intent[], projects: readonly Pr
           recovery.notes.push(`intent ${intent.id}: session ${intent.session} still exists; re-planned`);
           break;
         }
-        const t = followUp(project, intent.then, `finished after a restart: session ${intent.session} is gone`);
+        const t = followUp(project, intent, `finished after a restart: session ${intent.session} is gone`, recovery.notes);
         if (t) recovery.transitions.push(t);
         recovery.notes.push(`intent ${intent.id}: session ${intent.session} is gone; kill counted as done`);
         break;
