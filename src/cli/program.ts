@@ -5,7 +5,9 @@ import { EXIT, exitCodeOf, messageOf } from '../errors.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerHeal } from './commands/heal.js';
+import { registerDiagnostics } from './commands/diagnostics.js';
 import { registerRecovery } from './commands/recovery.js';
+import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 
 function version(): string {
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerHeal(program);
   registerRecovery(program);
+  registerServe(program);
+  registerDiagnostics(program);
   registerRegistry(program);
   for (const sub of program.commands) sub.exitOverride();
   for (const sub of program.commands.flatMap((c) => c.commands)) sub.exitOverride();

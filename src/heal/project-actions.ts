@@ -3,8 +3,11 @@
  * kill its process tree (start time checked) and its session, audited.
  */
 import type { AgentConfig } from '../config/keys.js';
+import { applyTransition, findProject } from '../core/apply.js';
 import type { KillTreeAction } from '../core/plan.js';
-import { iso, type Actor, type Project } from '../core/project.js';
+import { closedBreaker, iso, isActive, type Actor, type Project } from '../core/project.js';
+import { UnknownProjectError } from '../errors.js';
+import { reset, validateProjectId, type OperationContext } from '../registry/operations.js';
 import type { RegistryStore } from '../registry/store.js';
 import { executeActions, type ActionOutcome } from './execute.js';
 import { killSession } from './tmux-actions.js';
@@ -42,4 +45,39 @@ export async function killProject(ctx: ProjectActionContext, project: Project, r
     });
   }
   return outcomes;
+}
+
+export interface ResetResult {
+  /** The project after the reset; null when a live project could not be killed (nothing reset). */
+  project: Project | null;
+  /** The kills tried on a live project (empty otherwise). */
+  outcomes: ActionOutcome[];
+}
+
+/**
+ * `reset` (CLI and API alike): a live project with `force` is killed first
+ * (start time checked), marked failed as killed_by_operator, then put back to
+ * queued; without `force` a live project is refused by the operation itself.
+ */
+export async function resetProject(ctx: ProjectActionContext & { operations: OperationContext }, id: string, force: boolean): Promise<ResetResult> {
+  validateProjectId(id);
+  const current = findProject(await ctx.store.load(), id);
+  if (!current) throw new UnknownProjectError(id);
+  let outcomes: ActionOutcome[] = [];
+  if (isActive(current.state) && force) {
+    outcomes = await killProject(ctx, current, 'reset --force by operator');
+    if (outcomes.some((o) => o.outcome === 'failure')) return { project: null, outcomes };
+    await ctx.store.update((doc, tx) => {
+      const live = findProject(doc, id);
+      if (!live || !isActive(live.state)) return;
+      const r = applyTransition(doc, live, 'failed', {
+        now: ctx.now(),
+        by: ctx.by,
+        reason: 'killed by operator (reset --force)',
+        patch: { failureReason: 'killed_by_operator', breaker: closedBreaker() },
+      });
+      tx.audit(r.record);
+    });
+  }
+  return { project: await reset(ctx.operations, id, { force }), outcomes };
 }

@@ -5,13 +5,12 @@
  * actor recorded in history and audit is `api@<host>`.
  */
 import express, { type RequestHandler, type Response } from 'express';
-import { applyTransition, findProject } from '../core/apply.js';
 import { policyEnterHook } from '../core/policy-hooks.js';
-import { closedBreaker, isActive, type Project } from '../core/project.js';
-import { InputError, UnknownProjectError } from '../errors.js';
+import type { Project } from '../core/project.js';
+import { InputError } from '../errors.js';
 import type { ActionOutcome } from '../heal/execute.js';
-import { killProject } from '../heal/project-actions.js';
-import { complete, enqueue, fail, heartbeat, reset, start, validateProjectId, type OperationContext } from '../registry/operations.js';
+import { resetProject } from '../heal/project-actions.js';
+import { complete, enqueue, fail, heartbeat, start, validateProjectId, type OperationContext } from '../registry/operations.js';
 import { readStartTime } from '../scan/proc-table.js';
 import type { ServerDeps } from './app.js';
 import { requireToken } from './auth.js';
@@ -108,33 +107,15 @@ export function writeApi(deps: ServerDeps): express.Router {
     const id = idOf(req.params);
     const body = checkBody(req.body, RESET);
     const force = body.force === true;
-    const current = findProject(await deps.store.load(), id);
-    if (!current) throw new UnknownProjectError(id);
-    let outcomes: ActionOutcome[] = [];
-    // As `agent reset --force`: a live project is killed (start time checked), marked failed, then reset.
-    if (isActive(current.state) && force) {
-      outcomes = await killProject({ store: deps.store, config: deps.config, now: deps.now, by }, current, 'reset --force by operator');
-      if (outcomes.some((o) => o.outcome === 'failure')) {
-        deps.log.error('api: reset --force could not kill the project; nothing reset', { project: id, actions: actionsOf(outcomes) });
-        res.status(500).json({
-          error: { message: `project "${id}" could not be killed, so it was not reset: ${outcomes.filter((o) => o.outcome === 'failure').map((o) => o.detail).join('; ')}` },
-          actions: actionsOf(outcomes),
-        });
-        return;
-      }
-      await deps.store.update((doc, tx) => {
-        const live = findProject(doc, id);
-        if (!live || !isActive(live.state)) return;
-        const r = applyTransition(doc, live, 'failed', {
-          now: deps.now(),
-          by,
-          reason: 'killed by operator (reset --force)',
-          patch: { failureReason: 'killed_by_operator', breaker: closedBreaker() },
-        });
-        tx.audit(r.record);
+    const { project, outcomes } = await resetProject({ store: deps.store, config: deps.config, now: deps.now, by, operations: ops }, id, force);
+    if (!project) {
+      deps.log.error('api: reset --force could not kill the project; nothing reset', { project: id, actions: actionsOf(outcomes) });
+      res.status(500).json({
+        error: { message: `project "${id}" could not be killed, so it was not reset: ${outcomes.filter((o) => o.outcome === 'failure').map((o) => o.detail).join('; ')}` },
+        actions: actionsOf(outcomes),
       });
+      return;
     }
-    const project = await reset(ops, id, { force });
     logWrite(force ? 'reset --force' : 'reset', id, { actions: actionsOf(outcomes) });
     res.json({ project, actions: actionsOf(outcomes) });
   });

@@ -2,11 +2,11 @@
 import type { Command } from 'commander';
 import { applyTransition, findProject } from '../../core/apply.js';
 import { livenessOf } from '../../core/liveness.js';
-import { closedBreaker, isActive, type Project } from '../../core/project.js';
+import type { Project } from '../../core/project.js';
 import { ConflictError, EXIT } from '../../errors.js';
 import type { ActionOutcome } from '../../heal/execute.js';
-import { killProject as killProjectTree } from '../../heal/project-actions.js';
-import { reset, validateProjectId } from '../../registry/operations.js';
+import { killProject as killProjectTree, resetProject } from '../../heal/project-actions.js';
+import { validateProjectId } from '../../registry/operations.js';
 import { scan } from '../../scan/scanner.js';
 import { UnknownProjectError } from '../../errors.js';
 import { printJson, printLine, run } from '../run.js';
@@ -80,27 +80,12 @@ export function registerRecovery(program: Command): void {
     .option('--json', 'print the project as one JSON document')
     .action((id: string, opts: { force?: boolean; json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const project = await loadProject(ctx, id);
-        if (isActive(project.state) && opts.force) {
-          const outcomes = await killProject(ctx, project, 'reset --force by operator');
-          if (outcomes.some((o) => o.outcome === 'failure')) {
-            report(outcomes, opts.json === true, { project: id, state: project.state });
-            return EXIT.problems;
-          }
-          await ctx.store.update((doc, tx) => {
-            const current = findProject(doc, id);
-            if (!current || !isActive(current.state)) return;
-            const r = applyTransition(doc, current, 'failed', {
-              now: ctx.now(),
-              by: ctx.operations.by,
-              reason: 'killed by operator (reset --force)',
-              patch: { failureReason: 'killed_by_operator', breaker: closedBreaker() },
-            });
-            tx.audit(r.record);
-          });
-          if (!opts.json) for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
+        const { project: next, outcomes } = await resetProject({ store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by, operations: ctx.operations }, id, opts.force === true);
+        if (!next) {
+          report(outcomes, opts.json === true, { project: id });
+          return EXIT.problems;
         }
-        const next = await reset(ctx.operations, id, { force: opts.force === true });
+        if (!opts.json) for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
         if (opts.json) printJson(next);
         else printLine(`${next.id}: reset to queued (attempts 0, breaker closed)`);
         return EXIT.ok;

@@ -1,0 +1,263 @@
+/**
+ * The daemon's composition (DESIGN §2, §3): cycles on a node-cron schedule
+ * and on events (registry changes, tmux session/pane deaths, tracked PIDs
+ * exiting), never overlapping — triggers that arrive during a cycle coalesce
+ * into one follow-up cycle — with metrics and the HTTP server fed from each
+ * committed cycle, and an orderly shutdown.
+ */
+import type { Server } from 'node:http';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { AgentConfig } from './config/keys.js';
+import { isActive } from './core/project.js';
+import type { RegistryDocument } from './core/registry-document.js';
+import { runCycle, socketsToScan, type CycleOutcome, type CycleResult } from './cycle.js';
+import { messageOf } from './errors.js';
+import type { EventSource } from './events/event-source.js';
+import { PidProbe } from './events/pid-probe.js';
+import { RegistryWatch } from './events/registry-watch.js';
+import { TmuxHooks } from './events/tmux-hooks.js';
+import type { Logger } from './log.js';
+import { AgentMetrics } from './metrics/metrics.js';
+import { JsonStore } from './registry/json-store.js';
+import type { RegistryStore } from './registry/store.js';
+import { createApp, type AgentStatus } from './server/app.js';
+
+export interface AgentOptions {
+  store: RegistryStore;
+  config: AgentConfig;
+  hostId: string;
+  version: string;
+  log: Logger;
+  now?: () => number;
+  /** Poll interval of the tracked-PID probe (ms). */
+  pidProbeMs?: number;
+  /** Start no HTTP server (tests of the scheduler). */
+  noServer?: boolean;
+}
+
+/** Listening address of the HTTP server once started. */
+export interface Listening {
+  host: string;
+  port: number;
+  url: string;
+}
+
+export class Agent {
+  readonly metrics: AgentMetrics;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly events: EventSource[] = [];
+  private readonly tmuxHooks: TmuxHooks;
+  private readonly pidProbe: PidProbe;
+  private task: ScheduledTask | null = null;
+  private server: Server | null = null;
+  private inFlight: Promise<CycleResult> | null = null;
+  private next: Promise<CycleResult> | null = null;
+  private pendingReasons: string[] = [];
+  private stopping = false;
+  private lastFullSyncAt: number | null = null;
+  private auditCursor: string | null = null;
+  private lastOutcome: CycleOutcome | null = null;
+  private lastCycleAt: number | null = null;
+  private registryError: string | null = null;
+  /** Cycles run, and the most that ever ran at once (1, by construction). */
+  cycles = 0;
+  running = 0;
+  peakConcurrency = 0;
+
+  constructor(private readonly options: AgentOptions) {
+    this.log = options.log;
+    this.now = options.now ?? Date.now;
+    this.metrics = new AgentMetrics({ config: options.config, hostId: options.hostId, version: options.version, backend: options.store.backend });
+    const trigger = (reason: string): void => {
+      void this.requestCycle(reason);
+    };
+    this.tmuxHooks = new TmuxHooks(`${options.store.location}|${options.hostId}`, trigger, { timeoutMs: options.config.tmuxTimeoutMs });
+    this.pidProbe = new PidProbe(trigger, options.pidProbeMs ?? 250);
+    const store = options.store;
+    if (store instanceof JsonStore) this.events.push(new RegistryWatch(store.location, trigger, () => store.lastWrite()));
+    this.events.push(this.tmuxHooks, this.pidProbe);
+  }
+
+  /**
+   * Run a cycle now, or join the follow-up of the one in flight: at most one
+   * cycle runs at a time, and any number of triggers during it produce one
+   * more cycle after it.
+   */
+  requestCycle(reason: string): Promise<CycleResult> {
+    if (this.stopping) {
+      if (this.inFlight) return this.inFlight;
+      return this.lastOutcome ? Promise.resolve(this.lastOutcome.result) : Promise.reject(new Error('the agent is stopping'));
+    }
+    if (!this.inFlight) return this.launch([reason]);
+    this.pendingReasons.push(reason);
+    this.next ??= this.inFlight.then(() => {
+      const reasons = this.pendingReasons;
+      this.pendingReasons = [];
+      this.next = null;
+      return this.stopping && this.lastOutcome ? this.lastOutcome.result : this.launch(reasons);
+    });
+    return this.next;
+  }
+
+  private launch(reasons: string[]): Promise<CycleResult> {
+    const p = this.execute(reasons).finally(() => {
+      if (this.inFlight === p) this.inFlight = null;
+    });
+    this.inFlight = p;
+    return p;
+  }
+
+  private async execute(reasons: string[]): Promise<CycleResult> {
+    this.running += 1;
+    this.peakConcurrency = Math.max(this.peakConcurrency, this.running);
+    this.cycles += 1;
+    try {
+      const outcome = await runCycle({
+        store: this.options.store,
+        config: this.options.config,
+        hostId: this.options.hostId,
+        log: this.log,
+        now: this.now,
+        lastFullSyncAt: this.lastFullSyncAt,
+      });
+      await this.afterCycle(outcome);
+      this.log.debug('cycle done', { reasons: [...new Set(reasons)].slice(0, 5), durationMs: outcome.result.durationMs, ok: outcome.result.ok });
+      return outcome.result;
+    } finally {
+      this.running -= 1;
+    }
+  }
+
+  private async afterCycle(outcome: CycleOutcome): Promise<void> {
+    const { result, registry } = outcome;
+    const now = this.now();
+    this.lastOutcome = outcome;
+    this.lastCycleAt = now;
+    if (result.fullSync) this.lastFullSyncAt = now;
+    this.registryError = registry === null ? (result.errors.find((e) => e.source === 'registry')?.message ?? 'registry unreadable') : null;
+    this.metrics.observeCycle(outcome, now);
+    await this.tailAudit(registry);
+    if (registry) this.retrack(registry);
+    for (const e of this.events) this.metrics.setEventSource(e.name, e.health().up);
+  }
+
+  /** Count every writer's transitions (agent, CLI, API) from the audit log. */
+  private async tailAudit(registry: RegistryDocument | null): Promise<void> {
+    try {
+      const { entries, cursor } = await this.options.store.readAuditSince(this.auditCursor);
+      this.auditCursor = cursor;
+      if (entries.length > 0) this.metrics.observeAudit(entries, registry);
+    } catch (err) {
+      this.metrics.observeRegistryError();
+      this.log.warn('audit log unreadable; transition counters may lag', { error: messageOf(err) });
+    }
+  }
+
+  /** Point the event sources at what the registry now tracks. */
+  private retrack(registry: RegistryDocument): void {
+    this.pidProbe.track(
+      registry.projects
+        .filter((p) => isActive(p.state) && p.pid !== null && (p.host === null || p.host === this.options.hostId))
+        .map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime })),
+    );
+    void this.tmuxHooks.sync(socketsToScan(this.options.config, registry.projects)).catch((err: unknown) => {
+      this.log.warn('tmux hooks could not be synced; polling continues', { error: messageOf(err) });
+    });
+  }
+
+  status(): AgentStatus {
+    const result = this.lastOutcome?.result ?? null;
+    let reason: string | null = null;
+    if (this.registryError) reason = `registry unreadable: ${this.registryError}`;
+    else if (!result) reason = 'no cycle has completed yet';
+    else if (!result.ok) reason = `last cycle failed: ${result.errors.filter((e) => e.source !== 'evidence').map((e) => `${e.source}: ${e.message}`).join('; ')}`;
+    const events: AgentStatus['events'] = {};
+    for (const e of this.events) events[e.name] = e.health();
+    return {
+      ready: reason === null,
+      reason,
+      lastCycle: result,
+      lastCycleAt: this.lastCycleAt === null ? null : new Date(this.lastCycleAt).toISOString(),
+      cycles: this.cycles,
+      events,
+    };
+  }
+
+  /** Start scheduling, events and (unless disabled) the HTTP server; starts a first cycle without waiting for it. */
+  async start(): Promise<Listening | null> {
+    const { config } = this.options;
+    for (const e of this.events) {
+      await e.start();
+      const h = e.health();
+      if (!h.up) this.log.warn('event source down; the cron schedule still runs cycles', { source: e.name, detail: h.detail });
+    }
+    const log = this.log;
+    this.task = cron.schedule(config.scanSchedule, () => void this.requestCycle('schedule'), {
+      name: 'scan',
+      suppressMissedWarning: true,
+      logger: {
+        info: (m) => log.debug(m),
+        warn: (m) => log.warn(m),
+        error: (m) => log.error(messageOf(m)),
+        debug: (m) => log.debug(messageOf(m)),
+      },
+    });
+    let listening: Listening | null = null;
+    if (!this.options.noServer) listening = await this.listen();
+    // The first cycle runs in the background: the server answers (readyz 503 "no cycle yet") meanwhile.
+    void this.requestCycle('start').catch((err: unknown) => this.log.error('first cycle failed', { error: messageOf(err) }));
+    return listening;
+  }
+
+  private listen(): Promise<Listening> {
+    const { config, store, hostId, version } = this.options;
+    const app = createApp({
+      store,
+      config,
+      hostId,
+      version,
+      log: this.log,
+      now: this.now,
+      metrics: this.metrics,
+      status: () => this.status(),
+      requestCycle: (reason) => this.requestCycle(reason),
+    });
+    const sep = config.listen.lastIndexOf(':');
+    const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');
+    const port = Number(config.listen.slice(sep + 1));
+    return new Promise((resolve, reject) => {
+      const server = app.listen(port, host);
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${config.listen}: the address is in use (set AGENT_LISTEN or --set listen=host:port)` : `cannot listen on ${config.listen}: ${err.message}`));
+      });
+      server.once('listening', () => {
+        this.server = server;
+        const address = server.address();
+        const actualPort = typeof address === 'object' && address ? address.port : port;
+        const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+        resolve({ host, port: actualPort, url: `http://${shownHost}:${actualPort}` });
+      });
+    });
+  }
+
+  /** Finish the running cycle, remove tmux hooks, close the server. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.task?.destroy();
+    this.task = null;
+    for (const e of this.events) await e.stop().catch(() => undefined);
+    await (this.next ?? this.inFlight)?.catch(() => undefined);
+    await this.inFlight?.catch(() => undefined);
+    if (this.server) {
+      const server = this.server;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      this.server = null;
+    }
+    await this.options.store.close();
+  }
+}

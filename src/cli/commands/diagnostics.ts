@@ -1,0 +1,123 @@
+/**
+ * `agent diagnostics [--json]`: everything an operator checks first — the
+ * configuration in force and where each value came from, whether /proc and
+ * each tmux server can be read, registry health, the daemon's readiness,
+ * recent activity, breakers and queue, and versions.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { KEY_DEFINITIONS } from '../../config/keys.js';
+import { summariseQueue, type QueueSummary } from '../../core/queue-summary.js';
+import { EXIT, messageOf } from '../../errors.js';
+import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
+import { scanTmuxServer } from '../../scan/tmux-sessions.js';
+import { describeSocket } from '../../scan/tmux-command.js';
+import { socketsToScan } from '../../cycle.js';
+import { table } from '../format.js';
+import { printJson, printLine, run } from '../run.js';
+import type { CliContext } from '../context.js';
+
+function versionOf(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: 3000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout) => {
+      resolve(err ? `unavailable (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : err.message.split('\n')[0]})` : stdout.trim().split('\n')[0] ?? '');
+    });
+  });
+}
+
+/** The daemon's /readyz on the configured listen address, if one answers. */
+async function daemonReadiness(ctx: CliContext): Promise<{ url: string; status: number | null; body: string }> {
+  const sep = ctx.config.listen.lastIndexOf(':');
+  let host = ctx.config.listen.slice(0, sep);
+  if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
+  if (host === '::' || host === '[::]') host = '[::1]';
+  const url = `http://${host}:${ctx.config.listen.slice(sep + 1)}/readyz`;
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(1500) });
+    return { url, status: r.status, body: (await r.text()).slice(0, 500) };
+  } catch (err) {
+    return { url, status: null, body: `no daemon answered: ${messageOf(err)}` };
+  }
+}
+
+export function registerDiagnostics(program: Command): void {
+  program
+    .command('diagnostics')
+    .description('configuration in force, /proc and tmux reachability, registry health, daemon readiness, recent activity, breakers, versions')
+    .option('--json', 'print one JSON document')
+    .action((opts: { json?: boolean }, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const now = ctx.now();
+        const health = await ctx.store.check();
+        let queue: QueueSummary | null = null;
+        let sockets: (string | null)[] = [null];
+        if (health.ok) {
+          const doc = await ctx.store.load();
+          queue = summariseQueue(doc, ctx.config, now);
+          sockets = socketsToScan(ctx.config, doc.projects);
+        }
+        const proc = await (async () => {
+          try {
+            const procfs = await hasProcfs();
+            const t = await readProcessTable();
+            return { ok: true, detail: `${t.byPid.size} processes read from ${procfs ? '/proc' : 'ps (no /proc)'}` };
+          } catch (err) {
+            return { ok: false, detail: messageOf(err) };
+          }
+        })();
+        const tmux = await Promise.all(
+          sockets.map(async (socket) => {
+            const s = await scanTmuxServer(socket, { timeoutMs: ctx.config.tmuxTimeoutMs });
+            return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail: s.ok ? `${s.sessions.size} session(s)` : (s.error ?? 'failed') };
+          }),
+        );
+        const [daemon, tmuxVersion, gitVersion, audit] = await Promise.all([
+          daemonReadiness(ctx),
+          versionOf('tmux', ['-V']),
+          versionOf('git', ['--version']),
+          ctx.store.readAudit(10).catch(() => []),
+        ]);
+        const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+        const config = KEY_DEFINITIONS.map((d) => ({
+          key: d.key,
+          env: d.env,
+          value: d.key === 'apiToken' && ctx.config.apiToken !== null ? '(set, hidden)' : ctx.config[d.key],
+          source: ctx.loaded.sources[d.key] ?? 'default',
+        }));
+        const doc = {
+          versions: { agent: pkg.version, node: process.version, tmux: tmuxVersion, git: gitVersion },
+          host: ctx.hostId,
+          registry: health,
+          proc,
+          tmux,
+          daemon,
+          queue,
+          recentActivity: audit,
+          config,
+        };
+        const ok = health.ok && proc.ok && tmux.every((t) => t.ok);
+        if (opts.json) {
+          printJson(doc);
+          return ok ? EXIT.ok : EXIT.problems;
+        }
+        printLine(`agent ${pkg.version}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
+        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${health.projects} projects${health.lastGood ? ', last good copy present' : ''})`);
+        for (const issue of health.issues) printLine(`  - ${issue}`);
+        printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
+        for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
+        printLine(`daemon    ${daemon.status === null ? 'not reachable' : daemon.status === 200 ? 'ready' : `NOT READY (${daemon.status})`}: ${daemon.url}${daemon.status === 200 ? '' : ` ${daemon.body}`}`);
+        if (queue) {
+          printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);
+          printLine(`breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, half-open ${queue.breakers.half_open}`);
+        }
+        if (audit.length > 0) {
+          printLine('\nrecent activity:');
+          printLine(table(['AT', 'TYPE', 'PROJECT', 'WHAT', 'BY'], audit.map((a) => [String(a.at), a.type, a.project ?? '-', String(a['action'] ?? `${String(a['from'] ?? '')}->${String(a['to'] ?? '')}`) + (a['outcome'] ? ` ${String(a['outcome'])}` : ''), a.by])));
+        }
+        printLine('\nconfiguration in force:');
+        printLine(table(['KEY', 'VALUE', 'SOURCE'], config.map((c) => [c.key, JSON.stringify(c.value), c.source])));
+        return ok ? EXIT.ok : EXIT.problems;
+      }),
+    );
+}
