@@ -36,12 +36,18 @@ export async function killSession(socket: string | null, session: string, option
   if (!validSession(session)) {
     return { outcome: 'failure', detail: `refusing session name ${JSON.stringify(session)}: it must match ${SESSION_NAME_PATTERN}` };
   }
+  const gone = (err: unknown): boolean => err instanceof TmuxCommandError && !err.timedOut && (err.noServer || isMissingSession(err.stderr));
+  const skipped: TmuxActionResult = { outcome: 'skipped', detail: `session ${session} on ${describeSocket(socket)} is already gone` };
   try {
     await runTmux(socket, ['kill-session', '-t', exactSession(session)], options);
     return { outcome: 'success', detail: `killed session ${session} on ${describeSocket(socket)}` };
   } catch (err) {
-    if (err instanceof TmuxCommandError && !err.timedOut && (err.noServer || isMissingSession(err.stderr))) {
-      return { outcome: 'skipped', detail: `session ${session} on ${describeSocket(socket)} is already gone` };
+    if (gone(err)) return skipped;
+    // When a tree kill ends the last pane, tmux closes the session and its server exits; a kill-session
+    // connecting in that instant hears "server exited unexpectedly". Ask again before calling it a failure.
+    if (err instanceof TmuxCommandError && !err.timedOut) {
+      const still = await runTmux(socket, ['has-session', '-t', exactSession(session)], options).then(() => true, (again: unknown) => !gone(again));
+      if (!still) return skipped;
     }
     return { outcome: 'failure', detail: err instanceof Error ? err.message : String(err) };
   }

@@ -43,6 +43,27 @@ describe('tmux-actions', () => {
       expect(isRunning(pid)).to.equal(true);
     });
 
+    it('skips, never fails, a session whose server exits while it is being killed (last pane just died)', async function () {
+      this.timeout(20_000);
+      // The race of a tree kill: the pane's process is dead, tmux closes the last session and its server
+      // exits; kill-session connecting in that instant hears "server exited unexpectedly".
+      const outcomes = new Map<string, number>();
+      for (let i = 0; i < 60; i++) {
+        const server = new PrivateTmux('race');
+        try {
+          const pid = server.newSession('w-1', ['sleep', '60']);
+          process.kill(pid, 'SIGTERM');
+          await waitUntil(() => !isRunning(pid), 5000, 'the pane process to die');
+          const result = await killSession(server.socket, 'w-1', opts);
+          const key = `${result.outcome}: ${result.detail.replace(server.socket, 'S')}`;
+          outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+        } finally {
+          server.destroy();
+        }
+      }
+      expect([...outcomes.keys()].filter((k) => !k.startsWith('skipped')), JSON.stringify([...outcomes])).to.deep.equal([]);
+    });
+
     it('skips when no server is running', async () => {
       const result = await killSession(tmux.socket, 'w-1', opts);
       expect(result.outcome).to.equal('skipped');
