@@ -27,7 +27,7 @@ export type PidStatus =
   | 'unknown'
   /** In the table with the recorded start time. */
   | 'alive'
-  /** Not in the table. */
+  /** Not in the table, or defunct (exited, not yet reaped) with nothing left in its group. */
   | 'gone'
   /** In the table with another start time: a different process. */
   | 'reused'
@@ -75,13 +75,32 @@ export function sessionStatusOf(project: Project, snapshot: Snapshot): { status:
   return { status: panes.some((p) => !p.paneDead) ? 'live' : 'dead', server, panes };
 }
 
+/** An exited process that its parent has not reaped yet (`Z`, or `X` while it is torn down): it runs nothing. */
+export function isDefunct(p: ProcessInfo): boolean {
+  return p.state === 'Z' || p.state === 'X';
+}
+
+/**
+ * True when a live process is still in the group `pgid` leads: what a defunct
+ * leader left behind, which a tree kill still reaches through the group.
+ */
+function groupLivesOn(snapshot: Snapshot, pgid: number): boolean {
+  for (const p of snapshot.processes.byPid.values()) if (p.pid !== pgid && p.pgid === pgid && !isDefunct(p)) return true;
+  return false;
+}
+
 export function pidStatusOf(project: Project, snapshot: Snapshot): { status: PidStatus; process: ProcessInfo | undefined } {
   if (project.pid === null) return { status: 'none', process: undefined };
   if (!processScanOk(snapshot)) return { status: 'unknown', process: undefined };
   const process = snapshot.processes.byPid.get(project.pid);
   if (!process) return { status: 'gone', process };
   if (project.pidStartTime === null || process.startTime === null) return { status: 'unverified', process };
-  return { status: process.startTime === project.pidStartTime ? 'alive' : 'reused', process };
+  if (process.startTime !== project.pidStartTime) return { status: 'reused', process };
+  // A defunct process has exited. tmux drops a pane's session before it reaps the pane's process,
+  // so "defunct pid, session missing" is a command that just ended, not a zombie to kill; it is gone
+  // unless its group lives on without it.
+  if (isDefunct(process) && !(process.pgid === process.pid && groupLivesOn(snapshot, process.pid))) return { status: 'gone', process };
+  return { status: 'alive', process };
 }
 
 export function livenessOf(project: Project, snapshot: Snapshot): Liveness {
@@ -115,7 +134,7 @@ export function describePid(project: Project, l: Liveness): string {
     case 'alive':
       return `pid ${pid} alive`;
     case 'gone':
-      return `pid ${pid} gone`;
+      return l.process && isDefunct(l.process) ? `pid ${pid} exited (defunct, not yet reaped)` : `pid ${pid} gone`;
     case 'reused':
       return `pid ${pid} now belongs to another process (start time ${l.process?.startTime}, recorded ${project.pidStartTime})`;
     case 'unverified':

@@ -48,6 +48,31 @@ describe('reconcile: liveness and zombies', () => {
     expect(plan.updates).to.deep.equal([]);
   });
 
+  it('takes a defunct pid whose session is gone for a command that just ended, not a zombie: a phantom after the grace', () => {
+    // tmux drops a pane's session before it reaps the pane's process.
+    const defunct = [aProcess({ state: 'Z' })];
+    const fresh = run([aProject({ lastSeenAliveAt: at(5 * MIN - 1000) })], aSnapshot({ processes: defunct }), nothing());
+    expect(fresh.transitions).to.deep.equal([]);
+    expect(fresh.actions).to.deep.equal([]);
+    const old = run([aProject({ lastSeenAliveAt: at(-HOUR) })], aSnapshot({ processes: defunct }), nothing());
+    expect(old.transitions.map((t) => `${t.from}->${t.to}:${t.patch?.failureReason}`)).to.deep.equal(['processing->failed:phantom']);
+    expect(old.transitions[0]?.reason).to.contain('pid 1000 exited (defunct, not yet reaped)');
+    expect(old.actions).to.deep.equal([]);
+  });
+
+  it('still takes a defunct group leader whose group lives on for a zombie, so the kill reaches what it left', () => {
+    const processes = [aProcess({ state: 'Z' }), aProcess({ pid: 1001, ppid: 1, pgid: 1000, state: 'S' })];
+    const plan = run([aProject()], aSnapshot({ processes }), nothing());
+    expect(plan.transitions.map((t) => `${t.from}->${t.to}`)).to.deep.equal(['processing->zombie']);
+    expect(plan.actions.map((a) => a.kind)).to.deep.equal(['kill_tree']);
+  });
+
+  it('fails a zombie-state project whose pid is defunct and alone: nothing is left to kill', () => {
+    const plan = run([aProject({ state: 'zombie' })], aSnapshot({ processes: [aProcess({ state: 'Z' })] }), nothing());
+    expect(plan.transitions.map((t) => `${t.from}->${t.to}`)).to.deep.equal(['zombie->failed']);
+    expect(plan.actions).to.deep.equal([]);
+  });
+
   it('turns a live pid with a missing session into a zombie and plans its kill', () => {
     const plan = run([aProject()], aSnapshot({ processes: [aProcess()] }), nothing());
     expect(plan.transitions).to.deep.equal([
