@@ -187,7 +187,8 @@ function archiveExpired(doc: RegistryDocument, tx: Transaction, config: AgentCon
   return moved;
 }
 
-function emptyResult(startedAt: number, dryRun: boolean): CycleResult {
+/** A cycle result with nothing in it yet (also the base of test fixtures). */
+export function emptyCycleResult(startedAt: number, dryRun: boolean): CycleResult {
   return {
     ok: true,
     dryRun,
@@ -249,7 +250,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const random = options.random ?? Math.random;
   const started = clock();
   const dryRun = options.dryRun === true;
-  const result = emptyResult(started, dryRun);
+  const result = emptyCycleResult(started, dryRun);
   const by = `agent@${options.hostId}`;
   const log = options.log;
   let registry: RegistryDocument | null = null;

@@ -3,43 +3,13 @@
  * according to the last cycle together with the queue's health now.
  */
 import express from 'express';
-import { currentState } from '../core/breaker.js';
 import { findProject } from '../core/apply.js';
-import { PROJECT_STATES, type Project, type ProjectState } from '../core/project.js';
+import { PROJECT_STATES, type ProjectState } from '../core/project.js';
+import { displayOrder, projectRow } from '../core/project-view.js';
 import { summariseQueue } from '../core/queue-summary.js';
 import { InputError, UnknownProjectError, messageOf } from '../errors.js';
 import { validateProjectId } from '../registry/operations.js';
 import type { ServerDeps } from './app.js';
-
-const STATE_ORDER = (p: Project) => PROJECT_STATES.indexOf(p.state);
-
-/** The list view of a project (as `agent status --json`); the full record is at /api/projects/:id. */
-export function projectRow(p: Project, deps: Pick<ServerDeps, 'config'>, now: number) {
-  return {
-    id: p.id,
-    name: p.name,
-    state: p.state,
-    priority: p.priority,
-    host: p.host,
-    attempts: p.attempts,
-    maxAttempts: p.maxAttempts ?? deps.config.retryMaxAttempts,
-    nextAttemptAt: p.nextAttemptAt,
-    breaker: currentState(p.breaker, now, deps.config),
-    session: p.session,
-    tmuxSocket: p.tmuxSocket,
-    pid: p.pid,
-    enqueuedAt: p.enqueuedAt,
-    startedAt: p.startedAt,
-    heartbeatAt: p.heartbeatAt,
-    endedAt: p.endedAt,
-    failureReason: p.failureReason,
-  };
-}
-
-/** Projects in display order: by state (queued first), then priority, then age. */
-export function displayOrder(projects: readonly Project[]): Project[] {
-  return [...projects].sort((a, b) => STATE_ORDER(a) - STATE_ORDER(b) || b.priority - a.priority || a.enqueuedAt.localeCompare(b.enqueuedAt));
-}
 
 function stateFilter(query: Record<string, unknown>): ProjectState | null {
   for (const key of Object.keys(query)) {
@@ -61,7 +31,7 @@ export function readApi(deps: ServerDeps): express.Router {
     const doc = await deps.store.load();
     const now = deps.now();
     const projects = displayOrder(doc.projects.filter((p) => state === null || p.state === state));
-    res.json({ registry: deps.store.location, count: projects.length, projects: projects.map((p) => projectRow(p, deps, now)) });
+    res.json({ registry: deps.store.location, count: projects.length, projects: projects.map((p) => projectRow(p, deps.config, now)) });
   });
 
   router.get('/api/projects/:id', async (req, res) => {

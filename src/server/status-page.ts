@@ -10,7 +10,7 @@ import { PROJECT_STATES, type Project } from '../core/project.js';
 import { summariseQueue, type QueueSummary } from '../core/queue-summary.js';
 import type { RegistryDocument } from '../core/registry-document.js';
 import { messageOf } from '../errors.js';
-import { displayOrder } from './api-read.js';
+import { displayOrder } from '../core/project-view.js';
 import type { AgentStatus, ServerDeps } from './app.js';
 
 /** Projects listed on the page; the rest are at /api/projects. */

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { currentState, halfOpensAt } from '../../core/breaker.js';
 import { PROJECT_STATES, type Project } from '../../core/project.js';
+import { displayOrder, projectRow } from '../../core/project-view.js';
 import { summariseQueue } from '../../core/queue-summary.js';
 import { relative, table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
@@ -24,29 +25,12 @@ export function registerStatus(program: Command): void {
         const doc = await ctx.store.load();
         const now = ctx.now();
         const summary = summariseQueue(doc, ctx.config, now);
-        const order = (p: Project) => PROJECT_STATES.indexOf(p.state);
-        const projects = [...doc.projects].sort((a, b) => order(a) - order(b) || b.priority - a.priority || a.enqueuedAt.localeCompare(b.enqueuedAt));
+        const projects = displayOrder(doc.projects);
         if (opts.json) {
           printJson({
             registry: ctx.store.location,
             queue: summary,
-            projects: projects.map((p) => ({
-              id: p.id,
-              name: p.name,
-              state: p.state,
-              priority: p.priority,
-              attempts: p.attempts,
-              maxAttempts: p.maxAttempts ?? ctx.config.retryMaxAttempts,
-              nextAttemptAt: p.nextAttemptAt,
-              breaker: currentState(p.breaker, now, ctx.config),
-              session: p.session,
-              pid: p.pid,
-              enqueuedAt: p.enqueuedAt,
-              startedAt: p.startedAt,
-              heartbeatAt: p.heartbeatAt,
-              endedAt: p.endedAt,
-              failureReason: p.failureReason,
-            })),
+            projects: projects.map((p) => projectRow(p, ctx.config, now)),
           });
           return;
         }
