@@ -19,7 +19,7 @@ import { applyTransition, applyUpdate, findProject, type EnterHook } from './cor
 import type { RandomSource } from './core/backoff.js';
 import { guard } from './core/guard.js';
 import { intentFor, recoverIntents } from './core/intents.js';
-import { selectLaunches } from './core/launch.js';
+import { invalidCommandMoves, selectLaunches } from './core/launch.js';
 import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate } from './core/plan.js';
 import { policyEnterHook } from './core/policy-hooks.js';
 import { iso, isActive, isTerminal, ms, type Project } from './core/project.js';
@@ -382,6 +382,12 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
         for (const o of outcomes) {
           tx.audit(actionAudit(o, at, by));
           const act = o.action;
+          if (act.kind === 'launch' && o.invalidInput) {
+            // A launch that can never start is a failed attempt; left queued it would hold its slot forever.
+            const [attempted, failed] = invalidCommandMoves(act, o.detail);
+            if (applyPlanned(a, attempted)) applyPlanned(a, failed);
+            continue;
+          }
           if (o.outcome !== 'success' || act.project === null || !act.then) continue;
           const project = findProject(fresh, act.project);
           if (!project) continue;

@@ -6,7 +6,7 @@
 import type { AgentConfig } from '../config/keys.js';
 import type { RandomSource } from './backoff.js';
 import { allowsAttempt, type BreakerConfig } from './breaker.js';
-import type { LaunchAction } from './plan.js';
+import type { LaunchAction, PlannedTransition } from './plan.js';
 import { isActive, ms, SESSION_NAME_PATTERN, type Project } from './project.js';
 import { isQueuePaused } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
@@ -85,4 +85,21 @@ export function selectLaunches(
       then: { to: 'processing', reason: 'launched', patch: { host: hostId, session } },
     };
   });
+}
+
+/**
+ * The moves that record a launch refused for the project's own input (its
+ * cwd is not a directory, tmux cannot take its command) as a failed attempt:
+ * queued → processing → failed with `failureReason` `invalid_command`, which
+ * is not retried by default. Left queued, such a project would be picked first
+ * again every cycle and hold its slot forever. Nothing ran, so no pid and no
+ * session are recorded (a generated session name would claim a session that
+ * is not ours).
+ */
+export function invalidCommandMoves(action: LaunchAction, detail: string): [attempted: PlannedTransition, failed: PlannedTransition] {
+  const host = action.then?.patch?.host;
+  return [
+    { project: action.project, from: 'queued', to: 'processing', reason: 'launch attempted', patch: { ...(host !== undefined ? { host } : {}), pid: null, pidStartTime: null } },
+    { project: action.project, from: 'processing', to: 'failed', reason: `launch refused: ${detail}`, patch: { failureReason: 'invalid_command' } },
+  ];
 }

@@ -5,7 +5,7 @@
 import type { AgentConfig } from '../config/keys.js';
 import type { HealAction } from '../core/plan.js';
 import type { Project } from '../core/project.js';
-import { messageOf } from '../errors.js';
+import { InputError, messageOf } from '../errors.js';
 import { readStartTime } from '../scan/proc-table.js';
 import { killTree } from './kill-tree.js';
 import { killSession, launchSession } from './tmux-actions.js';
@@ -18,6 +18,8 @@ export interface ActionOutcome {
   detail: string;
   /** For a launch: what the project now runs as. */
   launched?: Pick<Project, 'pid' | 'pidStartTime' | 'session' | 'tmuxSocket'>;
+  /** For a launch refused before tmux ran: the project's own cwd or command is invalid. */
+  invalidInput?: boolean;
 }
 
 export interface ExecuteOptions {
@@ -49,7 +51,14 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
       return { action, outcome: result.outcome, detail: result.detail };
     }
     case 'launch': {
-      const { panePid } = await launchSession(action.tmuxSocket, action.session, action.cwd, action.command, tmux);
+      let panePid: number;
+      try {
+        ({ panePid } = await launchSession(action.tmuxSocket, action.session, action.cwd, action.command, tmux));
+      } catch (err) {
+        // Bad input (no such cwd, a command tmux cannot take) never runs, however often it is tried.
+        if (err instanceof InputError) return { action, outcome: 'failure', detail: messageOf(err), invalidInput: true };
+        throw err;
+      }
       const pidStartTime = await readStartTime(panePid, options.procRoot);
       return {
         action,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { hexSuffix, selectLaunches, sessionNameFor } from '../../src/core/launch.js';
+import { hexSuffix, invalidCommandMoves, selectLaunches, sessionNameFor } from '../../src/core/launch.js';
 import { SESSION_NAME_PATTERN } from '../../src/core/project.js';
 import { MIN, T0, aConfig, aPausedQueue, aProcessingProject, aQueuedProject, aRunningQueue, anOpenBreaker, at, constant, sequence } from '../helpers/policy-builders.js';
 
@@ -98,5 +98,16 @@ describe('launch selection', () => {
     expect(hexSuffix(constant(0.999999999999))).to.equal('ffffffff');
     expect(hexSuffix(constant(1))).to.equal('ffffffff');
     expect(hexSuffix(constant(0.0000001))).to.equal('000001ad');
+  });
+
+  describe('a launch refused for its own input', () => {
+    it('is recorded as an attempt that failed with invalid_command, claiming no pid and no session', () => {
+      const launch = selectLaunches([aQueuedProject('web', { command: cmd, tmuxSocket: 'agents' })], aRunningQueue(), one, T0, 'build-01', constant(0))[0];
+      if (!launch) throw new Error('no launch planned');
+      expect(invalidCommandMoves(launch, 'cwd "/gone" is not an existing directory')).to.deep.equal([
+        { project: 'web', from: 'queued', to: 'processing', reason: 'launch attempted', patch: { host: 'build-01', pid: null, pidStartTime: null } },
+        { project: 'web', from: 'processing', to: 'failed', reason: 'launch refused: cwd "/gone" is not an existing directory', patch: { failureReason: 'invalid_command' } },
+      ]);
+    });
   });
 });

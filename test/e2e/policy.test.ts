@@ -5,7 +5,7 @@
  * the queue — checked through the registry, `agent status --json` and tmux.
  */
 import { expect } from 'chai';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isActive, ms, type HistoryEntry, type Project } from '../../src/core/project.js';
 import { isRunning, sleep, waitUntil } from '../helpers/processes.js';
@@ -139,6 +139,47 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     expect(q.tmux.sessions()).to.deep.equal([]);
   });
 
+  it('after the cooldown an open breaker lets one attempt through, and its failure re-opens it for twice as long', async () => {
+    q.env = { ...q.env, AGENT_BREAKER_FAILURE_THRESHOLD: '3', AGENT_BREAKER_COOLDOWN_SEC: '2' };
+    const now = Date.now();
+    const openedAt = now - 1000;
+    q.write([
+      q.project({
+        id: 'bad',
+        state: 'failed',
+        command: FAILING,
+        cwd: projectDir('bad'),
+        attempts: 3,
+        pid: null,
+        pidStartTime: null,
+        failureReason: 'phantom',
+        endedAt: new Date(openedAt).toISOString(),
+        nextAttemptAt: new Date(openedAt + 100).toISOString(),
+        breaker: { state: 'open', consecutiveFailures: 3, openedAt: new Date(openedAt).toISOString(), opens: 1 },
+      }),
+    ]);
+    const halfOpen = openedAt + 2000;
+    await healUntil(() => q.get('bad').state !== 'failed', 5000, 'the half-open retry', (r) => {
+      if (r.transitions.length > 0) expect(Date.now(), 'no retry before the cooldown ends').to.be.at.least(halfOpen);
+    });
+    const retry = q.get('bad').history.at(-1) as HistoryEntry;
+    expect(retry).to.include({ from: 'failed', to: 'queued', reason: 'retry', breaker: 'half_open', attempt: 4 });
+    expect(ms(retry.at) as number).to.be.at.least(halfOpen);
+
+    await healUntil(() => q.get('bad').state === 'failed', 8000, 'the trial to fail');
+    const p = q.get('bad');
+    expect(p.attempts).to.equal(4);
+    expect(p.history.at(-1)).to.include({ from: 'processing', to: 'failed', breaker: 'reopened' });
+    expect(p.breaker).to.include({ state: 'open', consecutiveFailures: 4, opens: 2 });
+    const reopened = ms(p.breaker.openedAt) as number;
+    expect((await status()).projects[0]).to.include({ id: 'bad', breaker: 'open' });
+    // The second cooldown is 4 s: a cycle 2 s in (the first cooldown's length) still launches nothing.
+    await waitUntil(() => Date.now() > reopened + 2100, 3000, 'the first cooldown length to pass');
+    const r = await heal();
+    expect(r.actions).to.deep.equal([]);
+    expect(q.get('bad').state).to.equal('failed');
+  });
+
   it('with AGENT_MAX_CONCURRENT=2 never runs more than two at once and starts them in priority order', async () => {
     q.env = { ...q.env, AGENT_MAX_CONCURRENT: '2' };
     const priorities: Record<string, number> = { p1: 1, p2: 5, p3: 3, p4: 4, p5: 2 };
@@ -157,6 +198,23 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     const order = [...started].sort((a, b) => a.at - b.at || (priorities[b.id] as number) - (priorities[a.id] as number)).map((s) => s.id);
     expect(order).to.deep.equal(['p2', 'p4', 'p3', 'p5', 'p1']);
     for (const p of q.read().projects) expect(p.attempts, p.id).to.equal(1);
+  });
+
+  it('a project that cannot be launched fails as invalid_command instead of holding the only slot forever', async () => {
+    await enqueue('broken', ['sleep', '30'], ['--priority', '10']);
+    await enqueue('good', ['sh', '-c', 'sleep 0.3; touch COMPLETED']);
+    rmSync(projectDir('broken'), { recursive: true });
+    const { code, result } = await q.heal();
+    expect(code, 'the failed launch is reported').to.equal(1);
+    expect(result.actions.map((a) => `${a.project}:${a.action}:${a.outcome}`)).to.deep.equal(['broken:launch:failure']);
+    const broken = q.get('broken');
+    expect(broken).to.include({ state: 'failed', failureReason: 'invalid_command', attempts: 1, nextAttemptAt: null });
+    expect(moves(broken)).to.deep.equal(['queued->processing', 'processing->failed']);
+    expect(broken.history.at(-1)?.reason).to.contain('is not an existing directory');
+    expect(q.read().intents).to.deep.equal([]);
+
+    await healUntil(() => q.get('good').state === 'completed', 6000, 'the next project to run');
+    expect(q.get('broken').state, 'never retried: the command cannot run').to.equal('failed');
   });
 
   it('requeues a failed project of an external orchestrator after its backoff, then leaves it queued for the orchestrator', async () => {
@@ -189,12 +247,28 @@ describe('e2e: self-healing policy through agent heal --once', function () {
 
   it('the queue breaker pauses the queue after several failures: no launch and no requeue while paused', async () => {
     q.env = { ...q.env, AGENT_QUEUE_BREAKER_WINDOW: '5', AGENT_QUEUE_BREAKER_MIN_FINISHED: '3', AGENT_QUEUE_BREAKER_COOLDOWN_SEC: '60' };
+    // Two attempts failed a moment ago (as an orchestrator reported them); the third is reported now.
+    const now = Date.now();
+    const failedAt = (i: number) => new Date(now - 2000 + i * 100).toISOString();
+    q.write(
+      [1, 2].map((i) =>
+        q.project({
+          id: `f${i}`,
+          state: 'failed',
+          pid: null,
+          pidStartTime: null,
+          endedAt: failedAt(i),
+          failureReason: 'reported',
+          nextAttemptAt: new Date(now + 500).toISOString(),
+          breaker: { state: 'closed', consecutiveFailures: 1, openedAt: null, opens: 0 },
+          history: [{ at: failedAt(i), from: 'processing', to: 'failed', reason: 'failed (reported): reported', by: 'cli@test-host' }],
+        }),
+      ),
+    );
     const orchestrator = await q.processes.sleeper({ detached: true });
-    for (const id of ['f1', 'f2', 'f3']) {
-      await enqueue(id, []);
-      await report(['start', id, '--pid', String(orchestrator)]);
-      await report(['fail', id]);
-    }
+    await enqueue('f3', []);
+    await report(['start', 'f3', '--pid', String(orchestrator)]);
+    await report(['fail', 'f3']);
     await enqueue('next', ['sleep', '30']);
 
     const first = await heal();
