@@ -77,6 +77,9 @@ export class ConflictError extends AgentError {
   override readonly httpStatus = 409;
 }
 
+/** A queue-wide write carried a leader fencing token older than the newest one issued: another agent leads now. */
+export class LeaseLostError extends ConflictError {}
+
 export function exitCodeOf(err: unknown): ExitCode {
   return err instanceof AgentError ? err.exitCode : EXIT.problems;
 }

@@ -12,7 +12,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError, InputError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RegistryStore } from '../registry/store.js';
-import { openStore } from '../registry/open.js';
+import { isUrl, openOptionsOf, openStore } from '../registry/open.js';
 import type { OperationContext } from '../registry/operations.js';
 import { policyEnterHook } from '../core/policy-hooks.js';
 
@@ -58,7 +58,7 @@ export function buildContext(options: GlobalOptions, env: NodeJS.ProcessEnv = pr
   const config = loaded.config;
   let log: Logger | undefined;
   const hostId = config.hostId ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
-  const store = openStore(config.registry.includes('://') ? config.registry : resolve(config.registry));
+  const store = openStore(isUrl(config.registry) ? config.registry : resolve(config.registry), openOptionsOf(config));
   const now = Date.now;
   return {
     config,

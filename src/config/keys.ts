@@ -5,7 +5,7 @@
  */
 
 export interface AgentConfig {
-  /** Registry location: a JSON file path (default `data/registry.json`). */
+  /** Registry location: a JSON file path (default `data/registry.json`) or a `redis://` URL. */
   registry: string;
   /** This agent's host id; null means the machine's hostname. */
   hostId: string | null;
@@ -51,6 +51,10 @@ export interface AgentConfig {
   retentionDays: number;
   allowForeignUsers: boolean;
   metricsProjectLimit: number;
+  redisKeyPrefix: string;
+  redisTimeoutMs: number;
+  redisStreamMaxLen: number;
+  leaseTtlMs: number;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -86,7 +90,7 @@ function def<K extends KeyName>(key: K, env: string, dflt: AgentConfig[K], kind:
 }
 
 export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
-  def('registry', 'AGENT_REGISTRY', 'data/registry.json', { type: 'string', nullable: false }, 'Registry location: path of the JSON registry file (relative to the working directory).'),
+  def('registry', 'AGENT_REGISTRY', 'data/registry.json', { type: 'string', nullable: false }, 'Registry location: path of the JSON registry file (relative to the working directory), or redis://[user:password@]host:port/db for a registry shared by several hosts.'),
   def('hostId', 'AGENT_HOST_ID', null, { type: 'string', nullable: true, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, patternText: 'letters, digits, ".", "_", "-" (1-64, starting with a letter or digit)' }, "This agent's host id, recorded on the projects it starts; null means the machine's hostname."),
   def('listen', 'AGENT_LISTEN', '0.0.0.0:9820', { type: 'listen' }, 'HTTP listen address of `agent serve`, host:port.'),
   def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API; null means writes are refused with 403.'),
@@ -126,6 +130,10 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('retentionDays', 'AGENT_RETENTION_DAYS', 7, int(0, 3650), 'Terminal projects older than this move to archive.jsonl.'),
   def('allowForeignUsers', 'AGENT_ALLOW_FOREIGN_USERS', false, { type: 'bool' }, 'Allow signalling processes owned by another user.'),
   def('metricsProjectLimit', 'AGENT_METRICS_PROJECT_LIMIT', 500, int(0, 100_000), 'Cap on per-project metric series (non-terminal projects only).'),
+  def('redisKeyPrefix', 'AGENT_REDIS_KEY_PREFIX', 'toa:', { type: 'string', nullable: false, pattern: /^[A-Za-z0-9:{}._-]{1,64}$/, patternText: 'letters, digits, ":", "{", "}", ".", "_", "-" (1-64)' }, 'Prefix of every key of a Redis registry, so several queues can share one Redis (wrap it in {} for Redis Cluster).'),
+  def('redisTimeoutMs', 'AGENT_REDIS_TIMEOUT_MS', 2000, int(100, 60_000), 'Connect and command timeout of a Redis registry: an unreachable Redis fails a read or write after this long.'),
+  def('redisStreamMaxLen', 'AGENT_REDIS_STREAM_MAXLEN', 100_000, int(1000, 100_000_000), 'Approximate number of entries kept in the audit and archive streams of a Redis registry (XADD MAXLEN ~).'),
+  def('leaseTtlMs', 'AGENT_LEASE_TTL_MS', 15_000, int(1000, 600_000), 'TTL of the leader lease (and the floor of per-project action leases) with a Redis registry; a dead leader is replaced within it.'),
   def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr.'),
 ];
 

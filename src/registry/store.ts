@@ -32,6 +32,16 @@ export interface RegistryHealth {
   lastGood: boolean;
 }
 
+export interface UpdateOptions {
+  /**
+   * Fencing token of the leader lease the write relies on (queue-wide
+   * decisions). A store that keeps leases (Redis) refuses the write with
+   * LeaseLostError when a newer token has been issued since; the file and
+   * memory stores have one writer host and ignore it.
+   */
+  fence?: number | null;
+}
+
 export interface RegistryStore {
   readonly backend: 'memory' | 'json' | 'redis';
   /** A human-readable location (path or URL without credentials). */
@@ -43,8 +53,11 @@ export interface RegistryStore {
    * document and changes it in place; the store validates and commits it
    * atomically, then appends the queued audit lines. Nothing is written when
    * the document is unchanged. If `mutate` throws, nothing is written.
+   * A backend with optimistic concurrency (Redis) runs `mutate` again, on a
+   * fresh copy, when another writer committed first: `mutate` must change
+   * nothing but `doc` and `tx`, or reset what else it touches on each call.
    */
-  update<T>(mutate: (doc: RegistryDocument, tx: Transaction) => T | Promise<T>): Promise<T>;
+  update<T>(mutate: (doc: RegistryDocument, tx: Transaction) => T | Promise<T>, options?: UpdateOptions): Promise<T>;
   /** Validate without changing anything. */
   check(): Promise<RegistryHealth>;
   /** Restore the last good version when the current one does not validate. */
