@@ -20,7 +20,8 @@ interface StatusJson {
 const FAILING = ['sh', '-c', 'sleep 0.2; exit 3'];
 
 describe('e2e: self-healing policy through agent heal --once', function () {
-  this.timeout(30_000);
+  // About 10 s each on an idle machine; the margin is for a loaded CI host.
+  this.timeout(45_000);
   let q: TestQueue;
   beforeEach(() => {
     q = new TestQueue({ PHANTOM_GRACE_PERIOD_SEC: '1', AGENT_RETRY_BASE_SEC: '1', AGENT_RETRY_MAX_DELAY_SEC: '1' });
@@ -101,7 +102,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     q.env = { ...q.env, AGENT_BREAKER_FAILURE_THRESHOLD: '3', AGENT_BREAKER_COOLDOWN_SEC: '60' };
     await enqueue('bad', FAILING);
     const failures = () => q.get('bad').history.filter((h) => h.to === 'failed' && h.from !== 'failed');
-    await healUntil(() => failures().length === 3, 20_000, 'three failures', (r) => {
+    await healUntil(() => failures().length === 3, 25_000, 'three failures', (r) => {
       expect(r.actions.every((a) => a.outcome === 'success'), JSON.stringify(r.actions)).to.equal(true);
     });
 
@@ -140,9 +141,9 @@ describe('e2e: self-healing policy through agent heal --once', function () {
   });
 
   it('after the cooldown an open breaker lets one attempt through, and its failure re-opens it for twice as long', async () => {
-    q.env = { ...q.env, AGENT_BREAKER_FAILURE_THRESHOLD: '3', AGENT_BREAKER_COOLDOWN_SEC: '2' };
+    q.env = { ...q.env, AGENT_BREAKER_FAILURE_THRESHOLD: '3', AGENT_BREAKER_COOLDOWN_SEC: '4' };
     const now = Date.now();
-    const openedAt = now - 1000;
+    const openedAt = now - 3000;
     q.write([
       q.project({
         id: 'bad',
@@ -158,7 +159,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
         breaker: { state: 'open', consecutiveFailures: 3, openedAt: new Date(openedAt).toISOString(), opens: 1 },
       }),
     ]);
-    const halfOpen = openedAt + 2000;
+    const halfOpen = openedAt + 4000;
     await healUntil(() => q.get('bad').state !== 'failed', 5000, 'the half-open retry', (r) => {
       if (r.transitions.length > 0) expect(Date.now(), 'no retry before the cooldown ends').to.be.at.least(halfOpen);
     });
@@ -173,8 +174,9 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     expect(p.breaker).to.include({ state: 'open', consecutiveFailures: 4, opens: 2 });
     const reopened = ms(p.breaker.openedAt) as number;
     expect((await status()).projects[0]).to.include({ id: 'bad', breaker: 'open' });
-    // The second cooldown is 4 s: a cycle 2 s in (the first cooldown's length) still launches nothing.
-    await waitUntil(() => Date.now() > reopened + 2100, 3000, 'the first cooldown length to pass');
+    // The second cooldown is 8 s: a cycle 4 s in (the first cooldown's length) still launches nothing.
+    await waitUntil(() => Date.now() > reopened + 4100, 5000, 'the first cooldown length to pass');
+    expect(Date.now() - reopened, 'the machine is too slow for this check').to.be.below(6000);
     const r = await heal();
     expect(r.actions).to.deep.equal([]);
     expect(q.get('bad').state).to.equal('failed');
