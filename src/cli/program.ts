@@ -5,6 +5,7 @@ import { EXIT, exitCodeOf, messageOf } from '../errors.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerHeal } from './commands/heal.js';
+import { registerDemo } from './commands/demo.js';
 import { registerDiagnostics } from './commands/diagnostics.js';
 import { registerRecovery } from './commands/recovery.js';
 import { registerServe } from './commands/serve.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerDiagnostics(program);
   registerRegistry(program);
+  registerDemo(program);
   for (const sub of program.commands) sub.exitOverride();
   for (const sub of program.commands.flatMap((c) => c.commands)) sub.exitOverride();
   return program;
