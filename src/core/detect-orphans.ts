@@ -11,7 +11,7 @@ import { detection, secs, type DetectContext } from './detect-active.js';
 import { compilePatterns } from './patterns.js';
 import type { Plan } from './plan.js';
 import { isActive, isTerminal, ms, type Project } from './project.js';
-import { treeOf } from './process-tree.js';
+import { indexTree, treeOf, type TreeIndex } from './process-tree.js';
 import { findServer, processScanOk, serverLabel } from './liveness.js';
 
 /**
@@ -23,11 +23,21 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
   const patterns = compilePatterns(config.orphanSessionPatterns);
   const graceMs = config.orphanGraceSec * 1000;
   const localIds = new Set(local.map((p) => p.id));
+  // Owners by socket and session name, indexed once: a registry holds thousands of projects, a server hundreds of sessions.
+  const owned = new Map<string | null, Map<string, Project[]>>();
+  for (const p of projects) {
+    if (p.session === null) continue;
+    let bySession = owned.get(p.tmuxSocket);
+    if (!bySession) owned.set(p.tmuxSocket, (bySession = new Map()));
+    const list = bySession.get(p.session);
+    if (list) list.push(p);
+    else bySession.set(p.session, [p]);
+  }
   for (const server of snapshot.tmux) {
     if (!server.ok) continue;
     const where = serverLabel(server.socket);
     for (const [name, panes] of server.sessions) {
-      const owners = projects.filter((p) => p.session === name && p.tmuxSocket === server.socket);
+      const owners = owned.get(server.socket)?.get(name) ?? [];
       if (owners.some((p) => !isTerminal(p.state))) continue;
       const finished = owners.filter((p) => localIds.has(p.id));
       if (finished.length > 0) {
@@ -97,6 +107,7 @@ export function detectDefunct(local: readonly Project[], ctx: DetectContext, pla
   const { snapshot } = ctx;
   if (!processScanOk(snapshot)) return;
   const table = snapshot.processes;
+  let index: TreeIndex | null = null;
   for (const project of local) {
     if (!isActive(project.state)) continue;
     const roots: number[] = [];
@@ -108,7 +119,10 @@ export function detectDefunct(local: readonly Project[], ctx: DetectContext, pla
       for (const pane of server.sessions.get(project.session) ?? []) if (!pane.paneDead) roots.push(pane.panePid);
     }
     const members = new Set<number>();
-    for (const root of roots) for (const pid of treeOf(table, root)) members.add(pid);
+    for (const root of roots) {
+      index ??= indexTree(table); // once per table, and only when some tree is walked
+      for (const pid of treeOf(table, root, index)) members.add(pid);
+    }
     const defunct = [...members].map((pid) => table.byPid.get(pid)).filter((p) => p !== undefined && p.state === 'Z');
     const first = defunct[0];
     if (!first) continue;

@@ -5,28 +5,42 @@
  */
 import type { ProcessTable } from './snapshot.js';
 
-/** PIDs by parent PID, built once per walk. */
-function childrenIndex(table: ProcessTable): Map<number, number[]> {
-  const index = new Map<number, number[]>();
+/**
+ * Children by parent PID and members by process group, in table order. Built
+ * in one pass; a caller walking many trees of one table builds it once and
+ * passes it along (a walk without one builds its own).
+ */
+export interface TreeIndex {
+  children: Map<number, number[]>;
+  groups: Map<number, number[]>;
+}
+
+export function indexTree(table: ProcessTable): TreeIndex {
+  const children = new Map<number, number[]>();
+  const groups = new Map<number, number[]>();
   for (const p of table.byPid.values()) {
+    if (p.pgid !== null) {
+      const members = groups.get(p.pgid);
+      if (members) members.push(p.pid);
+      else groups.set(p.pgid, [p.pid]);
+    }
     // pid 0 (the idle task) is nobody's child we care about, and a self-parent would loop.
     if (p.ppid === p.pid) continue;
-    const siblings = index.get(p.ppid);
+    const siblings = children.get(p.ppid);
     if (siblings) siblings.push(p.pid);
-    else index.set(p.ppid, [p.pid]);
+    else children.set(p.ppid, [p.pid]);
   }
-  return index;
+  return { children, groups };
 }
 
 /** Every descendant of `pid` by ppid, breadth-first, excluding `pid` itself. */
-export function descendants(table: ProcessTable, pid: number): number[] {
-  const index = childrenIndex(table);
+export function descendants(table: ProcessTable, pid: number, index: TreeIndex = indexTree(table)): number[] {
   const seen = new Set<number>([pid]);
   const out: number[] = [];
   const queue: number[] = [pid];
   for (let i = 0; i < queue.length; i += 1) {
     const current = queue[i] as number;
-    for (const child of index.get(current) ?? []) {
+    for (const child of index.children.get(current) ?? []) {
       // A table read over time can show a cycle after PID reuse; never walk it twice.
       if (seen.has(child)) continue;
       seen.add(child);
@@ -45,16 +59,16 @@ export function descendants(table: ProcessTable, pid: number): number[] {
  * group) would otherwise drag in its parent and siblings. Empty when the root
  * is not in the table.
  */
-export function treeOf(table: ProcessTable, rootPid: number): number[] {
+export function treeOf(table: ProcessTable, rootPid: number, index: TreeIndex = indexTree(table)): number[] {
   const root = table.byPid.get(rootPid);
   if (!root) return [];
-  const tree = [rootPid, ...descendants(table, rootPid)];
+  const tree = [rootPid, ...descendants(table, rootPid, index)];
   if (root.pgid === null || root.pgid !== rootPid) return tree;
   const members = new Set(tree);
-  for (const p of table.byPid.values()) {
-    if (p.pgid === root.pgid && !members.has(p.pid)) {
-      members.add(p.pid);
-      tree.push(p.pid);
+  for (const pid of index.groups.get(root.pgid) ?? []) {
+    if (!members.has(pid)) {
+      members.add(pid);
+      tree.push(pid);
     }
   }
   return tree;

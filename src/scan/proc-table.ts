@@ -5,6 +5,7 @@
  * process groups, states and start ticks: those stay null, so start-time
  * checks fail closed and nothing is ever signalled on such a host.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import psList from 'ps-list';
@@ -37,16 +38,45 @@ export function parseStat(text: string): StatFields {
   if (open < 0 || close < open) throw new Error(`malformed stat line: ${JSON.stringify(text.slice(0, 200))}`);
   const pid = Number(text.slice(0, open).trim());
   const comm = text.slice(open + 1, close);
-  // Fields after ")" start with field 3 (state); field N is at index N - 3.
-  const rest = text.slice(close + 1).trim().split(/\s+/);
-  const state = rest[0] ?? '';
-  const ppid = Number(rest[1]);
-  const pgid = Number(rest[2]);
-  const startTime = Number(rest[19]);
-  if (!Number.isInteger(pid) || !/^[A-Za-z]$/.test(state) || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isInteger(startTime) || rest[19] === undefined) {
+  // Fields after ")" start with field 3 (state); field N is token N - 3. Only the tokens used are
+  // cut out: the scan parses every process's line each cycle.
+  const tokens = statTokens(text, close + 1);
+  const state = tokens[0] ?? '';
+  const ppid = Number(tokens[1]);
+  const pgid = Number(tokens[2]);
+  const startTime = Number(tokens[3]);
+  if (!Number.isInteger(pid) || !/^[A-Za-z]$/.test(state) || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isInteger(startTime) || tokens[3] === undefined) {
     throw new Error(`malformed stat line: ${JSON.stringify(text.slice(0, 200))}`);
   }
   return { pid, comm, state, ppid, pgid, startTime };
+}
+
+/** Token indexes after ")" that parseStat reads: state, ppid, pgrp and starttime (fields 3, 4, 5, 22). */
+const WANTED_TOKENS = [0, 1, 2, 19] as const;
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 10 || code === 9 || code === 13 || code === 11 || code === 12;
+}
+
+/** The wanted whitespace-separated tokens of `text` from `from` on, in WANTED_TOKENS order; missing ones are absent. */
+function statTokens(text: string, from: number): string[] {
+  const out: string[] = [];
+  let token = 0;
+  let want = 0;
+  let i = from;
+  const n = text.length;
+  while (i < n && want < WANTED_TOKENS.length) {
+    while (i < n && isSpace(text.charCodeAt(i))) i += 1;
+    if (i >= n) break;
+    const start = i;
+    while (i < n && !isSpace(text.charCodeAt(i))) i += 1;
+    if (token === WANTED_TOKENS[want]) {
+      out.push(text.slice(start, i));
+      want += 1;
+    }
+    token += 1;
+  }
+  return out;
 }
 
 /** The real uid from the `Uid:` line of /proc/<pid>/status, or null when the line is missing. */
@@ -121,8 +151,19 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, task: (item:
   return results;
 }
 
+export interface ReadTableOptions {
+  /**
+   * What to read of each process. `full` (default): stat, status (uid) and
+   * cmdline. `stat`: /proc/<pid>/stat alone, one read per process, with uid
+   * null and cmdline empty — all a cycle's scan needs (liveness, trees,
+   * groups, defunct states); whatever signals a process reads a full table of
+   * its own first.
+   */
+  fields?: 'full' | 'stat';
+}
+
 /** The whole process table. PIDs that vanish mid-read are skipped; any other error rejects with context. */
-export async function readProcessTable(procRoot: string = DEFAULT_PROC_ROOT): Promise<ProcessTable> {
+export async function readProcessTable(procRoot: string = DEFAULT_PROC_ROOT, options: ReadTableOptions = {}): Promise<ProcessTable> {
   if (await usePs(procRoot)) return readProcessTableFromPs();
   let names: string[];
   try {
@@ -131,10 +172,63 @@ export async function readProcessTable(procRoot: string = DEFAULT_PROC_ROOT): Pr
     throw withContext(err, `listing ${procRoot}`);
   }
   const pids = names.filter((n) => /^\d+$/.test(n)).map(Number);
-  const rows = await mapBounded(pids, READ_CONCURRENCY, (pid) => readProcfsEntry(pid, procRoot));
   const byPid = new Map<number, ProcessInfo>();
+  if (options.fields === 'stat') {
+    await readStatsInto(byPid, pids, procRoot);
+    return { byPid };
+  }
+  const rows = await mapBounded(pids, READ_CONCURRENCY, (pid) => readProcfsEntry(pid, procRoot));
   for (const row of rows) if (row) byPid.set(row.pid, row);
   return { byPid };
+}
+
+/** stat files read between two turns of the event loop, so a big host never stalls the HTTP server for long. */
+const STAT_BATCH = 256;
+/** A stat line is at most ~1 KiB (comm is at most 64 bytes); anything longer is cut and fails to parse loudly. */
+const statBuffer = Buffer.alloc(4096);
+
+/**
+ * One stat file with synchronous open/read/close into a shared buffer: on
+ * procfs these never block on a disk, and they cost a fraction of the four
+ * thread-pool round trips of an async readFile. null when the process is gone.
+ */
+function readStatSync(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if (isVanished(err)) return null;
+    throw withContext(err, `reading ${path}`);
+  }
+  try {
+    const length = readSync(fd, statBuffer, 0, statBuffer.length, 0);
+    return statBuffer.toString('utf8', 0, length);
+  } catch (err) {
+    // ESRCH: the process exited between open and read.
+    if (isVanished(err)) return null;
+    throw withContext(err, `reading ${path}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function readStatsInto(byPid: Map<number, ProcessInfo>, pids: readonly number[], procRoot: string): Promise<void> {
+  for (let start = 0; start < pids.length; start += STAT_BATCH) {
+    if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const end = Math.min(pids.length, start + STAT_BATCH);
+    for (let i = start; i < end; i++) {
+      const path = join(procRoot, String(pids[i]), 'stat');
+      const text = readStatSync(path);
+      if (text === null) continue;
+      let f: StatFields;
+      try {
+        f = parseStat(text);
+      } catch (err) {
+        throw withContext(err, `reading ${path}`);
+      }
+      byPid.set(f.pid, { pid: f.pid, ppid: f.ppid, pgid: f.pgid, state: f.state, startTime: f.startTime, uid: null, comm: f.comm, cmdline: [] });
+    }
+  }
 }
 
 /**

@@ -56,7 +56,7 @@ export interface ScanOptions {
 
 /** The process table as a source. */
 export function processSource(procRoot: string): ScanSource<ProcessTable> {
-  return { name: 'processes', collect: async () => ({ value: await readProcessTable(procRoot), error: null }) };
+  return { name: 'processes', collect: async () => ({ value: await readProcessTable(procRoot, { fields: 'stat' }), error: null }) };
 }
 
 /** All tmux servers as one source; it is not ok when any server could not be read, and names each. */

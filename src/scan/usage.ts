@@ -4,7 +4,7 @@
  * blocks healing.
  */
 import pidusage from 'pidusage';
-import { treeOf } from '../core/process-tree.js';
+import { indexTree, treeOf } from '../core/process-tree.js';
 import type { ProcessTable, ResourceUsage } from '../core/snapshot.js';
 
 /** A project's root process as the registry recorded it. */
@@ -29,12 +29,13 @@ export interface UsageResult {
 export async function collectUsage(table: ProcessTable, trackedTrees: readonly TrackedTree[]): Promise<UsageResult> {
   const usage = new Map<string, ResourceUsage>();
   const errors: string[] = [];
+  const index = indexTree(table);
   for (const tracked of trackedTrees) {
     const root = table.byPid.get(tracked.pid);
     if (!root) continue;
     // PID reuse: the number now names another process, whose usage is not the project's.
     if (tracked.pidStartTime !== null && root.startTime !== tracked.pidStartTime) continue;
-    const pids = treeOf(table, tracked.pid);
+    const pids = treeOf(table, tracked.pid, index);
     try {
       // An array always: pidusage then tolerates members that exit meanwhile (missing entries).
       const stats = await pidusage(pids);
