@@ -98,13 +98,31 @@ function heldBy(verdict: CompletionVerdict): string | null {
   return verdict.outcome === 'unknown' ? verdict.why : null;
 }
 
+/** The most lastSeenAliveAt may lag behind a live project's last sighting: 10 % of the phantom grace, at most a minute. */
+export function lastSeenRefreshMs(config: AgentConfig): number {
+  return Math.min((config.phantomGracePeriodSec * 1000) / 10, 60_000);
+}
+
+/**
+ * Whether a live project's lastSeenAliveAt is due: it lags by the refresh
+ * interval or more. Refreshing it every cycle would rewrite the registry every
+ * cycle; refreshed this way, a phantom's grace still runs at least 90 % of its
+ * length (the lag is at most a tenth of it).
+ */
+function seenAliveDue(project: Project, ctx: DetectContext): boolean {
+  const seen = ms(project.lastSeenAliveAt);
+  return seen === null || ctx.now - seen >= lastSeenRefreshMs(ctx.config);
+}
+
 export function detectActive(project: Project, ctx: DetectContext, plan: Plan): void {
   const l = livenessOf(project, ctx.snapshot);
   const update: PlannedUpdate = { project: project.id, patch: {} };
-  if (l.alive) update.patch.lastSeenAliveAt = iso(ctx.now);
   if (project.state === 'processing') detectProcessing(project, l, ctx, plan, update);
   else if (project.state === 'timing_out') detectTimingOut(project, l, ctx, plan);
   else if (project.state === 'zombie') detectZombie(project, l, plan);
+  const written = Object.keys(update.patch).length > 0 || update.note !== undefined;
+  // A record written anyway carries the fresh sighting for free.
+  if (l.alive && (written || seenAliveDue(project, ctx))) update.patch = { lastSeenAliveAt: iso(ctx.now), ...update.patch };
   if (Object.keys(update.patch).length > 0 || update.note !== undefined) plan.updates.push(update);
 }
 
