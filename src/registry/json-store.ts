@@ -6,6 +6,12 @@
  * as `<registry>.corrupt-<timestamp>` and every command refuses with exit 3.
  * Each successful write also refreshes `<registry>.last-good`, from which
  * `repair` restores.
+ *
+ * Parsing and validating a registry of thousands of projects costs far more
+ * than a cycle's scan, so the store keeps the document it last read or wrote,
+ * keyed by the file's identity (inode, size, mtime, ctime): a load of an
+ * unchanged file is one lstat and one fstat. `load()` hands out that cached
+ * document deep-frozen (shared, read-only); `update()` works on a private copy.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fs } from 'node:fs';
@@ -68,6 +74,61 @@ export async function writeFileAtomic(target: string, data: string | Buffer): Pr
   }
 }
 
+/** What tells one version of the registry file from another without reading it. */
+interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+/** A validated document and the file version it came from. */
+interface CachedDocument {
+  identity: FileIdentity;
+  /** Deep-frozen: shared by every `load()` until the file changes. */
+  document: RegistryDocument;
+  /** JSON.stringify of the document: private copies are parsed from it. */
+  canonical: string;
+  /** The file's text. */
+  text: string;
+  /** When the entry was taken (epoch ms), for the coarse-timestamp check. */
+  takenAt: number;
+}
+
+function identityOf(stat: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): FileIdentity {
+  return { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
+}
+
+function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** A file system that keeps whole seconds only may hide a same-size rewrite within the second. */
+const COARSE_TIMESTAMP_SLACK_MS = 2000;
+
+/**
+ * Whether an identity match can be believed. On a file system with whole-second
+ * timestamps, a rewrite of the same size in the same second looks unchanged, so
+ * an entry taken within two seconds of such an mtime is read again (as git
+ * does with "racily clean" entries); once taken later than that, it holds.
+ */
+function trusted(entry: CachedDocument): boolean {
+  const mtime = entry.identity.mtimeMs;
+  return mtime % 1000 !== 0 || entry.takenAt - mtime > COARSE_TIMESTAMP_SLACK_MS;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function cacheEntry(document: RegistryDocument, text: string, identity: FileIdentity): CachedDocument {
+  return { identity, document: deepFreeze(document), canonical: JSON.stringify(document), text, takenAt: Date.now() };
+}
+
 /** lowdb adapter: reading validates (and keeps a copy of a corrupt file), writing is atomic. */
 class RegistryFileAdapter implements Adapter<RegistryDocument> {
   /** The exact text last read, so an unchanged document is never rewritten. */
@@ -75,9 +136,13 @@ class RegistryFileAdapter implements Adapter<RegistryDocument> {
 
   constructor(private readonly store: JsonStore) {}
 
+  /** The document as read, serialised compactly: what an unchanged document compares equal to. */
+  canonical: string | null = null;
+
   async read(): Promise<RegistryDocument | null> {
-    const { document, text } = await this.store.readValidated();
+    const { document, text, canonical } = await this.store.readPrivate();
     this.lastText = text;
+    this.canonical = canonical;
     return document;
   }
 
@@ -97,6 +162,7 @@ export class JsonStore implements RegistryStore {
   private readonly lockWaitMs: number;
   private readonly clock: () => number;
   private written: { ino: number; size: number; mtimeMs: number } | null = null;
+  private cached: CachedDocument | null = null;
 
   constructor(options: JsonStoreOptions) {
     this.location = options.path;
@@ -111,6 +177,16 @@ export class JsonStore implements RegistryStore {
 
   /** Raw bytes of the registry, or null when it does not exist yet. Refuses symlinks and non-files. */
   private async readRaw(path = this.location): Promise<Buffer | null> {
+    const raw = await this.readRawWithIdentity(path);
+    return raw === null || 'hit' in raw ? null : raw.bytes;
+  }
+
+  /**
+   * The bytes and the identity of the file they were read from (fstat of the
+   * open handle, so the two always match), or, when `cached` still describes
+   * the file, that entry and no read at all.
+   */
+  private async readRawWithIdentity(path: string, cached: CachedDocument | null = null): Promise<{ bytes: Buffer; identity: FileIdentity } | { hit: CachedDocument } | null> {
     let stat;
     try {
       stat = await fs.lstat(path);
@@ -124,26 +200,68 @@ export class JsonStore implements RegistryStore {
     if (!stat.isFile()) {
       throw new RegistryUnreadableError(`registry ${path} is not a regular file (${stat.isDirectory() ? 'a directory' : 'a special file'})`);
     }
+    if (cached && sameFile(cached.identity, identityOf(stat)) && trusted(cached)) return { hit: cached };
+    let handle;
     try {
-      return await fs.readFile(path);
+      handle = await fs.open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (err) {
+      // Replaced by a rename since the lstat: read it next time.
+      if (isErrno(err, 'ENOENT')) return null;
       throw new RegistryUnreadableError(`registry ${path} cannot be read: ${messageOf(err)}`);
     }
+    try {
+      const identity = identityOf(await handle.stat());
+      return { bytes: await handle.readFile(), identity };
+    } catch (err) {
+      throw new RegistryUnreadableError(`registry ${path} cannot be read: ${messageOf(err)}`);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The current file, parsed and validated, from the cache when the file has
+   * not changed since it was last read or written here; null when it does not
+   * exist. Throws like `readValidated` on a file that does not validate.
+   */
+  private async current(): Promise<CachedDocument | null> {
+    const raw = await this.readRawWithIdentity(this.location, this.cached);
+    if (raw === null) {
+      this.cached = null;
+      return null;
+    }
+    if ('hit' in raw) return raw.hit;
+    const problems = this.problemsOf(raw.bytes);
+    if (!problems.ok) {
+      this.cached = null;
+      throw await this.corrupt(raw.bytes, problems.issues);
+    }
+    this.cached = cacheEntry(problems.document, raw.bytes.toString('utf8'), raw.identity);
+    return this.cached;
+  }
+
+  /** A private, mutable copy of the current document with the file's text (null when there is no file). */
+  async readPrivate(): Promise<{ document: RegistryDocument; text: string | null; canonical: string | null }> {
+    const entry = await this.current();
+    if (entry === null) return { document: emptyDocument(), text: null, canonical: null };
+    return { document: JSON.parse(entry.canonical) as RegistryDocument, text: entry.text, canonical: entry.canonical };
   }
 
   /** Parse and validate the current file; a missing file is an empty registry. */
   async readValidated(): Promise<{ document: RegistryDocument; text: string | null }> {
-    const bytes = await this.readRaw();
-    if (bytes === null) return { document: emptyDocument(), text: null };
-    const problems = this.problemsOf(bytes);
-    if (problems.ok) return { document: problems.document, text: bytes.toString('utf8') };
+    const { document, text } = await this.readPrivate();
+    return { document, text };
+  }
+
+  /** The error for a file that does not validate, after keeping a copy of it. */
+  private async corrupt(bytes: Buffer, issues: string[]): Promise<RegistryCorruptError> {
     const copy = await this.keepCorruptCopy(bytes);
-    throw new RegistryCorruptError(
-      `registry ${this.location} is invalid and will not be changed: ${problems.issues[0]}` +
-        (problems.issues.length > 1 ? ` (and ${problems.issues.length - 1} more problem(s); run "agent registry check")` : '') +
+    return new RegistryCorruptError(
+      `registry ${this.location} is invalid and will not be changed: ${issues[0]}` +
+        (issues.length > 1 ? ` (and ${issues.length - 1} more problem(s); run "agent registry check")` : '') +
         (copy ? `; a copy is kept at ${copy}` : '') +
         '; fix it by hand or run "agent registry repair"',
-      problems.issues,
+      issues,
       copy,
     );
   }
@@ -181,8 +299,9 @@ export class JsonStore implements RegistryStore {
     }
   }
 
+  /** The committed document, shared and deep-frozen: read it, never change it (`update` is for changes). */
   async load(): Promise<RegistryDocument> {
-    return (await this.readValidated()).document;
+    return (await this.current())?.document ?? emptyDocument();
   }
 
   /** Validate and write a document: the registry, then the last good copy. */
@@ -192,9 +311,12 @@ export class JsonStore implements RegistryStore {
       throw new RegistryCorruptError(`refusing to write an invalid registry: ${validated.issues[0]}`, validated.issues, null);
     }
     const text = serialise(validated.document);
+    this.cached = null;
     await writeFileAtomic(this.location, text);
     const stat = await fs.stat(this.location).catch(() => null);
     this.written = stat ? { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs } : null;
+    // What we wrote is what the next load reads, unless another writer comes first (its file has another identity).
+    if (stat) this.cached = cacheEntry(validated.document, text, identityOf(stat));
     await writeFileAtomic(this.lastGoodPath, text);
   }
 
@@ -245,7 +367,7 @@ export class JsonStore implements RegistryStore {
       const adapter = new RegistryFileAdapter(this);
       const db = new Low<RegistryDocument>(adapter, emptyDocument());
       await db.read();
-      const before = JSON.stringify(db.data);
+      const before = adapter.canonical ?? JSON.stringify(db.data);
       const audit: AuditEntry[] = [];
       const archived: Project[] = [];
       const tx: Transaction = {
@@ -262,12 +384,25 @@ export class JsonStore implements RegistryStore {
   }
 
   private async appendLines(path: string, items: readonly unknown[]): Promise<void> {
-    const text = items.map((i) => JSON.stringify(i)).join('\n') + '\n';
-    // One write() with O_APPEND: concurrent appenders never interleave within a line.
+    const data = Buffer.from(items.map((i) => JSON.stringify(i)).join('\n') + '\n', 'utf8');
+    // O_APPEND: concurrent appenders never interleave within a line written by one write().
     const handle = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND, FILE_MODE);
     try {
-      await handle.write(text);
-      await handle.sync();
+      const { size } = await handle.stat();
+      let written = 0;
+      try {
+        // write() may write less than asked (a full disk) without an error: go on until all is written or it fails.
+        while (written < data.length) {
+          const { bytesWritten } = await handle.write(data, written, data.length - written);
+          if (bytesWritten <= 0) throw new Error(`cannot append to ${path}: nothing written`);
+          written += bytesWritten;
+        }
+        await handle.sync();
+      } catch (err) {
+        // Never leave a partial line behind: cut the file back to its whole lines, unless someone appended since.
+        if (written > 0 && written < data.length && (await handle.stat()).size === size + written) await handle.truncate(size).catch(() => undefined);
+        throw err;
+      }
     } finally {
       await handle.close();
     }
