@@ -7,6 +7,7 @@
 # mounted, and the uid that owns the tmux server (README, "Docker"):
 #
 #   docker run -d --name toa --pid=host --user "$(id -u):$(id -g)" \
+#     -e AGENT_HOST_ID="$(hostname)" \
 #     -v /tmp/tmux-$(id -u):/tmp/tmux-$(id -u) \
 #     -v "$PWD/data":/var/lib/tmux-orchestrator-agent \
 #     -p 127.0.0.1:9820:9820 tmux-orchestrator-agent

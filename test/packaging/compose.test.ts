@@ -104,17 +104,23 @@ describe('deploy/docker-compose.yml (no Docker engine here: validated, never sta
   this.timeout(60_000);
 
   it('passes `docker-compose config` (Debian docker-compose; skipped when it is not installed)', async function () {
-    const env = { ...process.env, AGENT_UID: '1234', AGENT_GID: '1234', AGENT_API_TOKEN: '', GRAFANA_ADMIN_PASSWORD: 'x' };
+    const env = { ...process.env, AGENT_UID: '1234', AGENT_GID: '1234', AGENT_HOST_ID: 'build-01', AGENT_API_TOKEN: '', GRAFANA_ADMIN_PASSWORD: 'x' };
     const r = await run('docker-compose', ['-f', COMPOSE_FILE, 'config'], { cwd: DEPLOY, env });
     if (r.missing) {
       // `apt-get install docker-compose` (Debian) provides it; scripts/setup.sh test installs it.
       this.skip();
     }
     expect(r.code, `docker-compose config:\n${r.stdout}\n${r.stderr}`).to.equal(0);
+    // Without AGENT_HOST_ID it refuses: an agent with the container's hostname would judge none of the host's projects.
+    const { AGENT_HOST_ID: _omitted, ...withoutHost } = env;
+    const refused = await run('docker-compose', ['-f', COMPOSE_FILE, 'config'], { cwd: DEPLOY, env: withoutHost });
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.match(/AGENT_HOST_ID/);
     const resolved = parse(r.stdout) as Compose;
     expect(Object.keys(resolved.services).sort()).to.deep.equal(['agent', 'alertmanager', 'grafana', 'prometheus']);
     const agent = resolved.services['agent'] as Service;
     expect(agent.user).to.equal('1234:1234');
+    expect(agent.environment?.['AGENT_HOST_ID']).to.equal('build-01');
     expect(agent.volumes).to.include('/tmp/tmux-1234:/tmp/tmux-1234:rw');
     expect(agent.build).to.deep.include({ context: REPO_ROOT.replace(/\/$/, ''), dockerfile: 'Dockerfile' });
     // Every bind mount of a file of this repository resolves to a path that exists.
@@ -145,6 +151,7 @@ describe('deploy/docker-compose.yml (no Docker engine here: validated, never sta
     const registry = agent.environment?.['AGENT_REGISTRY'] ?? '';
     expect(mounts(agent).map((m) => m.target)).to.include(dirname(registry));
     expect(agent.ports).to.deep.equal(['127.0.0.1:9820:9820']);
+    expect(agent.environment?.['AGENT_HOST_ID']).to.match(/^\$\{AGENT_HOST_ID:\?/);
   });
 
   it("Prometheus's config, as the container sees it, passes promtool: it loads the shipped rules, scrapes agent:9820 and alerts alertmanager:9093", async () => {
