@@ -5,6 +5,7 @@
  * into one follow-up cycle — with metrics and the HTTP server fed from each
  * committed cycle, and an orderly shutdown.
  */
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { AgentConfig } from './config/keys.js';
@@ -19,6 +20,7 @@ import { TmuxHooks } from './events/tmux-hooks.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics/metrics.js';
 import { JsonStore } from './registry/json-store.js';
+import { coordinationFor, type Coordination, type LeaderState } from './registry/leases.js';
 import type { RegistryStore } from './registry/store.js';
 import { createApp, type AgentStatus } from './server/app.js';
 
@@ -60,6 +62,9 @@ export class Agent {
   private lastOutcome: CycleOutcome | null = null;
   private lastCycleAt: number | null = null;
   private registryError: string | null = null;
+  private readonly coordination: Coordination;
+  private leadership: LeaderState | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
   /** Cycles run, and the most that ever ran at once (1, by construction). */
   cycles = 0;
   running = 0;
@@ -77,6 +82,42 @@ export class Agent {
     const store = options.store;
     if (store instanceof JsonStore) this.events.push(new RegistryWatch(store.location, trigger, () => store.lastWrite()));
     this.events.push(this.tmuxHooks, this.pidProbe);
+    this.coordination = coordinationFor(store, `${options.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, options.config);
+  }
+
+  /**
+   * Take or renew the leader lease (each cycle, and on a timer of a third of
+   * its TTL; a follower retries as the holder's lease lapses, so a dead
+   * leader is replaced within the TTL). An error means "not leader": the
+   * queue-wide decisions wait, nothing else does.
+   */
+  private async renewLease(fromTimer = false): Promise<LeaderState> {
+    const was = this.leadership?.leader ?? false;
+    let state: LeaderState;
+    try {
+      state = await this.coordination.leader.acquireOrRenew();
+    } catch (err) {
+      state = { leader: false, token: null, holder: null, expiresInMs: null };
+      if (was) this.log.warn('leader lease could not be renewed; queue-wide decisions stop here until it is', { error: messageOf(err) });
+    }
+    this.leadership = state;
+    this.metrics.setLeader(state.leader);
+    if (state.leader && !was && this.coordination.shared) this.log.info('took the leader lease: this agent takes the queue-wide decisions', { token: state.token, holder: this.coordination.holder });
+    if (!state.leader && was && state.holder !== null) this.log.warn('leader lease passed to another agent', { holder: state.holder, token: state.token });
+    this.scheduleLease(state);
+    // A new leader looks at the queue at once rather than at the next tick.
+    if (fromTimer && state.leader && !was) void this.requestCycle('leader').catch(() => undefined);
+    return state;
+  }
+
+  private scheduleLease(state: LeaderState): void {
+    if (this.stopping || !this.coordination.shared || this.task === null) return;
+    const ttl = this.options.config.leaseTtlMs;
+    let delay = Math.floor(ttl / 3);
+    if (!state.leader && state.expiresInMs !== null) delay = Math.min(delay, Math.max(0, state.expiresInMs) + 20);
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    this.leaseTimer = setTimeout(() => void this.renewLease(true), delay);
+    this.leaseTimer.unref();
   }
 
   /**
@@ -113,6 +154,7 @@ export class Agent {
     this.peakConcurrency = Math.max(this.peakConcurrency, this.running);
     this.cycles += 1;
     try {
+      const lease = await this.renewLease();
       const outcome = await runCycle({
         store: this.options.store,
         config: this.options.config,
@@ -120,7 +162,11 @@ export class Agent {
         log: this.log,
         now: this.now,
         lastFullSyncAt: this.lastFullSyncAt,
+        leader: lease.leader,
+        fence: lease.token,
+        projectLeases: this.coordination.projects,
       });
+      await this.coordination.projects.releaseAll().catch(() => undefined);
       await this.afterCycle(outcome);
       this.log.debug('cycle done', { reasons: [...new Set(reasons)].slice(0, 5), durationMs: outcome.result.durationMs, ok: outcome.result.ok });
       return outcome.result;
@@ -181,6 +227,7 @@ export class Agent {
       lastCycleAt: this.lastCycleAt === null ? null : new Date(this.lastCycleAt).toISOString(),
       cycles: this.cycles,
       events,
+      leadership: { leader: this.leadership?.leader ?? false, holder: this.leadership?.holder ?? null, token: this.leadership?.token ?? null, shared: this.coordination.shared },
     };
   }
 
@@ -247,6 +294,7 @@ export class Agent {
     this.stopping = true;
     await this.task?.destroy();
     this.task = null;
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
     for (const e of this.events) await e.stop().catch(() => undefined);
     await (this.next ?? this.inFlight)?.catch(() => undefined);
     await this.inFlight?.catch(() => undefined);
@@ -258,6 +306,8 @@ export class Agent {
       });
       this.server = null;
     }
+    // Hand the lease over now rather than after its TTL.
+    if (this.coordination.shared && this.leadership?.leader) await this.coordination.leader.release().catch(() => undefined);
     await this.options.store.close();
   }
 }

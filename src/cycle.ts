@@ -34,6 +34,7 @@ import { messageOf } from './errors.js';
 import { gatherEvidence } from './evidence/gather.js';
 import { executeActions, type ActionOutcome } from './heal/execute.js';
 import type { Logger } from './log.js';
+import { keepLeased, type ProjectLeases } from './registry/leases.js';
 import type { RegistryStore, Transaction } from './registry/store.js';
 import { scan } from './scan/scanner.js';
 import { normaliseSocket } from './scan/tmux-command.js';
@@ -51,6 +52,16 @@ export interface CycleOptions {
   tmuxPath?: string;
   /** When the last full completion sync ran (kept by the caller between cycles). */
   lastFullSyncAt?: number | null;
+  /**
+   * Whether this agent holds the leader lease and so takes the queue-wide
+   * decisions: retries, launches, the queue breaker, retention. Default true
+   * (a single-host registry has one agent).
+   */
+  leader?: boolean;
+  /** Fencing token of the leader lease, carried by the write of the queue-wide decisions. */
+  fence?: number | null;
+  /** Per-project action leases (shared registry): actions only on projects this agent holds. */
+  projectLeases?: ProjectLeases;
 }
 
 export interface TransitionReport {
@@ -218,7 +229,8 @@ interface CyclePlan {
 
 function planCycle(doc: RegistryDocument, snapshot: Snapshot, evidence: Awaited<ReturnType<typeof gatherEvidence>>, options: CycleOptions, now: number, random: RandomSource): CyclePlan {
   const { config, hostId } = options;
-  const recovery = recoverIntents(doc.intents, doc.projects, snapshot);
+  // Only this agent can see what its own intents targeted (its processes, its tmux servers).
+  const recovery = recoverIntents(doc.intents.filter((i) => i.by === `agent@${hostId}`), doc.projects, snapshot);
   for (const note of recovery.notes) options.log.info(note);
   const plan = reconcile({ projects: doc.projects, snapshot, evidence, config, now, hostId });
   // A project settled by intent recovery is not planned twice in one cycle.
@@ -229,6 +241,7 @@ function planCycle(doc: RegistryDocument, snapshot: Snapshot, evidence: Awaited<
   plan.transitions = [...recovery.transitions, ...plan.transitions.filter((t) => !recovered.has(t.project))];
   plan.actions = plan.actions.filter((a) => (a.project === null || !recovered.has(a.project)) && !(a.kind === 'kill_session' && adoptedOrphan(a.tmuxSocket, a.session)));
   plan.detections = plan.detections.filter((d) => !(d.kind === 'orphan_session' && adoptedOrphan(d.tmuxSocket, d.session)));
+  if (options.leader === false) return { plan, recoveredIntents: recovery.settled, queue: doc.queue, queueEvent: null };
 
   const breaker = evaluateQueueBreaker(doc.projects, doc.queue, config, now);
   const retries = planRetries(doc.projects, breaker.queue, config, now, random);
@@ -323,6 +336,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     return finish();
   }
 
+  plan.actions = await keepLeased(plan.actions, options.projectLeases, log);
+  const leader = options.leader !== false;
   const onEnter = policyEnterHook(options.config, random);
   const seen = new Map(doc.projects.map((p) => [p.id, fingerprint(p)]));
   let runnable: HealAction[] = [];
@@ -330,6 +345,10 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
 
   try {
     await options.store.update((fresh, tx) => {
+      // A store with optimistic concurrency may run this again on a fresh copy: start over each time.
+      result.transitions.length = 0;
+      result.counts.queueTrips = 0;
+      intentIds.clear();
       const at = iso(now);
       const a: Applier = { doc: fresh, tx, now, by, onEnter, reports: result.transitions };
       const stale = new Set(fresh.projects.filter((p) => seen.has(p.id) && seen.get(p.id) !== fingerprint(p)).map((p) => p.id));
@@ -342,7 +361,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
       result.counts.extensions = plan.updates.filter((u) => u.note === 'extended' || u.patch.timeoutExtensions !== undefined).length;
       result.counts.retries = result.transitions.filter((t) => t.from === 'failed' && t.to === 'queued').length;
 
-      if (JSON.stringify(fresh.queue) !== JSON.stringify(cyclePlan.queue)) {
+      if (leader && JSON.stringify(fresh.queue) !== JSON.stringify(cyclePlan.queue)) {
         fresh.queue = cyclePlan.queue;
         if (cyclePlan.queueEvent) {
           tx.audit({ at, type: 'note', project: null, by, reason: `queue breaker ${cyclePlan.queueEvent}`, queue: cyclePlan.queue });
@@ -357,9 +376,9 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
         intentIds.set(act, id);
         fresh.intents.push(intentFor(act, id, at, by));
       }
-      const archived = archiveExpired(fresh, tx, options.config, now);
+      const archived = leader ? archiveExpired(fresh, tx, options.config, now) : 0;
       if (archived > 0) log.info('terminal projects archived', { count: archived });
-    });
+    }, leader ? { fence: options.fence ?? null } : {});
   } catch (err) {
     result.errors.push({ source: 'registry', message: messageOf(err) });
     log.error('registry write failed; no action taken', { error: messageOf(err) });
@@ -374,8 +393,11 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   }
 
   if (outcomes.length > 0) {
+    const planned = result.transitions.length;
     try {
       await options.store.update((fresh, tx) => {
+        result.transitions.length = planned;
+        result.counts.launches = 0;
         const done = clock();
         const at = iso(done);
         const a: Applier = { doc: fresh, tx, now: done, by, onEnter, reports: result.transitions };

@@ -29,6 +29,8 @@ export const METRIC_ADDITIONS: Readonly<Record<string, string>> = {
     'gauge {source}: 1 while an event source of the daemon (registry_watch, tmux_hooks, pid_probe) is running, 0 when it failed and the daemon fell back to the cron schedule alone.',
   orchestrator_active_project_series_dropped:
     'gauge: non-terminal projects left without per-project series because of metricsProjectLimit (0 when none), so a truncated dashboard says so.',
+  orchestrator_leader:
+    'gauge: 1 while this agent holds the leader lease and takes the queue-wide decisions (always 1 with a single-host registry); the sum over agents sharing a Redis registry is 1.',
 };
 
 export interface MetricFamilies {
@@ -56,6 +58,7 @@ export interface MetricFamilies {
   activeProjectSeriesDropped: Gauge;
   agentInfo: Gauge<'version' | 'registry_backend' | 'host'>;
   eventSourceUp: Gauge<'source'>;
+  leader: Gauge;
 }
 
 /** Create every family on `registry` (never the global one) and pre-initialise its known label values. */
@@ -186,6 +189,11 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
       name: 'orchestrator_event_source_up',
       help: '1 while an event source of the daemon runs, 0 when it failed (the cron schedule still runs cycles).',
       labelNames: ['source'],
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'orchestrator_leader',
+      help: '1 while this agent holds the leader lease (retries, launches, queue breaker); always 1 with a single-host registry.',
       registers,
     }),
   };

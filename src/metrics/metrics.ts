@@ -138,6 +138,11 @@ export class AgentMetrics {
     this.m.eventSourceUp.set({ source }, up ? 1 : 0);
   }
 
+  /** Whether this agent holds the leader lease now. */
+  setLeader(leader: boolean): void {
+    this.m.leader.set(leader ? 1 : 0);
+  }
+
   /** The exposition: Prometheus text format 0.0.4, or OpenMetrics 1.0.0 when asked. */
   async render(openMetrics: boolean): Promise<RenderedMetrics> {
     const registry = openMetrics ? (this.openMetrics ??= openMetricsView(this.registry)) : this.registry;

@@ -103,8 +103,8 @@ export class RedisStore implements RegistryStore, LeaseScripts {
       maxRetriesPerRequest: 0,
       connectTimeout: this.timeoutMs,
       commandTimeout: this.timeoutMs,
-      // Reconnect in the background forever, at most a second apart: an outage heals without a restart.
-      retryStrategy: (times) => Math.min(100 * times, 1000),
+      // Reconnect in the background, at most a second apart, until closed: an outage heals without a restart.
+      retryStrategy: (times) => (this.closed ? null : Math.min(100 * times, 1000)),
     });
     this.redis.on('error', (err: unknown) => {
       this.lastError = messageOf(err);
@@ -413,9 +413,12 @@ export class RedisStore implements RegistryStore, LeaseScripts {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.redis.status === 'ready') {
-      await Promise.race([this.redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, this.timeoutMs).unref())]);
+    const r = this.redis;
+    if (r.status === 'ready') {
+      await Promise.race([r.quit().catch(() => undefined), new Promise((done) => setTimeout(done, this.timeoutMs).unref())]);
     }
-    this.redis.disconnect();
+    // While reconnecting, the pending attempt ends the connection (retryStrategy stops once closed):
+    // disconnect() on the dead socket would leave a 2 s timer of the driver holding the process.
+    if (r.status !== 'end' && r.status !== 'wait' && r.status !== 'reconnecting') r.disconnect();
   }
 }

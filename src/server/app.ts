@@ -26,6 +26,8 @@ export interface AgentStatus {
   cycles: number;
   /** Event sources (registry_watch, tmux_hooks, pid_probe) and whether they work. */
   events: Record<string, { up: boolean; detail: string }>;
+  /** The leader lease: whether this agent holds it, and who does (shared registry only). */
+  leadership?: { leader: boolean; holder: string | null; token: number | null; shared: boolean };
 }
 
 export interface ServerDeps {

@@ -120,7 +120,9 @@ function projectsSection(d: StatusPageData): string {
 
 function cycleSection(d: StatusPageData): string {
   const c = d.status.lastCycle;
-  const head = `<p>${d.status.ready ? badge('ready', 'ok') : badge('not ready', 'bad')} ${d.status.reason === null ? '' : e(d.status.reason)}</p>`;
+  const l = d.status.leadership;
+  const lease = l?.shared ? `<p>Leader lease: ${l.leader ? badge('leader', 'ok') : badge('follower', 'warn')} ${l.leader ? `token ${e(l.token ?? '-')}` : `held by ${e(l.holder ?? 'nobody')}`}</p>` : '';
+  const head = `<p>${d.status.ready ? badge('ready', 'ok') : badge('not ready', 'bad')} ${d.status.reason === null ? '' : e(d.status.reason)}</p>${lease}`;
   if (c === null) return `<section><h2>Last cycle</h2>${head}<p class="muted">None yet (${e(d.status.cycles)} run).</p></section>`;
   const errors = c.errors.length === 0 ? '<p class="muted">No errors.</p>' : `<ul class="errors">${c.errors.map((x) => `<li><b>${e(x.source)}</b>: ${e(x.message)}</li>`).join('')}</ul>`;
   return `<section><h2>Last cycle</h2>${head}

@@ -50,6 +50,7 @@ const CONTRACT: Record<string, { type: string; labels: string[] }> = {
   // Additions (METRIC_ADDITIONS):
   orchestrator_event_source_up: { type: 'gauge', labels: ['source'] },
   orchestrator_active_project_series_dropped: { type: 'gauge', labels: [] },
+  orchestrator_leader: { type: 'gauge', labels: [] },
 };
 
 /** A metrics instance that has seen a busy cycle, audit transitions and an event source. */

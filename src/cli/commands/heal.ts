@@ -1,5 +1,7 @@
 /** `agent heal --once [--dry-run] [--json]` and `agent list-stuck [--json]`: one cycle by hand. */
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { coordinationFor } from '../../registry/leases.js';
 import { runCycle, type CycleResult } from '../../cycle.js';
 import { EXIT, InputError } from '../../errors.js';
 import { table } from '../format.js';
@@ -7,7 +9,18 @@ import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 
 async function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleResult> {
-  return (await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now })).result;
+  if (dryRun) return (await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now })).result;
+  // With a shared registry a cycle by hand takes the queue-wide decisions only when no daemon leads.
+  const coordination = coordinationFor(ctx.store, `${ctx.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, ctx.config);
+  const lease = await coordination.leader.acquireOrRenew().catch(() => ({ leader: false, token: null }));
+  if (coordination.shared && !lease.leader) ctx.log.info('another agent holds the leader lease: retries, launches and the queue breaker are left to it');
+  try {
+    const outcome = await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now, leader: lease.leader, fence: lease.token, projectLeases: coordination.projects });
+    return outcome.result;
+  } finally {
+    await coordination.projects.releaseAll().catch(() => undefined);
+    if (coordination.shared && lease.leader) await coordination.leader.release().catch(() => undefined);
+  }
 }
 
 function printErrors(result: CycleResult): void {
