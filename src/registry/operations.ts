@@ -109,7 +109,8 @@ export async function start(ctx: OperationContext, id: string, input: StartInput
     const patch: Partial<Project> = { pid: input.pid, pidStartTime: input.pidStartTime };
     if (input.session !== undefined) patch.session = input.session;
     if (input.tmuxSocket !== undefined) patch.tmuxSocket = input.tmuxSocket;
-    if (input.host !== undefined && project.host === null) patch.host = input.host;
+    // The process runs where its start is reported from: that host owns the project now, whichever ran an earlier attempt.
+    if (input.host !== undefined) patch.host = input.host;
     const { project: next, record } = applyTransition(doc, project, 'processing', { now: ctx.now(), by: ctx.by, reason: 'started (reported)', patch }, ctx.onEnter);
     tx.audit(record);
     return next;
