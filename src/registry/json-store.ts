@@ -400,7 +400,8 @@ export class JsonStore implements RegistryStore {
         await handle.sync();
       } catch (err) {
         // Never leave a partial line behind: cut the file back to its whole lines, unless someone appended since.
-        if (written > 0 && written < data.length && (await handle.stat()).size === size + written) await handle.truncate(size).catch(() => undefined);
+        const now = written > 0 && written < data.length ? await handle.stat().catch(() => null) : null;
+        if (now?.size === size + written) await handle.truncate(size).catch(() => undefined);
         throw err;
       }
     } finally {
