@@ -61,13 +61,27 @@ export function parsePanes(stdout: string): Map<string, TmuxPane[]> {
   return sessions;
 }
 
+/**
+ * `list-panes -a` on a server that runs but holds no session (exit-empty off,
+ * or a server being killed) fails with "no current target". That is zero
+ * sessions only if `list-sessions` agrees (it answers an empty list there).
+ */
+async function confirmedEmpty(socket: string | null, err: TmuxCommandError, options: RunTmuxOptions): Promise<boolean> {
+  if (err.timedOut || !/no current target/.test(err.stderr)) return false;
+  try {
+    return (await runTmux(socket, ['list-sessions', '-F', '#{session_name}'], options)).trim() === '';
+  } catch (again) {
+    return again instanceof TmuxCommandError && !again.timedOut && again.noServer;
+  }
+}
+
 /** Read one server (`null` = the default server). Never rejects: failures come back as ok: false. */
 export async function scanTmuxServer(socket: string | null, options: RunTmuxOptions): Promise<TmuxServerSnapshot> {
   try {
     const stdout = await runTmux(socket, ['list-panes', '-a', '-F', PANE_FORMAT], options);
     return { socket, ok: true, error: null, sessions: parsePanes(stdout) };
   } catch (err) {
-    if (err instanceof TmuxCommandError && !err.timedOut && err.noServer) {
+    if (err instanceof TmuxCommandError && !err.timedOut && (err.noServer || (await confirmedEmpty(socket, err, options)))) {
       return { socket, ok: true, error: null, sessions: new Map() };
     }
     const message = err instanceof TmuxCommandError ? err.message : `tmux list-panes on ${describeSocket(socket)}: ${err instanceof Error ? err.message : String(err)}`;
