@@ -20,6 +20,8 @@ import { TmuxHooks } from './events/tmux-hooks.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics/metrics.js';
 import { JsonStore } from './registry/json-store.js';
+import { RedisStore } from './registry/redis-store.js';
+import { RedisWatch } from './events/redis-watch.js';
 import { coordinationFor, type Coordination, type LeaderState } from './registry/leases.js';
 import type { RegistryStore } from './registry/store.js';
 import { createApp, type AgentStatus } from './server/app.js';
@@ -81,6 +83,7 @@ export class Agent {
     this.pidProbe = new PidProbe(trigger, options.pidProbeMs ?? 250);
     const store = options.store;
     if (store instanceof JsonStore) this.events.push(new RegistryWatch(store.location, trigger, () => store.lastWrite()));
+    if (store instanceof RedisStore) this.events.push(new RedisWatch(store, trigger));
     this.events.push(this.tmuxHooks, this.pidProbe);
     this.coordination = coordinationFor(store, `${options.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, options.config);
   }

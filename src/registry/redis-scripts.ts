@@ -11,7 +11,9 @@
  * KEYS: rev, meta, order, projects, audit, archive, lastgood, fence
  * ARGV: expectedRev, fence ('' = none), meta ('' = unchanged), order ('' = unchanged),
  *       nSet, nDel, nAudit, nArchive, maxLen, lastGood ('' = none), lastGoodAt, changed ('1'/'0'),
+ *       change channel, writer id,
  *       then nSet (id, json) pairs, nDel ids, nAudit entries, nArchive entries.
+ * A change is announced on the channel as "<writer id> <rev>" (daemons watch it).
  * Returns {'OK', rev} | {'CONFLICT', rev} | {'FENCED', newestToken}.
  */
 export const COMMIT_SCRIPT = `
@@ -23,7 +25,7 @@ if ARGV[2] ~= '' then
 end
 local nSet, nDel, nAudit, nArchive = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local maxLen = ARGV[9]
-local i = 13
+local i = 15
 for _ = 1, nSet do
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -44,17 +46,18 @@ for _ = 1, nArchive do
 end
 if ARGV[12] == '1' then rev = redis.call('INCR', KEYS[1]) end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], 'doc', ARGV[10], 'at', ARGV[11], 'rev', tostring(rev)) end
+redis.call('PUBLISH', ARGV[13], ARGV[14] .. ' ' .. tostring(rev))
 return {'OK', tostring(rev)}
 `;
 
 /**
  * Replace the whole stored document (repair, and a migration target).
  * KEYS: rev, meta, order, projects, audit
- * ARGV: meta, order, auditEntry ('' = none), maxLen, then (id, json) pairs.
+ * ARGV: meta, order, auditEntry ('' = none), maxLen, change channel, writer id, then (id, json) pairs.
  */
 export const REPLACE_SCRIPT = `
 redis.call('DEL', KEYS[4])
-local i = 5
+local i = 7
 while i <= #ARGV do
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -62,7 +65,9 @@ end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[2])
 if ARGV[3] ~= '' then redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[3]) end
-return tostring(redis.call('INCR', KEYS[1]))
+local rev = tostring(redis.call('INCR', KEYS[1]))
+redis.call('PUBLISH', ARGV[5], ARGV[6] .. ' ' .. rev)
+return rev
 `;
 
 /**

@@ -14,6 +14,7 @@
  * | `lastgood`     | hash   | `doc`, `at`, `rev`: a validated copy, refreshed at most once a minute |
  * | `corrupt:<sha>`| string | the raw keys of a document that failed validation |
  * | `leader`, `leader:fence`, `lease:<id>` | string | leases, see leases.ts |
+ * | `changed`      | channel| "<writer> <rev>" after each commit, for the daemons' registry watch |
  *
  * An update reads everything in one MULTI, runs `mutate`, validates, and
  * commits with one Lua script that first checks `rev` is unchanged: only the
@@ -29,7 +30,7 @@
  * RegistryUnreadableError naming the URL (never its credentials), and works
  * again as soon as Redis is back, without a restart.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { emptyDocument, type RegistryDocument } from '../core/registry-document.js';
 import type { Project } from '../core/project.js';
@@ -74,6 +75,12 @@ export function redactUrl(url: string): string {
 
 const AUDIT_READ_BATCH = 10_000;
 
+/** A subscription to the registry's changes (see `watchChanges`). */
+export interface ChangeWatch {
+  health(): { up: boolean; detail: string };
+  stop(): Promise<void>;
+}
+
 export class RedisStore implements RegistryStore, LeaseScripts {
   readonly backend = 'redis' as const;
   readonly location: string;
@@ -88,6 +95,8 @@ export class RedisStore implements RegistryStore, LeaseScripts {
   private lastError: string | null = null;
   private closed = false;
   private readonly shas = new Map<string, string>();
+  /** Names this client's commits on the change channel, so a watcher can tell its own writes. */
+  readonly writerId = randomBytes(6).toString('hex');
 
   constructor(options: RedisStoreOptions) {
     this.location = redactUrl(options.url);
@@ -316,6 +325,8 @@ export class RedisStore implements RegistryStore, LeaseScripts {
       lastGood,
       String(now),
       changed ? '1' : '0',
+      this.key('changed'),
+      this.writerId,
       ...sets,
       ...dels,
       ...audit.map((e) => JSON.stringify(e)),
@@ -360,7 +371,15 @@ export class RedisStore implements RegistryStore, LeaseScripts {
     const k = this.keys;
     const { projects, ...rest } = doc;
     const pairs = projects.flatMap((p) => [p.id, JSON.stringify(p)]);
-    await this.run(REPLACE_SCRIPT, [k.rev, k.meta, k.order, k.projects, k.audit], [JSON.stringify(rest), JSON.stringify(projects.map((p) => p.id)), audit ? JSON.stringify(audit) : '', this.streamMaxLen, ...pairs]);
+    await this.run(REPLACE_SCRIPT, [k.rev, k.meta, k.order, k.projects, k.audit], [
+      JSON.stringify(rest),
+      JSON.stringify(projects.map((p) => p.id)),
+      audit ? JSON.stringify(audit) : '',
+      this.streamMaxLen,
+      this.key('changed'),
+      this.writerId,
+      ...pairs,
+    ]);
   }
 
   private static entriesOf(rows: [string, string[]][]): AuditEntry[] {
@@ -407,6 +426,50 @@ export class RedisStore implements RegistryStore, LeaseScripts {
   /** Per-project action leases, held as `holder`. */
   projectLeases(holder: string, ttlMs: number): ProjectLeases {
     return new RedisProjectLeases(this, holder, ttlMs);
+  }
+
+  /**
+   * Call `onChange` after each commit of another client (pub/sub on a
+   * connection of its own, resubscribed after a reconnect). Resolves once
+   * subscribed, or after the timeout with the subscription still pending.
+   */
+  async watchChanges(onChange: () => void): Promise<ChangeWatch> {
+    let closed = false;
+    let subscribed = false;
+    let lastError: string | null = null;
+    const sub = this.redis.duplicate({
+      lazyConnect: false,
+      // Queued until connected, so a watch started during an outage begins when Redis is back.
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      retryStrategy: (times) => (closed ? null : Math.min(100 * times, 1000)),
+    });
+    sub.on('error', (err: unknown) => {
+      lastError = messageOf(err);
+    });
+    const channel = this.key('changed');
+    sub.on('message', (_channel: string, message: string) => {
+      if (!message.startsWith(`${this.writerId} `)) onChange();
+    });
+    const subscribing = sub.subscribe(channel).then(
+      () => {
+        subscribed = true;
+      },
+      (err: unknown) => {
+        lastError = messageOf(err);
+      },
+    );
+    await Promise.race([subscribing, new Promise((r) => setTimeout(r, this.timeoutMs).unref())]);
+    return {
+      health: () =>
+        subscribed && sub.status === 'ready'
+          ? { up: true, detail: `subscribed to ${channel} on ${this.location}` }
+          : { up: false, detail: `not subscribed to ${channel} on ${this.location} (${sub.status}${lastError ? `: ${lastError}` : ''})` },
+      stop: async () => {
+        closed = true;
+        if (sub.status !== 'end' && sub.status !== 'wait' && sub.status !== 'reconnecting') sub.disconnect();
+      },
+    };
   }
 
   /** Quit the connection (a CLI command exits promptly); the store cannot be used afterwards. */

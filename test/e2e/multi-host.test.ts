@@ -212,6 +212,20 @@ describe('multi-host: agents sharing one Redis registry', function () {
     expectNoDoubleActions(audit);
   });
 
+  it('a CLI write reaches the daemon through Redis within a second, with polling once an hour', async () => {
+    store = new RedisStore({ url: redis.url(3) });
+    const a = host('A');
+    const agent = await start(a, agentEnv(3, { AGENT_SCAN_SCHEDULE: '0 0 * * * *' }));
+    await eventually(async () => (await fetch(`${agent.url}/readyz`)).status === 200, 10_000, 'ready');
+    const health = (await (await fetch(`${agent.url}/metrics`)).text()).split('\n').find((l) => l.startsWith('orchestrator_event_source_up{source="registry_watch"}'));
+    expect(health).to.match(/ 1$/);
+    const enqueued = await runCli(['enqueue', '--id', 'job', '--cwd', dir.path, '--', 'sleep', '60'], { cwd: dir.path, env: { AGENT_REGISTRY: redis.url(3), LOG_LEVEL: 'error' } });
+    expect(enqueued.code, enqueued.stderr).to.equal(0);
+    const since = Date.now();
+    await eventually(async () => (await store.load()).projects[0]?.state === 'processing', 5000, 'the job launched');
+    expect(Date.now() - since).to.be.below(2000);
+  });
+
   it('2 agents and 4 CLI writers for 20 s: no update is lost', async () => {
     store = new RedisStore({ url: redis.url(1) });
     const [a, b] = [host('A'), host('B')];

@@ -136,6 +136,25 @@ describe('registry/redis-store', function () {
     expect([...(await b.acquire(['p1', 'p2']))].sort()).to.deep.equal(['p1', 'p2']);
   });
 
+  it("announces other clients' commits to a watcher, not its own", async () => {
+    const store = open();
+    const other = open();
+    let seen = 0;
+    const watch = await store.watchChanges(() => (seen += 1));
+    try {
+      expect(watch.health().up).to.equal(true);
+      await store.update((doc) => void doc.projects.push(newProject({ id: 'mine', enqueuedAt: T0 })));
+      await other.update((doc) => void doc.projects.push(newProject({ id: 'theirs', enqueuedAt: T0 })));
+      await other.update((_doc, tx) => tx.audit({ at: T0, type: 'note', project: null, by: 'test' }));
+      const deadline = Date.now() + 2000;
+      while (seen < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seen).to.equal(2);
+    } finally {
+      await watch.stop();
+    }
+  });
+
   it('repair restores the last good copy and keeps the invalid keys', async () => {
     const store = open();
     await store.update((doc) => void doc.projects.push(newProject({ id: 'p1', enqueuedAt: T0 }), newProject({ id: 'p2', enqueuedAt: T0 })));
