@@ -17,6 +17,7 @@ import { socketsToScan } from '../../cycle.js';
 import { table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
+import { redactUrl } from '../../registry/redis-store.js';
 
 function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -82,7 +83,8 @@ export function registerDiagnostics(program: Command): void {
         const config = KEY_DEFINITIONS.map((d) => ({
           key: d.key,
           env: d.env,
-          value: d.key === 'apiToken' && ctx.config.apiToken !== null ? '(set, hidden)' : ctx.config[d.key],
+          // Secrets stay out of the output: the token, and a password in a redis:// registry URL.
+          value: d.key === 'apiToken' && ctx.config.apiToken !== null ? '(set, hidden)' : d.key === 'registry' ? redactUrl(ctx.config.registry) : ctx.config[d.key],
           source: ctx.loaded.sources[d.key] ?? 'default',
         }));
         const doc = {
