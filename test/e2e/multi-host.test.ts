@@ -255,6 +255,8 @@ describe('multi-host: agents sharing one Redis registry', function () {
           }),
       ),
     );
+    // The agents finish their cycles and stop, so the registry and the audit are read at rest.
+    for (const agent of agents) expect((await agent.stop('SIGTERM')).code).to.equal(0);
     const doc = await store.load();
     const audit = await store.readAudit(100_000);
     for (const w of writers) {
