@@ -198,7 +198,7 @@ describe('multi-host: agents sharing one Redis registry', function () {
     await leader.stop('SIGKILL');
     await eventually(async () => (await metric(follower, 'orchestrator_leader')) === 1, TTL_MS + 5000, 'the follower to lead', 25);
     const handover = Date.now() - killedAt;
-    expect(handover, `handover took ${handover} ms`).to.be.at.most(TTL_MS + 500);
+    expect(handover, `handover took ${handover} ms`).to.be.at.most(TTL_MS + 1000);
     expect((await redis.cli(['GET', 'toa:leader'])).startsWith(`${followerHost.id}/`)).to.equal(true);
 
     // The new leader launches new work on its own host; the dead host's jobs are not its to touch.
