@@ -88,6 +88,22 @@ export function httpStatusOf(err: unknown): number {
   return err instanceof AgentError ? err.httpStatus : 500;
 }
 
+/**
+ * A value shown in an error message: JSON, at most `max` characters. Never
+ * throws: a value nested too deeply to serialise (a hostile body, config or
+ * registry) is named by its kind instead of crashing the error path.
+ */
+export function previewValue(value: unknown, max = 60): string {
+  let text: string;
+  try {
+    // A long string is cut before it is serialised: a 10 MB value costs nothing to show.
+    text = typeof value === 'string' && value.length > max ? JSON.stringify(value.slice(0, max)) : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Array.isArray(value) ? '(a list nested too deeply to show)' : `(${typeof value} nested too deeply to show)`;
+  }
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { ConfigError, messageOf } from '../errors.js';
+import { ConfigError, messageOf, previewValue } from '../errors.js';
 import { DEFAULT_CONFIG, KEY_DEFINITIONS, keyDefinition, type AgentConfig, type KeyDefinition } from './keys.js';
 import { compilePattern } from '../core/patterns.js';
 
@@ -41,8 +41,7 @@ function describe(origin: Origin): string {
 }
 
 function shown(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return previewValue(value, 80);
 }
 
 function fail(def: KeyDefinition, origin: Origin, value: unknown, allowed: string): never {

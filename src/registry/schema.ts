@@ -15,6 +15,7 @@ import {
   closedBreaker,
 } from '../core/project.js';
 import { emptyQueueBreaker, type RegistryDocument } from '../core/registry-document.js';
+import { previewValue } from '../errors.js';
 
 const ID_RULE = 'letters, digits, ".", "_", "-", 1-64 characters, starting with a letter or digit';
 const SESSION_RULE = 'letters, digits, "_", "-", 1-128 characters (tmux rewrites "." and ":")';
@@ -152,12 +153,34 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 
 function shortValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const s = JSON.stringify(value) ?? String(value);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  return previewValue(value, 60);
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+/**
+ * Deeper than any registry needs (a project is 4 levels deep). A file nested
+ * deeper would overflow the stack of every recursive walk over it (stringify,
+ * freeze, zod), so it is refused up front, naming where.
+ */
+export const MAX_NESTING = 64;
+
+/** Where `root` nests objects or lists more than MAX_NESTING levels deep, or null. Iterative: any depth is safe. */
+function tooDeep(root: unknown): string | null {
+  const stack: [value: unknown, depth: number, where: string][] = [[root, 0, '(document)']];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [value, depth, where] = item;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_NESTING) return where;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) stack.push([value[i], depth + 1, depth < 2 ? `${where === '(document)' ? '' : where}[${i}]` : where]);
+    } else {
+      for (const key of Object.keys(value)) stack.push([(value as Record<string, unknown>)[key], depth + 1, depth < 2 ? (where === '(document)' ? key : `${where}.${key}`) : where]);
+    }
+  }
+  return null;
 }
 
 export type ValidationResult = { ok: true; document: RegistryDocument } | { ok: false; issues: string[] };
@@ -167,6 +190,8 @@ export function validateDocument(raw: unknown): ValidationResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, issues: [`the registry must be a JSON object with "version" and "projects", got ${Array.isArray(raw) ? 'a list' : raw === null ? 'null' : typeof raw}`] };
   }
+  const deep = tooDeep(raw);
+  if (deep !== null) return { ok: false, issues: [`field "${deep}": nested more than ${MAX_NESTING} levels deep`] };
   const top = documentSchema.safeParse(raw);
   if (!top.success) {
     return {

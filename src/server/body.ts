@@ -7,7 +7,7 @@
  * the CLI accept exactly the same things.
  */
 import express, { type RequestHandler } from 'express';
-import { InputError } from '../errors.js';
+import { InputError, previewValue } from '../errors.js';
 import { sendError } from './errors.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -48,8 +48,7 @@ type ValueOf<R extends Rule> = R extends { type: 'string' } ? string : R extends
 export type Checked<S extends Shape> = { [K in keyof S]: S[K] extends { required: true } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined };
 
 function shown(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return previewValue(value, 60);
 }
 
 function invalid(field: string, rule: string, value: unknown): InputError {
