@@ -1,10 +1,29 @@
 /**
- * Tracked PIDs exiting: a cheap poll of /proc/<pid>/stat for the PIDs of
- * active projects (Node has no pidfd to wait on a process it did not spawn).
- * A PID that vanishes, turns defunct, or changes start time triggers a cycle.
+ * Tracked PIDs exiting: a cheap poll of the PIDs of active projects (Node has
+ * no pidfd to wait on a process it did not spawn). A PID that vanishes, turns
+ * defunct, or changes start time triggers a cycle.
+ *
+ * Most probes only ask the kernel whether each PID exists (signal 0: one
+ * system call, nothing to read or parse); every STAT_EVERY-th probe reads
+ * /proc/<pid>/stat as well, for what signal 0 cannot tell: a defunct process
+ * its parent has not reaped yet, or a PID reused by another process. Reading
+ * every stat four times a second cost most of the idle daemon's CPU.
  */
-import { readStat } from '../scan/proc-table.js';
+import { DEFAULT_PROC_ROOT, readStat } from '../scan/proc-table.js';
 import type { EventSource, Trigger } from './event-source.js';
+
+/** Every this many probes, each tracked PID's stat is read too (every 2 s at the default 250 ms). */
+export const STAT_EVERY = 8;
+
+/** True while `pid` exists (a process of another user answers EPERM, and exists). */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export interface TrackedPid {
   project: string;
@@ -18,6 +37,7 @@ export class PidProbe implements EventSource {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private error: string | null = null;
+  private probes = 0;
 
   constructor(
     private readonly trigger: Trigger,
@@ -35,7 +55,14 @@ export class PidProbe implements EventSource {
     this.busy = true;
     try {
       const gone: string[] = [];
+      this.probes += 1;
+      // A probe of another procfs root (a fixture) cannot ask this kernel: it always reads.
+      const full = this.probes % STAT_EVERY === 0 || (this.procRoot !== undefined && this.procRoot !== DEFAULT_PROC_ROOT);
       for (const t of this.tracked) {
+        if (!full) {
+          if (!exists(t.pid)) gone.push(`${t.project} (pid ${t.pid})`);
+          continue;
+        }
         const stat = await readStat(t.pid, this.procRoot);
         if (stat === null || stat.startTime !== t.pidStartTime || stat.state === 'Z' || stat.state === 'X') gone.push(`${t.project} (pid ${t.pid})`);
       }

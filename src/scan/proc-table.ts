@@ -248,10 +248,13 @@ export async function readProcess(pid: number, procRoot: string = DEFAULT_PROC_R
 export async function readStat(pid: number, procRoot: string = DEFAULT_PROC_ROOT): Promise<StatFields | null> {
   if (!Number.isInteger(pid) || pid <= 0) return null;
   const path = join(procRoot, String(pid), 'stat');
+  // Synchronous into the shared buffer: the PID probe calls this for every tracked PID four times a
+  // second, and an async readFile of a procfs file (size 0) allocates a 64 KiB buffer each time.
+  const text = readStatSync(path);
+  if (text === null) return null;
   try {
-    return parseStat(await readFile(path, 'utf8'));
+    return parseStat(text);
   } catch (err) {
-    if (isVanished(err)) return null;
     throw withContext(err, `reading ${path}`);
   }
 }
