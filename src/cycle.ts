@@ -186,16 +186,33 @@ function archiveExpired(doc: RegistryDocument, tx: Transaction, config: AgentCon
   const keep: Project[] = [];
   let moved = 0;
   for (const p of doc.projects) {
-    const ended = ms(p.endedAt);
-    // A failed project that may still be retried stays.
-    const waitingRetry = p.state === 'failed' && p.nextAttemptAt !== null;
-    if (isTerminal(p.state) && ended !== null && ended < cutoff && !waitingRetry) {
+    if (isExpired(p, cutoff)) {
       tx.archive(p);
       moved += 1;
     } else keep.push(p);
   }
   doc.projects = keep;
   return moved;
+}
+
+/** A terminal project that ended before `cutoff` and will not be retried. */
+function isExpired(p: Project, cutoff: number): boolean {
+  const ended = ms(p.endedAt);
+  // A failed project that may still be retried stays.
+  const waitingRetry = p.state === 'failed' && p.nextAttemptAt !== null;
+  return isTerminal(p.state) && ended !== null && ended < cutoff && !waitingRetry;
+}
+
+/**
+ * Whether the first write has anything to commit. A steady queue (nothing to
+ * move, update, act on, settle or archive) skips it: no lock, no re-read of
+ * the registry, no rewrite.
+ */
+function hasObservations(doc: RegistryDocument, plan: Plan, cyclePlan: CyclePlan, config: AgentConfig, now: number, leader: boolean): boolean {
+  if (plan.transitions.length > 0 || plan.updates.length > 0 || plan.actions.length > 0 || cyclePlan.recoveredIntents.length > 0) return true;
+  if (!leader) return false;
+  if (JSON.stringify(doc.queue) !== JSON.stringify(cyclePlan.queue)) return true;
+  return config.retentionDays > 0 && doc.projects.some((p) => isExpired(p, now - config.retentionDays * 86_400_000));
 }
 
 /** A cycle result with nothing in it yet (also the base of test fixtures). */
@@ -339,12 +356,13 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   plan.actions = await keepLeased(plan.actions, options.projectLeases, log);
   const leader = options.leader !== false;
   const onEnter = policyEnterHook(options.config, random);
-  const seen = new Map(doc.projects.map((p) => [p.id, fingerprint(p)]));
+  const write = hasObservations(doc, plan, cyclePlan, options.config, now, leader);
+  const seen = new Map(write ? doc.projects.map((p) => [p.id, fingerprint(p)]) : []);
   let runnable: HealAction[] = [];
   const intentIds = new Map<HealAction, string>();
 
   try {
-    await options.store.update((fresh, tx) => {
+    if (write) await options.store.update((fresh, tx) => {
       // A store with optimistic concurrency may run this again on a fresh copy: start over each time.
       result.transitions.length = 0;
       result.counts.queueTrips = 0;
