@@ -30,32 +30,40 @@ export async function collectUsage(table: ProcessTable, trackedTrees: readonly T
   const usage = new Map<string, ResourceUsage>();
   const errors: string[] = [];
   const index = indexTree(table);
+  const trees: { tracked: TrackedTree; pids: number[] }[] = [];
   for (const tracked of trackedTrees) {
     const root = table.byPid.get(tracked.pid);
     if (!root) continue;
     // PID reuse: the number now names another process, whose usage is not the project's.
     if (tracked.pidStartTime !== null && root.startTime !== tracked.pidStartTime) continue;
-    const pids = treeOf(table, tracked.pid, index);
-    try {
-      // An array always: pidusage then tolerates members that exit meanwhile (missing entries).
-      const stats = await pidusage(pids);
-      let cpuRatio = 0;
-      let rssBytes = 0;
-      let seen = 0;
-      for (const pid of pids) {
-        const s = stats[String(pid)];
-        if (!s) continue;
-        seen += 1;
-        cpuRatio += s.cpu / 100;
-        rssBytes += s.memory;
-      }
-      if (seen > 0) usage.set(tracked.project, { cpuRatio, rssBytes });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // The whole tree exited between the table read and now: nothing to report, nothing wrong.
-      if (code === 'ENOENT' || code === 'ESRCH') continue;
-      errors.push(`usage of project ${tracked.project} (pid ${tracked.pid}): ${err instanceof Error ? err.message : String(err)}`);
+    trees.push({ tracked, pids: treeOf(table, tracked.pid, index) });
+  }
+  if (trees.length === 0) return { usage, errors };
+  let stats: Awaited<ReturnType<typeof pidusage>>;
+  try {
+    // One call for every tree: pidusage reads /proc/uptime once per call (into a 64 KiB buffer), and
+    // an array tolerates members that exit meanwhile (missing entries).
+    stats = await pidusage([...new Set(trees.flatMap((t) => t.pids))]);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // Every tree exited between the table read and now: nothing to report, nothing wrong.
+    if (code === 'ENOENT' || code === 'ESRCH') return { usage, errors };
+    const message = err instanceof Error ? err.message : String(err);
+    for (const { tracked } of trees) errors.push(`usage of project ${tracked.project} (pid ${tracked.pid}): ${message}`);
+    return { usage, errors };
+  }
+  for (const { tracked, pids } of trees) {
+    let cpuRatio = 0;
+    let rssBytes = 0;
+    let seen = 0;
+    for (const pid of pids) {
+      const s = stats[String(pid)];
+      if (!s) continue;
+      seen += 1;
+      cpuRatio += s.cpu / 100;
+      rssBytes += s.memory;
     }
+    if (seen > 0) usage.set(tracked.project, { cpuRatio, rssBytes });
   }
   return { usage, errors };
 }
