@@ -228,6 +228,13 @@ export class JsonStore implements RegistryStore {
     const raw = await this.readRawWithIdentity(this.location, this.cached);
     if (raw === null) {
       this.cached = null;
+      // Written before (its last good copy exists) and gone now: deleted or moved. Starting over from an
+      // empty queue would make every live project's session an orphan and overwrite the last good copy.
+      if (await fs.lstat(this.lastGoodPath).then(() => true, () => false)) {
+        throw new RegistryUnreadableError(
+          `registry ${this.location} is missing, but its last good copy ${this.lastGoodPath} exists: it was deleted or moved; put it back or run "agent registry repair" (to start an empty registry, delete the last good copy too)`,
+        );
+      }
       return null;
     }
     if ('hit' in raw) return raw.hit;
