@@ -235,6 +235,34 @@ describe('reliability: faults against a running agent serve', function () {
     console.log(`      registry fault figures: ${JSON.stringify(figures)}`);
   });
 
+  it('the registry deleted under a running daemon: not taken for an empty queue, no session of the lost projects killed, back after repair', async () => {
+    // Orphan patterns make the danger real: with the registry gone, every matching session looks owned by nobody.
+    const { keep, candidates, list } = await projects(1);
+    q.write(list);
+    const env = { ...q.env, AGENT_ORPHAN_SESSION_PATTERNS: '^w-,^keep$', ORPHAN_GRACE_SEC: '0' };
+    agent = await startAgent(env, q.dir.path);
+    await ready(agent);
+    await healOnce(agent.url); // a committed cycle: the last good copy exists
+    const bytes = readFileSync(q.registry);
+    const before = await metric(agent.url, 'orchestrator_scan_errors_total', { source: 'registry' });
+    unlinkSync(q.registry);
+    const r = await eventually(async () => {
+      const s = await readyz(agent!.url);
+      return s.status === 503 ? s : null;
+    }, 15_000, '/readyz 503');
+    expect(r.reason).to.match(/registry.*missing/);
+    await eventually(async () => (await metric(agent!.url, 'orchestrator_scan_errors_total', { source: 'registry' })) >= before + 3, 20_000, '3 registry errors');
+    expect(q.tmux.hasSession('w-1'), 'the session of a project the agent can no longer see is not an orphan').to.equal(true);
+    expect(q.tmux.hasSession('keep')).to.equal(true);
+    expect(existsSync(q.registry), 'no empty registry written in its place').to.equal(false);
+    const repaired = await q.agent(['registry', 'repair']);
+    expect(repaired.code, repaired.stderr).to.equal(0);
+    expect(readFileSync(q.registry).equals(bytes), 'restored byte for byte').to.equal(true);
+    await eventually(async () => (await readyz(agent!.url)).status === 200, 20_000, '/readyz 200 again');
+    expect(validRegistry(q.registry).projects.map((p) => `${p.id}:${p.state}`).sort()).to.deep.equal(['keep:processing', 'z1:processing']);
+    expect(victims.termsTo(keep) + victims.termsTo(candidates[0]!)).to.equal(0);
+  });
+
   it('a tmux server killed mid-scan: only processes that really lost their session are healed; a new server is read without restart', async () => {
     q.write([]);
     agent = await startAgent(q.env, q.dir.path);
