@@ -87,10 +87,8 @@ interface CachedDocument {
   identity: FileIdentity;
   /** Deep-frozen: shared by every `load()` until the file changes. */
   document: RegistryDocument;
-  /** JSON.stringify of the document: private copies are parsed from it. */
+  /** JSON.stringify of the document: private copies are parsed from it. (The file's own text is not kept: memory.) */
   canonical: string;
-  /** The file's text. */
-  text: string;
   /** When the entry was taken (epoch ms), for the coarse-timestamp check. */
   takenAt: number;
 }
@@ -125,23 +123,22 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function cacheEntry(document: RegistryDocument, text: string, identity: FileIdentity): CachedDocument {
-  return { identity, document: deepFreeze(document), canonical: JSON.stringify(document), text, takenAt: Date.now() };
+function cacheEntry(document: RegistryDocument, identity: FileIdentity): CachedDocument {
+  return { identity, document: deepFreeze(document), canonical: JSON.stringify(document), takenAt: Date.now() };
 }
 
 /** lowdb adapter: reading validates (and keeps a copy of a corrupt file), writing is atomic. */
 class RegistryFileAdapter implements Adapter<RegistryDocument> {
-  /** The exact text last read, so an unchanged document is never rewritten. */
-  lastText: string | null = null;
+  /**
+   * The document as read, serialised compactly: an unchanged document
+   * compares equal to it and is never rewritten. null when there was no file.
+   */
+  canonical: string | null = null;
 
   constructor(private readonly store: JsonStore) {}
 
-  /** The document as read, serialised compactly: what an unchanged document compares equal to. */
-  canonical: string | null = null;
-
   async read(): Promise<RegistryDocument | null> {
-    const { document, text, canonical } = await this.store.readPrivate();
-    this.lastText = text;
+    const { document, canonical } = await this.store.readPrivate();
     this.canonical = canonical;
     return document;
   }
@@ -243,21 +240,21 @@ export class JsonStore implements RegistryStore {
       this.cached = null;
       throw await this.corrupt(raw.bytes, problems.issues);
     }
-    this.cached = cacheEntry(problems.document, raw.bytes.toString('utf8'), raw.identity);
+    this.cached = cacheEntry(problems.document, raw.identity);
     return this.cached;
   }
 
-  /** A private, mutable copy of the current document with the file's text (null when there is no file). */
-  async readPrivate(): Promise<{ document: RegistryDocument; text: string | null; canonical: string | null }> {
+  /** A private, mutable copy of the current document and its compact JSON (null when there is no file). */
+  async readPrivate(): Promise<{ document: RegistryDocument; canonical: string | null }> {
     const entry = await this.current();
-    if (entry === null) return { document: emptyDocument(), text: null, canonical: null };
-    return { document: JSON.parse(entry.canonical) as RegistryDocument, text: entry.text, canonical: entry.canonical };
+    if (entry === null) return { document: emptyDocument(), canonical: null };
+    return { document: JSON.parse(entry.canonical) as RegistryDocument, canonical: entry.canonical };
   }
 
-  /** Parse and validate the current file; a missing file is an empty registry. */
+  /** Parse and validate the current file (a private copy); a missing file is an empty registry, with text null. */
   async readValidated(): Promise<{ document: RegistryDocument; text: string | null }> {
-    const { document, text } = await this.readPrivate();
-    return { document, text };
+    const { document, canonical } = await this.readPrivate();
+    return { document, text: canonical };
   }
 
   /** The error for a file that does not validate, after keeping a copy of it. */
@@ -323,7 +320,7 @@ export class JsonStore implements RegistryStore {
     const stat = await fs.stat(this.location).catch(() => null);
     this.written = stat ? { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs } : null;
     // What we wrote is what the next load reads, unless another writer comes first (its file has another identity).
-    if (stat) this.cached = cacheEntry(validated.document, text, identityOf(stat));
+    if (stat) this.cached = cacheEntry(validated.document, identityOf(stat));
     await writeFileAtomic(this.lastGoodPath, text);
   }
 
@@ -384,7 +381,7 @@ export class JsonStore implements RegistryStore {
       const result = await mutate(db.data, tx);
       // Archive first: a crash between the two leaves a duplicate in the archive, never a lost project.
       if (archived.length > 0) await this.appendLines(this.archivePath, archived);
-      if (JSON.stringify(db.data) !== before || adapter.lastText === null) await db.write();
+      if (JSON.stringify(db.data) !== before || adapter.canonical === null) await db.write();
       if (audit.length > 0) await this.appendLines(this.auditPath, audit);
       return result;
     });
