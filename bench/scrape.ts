@@ -5,9 +5,17 @@
  * Prints median and p99 per render, the series count and the body size, for
  * the Prometheus text format and for OpenMetrics. Budget: median ≤ 10 ms.
  *
- *   npx tsx bench/scrape.ts [projects] [renders]
+ * Then the same over HTTP: `agent serve` (built, dist/) on a registry of as
+ * many projects, 1 % of them processing with live sessions on a private tmux
+ * server, the rest terminal; `renders` GET /metrics one after another, timed
+ * from the request to the last byte of the body.
+ *
+ *   npm run build && npx tsx bench/scrape.ts [projects] [renders]
  */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG } from '../src/config/keys.js';
 import type { CycleOutcome } from '../src/cycle.js';
 import type { Detection } from '../src/core/plan.js';
@@ -16,6 +24,7 @@ import { summariseQueue } from '../src/core/queue-summary.js';
 import { emptyDocument, type RegistryDocument } from '../src/core/registry-document.js';
 import { AgentMetrics } from '../src/metrics/metrics.js';
 import type { AuditEntry } from '../src/registry/store.js';
+import { BenchTmux, buildRegistry, freePort, loadAverage, machine, registryPath, sleep, Teardown, tempDir, writeRegistry } from './lib/load.js';
 
 const total = Number(process.argv[2] ?? 10_000);
 const renders = Number(process.argv[3] ?? 200);
@@ -110,6 +119,7 @@ const auditStart = performance.now();
 metrics.observeAudit(audit, registry);
 const auditMs = performance.now() - auditStart;
 
+console.log(`machine: ${machine()}`);
 console.log(`registry: ${total} projects, ${registry.projects.filter((p) => p.state !== 'completed' && p.state !== 'failed').length} non-terminal; ${renders} renders each`);
 console.log(`observeCycle ${observeMs.toFixed(2)} ms, observeAudit (${audit.length} entries) ${auditMs.toFixed(2)} ms`);
 const median = await time('prometheus', metrics, false);
@@ -119,4 +129,63 @@ if (median > BUDGET_MS) {
   process.exitCode = 1;
 } else {
   console.log(`within budget (median ≤ ${BUDGET_MS} ms)`);
+}
+
+/** GET /metrics of a real `agent serve` over loopback HTTP. */
+async function overHttp(teardown: Teardown): Promise<void> {
+  const agentPath = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  const dir = tempDir(teardown, 'toa-scrape-');
+  const tmux = new BenchTmux(teardown, 'scrape');
+  const live = Math.max(1, Math.round(total / 100));
+  const pids = tmux.newSessions('live-', live, ['sleep', '3600']);
+  const path = registryPath(dir);
+  writeRegistry(path, buildRegistry({ total, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }));
+  const port = await freePort();
+  const agent = spawn(process.execPath, [agentPath, 'serve'], {
+    cwd: dir,
+    env: { ...process.env, AGENT_REGISTRY: path, AGENT_LISTEN: `127.0.0.1:${port}`, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  teardown.add('stop agent serve', async () => {
+    if (agent.exitCode === null && agent.signalCode === null) {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+    }
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let waited = 0; ; waited += 200) {
+    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ready) break;
+    if (waited > 30_000) throw new Error('agent serve did not become ready within 30 s');
+    await sleep(200);
+  }
+  const get = async (): Promise<string> => {
+    const r = await fetch(`${url}/metrics`);
+    if (!r.ok) throw new Error(`/metrics answered ${r.status}`);
+    return r.text();
+  };
+  for (let i = 0; i < 20; i++) await get();
+  const samples: number[] = [];
+  let body = '';
+  for (let i = 0; i < renders; i++) {
+    const start = performance.now();
+    body = await get();
+    samples.push(performance.now() - start);
+  }
+  const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  const m = percentile(samples, 50);
+  console.log(`over HTTP (agent serve, ${total} projects, ${live} processing with live sessions; load ${loadAverage()}):`);
+  console.log(`GET /metrics median ${m.toFixed(2)} ms  p99 ${percentile(samples, 99).toFixed(2)} ms  series ${series.length} (orchestrator_* ${series.filter((l) => l.startsWith('orchestrator_')).length})  body ${(body.length / 1024).toFixed(1)} KiB`);
+  console.log(m <= BUDGET_MS ? `within budget (median ≤ ${BUDGET_MS} ms)` : `OVER BUDGET: median ${m.toFixed(2)} ms > ${BUDGET_MS} ms`);
+  if (m > BUDGET_MS) process.exitCode = 1;
+}
+
+const teardown = new Teardown();
+try {
+  await overHttp(teardown);
+} catch (err) {
+  console.error(err instanceof Error ? err.stack : String(err));
+  process.exitCode = 1;
+} finally {
+  await teardown.run();
 }

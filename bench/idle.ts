@@ -1,0 +1,80 @@
+/**
+ * Idle overhead of the daemon: `agent serve` as a child with the default
+ * schedule (a cycle every 15 s, the tracked-PID probe every 250 ms, tmux
+ * hooks, the registry watch) over a registry of 100 processing projects, each
+ * with a live session on a private tmux server. After a warm-up that covers
+ * the first cycle (a full completion sync), the daemon's CPU time is read from
+ * /proc/<pid>/stat (utime + stime) before and after a window of 60 s, and
+ * divided by the window: the share of one core. Budget ≤ 0.5 %.
+ *
+ *   npm run build && npx tsx bench/idle.ts [windowSec]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchTmux, buildRegistry, cpuMsOf, freePort, loadAverage, machine, registryPath, rssOf, sleep, Teardown, tempDir, writeRegistry } from './lib/load.js';
+
+const windowSec = Number(process.argv[2] ?? 60);
+const ACTIVE = 100;
+const WARM_UP_MS = 20_000;
+const BUDGET = 0.005;
+const AGENT = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+
+async function main(teardown: Teardown): Promise<void> {
+  if (!existsSync(AGENT)) throw new Error(`${AGENT} is missing: run npm run build first`);
+  console.log(`machine: ${machine()}`);
+  const dir = tempDir(teardown, 'toa-idle-');
+  const tmux = new BenchTmux(teardown, 'idle');
+  const pids = tmux.newSessions('live-', ACTIVE, ['sleep', '3600']);
+  const registry = registryPath(dir);
+  writeRegistry(registry, buildRegistry({ total: ACTIVE, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }));
+
+  const port = await freePort();
+  const env: Record<string, string | undefined> = { ...process.env, AGENT_REGISTRY: registry, AGENT_LISTEN: `127.0.0.1:${port}`, LOG_LEVEL: 'warn' };
+  // The default schedule and sockets: nothing set but where the registry and the listener are.
+  delete env['AGENT_SCAN_SCHEDULE'];
+  delete env['AGENT_TMUX_SOCKETS'];
+  const agent = spawn(process.execPath, [AGENT, 'serve'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  teardown.add('stop agent serve', async () => {
+    if (agent.exitCode === null && agent.signalCode === null) {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+    }
+  });
+  const pid = agent.pid as number;
+  await sleep(WARM_UP_MS);
+  if (agent.exitCode !== null) throw new Error(`agent serve exited with ${agent.exitCode}`);
+  const metricsBefore = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const load0 = loadAverage();
+  const cpu0 = cpuMsOf(pid);
+  const t0 = Date.now();
+  await sleep(windowSec * 1000);
+  if (agent.exitCode !== null) throw new Error(`agent serve exited with ${agent.exitCode} during the window`);
+  const cpu1 = cpuMsOf(pid);
+  const elapsed = Date.now() - t0;
+  const load1 = loadAverage();
+  const metricsAfter = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const cycles = (text: string) => Number(/^orchestrator_scan_duration_seconds_count (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+  const cycleSeconds = (text: string) => Number(/^orchestrator_scan_duration_seconds_sum ([\d.e+-]+)/m.exec(text)?.[1] ?? Number.NaN);
+  const n = cycles(metricsAfter) - cycles(metricsBefore);
+  const cycleWall = ((cycleSeconds(metricsAfter) - cycleSeconds(metricsBefore)) / n) * 1000;
+  const share = (cpu1 - cpu0) / elapsed;
+  const mem = rssOf(pid);
+  console.log(`load before ${load0}, after ${load1}`);
+  console.log(`agent serve, ${ACTIVE} processing projects, default schedule; window ${(elapsed / 1000).toFixed(1)} s after a ${WARM_UP_MS / 1000} s warm-up`);
+  console.log(`CPU ${cpu1 - cpu0} ms in the window = ${(share * 100).toFixed(3)} % of one core (clock ticks of 10 ms)`);
+  console.log(`cycles in the window ${n}, mean cycle wall time ${cycleWall.toFixed(1)} ms; RSS ${mem.rssMiB.toFixed(1)} MiB`);
+  console.log(`budget ≤ ${BUDGET * 100} % of one core: ${share <= BUDGET ? 'met' : 'NOT met'}`);
+  if (share > BUDGET) process.exitCode = 1;
+}
+
+const teardown = new Teardown();
+try {
+  await main(teardown);
+} catch (err) {
+  console.error(err instanceof Error ? err.stack : String(err));
+  process.exitCode = 1;
+} finally {
+  await teardown.run();
+}
