@@ -19,7 +19,9 @@
  *   npm run build && node --expose-gc --import tsx bench/soak.ts [cycles] [warmUpCycles]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent } from '../src/agent.js';
 import { loadConfig } from '../src/config/load.js';
 import type { Project } from '../src/core/project.js';
@@ -71,6 +73,15 @@ async function main(teardown: Teardown): Promise<void> {
   console.log(`soak: ${cycles} cycles, warm-up ${warmUp}, clock +${STEP_MS / 1000} s per cycle${gc ? '' : ' (no --expose-gc: RSS without a forced GC)'}`);
   const dir = tempDir(teardown, 'toa-soak-');
   const tmux = new BenchTmux(teardown, 'soak');
+  // tmux leaves its socket file behind after kill-server: kill it here (before BenchTmux's own step) and remove the file.
+  teardown.add('kill the tmux server and remove its socket', () => {
+    try {
+      tmux.run(['kill-server']);
+    } catch {
+      // not running
+    }
+    rmSync(join(process.env['TMUX_TMPDIR'] ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, tmux.socket), { force: true });
+  });
   const registry = registryPath(dir);
 
   let offset = 0;
