@@ -127,24 +127,87 @@ function cacheEntry(document: RegistryDocument, identity: FileIdentity): CachedD
   return { identity, document: deepFreeze(document), canonical: JSON.stringify(document), takenAt: Date.now() };
 }
 
+/**
+ * Whether two JSON values print alike (key order aside): a key whose value is
+ * undefined counts as absent, as JSON.stringify leaves it out. Walks without
+ * allocating, unlike comparing two serialisations of a large registry.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let keys = 0;
+  for (const key of Object.keys(ra)) {
+    if (ra[key] === undefined) continue;
+    keys += 1;
+    if (!Object.hasOwn(rb, key) || !sameJson(ra[key], rb[key])) return false;
+  }
+  for (const key of Object.keys(rb)) if (rb[key] !== undefined) keys -= 1;
+  return keys === 0;
+}
+
+/**
+ * Validate a document about to be written. With `base` (the validated
+ * document it was copied from), a project equal to its namesake in `base` is
+ * taken as it is, already valid and normalised, and only the others and the
+ * document's own fields go through the schema: a cycle that touches ten
+ * projects of thousands validates ten. Any problem, or a duplicate id, is
+ * reported by the full validation, so its messages name the right positions.
+ */
+function validateChanges(doc: RegistryDocument, base: RegistryDocument | null): ReturnType<typeof validateDocument> {
+  const full = () => validateDocument(JSON.parse(JSON.stringify(doc)));
+  if (base === null || !Array.isArray(doc.projects)) return full();
+  const previous = new Map(base.projects.map((p) => [p.id, p]));
+  const projects: Project[] = new Array<Project>(doc.projects.length);
+  const changed: unknown[] = [];
+  const positions: number[] = [];
+  const ids = new Set<unknown>();
+  doc.projects.forEach((p, i) => {
+    const id: unknown = (p as Partial<Project> | null)?.id;
+    if (ids.has(id)) return;
+    ids.add(id);
+    const prev = typeof id === 'string' ? previous.get(id) : undefined;
+    if (prev !== undefined && sameJson(p, prev)) projects[i] = prev;
+    else {
+      changed.push(p);
+      positions.push(i);
+    }
+  });
+  if (ids.size !== doc.projects.length) return full();
+  const delta = validateDocument(JSON.parse(JSON.stringify({ ...doc, projects: changed })));
+  if (!delta.ok) return full();
+  delta.document.projects.forEach((p, j) => {
+    projects[positions[j] as number] = p;
+  });
+  return { ok: true, document: { ...delta.document, projects } };
+}
+
 /** lowdb adapter: reading validates (and keeps a copy of a corrupt file), writing is atomic. */
 class RegistryFileAdapter implements Adapter<RegistryDocument> {
   /**
-   * The document as read, serialised compactly: an unchanged document
-   * compares equal to it and is never rewritten. null when there was no file.
+   * The validated (shared, frozen) document the private copy was made from:
+   * an unchanged document equals it and is never rewritten. null when there
+   * was no file.
    */
-  canonical: string | null = null;
+  base: RegistryDocument | null = null;
 
   constructor(private readonly store: JsonStore) {}
 
   async read(): Promise<RegistryDocument | null> {
-    const { document, canonical } = await this.store.readPrivate();
-    this.canonical = canonical;
+    const { document, base } = await this.store.readPrivate();
+    this.base = base;
     return document;
   }
 
   async write(doc: RegistryDocument): Promise<void> {
-    await this.store.commitDocument(doc);
+    await this.store.commitDocument(doc, this.base);
   }
 }
 
@@ -244,11 +307,14 @@ export class JsonStore implements RegistryStore {
     return this.cached;
   }
 
-  /** A private, mutable copy of the current document and its compact JSON (null when there is no file). */
-  async readPrivate(): Promise<{ document: RegistryDocument; canonical: string | null }> {
+  /**
+   * A private, mutable copy of the current document, its compact JSON and the
+   * shared validated document it copies (both null when there is no file).
+   */
+  async readPrivate(): Promise<{ document: RegistryDocument; canonical: string | null; base: RegistryDocument | null }> {
     const entry = await this.current();
-    if (entry === null) return { document: emptyDocument(), canonical: null };
-    return { document: JSON.parse(entry.canonical) as RegistryDocument, canonical: entry.canonical };
+    if (entry === null) return { document: emptyDocument(), canonical: null, base: null };
+    return { document: JSON.parse(entry.canonical) as RegistryDocument, canonical: entry.canonical, base: entry.document };
   }
 
   /** Parse and validate the current file (a private copy); a missing file is an empty registry, with text null. */
@@ -308,9 +374,13 @@ export class JsonStore implements RegistryStore {
     return (await this.current())?.document ?? emptyDocument();
   }
 
-  /** Validate and write a document: the registry, then the last good copy. */
-  async commitDocument(doc: RegistryDocument): Promise<void> {
-    const validated = validateDocument(JSON.parse(JSON.stringify(doc)));
+  /**
+   * Validate and write a document: the registry, then the last good copy.
+   * `base`, the validated document `doc` was copied from, lets projects that
+   * did not change skip validation.
+   */
+  async commitDocument(doc: RegistryDocument, base: RegistryDocument | null = null): Promise<void> {
+    const validated = validateChanges(doc, base);
     if (!validated.ok) {
       throw new RegistryCorruptError(`refusing to write an invalid registry: ${validated.issues[0]}`, validated.issues, null);
     }
@@ -371,7 +441,7 @@ export class JsonStore implements RegistryStore {
       const adapter = new RegistryFileAdapter(this);
       const db = new Low<RegistryDocument>(adapter, emptyDocument());
       await db.read();
-      const before = adapter.canonical ?? JSON.stringify(db.data);
+      const base = adapter.base;
       const audit: AuditEntry[] = [];
       const archived: Project[] = [];
       const tx: Transaction = {
@@ -381,7 +451,7 @@ export class JsonStore implements RegistryStore {
       const result = await mutate(db.data, tx);
       // Archive first: a crash between the two leaves a duplicate in the archive, never a lost project.
       if (archived.length > 0) await this.appendLines(this.archivePath, archived);
-      if (JSON.stringify(db.data) !== before || adapter.canonical === null) await db.write();
+      if (base === null || !sameJson(db.data, base)) await db.write();
       if (audit.length > 0) await this.appendLines(this.auditPath, audit);
       return result;
     });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { newProject } from '../../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
 import { RegistryCorruptError } from '../../src/errors.js';
-import { JsonStore, serialise } from '../../src/registry/json-store.js';
+import { JsonStore, sameJson, serialise } from '../../src/registry/json-store.js';
 import { tempDir } from '../helpers/cli.js';
 
 const T0 = '2026-11-26T10:00:00.000Z';
@@ -78,5 +78,73 @@ describe('registry/json-store: the document cache', () => {
     const store = new JsonStore({ path });
     await store.update(() => undefined);
     expect(store.lastWrite()).to.equal(null);
+  });
+});
+
+describe('registry/json-store: writes validate what changed', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let path: string;
+  beforeEach(() => {
+    dir = tempDir();
+    path = join(dir.path, 'registry.json');
+  });
+  afterEach(() => dir.cleanup());
+
+  it('keeps the unchanged projects of the committed document as they were', async () => {
+    writeFileSync(path, serialise(docWith('a', 'b', 'c')));
+    const store = new JsonStore({ path });
+    const before = await store.load();
+    await store.update((doc) => {
+      const a = doc.projects[0];
+      if (a) a.priority = 7;
+    });
+    const after = await store.load();
+    expect(after.projects.map((p) => p.priority)).to.deep.equal([7, 0, 0]);
+    expect(after.projects[1]).to.equal(before.projects[1]);
+    expect(after.projects[0]).to.not.equal(before.projects[0]);
+  });
+
+  it('refuses an invalid change, naming its position in the whole registry', async () => {
+    writeFileSync(path, serialise(docWith('a', 'b', 'c')));
+    const store = new JsonStore({ path });
+    const err = await store
+      .update((doc) => {
+        const c = doc.projects[2];
+        if (c) c.session = 'not:valid';
+      })
+      .then(() => null, (e: unknown) => e as Error);
+    expect(err?.message).to.include('refusing to write').and.include('projects[2]').and.include('session');
+    expect((await store.load()).projects[2]?.session).to.equal(null);
+  });
+
+  it('refuses a duplicate id, even of an unchanged project', async () => {
+    writeFileSync(path, serialise(docWith('a', 'b')));
+    const store = new JsonStore({ path });
+    const err = await store
+      .update((doc) => {
+        doc.projects.push(newProject({ id: 'a', enqueuedAt: T0 }));
+      })
+      .then(() => null, (e: unknown) => e as Error);
+    expect(err?.message).to.include('duplicate id');
+  });
+
+  it('normalises a new project on write', async () => {
+    writeFileSync(path, serialise(docWith('a')));
+    const store = new JsonStore({ path });
+    await store.update((doc) => {
+      doc.projects.push({ id: 'b', state: 'queued', enqueuedAt: T0 } as unknown as RegistryDocument['projects'][number]);
+    });
+    expect((await store.load()).projects[1]).to.deep.include({ id: 'b', priority: 0, history: [], session: null });
+  });
+});
+
+describe('registry/json-store: sameJson', () => {
+  it('compares as JSON.stringify would print, key order aside', () => {
+    expect(sameJson({ a: 1, b: [1, { c: null }] }, { b: [1, { c: null }], a: 1 })).to.equal(true);
+    expect(sameJson({ a: 1, u: undefined }, { a: 1 })).to.equal(true);
+    expect(sameJson({ a: 1 }, { a: 1, b: null })).to.equal(false);
+    expect(sameJson([1, 2], [2, 1])).to.equal(false);
+    expect(sameJson({ a: [] }, { a: {} })).to.equal(false);
+    expect(sameJson('1', 1)).to.equal(false);
   });
 });
