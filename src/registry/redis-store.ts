@@ -134,8 +134,11 @@ export class RedisStore implements RegistryStore, LeaseScripts {
   private unreachable(err: unknown): AgentError {
     if (err instanceof AgentError) return err;
     // While disconnected the driver only says its stream is not writeable: the connection's own error says why.
-    const why = this.redis.status !== 'ready' && this.lastError ? `${this.lastError} (reconnecting in the background)` : messageOf(err);
-    return new RegistryUnreadableError(`registry ${this.location} is unreachable: ${why}`);
+    if (this.redis.status !== 'ready') {
+      return new RegistryUnreadableError(`registry ${this.location} is unreachable: ${this.lastError ? `${this.lastError} (reconnecting in the background)` : messageOf(err)}`);
+    }
+    // Connected: a timeout (Redis stalled) or an error reply (e.g. a key of the wrong type).
+    return new RegistryUnreadableError(`registry ${this.location} cannot be read or written: ${messageOf(err)}`);
   }
 
   /** A connected client; the first call connects. Commands fail fast while Redis is away. */
