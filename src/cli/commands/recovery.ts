@@ -57,6 +57,8 @@ export function registerRecovery(program: Command): void {
           let current = findProject(doc, id);
           if (!current) throw new UnknownProjectError(id);
           const now = ctx.now();
+          // A running daemon may have recorded the end of the tree between our kill and this write.
+          if (current.state === 'failed') return current;
           if (current.state === 'processing') {
             const r = applyTransition(doc, current, 'zombie', { now, by: ctx.operations.by, reason: 'zombie (confirmed by kill-zombie)' });
             tx.audit(r.record);
