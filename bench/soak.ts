@@ -205,11 +205,15 @@ async function main(teardown: Teardown): Promise<void> {
   let afterWarmUp: Sample | null = null;
   const transitions: Record<string, number> = {};
   let failedCycles = 0;
+  const failures: string[] = [];
   for (let i = 1; i <= cycles; i++) {
     offset += STEP_MS;
     await churn(i);
     const result = await agent.requestCycle('soak');
-    if (!result.ok) failedCycles += 1;
+    if (!result.ok) {
+      failedCycles += 1;
+      if (failures.length < 5) failures.push(`cycle ${i}: ${result.errors.map((e) => `${e.source}: ${e.message}`).join('; ')}`);
+    }
     for (const t of result.transitions) transitions[`${t.from}>${t.to}`] = (transitions[`${t.from}>${t.to}`] ?? 0) + 1;
     if (i % 50 === 0) {
       const [metrics, ready] = await Promise.all([fetch(`${listening.url}/metrics`), fetch(`${listening.url}/readyz`)]);
@@ -227,11 +231,13 @@ async function main(teardown: Teardown): Promise<void> {
     }
   }
   const end = await sample(cycles);
+  show('end', end);
   const base = afterWarmUp ?? first;
   const growth = (end.rssMiB - base.rssMiB) / base.rssMiB;
   const fdDrift = end.fds.other - base.fds.other;
   const seconds = (Date.now() - t0) / 1000;
   console.log(`cycles run by the agent: ${agent.cycles} (${cycles} requested, the rest from events and the schedule), not ok: ${failedCycles}, in ${seconds.toFixed(0)} s`);
+  for (const f of failures) console.log(`not ok: ${f}`);
   console.log(`churn: ${JSON.stringify(counts)}`);
   console.log(`transitions: ${JSON.stringify(transitions)}`);
   console.log(`RSS ${base.rssMiB.toFixed(1)} -> ${end.rssMiB.toFixed(1)} MiB (${(growth * 100).toFixed(1)} %, budget < ${RSS_BUDGET * 100} %); open fds ${base.fds.other} -> ${end.fds.other} (budget ± ${FD_SLACK}; /proc/<pid>/stat held by pidusage ${base.fds.procStat} -> ${end.fds.procStat}, the PIDs of the last minute)`);
