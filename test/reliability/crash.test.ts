@@ -42,6 +42,8 @@ interface LaneFigures {
   intentsLeftByCrashes: number;
   crashesInsideLock: number;
   auditLines: number;
+  /** Failures in the registry whose audit line a crash lost (committed, killed before the append). */
+  auditLinesLost: number;
   killDelaysMs: number[];
 }
 
@@ -103,7 +105,7 @@ class Lane {
     q.write(bystanders);
 
     const started = Date.now();
-    const figures: LaneFigures = { restarts: 0, cycles: 0, waves: 0, projects: 0, sigterms: 0, intentsLeftByCrashes: 0, crashesInsideLock: 0, auditLines: 0, killDelaysMs: [] };
+    const figures: LaneFigures = { restarts: 0, cycles: 0, waves: 0, projects: 0, sigterms: 0, intentsLeftByCrashes: 0, crashesInsideLock: 0, auditLines: 0, auditLinesLost: 0, killDelaysMs: [] };
     /** Intent ids a crash left behind, not yet seen settled. */
     let pending: string[] = [];
     const more = (): boolean =>
@@ -216,6 +218,7 @@ class Lane {
       expect(p.failureReason, `${name}: ${p.id}`).to.equal(kind === 'zombie' ? 'zombie' : kind === 'timeout' ? 'timeout' : 'phantom');
       expect(p.history.filter((h) => h.to === 'failed'), `${name}: ${p.id} failed once`).to.have.length(1);
       expect(failedLines.get(p.id) ?? 0, `${name}: audit lines of ${p.id} failing`).to.be.at.most(1);
+      if (!failedLines.has(p.id)) figures.auditLinesLost += 1;
     }
     figures.waves = this.wave;
     figures.projects = doc.projects.length;
@@ -252,6 +255,7 @@ describe('reliability: SIGKILL of agent serve at random points', function () {
       intentsLeftByCrashes: sum((r) => r.intentsLeftByCrashes),
       crashesInsideLock: sum((r) => r.crashesInsideLock),
       auditLines: sum((r) => r.auditLines),
+      auditLinesLost: sum((r) => r.auditLinesLost),
       killDelayMs: [Math.min(...delays), Math.max(...delays)],
       seconds: Math.round((Date.now() - started) / 1000),
     };
