@@ -236,7 +236,12 @@ export class Agent {
 
   /** Start scheduling, events and (unless disabled) the HTTP server; starts a first cycle without waiting for it. */
   async start(): Promise<Listening | null> {
-    const { config } = this.options;
+    const { config, store } = this.options;
+    if (store instanceof JsonStore) {
+      // On a fresh machine the registry and its directory do not exist yet: create them (0700/0600), so the
+      // file watch has a directory to watch. A registry that exists but is invalid is left as it is.
+      await store.update(() => undefined).catch((err: unknown) => this.log.error('registry unreadable at start', { error: messageOf(err) }));
+    }
     for (const e of this.events) {
       await e.start();
       const h = e.health();
