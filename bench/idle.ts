@@ -2,10 +2,16 @@
  * Idle overhead of the daemon: `agent serve` as a child with the default
  * schedule (a cycle every 15 s, the tracked-PID probe every 250 ms, tmux
  * hooks, the registry watch) over a registry of 100 processing projects, each
- * with a live session on a private tmux server. After a warm-up that covers
- * the first cycle (a full completion sync), the daemon's CPU time is read from
- * /proc/<pid>/stat (utime + stime) before and after a window of 60 s, and
- * divided by the window: the share of one core. Budget ≤ 0.5 %.
+ * with a live session on a private tmux server. After a warm-up of 90 s, the
+ * daemon's CPU time is read from /proc/<pid>/stat (utime + stime) before and
+ * after a window of 60 s, and divided by the window: the share of one core.
+ * Budget ≤ 0.5 %.
+ *
+ * The warm-up covers start-up: the first cycle (a full completion sync of
+ * every project) and then V8's memory reducer, which runs a few full garbage
+ * collections in the following minute to give the start-up heap back. A window
+ * that starts 20 s after start measures those too (IDLE_WARM_UP_MS=20000 shows
+ * it); the steady daemon is what the budget is about.
  *
  *   npm run build && npx tsx bench/idle.ts [windowSec]
  */
@@ -17,7 +23,7 @@ import { BenchTmux, buildRegistry, cpuMsOf, freePort, loadAverage, machine, regi
 
 const windowSec = Number(process.argv[2] ?? 60);
 const ACTIVE = 100;
-const WARM_UP_MS = 20_000;
+const WARM_UP_MS = Number(process.env.IDLE_WARM_UP_MS ?? 90_000);
 const BUDGET = 0.005;
 const AGENT = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 

@@ -12,8 +12,8 @@
 import { DEFAULT_PROC_ROOT, readStat } from '../scan/proc-table.js';
 import type { EventSource, Trigger } from './event-source.js';
 
-/** Every this many probes, each tracked PID's stat is read too (every 2 s at the default 250 ms). */
-export const STAT_EVERY = 8;
+/** Every this many probes, each tracked PID's stat is read too (every 10 s at the default 250 ms; a scheduled cycle comes every 15 s anyway). */
+export const STAT_EVERY = 40;
 
 /** True while `pid` exists (a process of another user answers EPERM, and exists). */
 function exists(pid: number): boolean {
