@@ -31,7 +31,8 @@
  * again as soon as Redis is back, without a restart.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { emptyDocument, type RegistryDocument } from '../core/registry-document.js';
 import type { Project } from '../core/project.js';
 import { AgentError, LeaseLostError, RegistryCorruptError, RegistryUnreadableError, messageOf } from '../errors.js';
@@ -106,7 +107,9 @@ export class RedisStore implements RegistryStore, LeaseScripts {
     this.lastGoodEveryMs = options.lastGoodEveryMs ?? 60_000;
     this.conflictWaitMs = options.conflictWaitMs ?? 30_000;
     this.clock = options.clock ?? Date.now;
-    this.redis = new Redis(options.url, {
+    // ioredis is loaded on first use: a daemon on a JSON registry never needs it (~9 MB of RSS).
+    const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    this.redis = new RedisClient(options.url, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
