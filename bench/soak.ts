@@ -133,8 +133,11 @@ async function main(teardown: Teardown): Promise<void> {
   let next = 0;
   const counts = { started: 0, completed: 0, forgotten: 0, phantoms: 0, zombies: 0, scrapes: 0 };
 
+  /** Every 7th plain project is never completed: it times out and the agent kills it. */
+  const forgotten = (id: string): boolean => Number(id.slice(2)) % 7 === 0;
   const launch = async (withSession: boolean): Promise<void> => {
     const id = `s-${next++}`;
+    if (!withSession && forgotten(id)) counts.forgotten += 1;
     let pid: number;
     let session: string | undefined;
     if (withSession) {
@@ -158,22 +161,19 @@ async function main(teardown: Teardown): Promise<void> {
   const churn = async (i: number): Promise<void> => {
     if (i % 4 === 0) await launch(i % 100 === 0);
     if (i % 4 === 2) {
-      // Complete the oldest plain project older than 8 cycles, unless it is one to forget (every 7th): that one times out.
-      const due = (await liveOnes()).filter((p) => children.has(p.id) && clock() - Date.parse(p.startedAt ?? '') > 8 * STEP_MS);
+      // Complete the oldest plain project older than 8 cycles; the forgotten ones (every 7th) are left to time out.
+      const due = (await liveOnes()).filter((p) => children.has(p.id) && !forgotten(p.id) && clock() - Date.parse(p.startedAt ?? '') > 8 * STEP_MS);
       const p = due[0];
       if (p) {
-        if (Number(p.id.slice(2)) % 7 === 0) counts.forgotten += 1;
-        else {
-          children.get(p.id)?.kill('SIGTERM');
-          children.delete(p.id);
-          await complete(ops, p.id).catch(() => undefined); // the agent may have moved it meanwhile
-          counts.completed += 1;
-        }
+        children.get(p.id)?.kill('SIGTERM');
+        children.delete(p.id);
+        await complete(ops, p.id).catch(() => undefined); // the agent may have moved it meanwhile
+        counts.completed += 1;
       }
     }
     if (i % 20 === 10) {
       // A process dies on its own: a phantom.
-      const p = (await liveOnes()).find((x) => children.has(x.id) && Number(x.id.slice(2)) % 7 !== 0);
+      const p = (await liveOnes()).find((x) => children.has(x.id) && !forgotten(x.id));
       if (p) {
         children.get(p.id)?.kill('SIGKILL');
         children.delete(p.id);
