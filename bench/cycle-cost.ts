@@ -41,6 +41,7 @@ import {
   registryPath,
   rssOf,
   sleep,
+  startAgent,
   Teardown,
   tempDir,
   writeRegistry,
@@ -196,14 +197,10 @@ async function main(teardown: Teardown): Promise<void> {
   const agentPort = await freePort();
   const env: Record<string, string | undefined> = { ...process.env, AGENT_REGISTRY: registry, AGENT_LISTEN: `127.0.0.1:${agentPort}`, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' };
   delete env['AGENT_SCAN_SCHEDULE'];
-  const agent = spawn(process.execPath, [AGENT, 'serve'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
-  teardown.add('stop agent serve', async () => {
-    if (agent.exitCode === null && agent.signalCode === null) {
-      agent.kill('SIGTERM');
-      await new Promise((r) => agent.once('exit', r));
-    }
+  const { child: agent, output } = startAgent(teardown, AGENT, dir, env);
+  await waitForHttp(`http://127.0.0.1:${agentPort}/healthz`, 15_000).catch((err: unknown) => {
+    throw new Error(`agent serve did not answer: ${String(err)}\n${output()}`);
   });
-  await waitForHttp(`http://127.0.0.1:${agentPort}/healthz`, 15_000);
   await sleep(60_000);
   const rss: number[] = [];
   for (let i = 0; i < 45; i++) {

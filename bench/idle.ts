@@ -15,11 +15,10 @@
  *
  *   npm run build && npx tsx bench/idle.ts [windowSec]
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BenchTmux, buildRegistry, cpuMsOf, freePort, loadAverage, machine, registryPath, rssOf, sleep, Teardown, tempDir, writeRegistry } from './lib/load.js';
+import { BenchTmux, buildRegistry, cpuMsOf, freePort, loadAverage, machine, registryPath, rssOf, sleep, startAgent, Teardown, tempDir, writeRegistry } from './lib/load.js';
 
 const windowSec = Number(process.argv[2] ?? 60);
 const ACTIVE = 100;
@@ -41,22 +40,16 @@ async function main(teardown: Teardown): Promise<void> {
   // The default schedule and sockets: nothing set but where the registry and the listener are.
   delete env['AGENT_SCAN_SCHEDULE'];
   delete env['AGENT_TMUX_SOCKETS'];
-  const agent = spawn(process.execPath, [AGENT, 'serve'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
-  teardown.add('stop agent serve', async () => {
-    if (agent.exitCode === null && agent.signalCode === null) {
-      agent.kill('SIGTERM');
-      await new Promise((r) => agent.once('exit', r));
-    }
-  });
+  const { child: agent, output } = startAgent(teardown, AGENT, dir, env);
   const pid = agent.pid as number;
   await sleep(WARM_UP_MS);
-  if (agent.exitCode !== null) throw new Error(`agent serve exited with ${agent.exitCode}`);
+  if (agent.exitCode !== null) throw new Error(`agent serve exited with ${agent.exitCode}:\n${output()}`);
   const metricsBefore = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const load0 = loadAverage();
   const cpu0 = cpuMsOf(pid);
   const t0 = Date.now();
   await sleep(windowSec * 1000);
-  if (agent.exitCode !== null) throw new Error(`agent serve exited with ${agent.exitCode} during the window`);
+  if (agent.exitCode !== null) throw new Error(`agent serve exited with ${agent.exitCode} during the window:\n${output()}`);
   const cpu1 = cpuMsOf(pid);
   const elapsed = Date.now() - t0;
   const load1 = loadAverage();

@@ -22,6 +22,7 @@ import { BenchTmux, buildRegistry, loadAverage, machine, median, percentile, pro
 
 const rounds = Number(process.argv[2] ?? 30);
 const COLD_ROUNDS = 5;
+const WARM_UP_ROUNDS = 10;
 const SIZES = [100, 1000, 10_000];
 const BUDGET_MS = 250;
 const log = createLogger({ level: 'error' });
@@ -35,7 +36,25 @@ interface Row {
   cold: number[];
 }
 
-async function measure(teardown: Teardown, projects: number): Promise<Row> {
+interface Setup {
+  row: Row;
+  registry: string;
+  store: JsonStore;
+  config: AgentConfig;
+  syncedAt: number;
+}
+
+async function cycleOf(s: Setup, store: JsonStore, lastFullSyncAt: number | null): Promise<{ wall: number; cpu: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const { result } = await runCycle({ store, config: s.config, hostId: 'bench-host', log, lastFullSyncAt });
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  if (!result.ok || result.transitions.length > 0 || result.actions.length > 0) throw new Error(`unsteady queue at ${s.row.projects}: ${JSON.stringify(result.errors)}`);
+  return { wall, cpu: (cpu.user + cpu.system) / 1000 };
+}
+
+async function setUp(teardown: Teardown, projects: number): Promise<Setup> {
   const dir = tempDir(teardown, `toa-scale-${projects}-`);
   const tmux = new BenchTmux(teardown, `scale${projects}`);
   const live = Math.max(1, Math.round(projects / 100));
@@ -44,34 +63,28 @@ async function measure(teardown: Teardown, projects: number): Promise<Row> {
   const doc = buildRegistry({ total: projects, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() });
   writeRegistry(registry, doc);
   const config: AgentConfig = { ...DEFAULT_CONFIG, registry, tmuxSockets: [tmux.socket], logLevel: 'error' };
-  const once = async (store: JsonStore, lastFullSyncAt: number | null) => {
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const { result } = await runCycle({ store, config, hostId: 'bench-host', log, lastFullSyncAt });
-    const wall = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
-    if (!result.ok || result.transitions.length > 0 || result.actions.length > 0) throw new Error(`unsteady queue at ${projects}: ${JSON.stringify(result.errors)}`);
-    return { wall, cpu: (cpu.user + cpu.system) / 1000 };
-  };
-  const store = new JsonStore({ path: registry });
-  await once(store, null); // the full sync, and whatever a first cycle writes
-  const syncedAt = Date.now();
-  for (let i = 0; i < 3; i++) await once(store, syncedAt);
-  const row: Row = { projects, live, bytes: JSON.stringify(doc, null, 2).length, steady: [], cpu: [], cold: [] };
-  for (let i = 0; i < rounds; i++) {
-    const c = await once(store, syncedAt);
-    row.steady.push(c.wall);
-    row.cpu.push(c.cpu);
-  }
-  for (let i = 0; i < COLD_ROUNDS; i++) row.cold.push((await once(new JsonStore({ path: registry }), syncedAt)).wall);
-  return row;
+  const setup: Setup = { row: { projects, live, bytes: JSON.stringify(doc, null, 2).length, steady: [], cpu: [], cold: [] }, registry, store: new JsonStore({ path: registry }), config, syncedAt: 0 };
+  await cycleOf(setup, setup.store, null); // the full sync, and whatever a first cycle writes
+  setup.syncedAt = Date.now();
+  return setup;
 }
 
 async function main(teardown: Teardown): Promise<void> {
   console.log(`machine: ${machine()}; ${processCount()} processes on the host`);
-  const rows: Row[] = [];
-  for (const size of SIZES) rows.push(await measure(teardown, size));
-  console.log(`rounds: ${rounds} steady, ${COLD_ROUNDS} cold per size; load after ${loadAverage()}`);
+  const setups: Setup[] = [];
+  for (const size of SIZES) setups.push(await setUp(teardown, size));
+  // Sizes take turns, round by round, so JIT warm-up and the machine's load reach each alike.
+  for (let i = 0; i < WARM_UP_ROUNDS; i++) for (const s of setups) await cycleOf(s, s.store, s.syncedAt);
+  for (let i = 0; i < rounds; i++) {
+    for (const s of setups) {
+      const c = await cycleOf(s, s.store, s.syncedAt);
+      s.row.steady.push(c.wall);
+      s.row.cpu.push(c.cpu);
+    }
+  }
+  for (let i = 0; i < COLD_ROUNDS; i++) for (const s of setups) s.row.cold.push((await cycleOf(s, new JsonStore({ path: s.registry }), s.syncedAt)).wall);
+  const rows = setups.map((s) => s.row);
+  console.log(`rounds: ${rounds} steady, ${COLD_ROUNDS} cold per size, sizes in turn, after ${WARM_UP_ROUNDS} warm-up rounds; load after ${loadAverage()}`);
   console.log('projects  live  registry   steady median   p99      CPU median   cold median   steady ms per 1,000 projects');
   for (const r of rows) {
     const m = median(r.steady);

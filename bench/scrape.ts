@@ -12,7 +12,6 @@
  *
  *   npm run build && npx tsx bench/scrape.ts [projects] [renders]
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +23,7 @@ import { summariseQueue } from '../src/core/queue-summary.js';
 import { emptyDocument, type RegistryDocument } from '../src/core/registry-document.js';
 import { AgentMetrics } from '../src/metrics/metrics.js';
 import type { AuditEntry } from '../src/registry/store.js';
-import { BenchTmux, buildRegistry, freePort, loadAverage, machine, registryPath, sleep, Teardown, tempDir, writeRegistry } from './lib/load.js';
+import { BenchTmux, buildRegistry, freePort, loadAverage, machine, registryPath, sleep, startAgent, Teardown, tempDir, writeRegistry } from './lib/load.js';
 
 const total = Number(process.argv[2] ?? 10_000);
 const renders = Number(process.argv[3] ?? 200);
@@ -141,22 +140,12 @@ async function overHttp(teardown: Teardown): Promise<void> {
   const path = registryPath(dir);
   writeRegistry(path, buildRegistry({ total, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }));
   const port = await freePort();
-  const agent = spawn(process.execPath, [agentPath, 'serve'], {
-    cwd: dir,
-    env: { ...process.env, AGENT_REGISTRY: path, AGENT_LISTEN: `127.0.0.1:${port}`, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  teardown.add('stop agent serve', async () => {
-    if (agent.exitCode === null && agent.signalCode === null) {
-      agent.kill('SIGTERM');
-      await new Promise((r) => agent.once('exit', r));
-    }
-  });
+  const { output } = startAgent(teardown, agentPath, dir, { ...process.env, AGENT_REGISTRY: path, AGENT_LISTEN: `127.0.0.1:${port}`, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' });
   const url = `http://127.0.0.1:${port}`;
   for (let waited = 0; ; waited += 200) {
     const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
     if (ready) break;
-    if (waited > 30_000) throw new Error('agent serve did not become ready within 30 s');
+    if (waited > 30_000) throw new Error(`agent serve did not become ready within 30 s:\n${output()}`);
     await sleep(200);
   }
   const get = async (): Promise<string> => {

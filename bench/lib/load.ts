@@ -4,7 +4,7 @@
  * a generated registry. Everything started is registered with a `Teardown`,
  * which runs on success, on error and on SIGINT/SIGTERM.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -292,4 +292,24 @@ export async function freePort(): Promise<number> {
 export function registryPath(dir: string): string {
   mkdirSync(join(dir, 'data'), { recursive: true });
   return join(dir, 'data', 'registry.json');
+}
+
+/**
+ * `agent serve` (dist/) as a child, stopped at teardown. Its stderr (the
+ * start-up banner, warnings) is kept, not printed: `output()` gives the last
+ * 8 KiB for an error message.
+ */
+export function startAgent(teardown: Teardown, agentPath: string, cwd: string, env: Record<string, string | undefined>): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [agentPath, 'serve'], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let tail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-8192);
+  });
+  teardown.add('stop agent serve', async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+  return { child, output: () => tail };
 }
