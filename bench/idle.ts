@@ -18,7 +18,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BenchTmux, buildRegistry, cpuMsOf, freePort, loadAverage, machine, registryPath, rssOf, sleep, startAgent, Teardown, tempDir, writeRegistry } from './lib/load.js';
+import { BenchTmux, buildRegistry, cpuMsOf, freePort, loadAverage, machine, processCount, registryPath, rssOf, sleep, startAgent, Teardown, tempDir, writeRegistry } from './lib/load.js';
 
 const windowSec = Number(process.argv[2] ?? 60);
 const ACTIVE = 100;
@@ -60,7 +60,7 @@ async function main(teardown: Teardown): Promise<void> {
   const cycleWall = ((cycleSeconds(metricsAfter) - cycleSeconds(metricsBefore)) / n) * 1000;
   const share = (cpu1 - cpu0) / elapsed;
   const mem = rssOf(pid);
-  console.log(`load before ${load0}, after ${load1}`);
+  console.log(`load before ${load0}, after ${load1}; ${processCount()} processes on the host (each cycle reads every one's stat)`);
   console.log(`agent serve, ${ACTIVE} processing projects, default schedule; window ${(elapsed / 1000).toFixed(1)} s after a ${WARM_UP_MS / 1000} s warm-up`);
   console.log(`CPU ${cpu1 - cpu0} ms in the window = ${(share * 100).toFixed(3)} % of one core (clock ticks of 10 ms)`);
   console.log(`cycles in the window ${n}, mean cycle wall time ${cycleWall.toFixed(1)} ms; RSS ${mem.rssMiB.toFixed(1)} MiB`);

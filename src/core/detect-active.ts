@@ -98,9 +98,9 @@ function heldBy(verdict: CompletionVerdict): string | null {
   return verdict.outcome === 'unknown' ? verdict.why : null;
 }
 
-/** The most lastSeenAliveAt may lag behind a live project's last sighting: 10 % of the phantom grace, at most a minute. */
+/** The most lastSeenAliveAt may lag behind a live project's last sighting: 10 % of the phantom grace. */
 export function lastSeenRefreshMs(config: AgentConfig): number {
-  return Math.min((config.phantomGracePeriodSec * 1000) / 10, 60_000);
+  return (config.phantomGracePeriodSec * 1000) / 10;
 }
 
 /**

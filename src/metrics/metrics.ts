@@ -46,8 +46,8 @@ export interface RenderedMetrics {
 /** prom-client default metrics that `promtool check metrics` rejects (gauges with a `_total` suffix). */
 export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
-/** Resolution of the nodejs_eventloop_lag_* histogram (ms); a lag shorter than this still shows as a late sample. */
-export const EVENT_LOOP_SAMPLE_MS = 100;
+/** Resolution of the nodejs_eventloop_lag_* histogram (ms): one sample a second; a stall of any length still shows as a late sample. */
+export const EVENT_LOOP_SAMPLE_MS = 1000;
 
 /** Event source names are label values: short snake_case words, so they stay bounded. */
 const EVENT_SOURCE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
