@@ -4,28 +4,18 @@
  * promtool runner that feeds the exposition on stdin.
  */
 import { execFile } from 'node:child_process';
-import { DEFAULT_CONFIG, type AgentConfig } from '../../src/config/keys.js';
-import type { CycleOutcome, CycleResult } from '../../src/cycle.js';
+import type { AgentConfig } from '../../src/config/keys.js';
+import { emptyCycleResult, type CycleOutcome, type CycleResult } from '../../src/cycle.js';
 import type { Detection, StuckKind } from '../../src/core/plan.js';
-import { iso, newProject, type Project, type ProjectState } from '../../src/core/project.js';
+import { newProject, type Project, type ProjectState } from '../../src/core/project.js';
 import { summariseQueue } from '../../src/core/queue-summary.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
 import { AgentMetrics } from '../../src/metrics/metrics.js';
 import type { AuditEntry } from '../../src/registry/store.js';
 
-/** 2026-11-26T10:00:00.000Z */
-export const T0 = Date.UTC(2026, 10, 26, 10, 0, 0);
-export const SEC = 1000;
-export const MIN = 60 * SEC;
-export const HOUR = 60 * MIN;
+import { aConfig, at, HOUR, MIN, T0 } from '../helpers/builders.js';
 
-export function at(offsetMs: number): string {
-  return iso(T0 + offsetMs);
-}
-
-export function aConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return { ...DEFAULT_CONFIG, ...overrides };
-}
+export { aConfig, at, HOUR, MIN, SEC, T0 } from '../helpers/builders.js';
 
 export function someMetrics(config: Partial<AgentConfig> = {}): AgentMetrics {
   return new AgentMetrics({ config: aConfig(config), hostId: 'build-01', version: '0.1.0', backend: 'json' });
@@ -63,25 +53,14 @@ export function aDetection(kind: StuckKind, project: string | null, fields: Part
 /** A clean cycle report: nothing happened. Override any field. */
 export function aResult(fields: Partial<CycleResult> = {}): CycleResult {
   return {
-    ok: true,
-    dryRun: false,
-    startedAt: at(0),
+    ...emptyCycleResult(T0, false),
     durationMs: 120,
-    errors: [],
     sources: [
       { source: 'processes', ok: true, durationMs: 20, error: null },
       { source: 'tmux', ok: true, durationMs: 30, error: null },
       { source: 'usage', ok: true, durationMs: 10, error: null },
     ],
-    transitions: [],
-    actions: [],
-    blocked: [],
-    detections: [],
-    counts: { retries: 0, breakerTrips: 0, launches: 0, queueTrips: 0, extensions: 0 },
-    queue: null,
-    fullSync: false,
     tmuxSessions: { default: 0 },
-    usage: {},
     ...fields,
   };
 }

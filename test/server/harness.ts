@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/config/keys.js';
-import type { CycleResult } from '../../src/cycle.js';
+import { emptyCycleResult, type CycleResult } from '../../src/cycle.js';
 import { createLogger } from '../../src/log.js';
 import { JsonStore } from '../../src/registry/json-store.js';
 import { createApp, type AgentStatus } from '../../src/server/app.js';
@@ -21,24 +21,7 @@ export const HOST = 'test-host';
 export const NOW = Date.UTC(2026, 10, 26, 10, 0, 0);
 
 export function aCycleResult(fields: Partial<CycleResult> = {}): CycleResult {
-  return {
-    ok: true,
-    dryRun: false,
-    startedAt: new Date(NOW).toISOString(),
-    durationMs: 42,
-    errors: [],
-    sources: [],
-    transitions: [],
-    actions: [],
-    blocked: [],
-    detections: [],
-    counts: { retries: 0, breakerTrips: 0, launches: 0, queueTrips: 0, extensions: 0 },
-    queue: null,
-    fullSync: false,
-    tmuxSessions: {},
-    usage: {},
-    ...fields,
-  };
+  return { ...emptyCycleResult(NOW, false), durationMs: 42, ...fields };
 }
 
 export function aStatus(fields: Partial<AgentStatus> = {}): AgentStatus {
