@@ -24,7 +24,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
   this.timeout(45_000);
   let q: TestQueue;
   beforeEach(() => {
-    q = new TestQueue({ PHANTOM_GRACE_PERIOD_SEC: '1', AGENT_RETRY_BASE_SEC: '1', AGENT_RETRY_MAX_DELAY_SEC: '1' });
+    q = new TestQueue({ PHANTOM_GRACE_PERIOD_SEC: '1', AGENT_RETRY_BASE_SEC: '1', AGENT_RETRY_MAX_DELAY_SEC: '1', AGENT_RETRY_MAX_ATTEMPTS: '5' });
   });
   afterEach(async () => {
     await q.destroy();

@@ -30,6 +30,10 @@ export class TestQueue {
       KILL_GRACE_SEC: '1',
       AGENT_HOST_ID: 'test-host',
       LOG_LEVEL: 'warn',
+      // No automatic retries unless a test asks for them: full jitter can draw
+      // a delay shorter than the gap between two cycles, so a failed project
+      // would be requeued (and relaunched) at random.
+      AGENT_RETRY_MAX_ATTEMPTS: '1',
       ...env,
     };
   }
