@@ -35,6 +35,8 @@ const REQUIRED_ALERTS = [
   'OrchestratorHealBlocked',
   'OrchestratorRegistryErrors',
   'OrchestratorScanErrors',
+  'OrchestratorNoLeader',
+  'OrchestratorMultipleLeaders',
 ];
 
 describe('alert rules (promtool)', function () {
