@@ -19,7 +19,7 @@ import { applyTransition, applyUpdate, findProject, type EnterHook } from './cor
 import type { RandomSource } from './core/backoff.js';
 import { guard } from './core/guard.js';
 import { intentFor, recoverIntents } from './core/intents.js';
-import { invalidCommandMoves, selectLaunches } from './core/launch.js';
+import { failedLaunchMoves, selectLaunches } from './core/launch.js';
 import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate } from './core/plan.js';
 import { policyEnterHook } from './core/policy-hooks.js';
 import { iso, isActive, isTerminal, ms, type Project } from './core/project.js';
@@ -422,9 +422,10 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
         for (const o of outcomes) {
           tx.audit(actionAudit(o, at, by));
           const act = o.action;
-          if (act.kind === 'launch' && o.invalidInput) {
-            // A launch that can never start is a failed attempt; left queued it would hold its slot forever.
-            const [attempted, failed] = invalidCommandMoves(act, o.detail);
+          if (act.kind === 'launch' && o.launchFailure) {
+            // A launch that did not start is a failed attempt (retried with backoff, counted by the
+            // breakers); left queued it would be tried again every cycle and hold its slot.
+            const [attempted, failed] = failedLaunchMoves(act, o.detail, o.launchFailure);
             if (applyPlanned(a, attempted)) applyPlanned(a, failed);
             continue;
           }
@@ -436,7 +437,10 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
             if (act.kind === 'launch') result.counts.launches += 1;
           }
         }
-        const settled = new Set([...intentIds.values()]);
+        // A launch whose outcome is unknown (tmux timed out: its session may exist) keeps its
+        // intent; the next cycle adopts the session or, when it is missing, launches again.
+        const unknown = (o: ActionOutcome) => o.action.kind === 'launch' && o.outcome === 'failure' && !o.launchFailure;
+        const settled = new Set(outcomes.filter((o) => !unknown(o)).map((o) => intentIds.get(o.action)));
         fresh.intents = fresh.intents.filter((i) => !settled.has(i.id));
       });
     } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * Intents (DESIGN §7): a destructive action or a launch is written to the
  * registry before it runs. A cycle that finds intents left by a crashed one
+ * (or by a launch whose tmux timed out, so that its session may exist)
  * finishes them from what it sees now — never by repeating a kill:
  * - a kill whose target is gone gets its follow-up move applied;
  * - a kill whose target still lives is dropped: reconcile re-plans it from
@@ -118,7 +119,7 @@ export function recoverIntents(intents: readonly Intent[], projects: readonly Pr
           project: project.id,
           from: 'queued',
           to: 'processing',
-          reason: `launched (adopted after a restart: session ${intent.session} runs pid ${pane.panePid})`,
+          reason: `launched (adopted from an unfinished launch: session ${intent.session} runs pid ${pane.panePid})`,
           patch: { ...intent.then?.patch, pid: pane.panePid, pidStartTime: proc?.startTime ?? null, session: intent.session, tmuxSocket: intent.tmuxSocket },
         });
         recovery.notes.push(`intent ${intent.id}: launch of ${project.id} adopted`);

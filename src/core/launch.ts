@@ -87,19 +87,29 @@ export function selectLaunches(
   });
 }
 
+/** Why a launch that did not start fails its project: its own input, or tmux refusing it. */
+export type LaunchFailureReason = 'invalid_command' | 'launch_failed';
+
 /**
- * The moves that record a launch refused for the project's own input (its
- * cwd is not a directory, tmux cannot take its command) as a failed attempt:
- * queued → processing → failed with `failureReason` `invalid_command`, which
- * is not retried by default. Left queued, such a project would be picked first
- * again every cycle and hold its slot forever. Nothing ran, so no pid and no
- * session are recorded (a generated session name would claim a session that
- * is not ours).
+ * The moves that record a launch that did not start as a failed attempt:
+ * queued → processing → failed with `failureReason`. `invalid_command` is a
+ * launch refused for the project's own input (its cwd is not a directory,
+ * tmux cannot take its command), not retried by default; `launch_failed` is
+ * tmux refusing it (a session of that name exists already, the server cannot
+ * start), retried with backoff like any failure. Left queued, such a project
+ * would be picked first again every cycle and hold its slot. Nothing ran, so
+ * no pid and no session are recorded (a generated session name would claim a
+ * session that is not ours).
  */
-export function invalidCommandMoves(action: LaunchAction, detail: string): [attempted: PlannedTransition, failed: PlannedTransition] {
+export function failedLaunchMoves(
+  action: LaunchAction,
+  detail: string,
+  failureReason: LaunchFailureReason,
+): [attempted: PlannedTransition, failed: PlannedTransition] {
   const host = action.then?.patch?.host;
+  const verb = failureReason === 'invalid_command' ? 'launch refused' : 'launch failed';
   return [
     { project: action.project, from: 'queued', to: 'processing', reason: 'launch attempted', patch: { ...(host !== undefined ? { host } : {}), pid: null, pidStartTime: null } },
-    { project: action.project, from: 'processing', to: 'failed', reason: `launch refused: ${detail}`, patch: { failureReason: 'invalid_command' } },
+    { project: action.project, from: 'processing', to: 'failed', reason: `${verb}: ${detail}`, patch: { failureReason } },
   ];
 }

@@ -3,10 +3,12 @@
  * outcome. Kills run concurrently, so one cycle's grace is paid once.
  */
 import type { AgentConfig } from '../config/keys.js';
+import type { LaunchFailureReason } from '../core/launch.js';
 import type { HealAction } from '../core/plan.js';
 import type { Project } from '../core/project.js';
 import { InputError, messageOf } from '../errors.js';
 import { readStartTime } from '../scan/proc-table.js';
+import { TmuxCommandError } from '../scan/tmux-command.js';
 import { killTree } from './kill-tree.js';
 import { killSession, launchSession } from './tmux-actions.js';
 
@@ -18,8 +20,13 @@ export interface ActionOutcome {
   detail: string;
   /** For a launch: what the project now runs as. */
   launched?: Pick<Project, 'pid' | 'pidStartTime' | 'session' | 'tmuxSocket'>;
-  /** For a launch refused before tmux ran: the project's own cwd or command is invalid. */
-  invalidInput?: boolean;
+  /**
+   * For a launch known not to have started: the project's own cwd or command
+   * is invalid (`invalid_command`), or tmux answered with an error
+   * (`launch_failed`). A launch whose tmux timed out carries none: its session
+   * may exist, so its intent is left for the next cycle to adopt or drop.
+   */
+  launchFailure?: LaunchFailureReason;
 }
 
 export interface ExecuteOptions {
@@ -56,7 +63,9 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
         ({ panePid } = await launchSession(action.tmuxSocket, action.session, action.cwd, action.command, tmux));
       } catch (err) {
         // Bad input (no such cwd, a command tmux cannot take) never runs, however often it is tried.
-        if (err instanceof InputError) return { action, outcome: 'failure', detail: messageOf(err), invalidInput: true };
+        if (err instanceof InputError) return { action, outcome: 'failure', detail: messageOf(err), launchFailure: 'invalid_command' };
+        // tmux said no (a duplicate session, a server that cannot start): nothing was created.
+        if (err instanceof TmuxCommandError && !err.timedOut) return { action, outcome: 'failure', detail: messageOf(err), launchFailure: 'launch_failed' };
         throw err;
       }
       const pidStartTime = await readStartTime(panePid, options.procRoot);

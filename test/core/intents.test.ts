@@ -123,7 +123,7 @@ describe('intent recovery', () => {
     expect(r.transitions).to.have.length(1);
     const t = r.transitions[0];
     expect(t).to.include({ project: 'q', from: 'queued', to: 'processing' });
-    expect(t?.reason).to.contain('adopted after a restart');
+    expect(t?.reason).to.contain('adopted from an unfinished launch');
     expect(t?.patch).to.deep.equal({ host: 'build-01', session: 'q-0000abcd', pid: 4242, pidStartTime: 9090, tmuxSocket: 'agents' });
   });
 

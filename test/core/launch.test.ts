@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { hexSuffix, invalidCommandMoves, selectLaunches, sessionNameFor } from '../../src/core/launch.js';
+import { failedLaunchMoves, hexSuffix, selectLaunches, sessionNameFor } from '../../src/core/launch.js';
 import { SESSION_NAME_PATTERN } from '../../src/core/project.js';
 import { MIN, T0, aConfig, aPausedQueue, aProcessingProject, aQueuedProject, aRunningQueue, anOpenBreaker, at, constant, sequence } from '../helpers/policy-builders.js';
 
@@ -100,13 +100,26 @@ describe('launch selection', () => {
     expect(hexSuffix(constant(0.0000001))).to.equal('000001ad');
   });
 
-  describe('a launch refused for its own input', () => {
-    it('is recorded as an attempt that failed with invalid_command, claiming no pid and no session', () => {
+  describe('a launch that did not start', () => {
+    const planned = () => {
       const launch = selectLaunches([aQueuedProject('web', { command: cmd, tmuxSocket: 'agents' })], aRunningQueue(), one, T0, 'build-01', constant(0))[0];
       if (!launch) throw new Error('no launch planned');
-      expect(invalidCommandMoves(launch, 'cwd "/gone" is not an existing directory')).to.deep.equal([
-        { project: 'web', from: 'queued', to: 'processing', reason: 'launch attempted', patch: { host: 'build-01', pid: null, pidStartTime: null } },
+      return launch;
+    };
+    const attempted = { project: 'web', from: 'queued', to: 'processing', reason: 'launch attempted', patch: { host: 'build-01', pid: null, pidStartTime: null } };
+
+    it('for its own input is recorded as an attempt that failed with invalid_command, claiming no pid and no session', () => {
+      expect(failedLaunchMoves(planned(), 'cwd "/gone" is not an existing directory', 'invalid_command')).to.deep.equal([
+        attempted,
         { project: 'web', from: 'processing', to: 'failed', reason: 'launch refused: cwd "/gone" is not an existing directory', patch: { failureReason: 'invalid_command' } },
+      ]);
+    });
+
+    it('because tmux refused it is recorded as an attempt that failed with launch_failed', () => {
+      const detail = 'tmux new-session on tmux server agents failed: duplicate session: web-00000000';
+      expect(failedLaunchMoves(planned(), detail, 'launch_failed')).to.deep.equal([
+        attempted,
+        { project: 'web', from: 'processing', to: 'failed', reason: `launch failed: ${detail}`, patch: { failureReason: 'launch_failed' } },
       ]);
     });
   });

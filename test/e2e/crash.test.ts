@@ -129,7 +129,7 @@ describe('e2e: crash recovery of a cycle', function () {
     expect(result.actions, 'no launch, no orphan kill').to.deep.equal([]);
     expect(a, JSON.stringify(result)).to.include({ state: 'processing', pid: pane, session: 'adopt-1', tmuxSocket: q.tmux.socket, attempts: 1 });
     expect(a.pidStartTime).to.equal(paneStart);
-    expect(a.history.at(-1)?.reason).to.contain('adopted after a restart');
+    expect(a.history.at(-1)?.reason).to.contain('adopted from an unfinished launch');
     expect(q.get('b').state, 'one slot (AGENT_MAX_CONCURRENT=1), taken by the adopted launch').to.equal('queued');
     expect(q.tmux.sessions()).to.deep.equal(['adopt-1']);
     expect(isRunning(pane)).to.equal(true);

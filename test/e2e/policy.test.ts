@@ -5,7 +5,8 @@
  * the queue — checked through the registry, `agent status --json` and tmux.
  */
 import { expect } from 'chai';
-import { mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isActive, ms, type HistoryEntry, type Project } from '../../src/core/project.js';
 import { isRunning, sleep, waitUntil } from '../helpers/processes.js';
@@ -217,6 +218,52 @@ describe('e2e: self-healing policy through agent heal --once', function () {
 
     await healUntil(() => q.get('good').state === 'completed', 6000, 'the next project to run');
     expect(q.get('broken').state, 'never retried: the command cannot run').to.equal('failed');
+  });
+
+  it('a launch tmux refuses (its session name is taken) fails as launch_failed, is retried after its backoff and starts once the name is free', async () => {
+    const squatter = q.tmux.newSession('taken', ['sleep', '300']);
+    q.processes.track(squatter);
+    await enqueue('dup', ['sh', '-c', 'sleep 0.3; touch COMPLETED'], ['--session', 'taken']);
+    const { code, result } = await q.heal();
+    expect(code, 'the failed launch is reported').to.equal(1);
+    expect(result.actions.map((a) => `${a.project}:${a.action}:${a.outcome}`)).to.deep.equal(['dup:launch:failure']);
+    expect(result.actions[0]?.detail).to.contain('duplicate session');
+    const failed = q.get('dup');
+    expect(failed).to.include({ state: 'failed', failureReason: 'launch_failed', attempts: 1, pid: null });
+    expect(failed.nextAttemptAt, 'retried with backoff').to.be.a('string');
+    expect(failed.history.at(-1)?.reason).to.match(/^launch failed: tmux new-session .* duplicate session/);
+    expect(q.read().intents).to.deep.equal([]);
+    expect(isRunning(squatter), 'the session that holds the name is not ours to touch').to.equal(true);
+
+    q.tmux.killSession('taken');
+    await healUntil(() => q.get('dup').state === 'completed', 8000, 'the retried launch to complete');
+    const done = q.get('dup');
+    expect(done.attempts).to.equal(2);
+    expect(moves(done)).to.deep.equal(['queued->processing', 'processing->failed', 'failed->queued', 'queued->processing', 'processing->completed']);
+  });
+
+  it('a launch whose tmux timed out keeps its intent: the next cycle adopts the session it created instead of launching twice', async () => {
+    const bin = join(q.dir.path, 'slow-bin');
+    mkdirSync(bin, { recursive: true });
+    // tmux itself, except that new-session answers only after the agent's timeout (the session exists by then).
+    writeFileSync(join(bin, 'tmux'), `#!/bin/sh\n${execFileSync('sh', ['-c', 'command -v tmux'], { encoding: 'utf8' }).trim()} "$@"; rc=$?\ncase " $* " in *" new-session "*) exec sleep 5;; esac\nexit $rc\n`);
+    chmodSync(join(bin, 'tmux'), 0o755);
+    await enqueue('slow', ['sleep', '300']);
+    const first = await q.heal({ PATH: `${bin}:${process.env['PATH'] ?? ''}`, AGENT_TMUX_TIMEOUT_MS: '1000' });
+    expect(first.code).to.equal(1);
+    expect(first.result.actions.map((a) => `${a.project}:${a.action}:${a.outcome}`)).to.deep.equal(['slow:launch:failure']);
+    expect(first.result.actions[0]?.detail).to.contain('timed out');
+    expect(q.get('slow')).to.include({ state: 'queued', attempts: 0 });
+    const [intent] = q.read().intents;
+    expect(intent, 'the launch intent is kept').to.include({ project: 'slow', action: 'launch' });
+    expect(q.tmux.hasSession(intent?.session as string), 'tmux created the session').to.equal(true);
+
+    await heal();
+    const adopted = q.get('slow');
+    expect(adopted).to.include({ state: 'processing', session: intent?.session, attempts: 1 });
+    expect(adopted.history.at(-1)?.reason).to.contain('adopted from an unfinished launch');
+    expect(q.read().intents).to.deep.equal([]);
+    expect(q.tmux.sessions(), 'one session, not two').to.deep.equal([intent?.session]);
   });
 
   it('requeues a failed project of an external orchestrator after its backoff, then leaves it queued for the orchestrator', async () => {
