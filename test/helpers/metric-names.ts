@@ -30,6 +30,7 @@ export const AGENT_SCALAR_METRIC_NAMES = [
   'orchestrator_active_project_cpu_usage_ratio',
   'orchestrator_active_project_resident_memory_bytes',
   'orchestrator_agent_info',
+  'orchestrator_leader',
 ] as const;
 
 /** Histograms of DESIGN §10 (base names; the series carry the suffixes below). */
