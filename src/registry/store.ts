@@ -46,7 +46,13 @@ export interface RegistryStore {
   readonly backend: 'memory' | 'json' | 'redis';
   /** A human-readable location (path or URL without credentials). */
   readonly location: string;
-  /** Read the committed document. Throws RegistryUnreadableError (exit 3) when it cannot be read or validated. */
+  /**
+   * Read the committed document. Throws RegistryUnreadableError (exit 3) when
+   * it cannot be read or validated. The result is read-only: a backend may
+   * hand the same (deeply frozen) document to every caller while the committed
+   * one is unchanged (the JSON store does), so copy it before changing it, or
+   * change it through `update`.
+   */
   load(): Promise<RegistryDocument>;
   /**
    * Locked read-modify-write: `mutate` gets a private copy of the current
