@@ -23,7 +23,6 @@ import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG, type AgentConfig } from '../src/config/keys.js';
 import { runCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
@@ -31,7 +30,6 @@ import { JsonStore } from '../src/registry/json-store.js';
 import {
   BenchTmux,
   buildRegistry,
-  freePort,
   idleProcesses,
   loadAverage,
   machine,
@@ -40,19 +38,19 @@ import {
   processCount,
   registryPath,
   rssOf,
+  runBench,
   sleep,
-  startAgent,
   Teardown,
   tempDir,
   writeRegistry,
 } from './lib/load.js';
+import { freePort, requireBuild, startServe, waitForHttp } from './lib/serve.js';
 
 const rounds = Number(process.argv[2] ?? 40);
 const PROJECTS = 1000;
 const LIVE = 100;
 const IDLE = 1000;
 const EXPORTER = '/usr/bin/prometheus-process-exporter';
-const AGENT = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const PANE_FORMAT = '#{pane_id}|#{pane_pid}|#{pane_dead}|#{window_activity}|#{session_created}|#{session_name}';
 
 const floorBuffer = Buffer.alloc(4096);
@@ -94,27 +92,12 @@ async function scrape(url: string): Promise<number> {
   return body.length;
 }
 
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const r = await fetch(url);
-      await r.text();
-      if (r.ok) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
-
 function ms(n: number): string {
   return `${n.toFixed(1)} ms`;
 }
 
 async function main(teardown: Teardown): Promise<void> {
-  if (!existsSync(AGENT)) throw new Error(`${AGENT} is missing: run npm run build first`);
+  requireBuild();
   if (!existsSync(EXPORTER)) throw new Error(`${EXPORTER} is missing: apt-get install -y prometheus-process-exporter`);
   console.log(`machine: ${machine()}`);
 
@@ -194,17 +177,13 @@ async function main(teardown: Teardown): Promise<void> {
   // 15 s); RSS sampled every second for 45 s after a 60 s warm-up: the first cycle (a full sync of
   // every active project's evidence) and the first registry validation raise it for about a minute,
   // until V8's memory reducer gives the young generation back. That peak is reported on its own.
-  const agentPort = await freePort();
-  const env: Record<string, string | undefined> = { ...process.env, AGENT_REGISTRY: registry, AGENT_LISTEN: `127.0.0.1:${agentPort}`, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' };
+  const env: Record<string, string | undefined> = { ...process.env, AGENT_REGISTRY: registry, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' };
   delete env['AGENT_SCAN_SCHEDULE'];
-  const { child: agent, output } = startAgent(teardown, AGENT, dir, env);
-  await waitForHttp(`http://127.0.0.1:${agentPort}/healthz`, 15_000).catch((err: unknown) => {
-    throw new Error(`agent serve did not answer: ${String(err)}\n${output()}`);
-  });
+  const { child: agent, url: agentUrl } = await startServe(teardown, { cwd: dir, env });
   await sleep(60_000);
   const rss: number[] = [];
   for (let i = 0; i < 45; i++) {
-    if (i % 15 === 0) await scrape(`http://127.0.0.1:${agentPort}/metrics`);
+    if (i % 15 === 0) await scrape(`${agentUrl}/metrics`);
     rss.push(rssOf(agent.pid as number).rssMiB);
     await sleep(1000);
   }
@@ -230,12 +209,4 @@ async function main(teardown: Teardown): Promise<void> {
   console.log(`RSS (max in window)    ${mem.maxMiB.toFixed(1)} MiB (budget ≤ 100 MB = 95.4 MiB: ${verdict(mem.maxMiB * 1024 * 1024 <= 100e6)})`);
 }
 
-const teardown = new Teardown();
-try {
-  await main(teardown);
-} catch (err) {
-  console.error(err instanceof Error ? err.stack : String(err));
-  process.exitCode = 1;
-} finally {
-  await teardown.run();
-}
+await runBench(main);

@@ -15,19 +15,17 @@
  *
  *   npm run build && npx tsx bench/idle.ts [windowSec]
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BenchTmux, buildRegistry, cpuMsOf, freePort, loadAverage, machine, processCount, registryPath, rssOf, sleep, startAgent, Teardown, tempDir, writeRegistry } from './lib/load.js';
+import { BenchTmux, buildRegistry, cpuMsOf, loadAverage, machine, processCount, registryPath, rssOf, runBench, sleep, Teardown, tempDir, writeRegistry } from './lib/load.js';
+import { requireBuild, startServe } from './lib/serve.js';
 
 const windowSec = Number(process.argv[2] ?? 60);
 const ACTIVE = 100;
 const WARM_UP_MS = Number(process.env.IDLE_WARM_UP_MS ?? 90_000);
 const BUDGET = 0.005;
-const AGENT = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
 async function main(teardown: Teardown): Promise<void> {
-  if (!existsSync(AGENT)) throw new Error(`${AGENT} is missing: run npm run build first`);
+  requireBuild();
   console.log(`machine: ${machine()}`);
   const dir = tempDir(teardown, 'toa-idle-');
   const tmux = new BenchTmux(teardown, 'idle');
@@ -35,16 +33,15 @@ async function main(teardown: Teardown): Promise<void> {
   const registry = registryPath(dir);
   writeRegistry(registry, buildRegistry({ total: ACTIVE, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }));
 
-  const port = await freePort();
-  const env: Record<string, string | undefined> = { ...process.env, AGENT_REGISTRY: registry, AGENT_LISTEN: `127.0.0.1:${port}`, LOG_LEVEL: 'warn' };
+  const env: Record<string, string | undefined> = { ...process.env, AGENT_REGISTRY: registry, LOG_LEVEL: 'warn' };
   // The default schedule and sockets: nothing set but where the registry and the listener are.
   delete env['AGENT_SCAN_SCHEDULE'];
   delete env['AGENT_TMUX_SOCKETS'];
-  const { child: agent, output } = startAgent(teardown, AGENT, dir, env);
+  const { child: agent, url, output } = await startServe(teardown, { cwd: dir, env });
   const pid = agent.pid as number;
   await sleep(WARM_UP_MS);
   if (agent.exitCode !== null) throw new Error(`agent serve exited with ${agent.exitCode}:\n${output()}`);
-  const metricsBefore = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metricsBefore = await (await fetch(`${url}/metrics`)).text();
   const load0 = loadAverage();
   const cpu0 = cpuMsOf(pid);
   const t0 = Date.now();
@@ -53,7 +50,7 @@ async function main(teardown: Teardown): Promise<void> {
   const cpu1 = cpuMsOf(pid);
   const elapsed = Date.now() - t0;
   const load1 = loadAverage();
-  const metricsAfter = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metricsAfter = await (await fetch(`${url}/metrics`)).text();
   const cycles = (text: string) => Number(/^orchestrator_scan_duration_seconds_count (\d+)/m.exec(text)?.[1] ?? Number.NaN);
   const cycleSeconds = (text: string) => Number(/^orchestrator_scan_duration_seconds_sum ([\d.e+-]+)/m.exec(text)?.[1] ?? Number.NaN);
   const n = cycles(metricsAfter) - cycles(metricsBefore);
@@ -68,12 +65,4 @@ async function main(teardown: Teardown): Promise<void> {
   if (share > BUDGET) process.exitCode = 1;
 }
 
-const teardown = new Teardown();
-try {
-  await main(teardown);
-} catch (err) {
-  console.error(err instanceof Error ? err.stack : String(err));
-  process.exitCode = 1;
-} finally {
-  await teardown.run();
-}
+await runBench(main);

@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../src/config/keys.js';
 import { runCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
 import { JsonStore } from '../src/registry/json-store.js';
-import { BenchTmux, buildRegistry, loadAverage, machine, median, percentile, processCount, registryPath, Teardown, tempDir, writeRegistry } from './lib/load.js';
+import { BenchTmux, buildRegistry, loadAverage, machine, median, percentile, processCount, registryPath, runBench, Teardown, tempDir, writeRegistry } from './lib/load.js';
 
 const rounds = Number(process.argv[2] ?? 30);
 const COLD_ROUNDS = 5;
@@ -103,12 +103,4 @@ async function main(teardown: Teardown): Promise<void> {
   }
 }
 
-const teardown = new Teardown();
-try {
-  await main(teardown);
-} catch (err) {
-  console.error(err instanceof Error ? err.stack : String(err));
-  process.exitCode = 1;
-} finally {
-  await teardown.run();
-}
+await runBench(main);

@@ -14,7 +14,6 @@
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG } from '../src/config/keys.js';
 import type { CycleOutcome } from '../src/cycle.js';
 import type { Detection } from '../src/core/plan.js';
@@ -23,7 +22,8 @@ import { summariseQueue } from '../src/core/queue-summary.js';
 import { emptyDocument, type RegistryDocument } from '../src/core/registry-document.js';
 import { AgentMetrics } from '../src/metrics/metrics.js';
 import type { AuditEntry } from '../src/registry/store.js';
-import { BenchTmux, buildRegistry, freePort, loadAverage, machine, registryPath, sleep, startAgent, Teardown, tempDir, writeRegistry } from './lib/load.js';
+import { BenchTmux, buildRegistry, loadAverage, machine, registryPath, runBench, Teardown, tempDir, writeRegistry } from './lib/load.js';
+import { requireBuild, startServe } from './lib/serve.js';
 
 const total = Number(process.argv[2] ?? 10_000);
 const renders = Number(process.argv[3] ?? 200);
@@ -132,22 +132,14 @@ if (median > BUDGET_MS) {
 
 /** GET /metrics of a real `agent serve` over loopback HTTP. */
 async function overHttp(teardown: Teardown): Promise<void> {
-  const agentPath = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  requireBuild();
   const dir = tempDir(teardown, 'toa-scrape-');
   const tmux = new BenchTmux(teardown, 'scrape');
   const live = Math.max(1, Math.round(total / 100));
   const pids = tmux.newSessions('live-', live, ['sleep', '3600']);
   const path = registryPath(dir);
   writeRegistry(path, buildRegistry({ total, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }));
-  const port = await freePort();
-  const { output } = startAgent(teardown, agentPath, dir, { ...process.env, AGENT_REGISTRY: path, AGENT_LISTEN: `127.0.0.1:${port}`, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' });
-  const url = `http://127.0.0.1:${port}`;
-  for (let waited = 0; ; waited += 200) {
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ready) break;
-    if (waited > 30_000) throw new Error(`agent serve did not become ready within 30 s:\n${output()}`);
-    await sleep(200);
-  }
+  const { url } = await startServe(teardown, { cwd: dir, env: { ...process.env, AGENT_REGISTRY: path, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' }, until: '/readyz', timeoutMs: 30_000 });
   const get = async (): Promise<string> => {
     const r = await fetch(`${url}/metrics`);
     if (!r.ok) throw new Error(`/metrics answered ${r.status}`);
@@ -169,12 +161,4 @@ async function overHttp(teardown: Teardown): Promise<void> {
   if (m > BUDGET_MS) process.exitCode = 1;
 }
 
-const teardown = new Teardown();
-try {
-  await overHttp(teardown);
-} catch (err) {
-  console.error(err instanceof Error ? err.stack : String(err));
-  process.exitCode = 1;
-} finally {
-  await teardown.run();
-}
+await runBench(overHttp);

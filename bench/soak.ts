@@ -30,7 +30,7 @@ import type { Project } from '../src/core/project.js';
 import { createLogger } from '../src/log.js';
 import { JsonStore } from '../src/registry/json-store.js';
 import { complete, enqueue, start, type OperationContext } from '../src/registry/operations.js';
-import { BenchTmux, loadAverage, machine, registryPath, startTimeOf, Teardown, tempDir } from './lib/load.js';
+import { BenchTmux, loadAverage, machine, registryPath, runBench, startTimeOf, Teardown, tempDir } from './lib/load.js';
 
 const cycles = Number(process.argv[2] ?? 10_000);
 const warmUp = Number(process.argv[3] ?? 2_000);
@@ -265,10 +265,4 @@ async function main(teardown: Teardown): Promise<void> {
   if (!ok) process.exitCode = 1;
 }
 
-const teardown = new Teardown();
-main(teardown)
-  .catch((err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    process.exitCode = 1;
-  })
-  .finally(() => teardown.run());
+await runBench(main);

@@ -2,15 +2,15 @@
  * Load the benches build on this machine, and undo: a private tmux server with
  * live project sessions, a crowd of idle host processes, a temp directory with
  * a generated registry. Everything started is registered with a `Teardown`,
- * which runs on success, on error and on SIGINT/SIGTERM.
+ * which runs on success, on error and on SIGINT/SIGTERM (`runBench` runs a
+ * bench's main that way). `agent serve` itself is started by ./serve.ts.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { iso, newProject, type Project, type ProjectState } from '../../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Undo steps, run newest first, each at most once, whatever failed before. */
@@ -274,20 +274,6 @@ export function machine(): string {
   return `${cores} cores, ${(totalMiB / 1024).toFixed(1)} GiB memory, node ${process.version}, load ${loadAverage()}`;
 }
 
-/** A free loopback port (bound then released). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Registry path inside `dir` (`dir/data/registry.json`), its directory created. */
 export function registryPath(dir: string): string {
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -295,21 +281,17 @@ export function registryPath(dir: string): string {
 }
 
 /**
- * `agent serve` (dist/) as a child, stopped at teardown. Its stderr (the
- * start-up banner, warnings) is kept, not printed: `output()` gives the last
- * 8 KiB for an error message.
+ * Runs a bench's `main` with a new {@link Teardown}: an error is printed
+ * (its stack) and makes the exit code 1; the teardown runs whatever happened.
  */
-export function startAgent(teardown: Teardown, agentPath: string, cwd: string, env: Record<string, string | undefined>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [agentPath, 'serve'], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let tail = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    tail = (tail + d.toString()).slice(-8192);
-  });
-  teardown.add('stop agent serve', async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
-  });
-  return { child, output: () => tail };
+export async function runBench(main: (teardown: Teardown) => Promise<void>): Promise<void> {
+  const teardown = new Teardown();
+  try {
+    await main(teardown);
+  } catch (err) {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exitCode = 1;
+  } finally {
+    await teardown.run();
+  }
 }

@@ -1,0 +1,84 @@
+/**
+ * `agent serve` for the benches that measure the daemon itself: the built
+ * CLI (dist/) as a child on a free loopback port, stopped at teardown, and
+ * the HTTP wait that tells when it (or another exporter) answers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../test/helpers/daemon.js';
+import { sleep, type Teardown } from './load.js';
+
+/** A free loopback port (bound then released): the tests' helper, so there is one. */
+export { freePort };
+
+/** The built CLI (dist/), which the benches that start `agent serve` run. */
+export const AGENT_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** Fails early, before any load is built, when `npm run build` has not made {@link AGENT_BIN}. */
+export function requireBuild(): void {
+  if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: run npm run build first`);
+}
+
+/** Resolves once a GET of `url` answers 2xx (polled every 100 ms); rejects after `timeoutMs`. */
+export async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      await r.text();
+      if (r.ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+export interface ServeOptions {
+  /** Working directory of the daemon. */
+  cwd: string;
+  /** Its whole environment; AGENT_LISTEN is set here, to a free loopback port. */
+  env: Record<string, string | undefined>;
+  /** What it must answer before this resolves: `/healthz` (listening, the default) or `/readyz` (its first cycle done). */
+  until?: '/healthz' | '/readyz';
+  /** How long it may take to answer; default 15 s. */
+  timeoutMs?: number;
+}
+
+/** A started `agent serve`: the child, its base URL (`http://127.0.0.1:<port>`) and the tail of its stderr. */
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+/**
+ * `agent serve` (dist/) as a child on a free loopback port, stopped at
+ * teardown; resolves once it answers `until`. Its stderr (the start-up
+ * banner, warnings) is kept, not printed: `output()` gives the last 8 KiB,
+ * and an error names it.
+ */
+export async function startServe(teardown: Teardown, options: ServeOptions): Promise<ServeProcess> {
+  const { until = '/healthz', timeoutMs = 15_000 } = options;
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, [AGENT_BIN, 'serve'], { cwd: options.cwd, env: { ...options.env, AGENT_LISTEN: url.slice('http://'.length) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let tail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-8192);
+  });
+  teardown.add('stop agent serve', async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+  const output = (): string => tail;
+  try {
+    await waitForHttp(`${url}${until}`, timeoutMs);
+  } catch (err) {
+    throw new Error(`agent serve did not answer: ${err instanceof Error ? err.message : String(err)}\n${output()}`);
+  }
+  return { child, url, output };
+}
