@@ -3,24 +3,13 @@
  * retries, launcher, queue health). Times are given as epoch ms offsets from
  * T0 so a test reads as "failed at +10 s".
  */
-import { DEFAULT_CONFIG, type AgentConfig } from '../../src/config/keys.js';
 import type { RandomSource } from '../../src/core/backoff.js';
-import { iso, newProject, type BreakerRecord, type HistoryEntry, type Project } from '../../src/core/project.js';
+import { newProject, type BreakerRecord, type HistoryEntry, type Project } from '../../src/core/project.js';
 import { emptyQueueBreaker, type QueueBreakerRecord } from '../../src/core/registry-document.js';
+import { at, HOUR, MIN } from './builders.js';
 
-/** 2026-11-26T10:00:00.000Z */
-export const T0 = Date.UTC(2026, 10, 26, 10, 0, 0);
-export const SEC = 1000;
-export const MIN = 60 * SEC;
-export const HOUR = 60 * MIN;
-
-export function at(offsetMs: number): string {
-  return iso(T0 + offsetMs);
-}
-
-export function aConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return { ...DEFAULT_CONFIG, ...overrides };
-}
+// The clock and the config are the detection builders' own, so both kinds of test share one T0.
+export { aConfig, at, HOUR, MIN, SEC, T0 } from './builders.js';
 
 /** A queued project enqueued at T0 unless told otherwise. */
 export function aQueuedProject(id: string, fields: Partial<Project> = {}): Project {
