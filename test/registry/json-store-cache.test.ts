@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { newProject } from '../../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
 import { RegistryCorruptError } from '../../src/errors.js';
 import { JsonStore, sameJson, serialise } from '../../src/registry/json-store.js';
-import { tempDir } from '../helpers/cli.js';
+import { aRegistryFilePerTest } from './registry-file.js';
 
 const T0 = '2026-11-26T10:00:00.000Z';
 
@@ -14,17 +13,11 @@ function docWith(...ids: string[]): RegistryDocument {
 }
 
 describe('registry/json-store: the document cache', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let path: string;
-  beforeEach(() => {
-    dir = tempDir();
-    path = join(dir.path, 'registry.json');
-  });
-  afterEach(() => dir.cleanup());
+  const registry = aRegistryFilePerTest();
 
   it('hands out one shared, frozen document while the file is unchanged', async () => {
-    writeFileSync(path, serialise(docWith('a')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a')));
+    const store = new JsonStore({ path: registry.path });
     const first = await store.load();
     expect(await store.load()).to.equal(first);
     expect(Object.isFrozen(first.projects[0])).to.equal(true);
@@ -34,25 +27,25 @@ describe('registry/json-store: the document cache', () => {
   });
 
   it('reads the file again once another writer replaced it', async () => {
-    writeFileSync(path, serialise(docWith('a')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a')));
+    const store = new JsonStore({ path: registry.path });
     await store.load();
-    writeFileSync(path, serialise(docWith('a', 'b')));
+    writeFileSync(registry.path, serialise(docWith('a', 'b')));
     expect((await store.load()).projects.map((p) => p.id)).to.deep.equal(['a', 'b']);
   });
 
   it('sees a rewrite of the same size in place', async () => {
-    writeFileSync(path, serialise(docWith('a')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a')));
+    const store = new JsonStore({ path: registry.path });
     await store.load();
     await new Promise((r) => setTimeout(r, 20));
-    writeFileSync(path, serialise(docWith('b')));
+    writeFileSync(registry.path, serialise(docWith('b')));
     expect((await store.load()).projects.map((p) => p.id)).to.deep.equal(['b']);
   });
 
   it('gives update a private, mutable copy and serves its own write from the cache', async () => {
-    writeFileSync(path, serialise(docWith('a')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a')));
+    const store = new JsonStore({ path: registry.path });
     const before = await store.load();
     await store.update((doc) => {
       expect(Object.isFrozen(doc.projects)).to.equal(false);
@@ -65,34 +58,28 @@ describe('registry/json-store: the document cache', () => {
   });
 
   it('still refuses a file that turned corrupt after it was cached', async () => {
-    writeFileSync(path, serialise(docWith('a')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a')));
+    const store = new JsonStore({ path: registry.path });
     await store.load();
-    writeFileSync(path, '{"version": 1, "projects": [');
+    writeFileSync(registry.path, '{"version": 1, "projects": [');
     const err = await store.load().then(() => null, (e: unknown) => e);
     expect(err).to.be.instanceOf(RegistryCorruptError);
   });
 
   it('writes nothing for an update that changes nothing', async () => {
-    writeFileSync(path, serialise(docWith('a')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a')));
+    const store = new JsonStore({ path: registry.path });
     await store.update(() => undefined);
     expect(store.lastWrite()).to.equal(null);
   });
 });
 
 describe('registry/json-store: writes validate what changed', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let path: string;
-  beforeEach(() => {
-    dir = tempDir();
-    path = join(dir.path, 'registry.json');
-  });
-  afterEach(() => dir.cleanup());
+  const registry = aRegistryFilePerTest();
 
   it('keeps the unchanged projects of the committed document as they were', async () => {
-    writeFileSync(path, serialise(docWith('a', 'b', 'c')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a', 'b', 'c')));
+    const store = new JsonStore({ path: registry.path });
     const before = await store.load();
     await store.update((doc) => {
       const a = doc.projects[0];
@@ -105,8 +92,8 @@ describe('registry/json-store: writes validate what changed', () => {
   });
 
   it('refuses an invalid change, naming its position in the whole registry', async () => {
-    writeFileSync(path, serialise(docWith('a', 'b', 'c')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a', 'b', 'c')));
+    const store = new JsonStore({ path: registry.path });
     const err = await store
       .update((doc) => {
         const c = doc.projects[2];
@@ -118,8 +105,8 @@ describe('registry/json-store: writes validate what changed', () => {
   });
 
   it('refuses a duplicate id, even of an unchanged project', async () => {
-    writeFileSync(path, serialise(docWith('a', 'b')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a', 'b')));
+    const store = new JsonStore({ path: registry.path });
     const err = await store
       .update((doc) => {
         doc.projects.push(newProject({ id: 'a', enqueuedAt: T0 }));
@@ -129,8 +116,8 @@ describe('registry/json-store: writes validate what changed', () => {
   });
 
   it('normalises a new project on write', async () => {
-    writeFileSync(path, serialise(docWith('a')));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, serialise(docWith('a')));
+    const store = new JsonStore({ path: registry.path });
     await store.update((doc) => {
       doc.projects.push({ id: 'b', state: 'queued', enqueuedAt: T0 } as unknown as RegistryDocument['projects'][number]);
     });

@@ -6,7 +6,8 @@ import { emptyDocument } from '../../src/core/registry-document.js';
 import { RegistryCorruptError, RegistryUnreadableError } from '../../src/errors.js';
 import { JsonStore, serialise } from '../../src/registry/json-store.js';
 import { validateDocument } from '../../src/registry/schema.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { aRegistryFilePerTest } from './registry-file.js';
 
 const T0 = '2026-11-26T10:00:00.000Z';
 
@@ -38,28 +39,22 @@ const EXPECTED: Record<string, RegExp> = {
 };
 
 describe('registry/json-store', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let path: string;
-  beforeEach(() => {
-    dir = tempDir();
-    path = join(dir.path, 'registry.json');
-  });
-  afterEach(() => dir.cleanup());
+  const registry = aRegistryFilePerTest();
 
   it('treats a missing file as an empty registry and creates it on the first write', async () => {
-    const store = new JsonStore({ path });
+    const store = new JsonStore({ path: registry.path });
     expect((await store.load()).projects).to.deep.equal([]);
     await store.update((doc) => void doc.projects.push(newProject({ id: 'p1', enqueuedAt: T0 })));
-    expect(validateDocument(JSON.parse(readFileSync(path, 'utf8'))).ok).to.equal(true);
+    expect(validateDocument(JSON.parse(readFileSync(registry.path, 'utf8'))).ok).to.equal(true);
   });
 
   it('creates the registry, its last good copy and the audit log owner-only', async () => {
-    const store = new JsonStore({ path });
+    const store = new JsonStore({ path: registry.path });
     await store.update((doc, tx) => {
       doc.projects.push(newProject({ id: 'p1', enqueuedAt: T0 }));
       tx.audit({ at: T0, type: 'note', project: 'p1', by: 'test' });
     });
-    for (const file of [path, store.lastGoodPath, store.auditPath]) {
+    for (const file of [registry.path, store.lastGoodPath, store.auditPath]) {
       expect(statSync(file).mode & 0o777, file).to.equal(0o600);
     }
   });
@@ -67,28 +62,28 @@ describe('registry/json-store', () => {
   it('preserves unknown fields of projects and of the document on rewrite', async () => {
     const doc = validDoc({ orchestrator: { shard: 3 } });
     (doc.projects[0] as Record<string, unknown>)['spec'] = { file: 'spec.md', tokens: 12 };
-    writeFileSync(path, JSON.stringify(doc));
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, JSON.stringify(doc));
+    const store = new JsonStore({ path: registry.path });
     await store.update((d) => {
       d.projects[0]!.priority = 5;
     });
-    const written = JSON.parse(readFileSync(path, 'utf8'));
+    const written = JSON.parse(readFileSync(registry.path, 'utf8'));
     expect(written.orchestrator).to.deep.equal({ shard: 3 });
     expect(written.projects[0].spec).to.deep.equal({ file: 'spec.md', tokens: 12 });
     expect(written.projects[0].priority).to.equal(5);
   });
 
   it('does not rewrite an unchanged registry', async () => {
-    writeFileSync(path, JSON.stringify(validDoc()));
-    const before = readFileSync(path, 'utf8');
-    await new JsonStore({ path }).update(() => undefined);
-    expect(readFileSync(path, 'utf8')).to.equal(before);
+    writeFileSync(registry.path, JSON.stringify(validDoc()));
+    const before = readFileSync(registry.path, 'utf8');
+    await new JsonStore({ path: registry.path }).update(() => undefined);
+    expect(readFileSync(registry.path, 'utf8')).to.equal(before);
   });
 
   it('writes nothing when the change throws', async () => {
-    writeFileSync(path, JSON.stringify(validDoc()));
-    const before = readFileSync(path);
-    const store = new JsonStore({ path });
+    writeFileSync(registry.path, JSON.stringify(validDoc()));
+    const before = readFileSync(registry.path);
+    const store = new JsonStore({ path: registry.path });
     let caught: unknown;
     try {
       await store.update((d) => {
@@ -99,31 +94,31 @@ describe('registry/json-store', () => {
       caught = err;
     }
     expect((caught as Error).message).to.equal('boom');
-    expect(readFileSync(path).equals(before)).to.equal(true);
+    expect(readFileSync(registry.path).equals(before)).to.equal(true);
   });
 
   it('refuses to write a document that does not validate', async () => {
-    writeFileSync(path, JSON.stringify(validDoc()));
-    const before = readFileSync(path);
+    writeFileSync(registry.path, JSON.stringify(validDoc()));
+    const before = readFileSync(registry.path);
     let caught: unknown;
     try {
-      await new JsonStore({ path }).update((d) => {
+      await new JsonStore({ path: registry.path }).update((d) => {
         (d.projects[0] as { state: string }).state = 'lost';
       });
     } catch (err) {
       caught = err;
     }
     expect(caught).to.be.instanceOf(RegistryCorruptError);
-    expect(readFileSync(path).equals(before)).to.equal(true);
+    expect(readFileSync(registry.path).equals(before)).to.equal(true);
   });
 
   it('refuses a registry that is a symbolic link', async () => {
-    const real = join(dir.path, 'elsewhere.json');
+    const real = join(registry.dir, 'elsewhere.json');
     writeFileSync(real, JSON.stringify(validDoc()));
-    symlinkSync(real, path);
+    symlinkSync(real, registry.path);
     let caught: unknown;
     try {
-      await new JsonStore({ path }).load();
+      await new JsonStore({ path: registry.path }).load();
     } catch (err) {
       caught = err;
     }
@@ -133,47 +128,47 @@ describe('registry/json-store', () => {
 
   for (const [name, bytes] of Object.entries(CORRUPT)) {
     it(`a corrupt registry (${name}) stops every command with exit 3, a clear message, and untouched bytes`, async () => {
-      writeFileSync(path, bytes);
+      writeFileSync(registry.path, bytes);
       for (const args of [['status'], ['enqueue', '--id', 'p2'], ['heartbeat', 'p1'], ['registry', 'check']]) {
-        const result = await runCli(['--registry', path, ...args], { cwd: dir.path });
+        const result = await runCli(['--registry', registry.path, ...args], { cwd: registry.dir });
         expect(result.code, `${args.join(' ')}: ${result.stderr}`).to.equal(3);
         expect(result.stderr + result.stdout, args.join(' ')).to.match(EXPECTED[name]!);
-        expect(readFileSync(path, 'utf8'), args.join(' ')).to.equal(bytes);
+        expect(readFileSync(registry.path, 'utf8'), args.join(' ')).to.equal(bytes);
       }
-      const copies = readdirSync(dir.path).filter((f) => f.startsWith('registry.json.corrupt-'));
+      const copies = readdirSync(registry.dir).filter((f) => f.startsWith('registry.json.corrupt-'));
       expect(copies, 'one copy per distinct content').to.have.length(1);
-      expect(readFileSync(join(dir.path, copies[0]!), 'utf8')).to.equal(bytes);
+      expect(readFileSync(join(registry.dir, copies[0]!), 'utf8')).to.equal(bytes);
     });
   }
 
   it('a directory in place of the registry stops commands with exit 3', async () => {
-    mkdirSync(path);
-    const result = await runCli(['--registry', path, 'status'], { cwd: dir.path });
+    mkdirSync(registry.path);
+    const result = await runCli(['--registry', registry.path, 'status'], { cwd: registry.dir });
     expect(result.code).to.equal(3);
     expect(result.stderr).to.contain('not a regular file (a directory)');
-    expect(statSync(path).isDirectory()).to.equal(true);
+    expect(statSync(registry.path).isDirectory()).to.equal(true);
   });
 
   it('repair restores the last good version and keeps the bad bytes', async () => {
-    const ok = await runCli(['--registry', path, 'enqueue', '--id', 'p1'], { cwd: dir.path });
+    const ok = await runCli(['--registry', registry.path, 'enqueue', '--id', 'p1'], { cwd: registry.dir });
     expect(ok.code, ok.stderr).to.equal(0);
-    const good = readFileSync(path, 'utf8');
-    writeFileSync(path, '{"version": 1, "projects": [');
-    expect((await runCli(['--registry', path, 'status'], { cwd: dir.path })).code).to.equal(3);
-    const repaired = await runCli(['--registry', path, 'registry', 'repair'], { cwd: dir.path });
+    const good = readFileSync(registry.path, 'utf8');
+    writeFileSync(registry.path, '{"version": 1, "projects": [');
+    expect((await runCli(['--registry', registry.path, 'status'], { cwd: registry.dir })).code).to.equal(3);
+    const repaired = await runCli(['--registry', registry.path, 'registry', 'repair'], { cwd: registry.dir });
     expect(repaired.code, repaired.stderr).to.equal(0);
     expect(repaired.stdout).to.match(/restored .* \(1 projects\)/);
-    expect(readFileSync(path, 'utf8')).to.equal(good);
-    expect((await runCli(['--registry', path, 'registry', 'check'], { cwd: dir.path })).code).to.equal(0);
-    expect(readdirSync(dir.path).some((f) => f.startsWith('registry.json.corrupt-'))).to.equal(true);
+    expect(readFileSync(registry.path, 'utf8')).to.equal(good);
+    expect((await runCli(['--registry', registry.path, 'registry', 'check'], { cwd: registry.dir })).code).to.equal(0);
+    expect(readdirSync(registry.dir).some((f) => f.startsWith('registry.json.corrupt-'))).to.equal(true);
   });
 
   it('repair without a last good copy refuses with exit 3 and changes nothing', async () => {
-    writeFileSync(path, 'garbage');
-    const result = await runCli(['--registry', path, 'registry', 'repair'], { cwd: dir.path });
+    writeFileSync(registry.path, 'garbage');
+    const result = await runCli(['--registry', registry.path, 'registry', 'repair'], { cwd: registry.dir });
     expect(result.code).to.equal(3);
     expect(result.stderr).to.contain('no last good copy');
-    expect(readFileSync(path, 'utf8')).to.equal('garbage');
-    expect(existsSync(`${path}.last-good`)).to.equal(false);
+    expect(readFileSync(registry.path, 'utf8')).to.equal('garbage');
+    expect(existsSync(`${registry.path}.last-good`)).to.equal(false);
   });
 });
