@@ -8,24 +8,37 @@ import { join } from 'node:path';
 import { isRunning, sleep, waitUntil } from '../helpers/processes.js';
 import { SEC, TestQueue } from '../helpers/queue.js';
 
-/** A node program that ignores SIGHUP (so it outlives its tmux session) and spawns a child that does too. */
-const HUP_IMMUNE = [
-  "process.on('SIGHUP', () => {});",
+/** A node program that ignores SIGHUP, so it outlives its tmux session, and idles. */
+const HUP_IMMUNE = "process.on('SIGHUP', () => {}); setInterval(() => {}, 1000);";
+
+/** The same program, which first spawns a child running it too and writes the child's pid to argv[1]. */
+const HUP_IMMUNE_TREE = [
+  HUP_IMMUNE,
   "const { spawn } = require('node:child_process');",
-  "const c = spawn(process.execPath, ['-e', \"process.on('SIGHUP', () => {}); setInterval(() => {}, 1000)\"], { stdio: 'ignore' });",
+  `const c = spawn(process.execPath, ['-e', ${JSON.stringify(HUP_IMMUNE)}], { stdio: 'ignore' });`,
   "require('node:fs').writeFileSync(process.argv[1], String(c.pid));",
-  'setInterval(() => {}, 1000);',
 ].join(' ');
 
-describe('e2e: agent heal --once', function () {
-  this.timeout(60_000);
-  let q: TestQueue;
+/**
+ * The set-up of both suites: a minute per test (real tmux servers, real
+ * process trees), each test on a fresh TestQueue that `use` receives and
+ * that is destroyed after it.
+ */
+function aFreshQueuePerTest(suite: Mocha.Suite, use: (q: TestQueue) => void): void {
+  suite.timeout(60_000);
+  let q: TestQueue | undefined;
   beforeEach(() => {
     q = new TestQueue();
+    use(q);
   });
   afterEach(async () => {
-    await q.destroy();
+    await q?.destroy();
   });
+}
+
+describe('e2e: agent heal --once', function () {
+  let q: TestQueue;
+  aFreshQueuePerTest(this, (fresh) => (q = fresh));
 
   it('kills a zombie tree (parent, child, grandchild) whose session is gone and fails it with reason zombie', async () => {
     const tree = await q.processes.tree({ detached: true });
@@ -45,7 +58,7 @@ describe('e2e: agent heal --once', function () {
 
   it('a process that outlived its killed tmux session is found as a zombie and killed', async () => {
     const pidFile = join(q.dir.path, 'child.pid');
-    const panePid = q.tmux.newSession('w-2', [process.execPath, '-e', HUP_IMMUNE, pidFile]);
+    const panePid = q.tmux.newSession('w-2', [process.execPath, '-e', HUP_IMMUNE_TREE, pidFile]);
     q.processes.track(panePid);
     await waitUntil(() => {
       try {
@@ -241,14 +254,8 @@ describe('e2e: agent heal --once', function () {
 });
 
 describe('e2e: recovery commands', function () {
-  this.timeout(60_000);
   let q: TestQueue;
-  beforeEach(() => {
-    q = new TestQueue();
-  });
-  afterEach(async () => {
-    await q.destroy();
-  });
+  aFreshQueuePerTest(this, (fresh) => (q = fresh));
 
   it('list-stuck exits 0 with nothing stuck and 1 with a zombie, naming it and why', async () => {
     const pane = q.tmux.newSession('fine', ['sleep', '300']);
