@@ -50,11 +50,21 @@ async function runPool(tasks: readonly (() => Promise<void>)[], limit: number): 
   await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), tasks.length) }, worker));
 }
 
+/** A gatherer's bulk read, never rejecting: a throw or an overrun leaves every project to `gather`. */
+async function prepareOne(gatherer: EvidenceGatherer, projects: readonly Project[], ctx: GatherContext): Promise<unknown> {
+  if (!gatherer.prepare || projects.length === 0) return undefined;
+  try {
+    return await withDeadline(gatherer.prepare(projects, ctx), ctx.config.evidenceTimeoutMs + SAFETY_MARGIN_MS, `${gatherer.method} evidence bulk read`);
+  } catch {
+    return undefined;
+  }
+}
+
 /** One gatherer, never rejecting: a throw or an overrun becomes `unavailable`. */
-async function runOne(gatherer: EvidenceGatherer, project: Project, ctx: GatherContext): Promise<GatherResult> {
+async function runOne(gatherer: EvidenceGatherer, project: Project, ctx: GatherContext, prepared: unknown): Promise<GatherResult> {
   try {
     return await withDeadline(
-      gatherer.gather(project, ctx),
+      gatherer.gather(project, ctx, prepared),
       ctx.config.evidenceTimeoutMs + SAFETY_MARGIN_MS,
       `${gatherer.method} evidence for project ${project.id}`,
     );
@@ -69,6 +79,7 @@ export async function gatherEvidence(projects: readonly Project[], ctx: GatherEv
   const concurrency = ctx.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
 
+  const prepared = await Promise.all(gatherers.map((g) => prepareOne(g, projects, ctx)));
   const results = new Map<string, (GatherResult | undefined)[]>();
   const tasks: (() => Promise<void>)[] = [];
   for (const project of projects) {
@@ -77,7 +88,7 @@ export async function gatherEvidence(projects: readonly Project[], ctx: GatherEv
     results.set(project.id, slots);
     gatherers.forEach((gatherer, i) => {
       tasks.push(async () => {
-        slots[i] = await runOne(gatherer, project, ctx);
+        slots[i] = await runOne(gatherer, project, ctx, prepared[i]);
       });
     });
   }

@@ -4,10 +4,19 @@
  * line matching `completionOutputPatterns` is evidence (weight 0.5). A missing
  * session or server is "nothing found"; any other tmux failure or a timeout is
  * `unavailable`.
+ *
+ * A gathering reads the panes of all its projects in bulk first: per tmux
+ * server one `list-panes -a` and one tmux call that captures up to 32 panes,
+ * each capture followed by a marker line only this read knows (instead of two
+ * tmux processes per project: a full sync of 100 projects spawned 200). A
+ * server or a batch that fails (a pane closed in between stops tmux's command
+ * sequence) leaves its projects to the per-project read, which tells a missing
+ * session from a broken tmux.
  */
+import { randomBytes } from 'node:crypto';
 import { compilePatterns } from '../core/patterns.js';
 import type { Project } from '../core/project.js';
-import { exactSession, normaliseSocket, runTmux, TmuxCommandError } from '../scan/tmux-command.js';
+import { describeSocket, exactSession, normaliseSocket, runTmux, TmuxCommandError, type RunTmuxOptions } from '../scan/tmux-command.js';
 import { errorText, remainingMs, withDeadline } from './deadline.js';
 import type { EvidenceGatherer, GatherContext, GatherResult } from './types.js';
 
@@ -59,10 +68,118 @@ export function judgePaneOutput(panes: readonly PaneLines[], outputPatterns: rea
   return { evidence: null };
 }
 
+function tmuxOptions(ctx: GatherContext, deadline: number): RunTmuxOptions {
+  return { timeoutMs: Math.min(ctx.config.tmuxTimeoutMs, remainingMs(deadline)), ...(ctx.tmuxPath !== undefined ? { tmuxPath: ctx.tmuxPath } : {}) };
+}
+
+/** Panes captured in one call at most: bounds the argument list and the output of one tmux. */
+export const PANES_PER_CALL = 32;
+
+/** What a bulk read found: per server, per session looked for, its panes' lines ([] when the session is gone). */
+export class PaneCaptures {
+  constructor(private readonly servers: ReadonlyMap<string | null, ReadonlyMap<string, PaneLines[]>>) {}
+
+  /** The session's panes, or undefined when the bulk read did not settle them (left to the per-project read). */
+  of(socket: string | null, session: string): PaneLines[] | undefined {
+    return this.servers.get(socket)?.get(session);
+  }
+}
+
+/**
+ * The captures of `panes` in one tmux call: `capture-pane … ; display-message
+ * -p <marker i> ; …`. Each capture ends at its own marker, a random token no
+ * pane can print by chance. Rejects when tmux does (a pane closed stops the
+ * sequence) or the markers do not all come back.
+ */
+async function captureBatch(socket: string | null, panes: readonly { paneId: string }[], options: RunTmuxOptions): Promise<PaneLines[]> {
+  const token = `toa-capture-${randomBytes(8).toString('hex')}-`;
+  const args: string[] = [];
+  panes.forEach(({ paneId }, i) => {
+    if (i > 0) args.push(';');
+    args.push('capture-pane', '-p', '-J', '-S', `-${PANE_LINES}`, '-t', paneId, ';', 'display-message', '-p', `${token}${i}`);
+  });
+  const out = await runTmux(socket, args, options);
+  const captured: PaneLines[] = [];
+  let lines: string[] = [];
+  for (const line of out.split('\n')) {
+    const pane = panes[captured.length];
+    if (pane !== undefined && line === `${token}${captured.length}`) {
+      captured.push({ paneId: pane.paneId, lines: lastDistinctLines(lines.join('\n')) });
+      lines = [];
+    } else {
+      lines.push(line);
+    }
+  }
+  if (captured.length !== panes.length) {
+    throw new Error(`tmux capture of ${panes.length} panes on ${describeSocket(socket)} returned ${captured.length} of them`);
+  }
+  return captured;
+}
+
+/** One server's share of a bulk read: sessions settled, or none when tmux failed there. */
+async function captureServer(socket: string | null, sessions: ReadonlySet<string>, options: RunTmuxOptions): Promise<Map<string, PaneLines[]>> {
+  const settled = new Map<string, PaneLines[]>();
+  let listing: string;
+  try {
+    // The session name last: it may hold the separator, a pane id never does (tmux prints a tab as "_").
+    listing = await runTmux(socket, ['list-panes', '-a', '-F', '#{pane_id}|#{session_name}'], options);
+  } catch (error) {
+    if (isGone(error)) for (const s of sessions) settled.set(s, []); // no server: every session is gone
+    return settled;
+  }
+  const panes: { paneId: string; session: string }[] = [];
+  for (const line of listing.split('\n')) {
+    const sep = line.indexOf('|');
+    if (sep <= 0) continue;
+    const session = line.slice(sep + 1);
+    if (sessions.has(session)) panes.push({ paneId: line.slice(0, sep), session });
+  }
+  const read = new Map<string, PaneLines[]>();
+  const unread = new Set<string>();
+  for (let i = 0; i < panes.length; i += PANES_PER_CALL) {
+    const chunk = panes.slice(i, i + PANES_PER_CALL);
+    try {
+      const captured = await captureBatch(socket, chunk, options);
+      chunk.forEach((p, j) => read.set(p.session, [...(read.get(p.session) ?? []), captured[j] as PaneLines]));
+    } catch {
+      for (const p of chunk) unread.add(p.session); // read one by one later, all its panes
+    }
+  }
+  for (const s of sessions) {
+    if (unread.has(s)) continue;
+    settled.set(s, read.get(s) ?? []); // no pane listed: the session is gone
+  }
+  return settled;
+}
+
+/** The bulk read before the per-project calls: every project's panes, per server, in a few tmux calls. */
+async function capturePanes(projects: readonly Project[], ctx: GatherContext): Promise<PaneCaptures> {
+  const wanted = new Map<string | null, Set<string>>();
+  // Nothing to look for (or patterns the per-project read reports as broken): no tmux call.
+  const patterns = (() => {
+    try {
+      return compilePatterns(ctx.config.completionOutputPatterns);
+    } catch {
+      return [];
+    }
+  })();
+  if (patterns.length === 0) return new PaneCaptures(new Map());
+  for (const p of projects) {
+    if (p.session === null || p.session === '') continue;
+    const socket = normaliseSocket(p.tmuxSocket);
+    wanted.set(socket, (wanted.get(socket) ?? new Set()).add(p.session));
+  }
+  const deadline = Date.now() + ctx.config.evidenceTimeoutMs;
+  const servers = new Map<string | null, Map<string, PaneLines[]>>();
+  await Promise.all([...wanted].map(async ([socket, sessions]) => servers.set(socket, await captureServer(socket, sessions, tmuxOptions(ctx, deadline)))));
+  return new PaneCaptures(servers);
+}
+
 /** `output`: a completion line in the session's panes and no error line (weight 0.5). */
 export const paneOutputGatherer: EvidenceGatherer = {
   method: 'output',
-  async gather(project: Project, ctx: GatherContext): Promise<GatherResult> {
+  prepare: capturePanes,
+  async gather(project: Project, ctx: GatherContext, prepared?: unknown): Promise<GatherResult> {
     if (project.session === null || project.session === '') return { evidence: null };
     let outputPatterns: RegExp[];
     let errorPatterns: RegExp[];
@@ -76,12 +193,11 @@ export const paneOutputGatherer: EvidenceGatherer = {
 
     const session = project.session;
     const socket = normaliseSocket(project.tmuxSocket);
+    const read = prepared instanceof PaneCaptures ? prepared.of(socket, session) : undefined;
+    if (read !== undefined) return judgePaneOutput(read, outputPatterns, errorPatterns);
+
     const deadline = Date.now() + ctx.config.evidenceTimeoutMs;
-    const tmux = (args: string[]): Promise<string> =>
-      runTmux(socket, args, {
-        timeoutMs: Math.min(ctx.config.tmuxTimeoutMs, remainingMs(deadline)),
-        ...(ctx.tmuxPath !== undefined ? { tmuxPath: ctx.tmuxPath } : {}),
-      });
+    const tmux = (args: string[]): Promise<string> => runTmux(socket, args, tmuxOptions(ctx, deadline));
 
     const capture = async (): Promise<GatherResult> => {
       let paneIds: string[];

@@ -25,7 +25,13 @@ export type GatherResult = { evidence: CompletionEvidence | null; note?: string 
 
 export interface EvidenceGatherer {
   method: CompletionMethod;
-  gather(project: Project, ctx: GatherContext): Promise<GatherResult>;
+  /**
+   * An optional bulk read before the per-project calls (all panes of a tmux
+   * server in one call, say); what it resolves to is handed to each `gather`.
+   * It may throw or settle only part: `gather` reads the rest itself.
+   */
+  prepare?(projects: readonly Project[], ctx: GatherContext): Promise<unknown>;
+  gather(project: Project, ctx: GatherContext, prepared?: unknown): Promise<GatherResult>;
 }
 
 export function isUnavailable(result: GatherResult): result is { unavailable: string } {

@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 
-import { lastDistinctLines, paneOutputGatherer } from '../../src/evidence/pane-output.js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Project } from '../../src/core/project.js';
+import { lastDistinctLines, PANES_PER_CALL, paneOutputGatherer } from '../../src/evidence/pane-output.js';
+import type { GatherContext } from '../../src/evidence/types.js';
 import { PrivateTmux } from '../helpers/tmux.js';
 import { aConfig, aProject, destroyTmux, hangingBinary, TempDirs, waitFor } from './fixtures.js';
 
@@ -94,6 +100,92 @@ describe('evidence: pane output', function () {
       tmuxPath: `${temp.make('bin')}/tmux`,
     });
     expect(result).to.have.property('unavailable').that.matches(/not installed/);
+  });
+
+  describe('the bulk read of a gathering', () => {
+    const realTmux = execFileSync('sh', ['-c', 'command -v tmux'], { encoding: 'utf8' }).trim();
+
+    /** tmux itself, logging each call's arguments; `failOn` makes calls containing that word fail. */
+    function loggingTmux(failOn?: string): { tmuxPath: string; calls: () => string[] } {
+      const dir = temp.make('bin');
+      const log = join(dir, 'calls.log');
+      const fail = failOn ? `case " $* " in *" ${failOn} "*) echo "refused by the test" >&2; exit 1;; esac\n` : '';
+      writeFileSync(join(dir, 'tmux'), `#!/bin/sh\necho "$*" >> ${log}\n${fail}exec ${realTmux} "$@"\n`, { mode: 0o755 });
+      return { tmuxPath: join(dir, 'tmux'), calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+    }
+
+    /** Each project's result with the bulk read, next to its result read alone. */
+    async function bothWays(projects: Project[], ctx: GatherContext): Promise<{ bulk: unknown[]; alone: unknown[] }> {
+      const prepared = await paneOutputGatherer.prepare?.(projects, ctx);
+      const bulk = await Promise.all(projects.map((p) => paneOutputGatherer.gather(p, ctx, prepared)));
+      const alone = await Promise.all(projects.map((p) => paneOutputGatherer.gather(p, { config: ctx.config })));
+      return { bulk, alone };
+    }
+
+    it('reads every project of a server in two tmux calls and decides as the per-project read does', async () => {
+      await startPrinting('done', ['working...', 'All tasks complete']);
+      await startPrinting('vetoed', ['All tasks complete', 'Traceback (most recent call last):']);
+      await startPrinting('busy', ['still working']);
+      await startPrinting('two', ['just a shell']);
+      tmux.run(['split-window', '-t', '=two:', '--', ...printer(['Orchestration complete'])]);
+      await waitFor(() => tmux.run(['list-panes', '-a', '-F', '#{pane_id}']).trim().split('\n').some((id) => tmux.run(['capture-pane', '-p', '-t', id]).includes('Orchestration complete')), 5000, 'second pane output');
+      const projects = ['done', 'vetoed', 'busy', 'two', 'gone', 'w'].map((session, i) => aProject({ id: `p${i}`, session, tmuxSocket: tmux.socket }));
+      const { tmuxPath, calls } = loggingTmux();
+      const { bulk, alone } = await bothWays(projects, { config: aConfig(), tmuxPath });
+      expect(bulk).to.deep.equal(alone);
+      expect(bulk[0]).to.have.nested.property('evidence.detail').that.matches(/"All tasks complete"$/);
+      expect(bulk[1]).to.have.property('note').that.matches(/vetoed/);
+      expect(bulk[3]).to.have.nested.property('evidence.detail').that.matches(/"Orchestration complete"$/);
+      expect(bulk[4]).to.deep.equal({ evidence: null });
+      expect(calls().map((c) => c.split(' ').slice(2, 4).join(' '))).to.deep.equal(['list-panes -a', 'capture-pane -p']);
+    });
+
+    it(`captures more than ${PANES_PER_CALL} panes in calls of ${PANES_PER_CALL}`, async () => {
+      const n = PANES_PER_CALL + 3;
+      for (let i = 0; i < n; i++) tmux.newSession(`s-${i}`, printer([i === n - 1 ? 'All tasks complete' : `step ${i}`]));
+      await waitFor(() => tmux.run(['capture-pane', '-p', '-t', `=s-${n - 1}:`]).includes('All tasks complete'), 5000, 'the last session\'s output');
+      const projects = Array.from({ length: n }, (_, i) => aProject({ id: `p${i}`, session: `s-${i}`, tmuxSocket: tmux.socket }));
+      const { tmuxPath, calls } = loggingTmux();
+      const { bulk, alone } = await bothWays(projects, { config: aConfig(), tmuxPath });
+      expect(bulk).to.deep.equal(alone);
+      expect(bulk.filter((r) => (r as { evidence: unknown }).evidence !== null)).to.have.length(1);
+      expect(calls()).to.have.length(3);
+    });
+
+    it('is not fooled by a pane that prints marker-like lines', async () => {
+      await startPrinting('tricky', ['toa-capture-0000000000000000-0', 'toa-capture-', 'All tasks complete']);
+      await startPrinting('plain', ['still working']);
+      const projects = ['tricky', 'plain'].map((session, i) => aProject({ id: `p${i}`, session, tmuxSocket: tmux.socket }));
+      const { bulk, alone } = await bothWays(projects, { config: aConfig() });
+      expect(bulk).to.deep.equal(alone);
+      expect(bulk[0]).to.have.nested.property('evidence.detail').that.matches(/"All tasks complete"$/);
+    });
+
+    it('leaves the projects of a batch tmux refused to the per-project read', async () => {
+      await startPrinting('done', ['All tasks complete']);
+      const project = aProject({ session: 'done', tmuxSocket: tmux.socket });
+      const { tmuxPath, calls } = loggingTmux('display-message');
+      const ctx = { config: aConfig(), tmuxPath };
+      const prepared = await paneOutputGatherer.prepare?.([project], ctx);
+      expect(await paneOutputGatherer.gather(project, ctx, prepared)).to.have.nested.property('evidence.detail').that.matches(/"All tasks complete"$/);
+      expect(calls().map((c) => c.split(' ').slice(2, 4).join(' '))).to.deep.equal(['list-panes -a', 'capture-pane -p', 'list-panes -t', 'capture-pane -p']);
+    });
+
+    it('settles every session of a server that is not running without another tmux call', async () => {
+      const project = aProject({ session: 'work-1', tmuxSocket: tmux.socket });
+      const { tmuxPath, calls } = loggingTmux();
+      const ctx = { config: aConfig(), tmuxPath };
+      const prepared = await paneOutputGatherer.prepare?.([project], ctx);
+      expect(await paneOutputGatherer.gather(project, ctx, prepared)).to.deep.equal({ evidence: null });
+      expect(calls()).to.have.length(1);
+    });
+
+    it('makes no tmux call when no output pattern is configured', async () => {
+      const { tmuxPath } = loggingTmux();
+      const prepared = await paneOutputGatherer.prepare?.([aProject({ session: 'work-1', tmuxSocket: tmux.socket })], { config: aConfig({ completionOutputPatterns: [] }), tmuxPath });
+      expect(prepared).to.not.equal(undefined);
+      expect(() => readFileSync(join(tmuxPath, '..', 'calls.log'))).to.throw();
+    });
   });
 
   it('keeps the last 200 non-blank lines, each distinct line once', () => {
