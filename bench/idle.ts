@@ -77,8 +77,7 @@ async function main(teardown: Teardown): Promise<void> {
   if (agent.exitCode !== null) throw new Error(`agent serve exited with ${agent.exitCode} during the full-sync window:\n${output()}`);
   const cpu2 = cpuMsOf(pid);
   const whole = Date.now() - t0;
-  const syncCpu = cpu2 - cpu0 - (share * whole);
-  console.log(`over ${(whole / 1000).toFixed(0)} s from the window's start (one full sync of every project's evidence): CPU ${cpu2 - cpu0} ms = ${(((cpu2 - cpu0) / whole) * 100).toFixed(3)} % of one core; the full sync ≈ ${Math.max(0, syncCpu).toFixed(0)} ms above the steady rate`);
+  console.log(`over ${(whole / 1000).toFixed(0)} s from the window's start (one full sync of every project's evidence): CPU ${cpu2 - cpu0} ms = ${(((cpu2 - cpu0) / whole) * 100).toFixed(3)} % of one core`);
 }
 
 await runBench(main);
