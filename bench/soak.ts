@@ -12,16 +12,15 @@
  * Prints RSS (after a GC when --expose-gc) and open fds (/proc/self/fd) at
  * the start, after the warm-up (the retention window of 720 cycles filled, so
  * the registry is at its steady size, and over a minute of real time, so
- * pidusage's per-PID cache is too) and at the end. Budget: RSS growth from
+ * the usage sampler's per-PID readings are too) and at the end. Budget: RSS growth from
  * the warm-up to the end < 10 % (medians of the first and last quarter of
  * the samples taken every 500 cycles: one sample moves ±10 % with V8's
- * committed heap), open fds other than pidusage's /proc/<pid>/stat cache
- * stable (± 5).
+ * committed heap), open fds stable (± 5).
  *
  *   npm run build && node --expose-gc --import tsx bench/soak.ts [cycles] [warmUpCycles]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../src/agent.js';
@@ -46,32 +45,16 @@ interface Sample {
   /** V8's committed heap and the memory outside it (Buffers, native): what RSS is made of besides code. */
   heapTotalMiB: number;
   externalMiB: number;
-  fds: { other: number; procStat: number };
+  fds: number;
   projects: number;
   processes: number;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/**
- * Open fds, split: pidusage keeps /proc/<pid>/stat open for every PID it
- * measured in the last minute (closed 60 s after last use), so those follow
- * the churn of that minute; every other fd must stay where it was.
- */
-function fdCount(): { other: number; procStat: number } {
-  let procStat = 0;
-  let other = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target = '';
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue; // the fd of the readdir itself, closed meanwhile
-    }
-    if (/^\/proc\/\d+\/stat$/.test(target)) procStat += 1;
-    else other += 1;
-  }
-  return { other, procStat };
+/** Open fds of this process. */
+function fdCount(): number {
+  return readdirSync('/proc/self/fd').length;
 }
 
 async function main(teardown: Teardown): Promise<void> {
@@ -203,7 +186,7 @@ async function main(teardown: Teardown): Promise<void> {
     return { cycle, rssMiB: mem.rss / 1048576, heapMiB: mem.heapUsed / 1048576, heapTotalMiB: mem.heapTotal / 1048576, externalMiB: mem.external / 1048576, fds: fdCount(), projects: doc.projects.length, processes: children.size };
   };
   const show = (label: string, s: Sample) =>
-    console.log(`${label.padEnd(8)} cycle ${String(s.cycle).padStart(6)}  rss ${s.rssMiB.toFixed(1)} MiB  heap ${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(1)} MiB  external ${s.externalMiB.toFixed(1)} MiB  fds ${s.fds.other} (+ ${s.fds.procStat} /proc/<pid>/stat held by pidusage)  projects ${s.projects}  processes ${s.processes}`);
+    console.log(`${label.padEnd(8)} cycle ${String(s.cycle).padStart(6)}  rss ${s.rssMiB.toFixed(1)} MiB  heap ${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(1)} MiB  external ${s.externalMiB.toFixed(1)} MiB  fds ${s.fds}  projects ${s.projects}  processes ${s.processes}`);
 
   const t0 = Date.now();
   const first = await sample(0);
@@ -237,7 +220,7 @@ async function main(teardown: Teardown): Promise<void> {
       const s = await sample(i);
       if (i > warmUp) steady.push(s);
       const rate = i / ((Date.now() - t0) / 1000);
-      console.log(`progress ${i}/${cycles}: ${rate.toFixed(0)} cycles/s, rss ${s.rssMiB.toFixed(1)} MiB (heap ${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(1)}, external ${s.externalMiB.toFixed(1)}), fds ${s.fds.other} + ${s.fds.procStat}, projects ${s.projects}, load ${loadAverage()}`);
+      console.log(`progress ${i}/${cycles}: ${rate.toFixed(0)} cycles/s, rss ${s.rssMiB.toFixed(1)} MiB (heap ${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(1)}, external ${s.externalMiB.toFixed(1)}), fds ${s.fds}, projects ${s.projects}, load ${loadAverage()}`);
     }
   }
   const end = await sample(cycles);
@@ -251,7 +234,7 @@ async function main(teardown: Teardown): Promise<void> {
   const early = median(steady.slice(0, quarter).map((x) => x.rssMiB));
   const late = median(steady.slice(-quarter).map((x) => x.rssMiB));
   const growth = (late - early) / early;
-  const fdDrift = end.fds.other - base.fds.other;
+  const fdDrift = end.fds - base.fds;
   const seconds = (Date.now() - t0) / 1000;
   console.log(`cycles run by the agent: ${agent.cycles} (${cycles} requested, the rest from events and the schedule), not ok: ${failedCycles}, in ${seconds.toFixed(0)} s`);
   for (const f of failures) console.log(`not ok: ${f}`);
@@ -259,7 +242,7 @@ async function main(teardown: Teardown): Promise<void> {
   console.log(`transitions: ${JSON.stringify(transitions)}`);
   console.log(`RSS start ${first.rssMiB.toFixed(1)}, warm-up ${base.rssMiB.toFixed(1)}, end ${end.rssMiB.toFixed(1)} MiB; heap used ${base.heapMiB.toFixed(1)} -> ${end.heapMiB.toFixed(1)} MiB`);
   console.log(`RSS median of the first ${quarter} samples after warm-up ${early.toFixed(1)} MiB, of the last ${quarter} ${late.toFixed(1)} MiB: ${(growth * 100).toFixed(1)} % (budget < ${RSS_BUDGET * 100} %)`);
-  console.log(`open fds ${base.fds.other} -> ${end.fds.other} (budget ± ${FD_SLACK}; /proc/<pid>/stat held by pidusage ${base.fds.procStat} -> ${end.fds.procStat}, the PIDs of the last minute)`);
+  console.log(`open fds ${base.fds} -> ${end.fds} (budget ± ${FD_SLACK})`);
   const ok = growth < RSS_BUDGET && Math.abs(fdDrift) <= FD_SLACK;
   console.log(ok ? 'PASS' : 'FAIL');
   if (!ok) process.exitCode = 1;

@@ -21,6 +21,13 @@ export interface ProcessInfo {
   uid: number | null;
   comm: string;
   cmdline: string[];
+  /**
+   * Fields 14 + 15 of /proc/<pid>/stat: CPU time used so far (user + system),
+   * in clock ticks; absent when unknown (ps-list fallback, fixtures).
+   */
+  cpuTicks?: number;
+  /** Field 24 of /proc/<pid>/stat times the page size: resident memory in bytes; absent when unknown. */
+  rssBytes?: number;
 }
 
 export interface ProcessTable {

@@ -5,11 +5,41 @@
  * process groups, states and start ticks: those stay null, so start-time
  * checks fail closed and nothing is ever signalled on such a host.
  */
+import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import psList from 'ps-list';
 import type { ProcessInfo, ProcessTable } from '../core/snapshot.js';
+
+/** A system constant from getconf, once per process; `fallback` when getconf cannot say. */
+function sysconf(name: string, fallback: number): () => number {
+  let value: number | null = null;
+  return () => {
+    if (value === null) {
+      try {
+        const n = Number(execFileSync('getconf', [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim());
+        value = Number.isInteger(n) && n > 0 ? n : fallback;
+      } catch {
+        value = fallback;
+      }
+    }
+    return value;
+  };
+}
+
+/** Clock ticks per second, the unit of stat's times (USER_HZ: 100 on every Linux in use). */
+export const clockTicksPerSecond = sysconf('CLK_TCK', 100);
+/** Bytes per page, the unit of stat's rss. */
+export const pageSize = sysconf('PAGESIZE', 4096);
+
+/** The usage fields of a process row from its stat fields (absent when the line lacked them). */
+function usageOf(f: StatFields): Pick<ProcessInfo, 'cpuTicks' | 'rssBytes'> {
+  return {
+    ...(f.cpuTicks !== null ? { cpuTicks: f.cpuTicks } : {}),
+    ...(f.rssPages !== null ? { rssBytes: f.rssPages * pageSize() } : {}),
+  };
+}
 
 /** Where procfs is mounted unless a caller says otherwise. */
 export const DEFAULT_PROC_ROOT = '/proc';
@@ -26,6 +56,17 @@ export interface StatFields {
   pgid: number;
   /** Field 22: start time in clock ticks since boot. */
   startTime: number;
+  /** Fields 14 + 15 (utime + stime): CPU time used, in clock ticks; null when the line lacks them. */
+  cpuTicks: number | null;
+  /** Field 24: resident set size in pages; null when the line lacks it. */
+  rssPages: number | null;
+}
+
+/** A count from a stat token, or null when the token is missing or not a whole number. */
+function count(token: string | undefined): number | null {
+  if (token === undefined) return null;
+  const n = Number(token);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
 /**
@@ -44,15 +85,17 @@ export function parseStat(text: string): StatFields {
   const state = tokens[0] ?? '';
   const ppid = Number(tokens[1]);
   const pgid = Number(tokens[2]);
-  const startTime = Number(tokens[3]);
-  if (!Number.isInteger(pid) || !/^[A-Za-z]$/.test(state) || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isInteger(startTime) || tokens[3] === undefined) {
+  const startTime = Number(tokens[5]);
+  if (!Number.isInteger(pid) || !/^[A-Za-z]$/.test(state) || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isInteger(startTime) || tokens[5] === undefined) {
     throw new Error(`malformed stat line: ${JSON.stringify(text.slice(0, 200))}`);
   }
-  return { pid, comm, state, ppid, pgid, startTime };
+  const utime = count(tokens[3]);
+  const stime = count(tokens[4]);
+  return { pid, comm, state, ppid, pgid, startTime, cpuTicks: utime === null || stime === null ? null : utime + stime, rssPages: count(tokens[6]) };
 }
 
-/** Token indexes after ")" that parseStat reads: state, ppid, pgrp and starttime (fields 3, 4, 5, 22). */
-const WANTED_TOKENS = [0, 1, 2, 19] as const;
+/** Token indexes after ")" that parseStat reads: state, ppid, pgrp, utime, stime, starttime and rss (fields 3, 4, 5, 14, 15, 22, 24). */
+const WANTED_TOKENS = [0, 1, 2, 11, 12, 19, 21] as const;
 
 function isSpace(code: number): boolean {
   return code === 32 || code === 10 || code === 9 || code === 13 || code === 11 || code === 12;
@@ -129,7 +172,7 @@ async function readProcfsEntry(pid: number, procRoot: string): Promise<ProcessIn
     const raw = await readFile(current, 'utf8');
     const cmdline = raw.split('\0');
     if (cmdline[cmdline.length - 1] === '') cmdline.pop();
-    return { pid: fields.pid, ppid: fields.ppid, pgid: fields.pgid, state: fields.state, startTime: fields.startTime, uid, comm: fields.comm, cmdline };
+    return { pid: fields.pid, ppid: fields.ppid, pgid: fields.pgid, state: fields.state, startTime: fields.startTime, uid, comm: fields.comm, cmdline, ...usageOf(fields) };
   } catch (err) {
     if (isVanished(err)) return null;
     throw withContext(err, `reading ${current}`);
@@ -226,7 +269,7 @@ async function readStatsInto(byPid: Map<number, ProcessInfo>, pids: readonly num
       } catch (err) {
         throw withContext(err, `reading ${path}`);
       }
-      byPid.set(f.pid, { pid: f.pid, ppid: f.ppid, pgid: f.pgid, state: f.state, startTime: f.startTime, uid: null, comm: f.comm, cmdline: [] });
+      byPid.set(f.pid, { pid: f.pid, ppid: f.ppid, pgid: f.pgid, state: f.state, startTime: f.startTime, uid: null, comm: f.comm, cmdline: [], ...usageOf(f) });
     }
   }
 }

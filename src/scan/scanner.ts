@@ -72,13 +72,12 @@ export function tmuxSource(sockets: readonly (string | null)[], timeoutMs: numbe
   };
 }
 
-/** Usage of tracked trees as a source; it is not ok when any project's usage could not be read. */
-export function usageSource(table: ProcessTable, trackedTrees: readonly TrackedTree[]): ScanSource<Map<string, ResourceUsage>> {
+/** Usage of tracked trees as a source, from the process table just read (nothing more to read, nothing to fail). */
+export function usageSource(table: ProcessTable, trackedTrees: readonly TrackedTree[], clock: () => number): ScanSource<Map<string, ResourceUsage>> {
   return {
     name: 'usage',
     async collect() {
-      const { usage, errors } = await collectUsage(table, trackedTrees);
-      return { value: usage, error: errors.length > 0 ? errors.join('; ') : null };
+      return { value: collectUsage(table, trackedTrees, clock()), error: null };
     },
   };
 }
@@ -102,7 +101,7 @@ export async function scan(options: ScanOptions = {}): Promise<Snapshot> {
     // Without a process table there are no trees to measure; say so rather than report zero.
     usage = { value: undefined, report: { source: 'usage', ok: false, durationMs: 0, error: 'process table unavailable' } };
   } else {
-    usage = await runSource(usageSource(table, trackedTrees), clock);
+    usage = await runSource(usageSource(table, trackedTrees, clock), clock);
   }
 
   return {

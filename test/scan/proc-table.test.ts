@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  pageSize,
   parseStat,
   readProcess,
   readProcessTable,
@@ -17,7 +18,10 @@ function statLine(pid: number, comm: string, fields: { state?: string; ppid?: nu
   after[0] = fields.state ?? 'S';
   after[1] = String(fields.ppid ?? 1);
   after[2] = String(fields.pgid ?? pid);
+  after[11] = '30'; // utime
+  after[12] = '12'; // stime
   after[19] = String(fields.startTime ?? 4242);
+  after[21] = '250'; // rss, in pages
   return `${pid} (${comm}) ${after.join(' ')}\n`;
 }
 
@@ -104,6 +108,8 @@ describe('proc-table', () => {
         uid: 1000,
         comm: 'a) b (c',
         cmdline: ['python3', 'auto orchestrate.py'],
+        cpuTicks: 42,
+        rssBytes: 250 * pageSize(),
       });
     });
 
@@ -156,7 +162,15 @@ describe('proc-table', () => {
         ppid: 5,
         pgid: 6,
         startTime: 77,
+        cpuTicks: 42,
+        rssPages: 250,
       });
+    });
+
+    it('leaves CPU time and resident size unknown when a short line lacks them', () => {
+      const short = `9 (sh) S 1 9 ${Array.from({ length: 17 }, () => '0').join(' ')}`; // ends at field 22, the start time
+      expect(parseStat(short)).to.include({ startTime: 0, cpuTicks: 0, rssPages: null });
+      expect(parseStat(`9 (sh) S 1 9 ${Array.from({ length: 17 }, (_, i) => (i === 8 ? 'x' : '0')).join(' ')}`)).to.include({ cpuTicks: null });
     });
   });
 
