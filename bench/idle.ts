@@ -1,6 +1,6 @@
 /**
  * Idle overhead of the daemon: `agent serve` as a child with the default
- * schedule (a cycle every 15 s, the tracked-PID probe every 250 ms, tmux
+ * schedule (a cycle every 15 s, the tracked-PID probe every 500 ms, tmux
  * hooks, the registry watch) over a registry of 100 processing projects, each
  * with a live session on a private tmux server. After a warm-up of 90 s, the
  * daemon's CPU time is read from /proc/<pid>/stat (utime + stime) before and

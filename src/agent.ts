@@ -80,7 +80,7 @@ export class Agent {
       void this.requestCycle(reason);
     };
     this.tmuxHooks = new TmuxHooks(`${options.store.location}|${options.hostId}`, trigger, { timeoutMs: options.config.tmuxTimeoutMs });
-    this.pidProbe = new PidProbe(trigger, options.pidProbeMs ?? 250);
+    this.pidProbe = new PidProbe(trigger, options.pidProbeMs ?? 500);
     const store = options.store;
     if (store instanceof JsonStore) this.events.push(new RegistryWatch(store.location, trigger, () => store.lastWrite()));
     if (store instanceof RedisStore) this.events.push(new RedisWatch(store, trigger));
@@ -187,7 +187,7 @@ export class Agent {
     this.registryError = registry === null ? (result.errors.find((e) => e.source === 'registry')?.message ?? 'registry unreadable') : null;
     this.metrics.observeCycle(outcome, now);
     await this.tailAudit(registry);
-    if (registry) this.retrack(registry);
+    if (registry) this.retrack(registry, result.tmuxSessions);
     for (const e of this.events) this.metrics.setEventSource(e.name, e.health().up);
   }
 
@@ -203,14 +203,20 @@ export class Agent {
     }
   }
 
-  /** Point the event sources at what the registry now tracks. */
-  private retrack(registry: RegistryDocument): void {
+  /**
+   * Point the event sources at what the registry now tracks. Hooks go only
+   * on servers the cycle did not find without sessions (no server running):
+   * trying to hook one cost a tmux client every cycle, a third of an idle
+   * daemon's process spawns. The cycle that first sees its sessions hooks it.
+   */
+  private retrack(registry: RegistryDocument, tmuxSessions: Readonly<Record<string, number>>): void {
     this.pidProbe.track(
       registry.projects
         .filter((p) => isActive(p.state) && p.pid !== null && (p.host === null || p.host === this.options.hostId))
         .map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime })),
     );
-    void this.tmuxHooks.sync(socketsToScan(this.options.config, registry.projects)).catch((err: unknown) => {
+    const running = socketsToScan(this.options.config, registry.projects).filter((socket) => tmuxSessions[socket ?? 'default'] !== 0);
+    void this.tmuxHooks.sync(running).catch((err: unknown) => {
       this.log.warn('tmux hooks could not be synced; polling continues', { error: messageOf(err) });
     });
   }

@@ -7,13 +7,13 @@
  * system call, nothing to read or parse); every STAT_EVERY-th probe reads
  * /proc/<pid>/stat as well, for what signal 0 cannot tell: a defunct process
  * its parent has not reaped yet, or a PID reused by another process. Reading
- * every stat four times a second cost most of the idle daemon's CPU.
+ * every stat at every probe cost most of the idle daemon's CPU.
  */
 import { DEFAULT_PROC_ROOT, readStat } from '../scan/proc-table.js';
 import type { EventSource, Trigger } from './event-source.js';
 
-/** Every this many probes, each tracked PID's stat is read too (every 10 s at the default 250 ms; a scheduled cycle comes every 15 s anyway). */
-export const STAT_EVERY = 40;
+/** Every this many probes, each tracked PID's stat is read too (every 10 s at the default 500 ms; a scheduled cycle comes every 15 s anyway). */
+export const STAT_EVERY = 20;
 
 /** True while `pid` exists (a process of another user answers EPERM, and exists). */
 function exists(pid: number): boolean {
@@ -41,7 +41,7 @@ export class PidProbe implements EventSource {
 
   constructor(
     private readonly trigger: Trigger,
-    private readonly intervalMs = 250,
+    private readonly intervalMs = 500,
     private readonly procRoot?: string,
   ) {}
 
