@@ -15,6 +15,7 @@ import { RedisStore } from '../../src/registry/redis-store.js';
 import type { AuditEntry, RegistryStore } from '../../src/registry/store.js';
 import { tempDir } from '../helpers/cli.js';
 import { RedisServer, startRedis } from '../helpers/redis.js';
+import { rejection } from '../helpers/promises.js';
 
 const T0 = '2026-11-26T10:00:00.000Z';
 
@@ -93,15 +94,6 @@ function aProject(id: string, fields: Partial<Project> = {}): Project {
 
 function note(project: string | null, reason: string): AuditEntry {
   return { at: T0, type: 'note', project, by: 'test', reason };
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('registry store conformance', () => {

@@ -16,17 +16,9 @@ import { RedisStore } from '../../src/registry/redis-store.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { freePort } from '../helpers/daemon.js';
 import { RedisServer, startRedis } from '../helpers/redis.js';
+import { rejection } from '../helpers/promises.js';
 
 const T0 = '2026-11-26T10:00:00.000Z';
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('registry/redis-store', function () {
   this.timeout(60_000);
