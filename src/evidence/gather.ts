@@ -1,7 +1,9 @@
 /**
  * Runs every gatherer for every candidate project (DESIGN §2, evidence step)
  * with a bounded number of gatherers in flight, and collects one
- * EvidenceReport per project. Phases need no I/O: the core reads them from the
+ * EvidenceReport per project. A gatherer with a `prepare` (pane output) first
+ * reads in bulk for all the projects; its per-project calls use that and read
+ * the rest themselves. Phases need no I/O: the core reads them from the
  * project record, so there is no gatherer for them.
  */
 import type { EvidenceReport } from '../core/completion.js';

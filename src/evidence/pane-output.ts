@@ -154,16 +154,15 @@ async function captureServer(socket: string | null, sessions: ReadonlySet<string
 
 /** The bulk read before the per-project calls: every project's panes, per server, in a few tmux calls. */
 async function capturePanes(projects: readonly Project[], ctx: GatherContext): Promise<PaneCaptures> {
-  const wanted = new Map<string | null, Set<string>>();
   // Nothing to look for (or patterns the per-project read reports as broken): no tmux call.
-  const patterns = (() => {
-    try {
-      return compilePatterns(ctx.config.completionOutputPatterns);
-    } catch {
-      return [];
-    }
-  })();
+  let patterns: RegExp[] = [];
+  try {
+    patterns = compilePatterns(ctx.config.completionOutputPatterns);
+  } catch {
+    // left to gather(), which names the broken pattern
+  }
   if (patterns.length === 0) return new PaneCaptures(new Map());
+  const wanted = new Map<string | null, Set<string>>();
   for (const p of projects) {
     if (p.session === null || p.session === '') continue;
     const socket = normaliseSocket(p.tmuxSocket);
