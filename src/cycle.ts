@@ -33,6 +33,7 @@ import { canTransition } from './core/state-machine.js';
 import { messageOf } from './errors.js';
 import { gatherEvidence } from './evidence/gather.js';
 import { executeActions, type ActionOutcome } from './heal/execute.js';
+import { agentKillSafety } from './heal/kill-tree.js';
 import type { Logger } from './log.js';
 import { keepLeased, type ProjectLeases } from './registry/leases.js';
 import type { RegistryStore, Transaction } from './registry/store.js';
@@ -305,6 +306,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     sockets: socketsToScan(options.config, doc.projects),
     tmuxTimeoutMs: options.config.tmuxTimeoutMs,
     trackedTrees,
+    // Any recorded process may be a kill target (a zombie, a finished project's leftover): the guard checks its owner.
+    owners: doc.projects.filter((p) => p.pid !== null).map((p) => ({ pid: p.pid as number, pidStartTime: p.pidStartTime })),
     ...(options.procRoot ? { procRoot: options.procRoot } : {}),
     ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
   });
@@ -339,7 +342,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
 
   const cyclePlan = planCycle(doc, snapshot, evidence, options, now, random);
   const active = doc.projects.filter((p) => isActive(p.state)).length;
-  const guarded = guard(cyclePlan.plan, { snapshot, config: options.config, processingCount: active });
+  const guarded = guard(cyclePlan.plan, { snapshot, config: options.config, safety: agentKillSafety(options.config.allowForeignUsers), processingCount: active });
   const plan = guarded.plan;
   result.detections = plan.detections;
   result.blocked = guarded.blocked.map((b) => ({ project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail }));

@@ -95,7 +95,16 @@ export interface BlockedAction {
   detail: string;
 }
 
-export const GUARD_REASONS = ['scan_failed', 'too_many_kills', 'too_many_processing', 'foreign_user', 'queue_paused'] as const;
+export const GUARD_REASONS = [
+  'scan_failed',
+  'too_many_kills',
+  'too_many_processing',
+  'foreign_user',
+  'protected_pid',
+  'pid_unverified',
+  'invalid_session',
+  'queue_paused',
+] as const;
 export type GuardReason = (typeof GUARD_REASONS)[number];
 
 export interface Plan {

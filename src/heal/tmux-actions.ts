@@ -4,6 +4,7 @@
  * before tmux runs, and no shell is involved anywhere.
  */
 import { stat } from 'node:fs/promises';
+import { killSessionRefusal } from '../core/kill-safety.js';
 import { SESSION_NAME_PATTERN } from '../core/project.js';
 import { InputError } from '../errors.js';
 import { describeSocket, exactSession, runTmux, TmuxCommandError, tmuxLiteral, type RunTmuxOptions } from '../scan/tmux-command.js';
@@ -33,9 +34,8 @@ function validSession(session: string): boolean {
  * `failure` with nothing run, since scanned names of other tools may be odd.
  */
 export async function killSession(socket: string | null, session: string, options: RunTmuxOptions): Promise<TmuxActionResult> {
-  if (!validSession(session)) {
-    return { outcome: 'failure', detail: `refusing session name ${JSON.stringify(session)}: it must match ${SESSION_NAME_PATTERN}` };
-  }
+  const refused = killSessionRefusal(session);
+  if (refused) return { outcome: 'failure', detail: refused.detail };
   const gone = (err: unknown): boolean => err instanceof TmuxCommandError && !err.timedOut && (err.noServer || isMissingSession(err.stderr));
   const skipped: TmuxActionResult = { outcome: 'skipped', detail: `session ${session} on ${describeSocket(socket)} is already gone` };
   try {

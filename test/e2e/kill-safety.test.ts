@@ -63,4 +63,26 @@ describe('e2e: what the agent never kills', function () {
     expect(q.audit().filter((a) => a['type'] === 'action')).to.deep.equal([]);
     expect(stat(defunct)?.state, 'still there, unreaped').to.equal('Z');
   });
+
+  it('a kill the executor must refuse (pid 1) is shown by the dry run as held back with its reason, and never tried', async () => {
+    // A zombie record pointing at init with its real start time: reconcile plans a kill, the executor refuses pid 1.
+    q.write([q.project({ id: 'init', state: 'zombie', session: 'gone', pid: 1, pidStartTime: statStartTime(1) })]);
+    const before = q.bytes();
+    const plan = await q.heal({}, ['--dry-run']);
+    expect(plan.result.actions, 'no kill in the plan').to.deep.equal([]);
+    expect(plan.result.blocked).to.deep.equal([
+      { project: 'init', action: 'kill_tree', reason: 'protected_pid', detail: 'refusing to signal pid 1 (init, the agent or its parent)' },
+    ]);
+    expect(plan.code).to.equal(1);
+    expect(q.bytes(), 'a dry run changes nothing').to.equal(before);
+
+    const real = await q.heal();
+    expect(real.result.actions).to.deep.equal([]);
+    expect(real.result.blocked.map((b) => [b.project, b.action, b.reason])).to.deep.equal([['init', 'kill_tree', 'protected_pid']]);
+    expect(q.get('init').state, 'not failed: nothing was killed').to.equal('zombie');
+    expect(q.read().intents, 'no intent recorded for a held kill').to.deep.equal([]);
+    const text = await q.agent(['heal', '--once', '--dry-run']);
+    expect(text.stdout).to.match(/held back by the guard:[\s\S]*init\s+kill_tree\s+protected_pid\s+refusing to signal pid 1/);
+    expect(text.stdout).to.not.match(/^actions:/m);
+  });
 });
