@@ -20,7 +20,7 @@ import type { RandomSource } from './core/backoff.js';
 import { guard } from './core/guard.js';
 import { intentFor, recoverIntents } from './core/intents.js';
 import { failedLaunchMoves, selectLaunches } from './core/launch.js';
-import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate } from './core/plan.js';
+import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate, type StaleMarkerNotice } from './core/plan.js';
 import { policyEnterHook } from './core/policy-hooks.js';
 import { iso, isActive, isTerminal, ms, type Project } from './core/project.js';
 import { evaluateQueueBreaker } from './core/queue-breaker.js';
@@ -99,6 +99,8 @@ export interface CycleResult {
   actions: ActionReport[];
   blocked: BlockedReport[];
   detections: Detection[];
+  /** Marker files seen that predate their project's attempt: ignored as evidence, reported here (not stuck). */
+  staleMarkers: StaleMarkerNotice[];
   /** Counts the metrics need. */
   counts: { retries: number; breakerTrips: number; launches: number; queueTrips: number; extensions: number };
   queue: QueueSummary | null;
@@ -229,6 +231,7 @@ export function emptyCycleResult(startedAt: number, dryRun: boolean): CycleResul
     actions: [],
     blocked: [],
     detections: [],
+    staleMarkers: [],
     counts: { retries: 0, breakerTrips: 0, launches: 0, queueTrips: 0, extensions: 0 },
     queue: null,
     fullSync: false,
@@ -345,6 +348,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const guarded = guard(cyclePlan.plan, { snapshot, config: options.config, safety: agentKillSafety(options.config.allowForeignUsers), processingCount: active });
   const plan = guarded.plan;
   result.detections = plan.detections;
+  result.staleMarkers = plan.staleMarkers;
   result.blocked = guarded.blocked.map((b) => ({ project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail }));
   for (const b of guarded.blocked) log.warn('action held back by the guard', { project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail });
 
@@ -406,7 +410,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     return finish();
   }
 
-  const outcomes = await executeActions(runnable, { config: options.config, ...(options.procRoot ? { procRoot: options.procRoot } : {}), ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}) });
+  const outcomes = await executeActions(runnable, { config: options.config, now: clock, ...(options.procRoot ? { procRoot: options.procRoot } : {}), ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}) });
   for (const o of outcomes) {
     result.actions.push({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail, reason: o.action.reason });
     const level = o.outcome === 'failure' ? 'error' : 'info';

@@ -8,7 +8,7 @@
  * evidence could not be gathered is never failed; it stays reported.
  */
 import type { AgentConfig } from '../config/keys.js';
-import { decideCompletion, describeVerdict, type CompletionVerdict, type EvidenceReport } from './completion.js';
+import { decideCompletion, describeStaleMarkers, describeVerdict, type CompletionVerdict, type EvidenceReport } from './completion.js';
 import {
   describePid,
   describeSession,
@@ -114,9 +114,24 @@ function seenAliveDue(project: Project, ctx: DetectContext): boolean {
   return seen === null || ctx.now - seen >= lastSeenRefreshMs(ctx.config);
 }
 
+/**
+ * Markers the evidence step found older than this attempt: reported in the
+ * plan, and kept on the record (so `status` shows them) while the marker
+ * gatherers answered; a marker that could not be checked changes nothing.
+ */
+function noteStaleMarkers(project: Project, report: EvidenceReport | undefined, plan: Plan, update: PlannedUpdate): void {
+  if (report === undefined || report.unavailable.some((u) => u.method === 'marker' || u.method === 'failure_marker')) return;
+  const stale = report.staleMarkers ?? [];
+  if (stale.length > 0) {
+    plan.staleMarkers.push({ project: project.id, startedAt: project.startedAt, markers: stale, reason: describeStaleMarkers(stale, project.startedAt) });
+  }
+  if (JSON.stringify(stale) !== JSON.stringify(project.staleMarkers)) update.patch.staleMarkers = stale;
+}
+
 export function detectActive(project: Project, ctx: DetectContext, plan: Plan): void {
   const l = livenessOf(project, ctx.snapshot);
   const update: PlannedUpdate = { project: project.id, patch: {} };
+  noteStaleMarkers(project, ctx.evidence.get(project.id), plan, update);
   if (project.state === 'processing') detectProcessing(project, l, ctx, plan, update);
   else if (project.state === 'timing_out') detectTimingOut(project, l, ctx, plan);
   else if (project.state === 'zombie') detectZombie(project, l, plan);

@@ -2,21 +2,20 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { coordinationFor } from '../../registry/leases.js';
-import { runCycle, type CycleResult } from '../../cycle.js';
+import { runCycle, type CycleOutcome, type CycleResult } from '../../cycle.js';
 import { EXIT, InputError } from '../../errors.js';
-import { table } from '../format.js';
+import { exitReport, staleMarkerTable, table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 
-async function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleResult> {
-  if (dryRun) return (await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now })).result;
+async function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleOutcome> {
+  if (dryRun) return runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now });
   // With a shared registry a cycle by hand takes the queue-wide decisions only when no daemon leads.
   const coordination = coordinationFor(ctx.store, `${ctx.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, ctx.config);
   const lease = await coordination.leader.acquireOrRenew().catch(() => ({ leader: false, token: null }));
   if (coordination.shared && !lease.leader) ctx.log.info('another agent holds the leader lease: retries, launches and the queue breaker are left to it');
   try {
-    const outcome = await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now, leader: lease.leader, fence: lease.token, projectLeases: coordination.projects });
-    return outcome.result;
+    return await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now, leader: lease.leader, fence: lease.token, projectLeases: coordination.projects });
   } finally {
     await coordination.projects.releaseAll().catch(() => undefined);
     if (coordination.shared && lease.leader) await coordination.leader.release().catch(() => undefined);
@@ -42,6 +41,8 @@ function printCycle(result: CycleResult): void {
     printLine('\nheld back by the guard:');
     printLine(table(['PROJECT', 'ACTION', 'REASON', 'DETAIL'], result.blocked.map((b) => [b.project ?? '-', b.action, b.reason, b.detail])));
   }
+  const stale = staleMarkerTable(result.staleMarkers);
+  if (stale !== null) printLine(`\n${stale}`);
   if (result.transitions.length + result.actions.length + result.blocked.length === 0) printLine('nothing to do');
   if (result.queue) printLine(`\nqueue: ${result.queue.health.status}: ${result.queue.health.reason}`);
 }
@@ -65,7 +66,7 @@ export function registerHeal(program: Command): void {
     .action((opts: { once?: boolean; dryRun?: boolean; json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
         if (!opts.once) throw new InputError('"agent heal" needs --once (one cycle); "agent serve" heals continuously');
-        const result = await cycle(ctx, opts.dryRun === true);
+        const { result } = await cycle(ctx, opts.dryRun === true);
         if (opts.json) printJson(result);
         else printCycle(result);
         return cycleExitCode(result);
@@ -78,14 +79,26 @@ export function registerHeal(program: Command): void {
     .option('--json', 'print one JSON document')
     .action((opts: { json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const result = await cycle(ctx, true);
+        const outcome = await cycle(ctx, true);
+        const result = outcome.result;
         const stuck = result.detections;
-        if (opts.json) printJson({ ok: result.ok, stuck, errors: result.errors, queue: result.queue?.health ?? null });
-        else {
+        // Not stuck, but what an operator looking at a queue that does not move wants next to it.
+        const failedCommands = (outcome.registry?.projects ?? []).filter((p) => p.state === 'failed' && p.exitStatus !== null);
+        if (opts.json) {
+          printJson({
+            ok: result.ok,
+            stuck,
+            staleMarkers: result.staleMarkers,
+            failedCommands: failedCommands.map((p) => ({ project: p.id, failureReason: p.failureReason, exitStatus: p.exitStatus, lastOutput: p.lastOutput, nextAttemptAt: p.nextAttemptAt })),
+            errors: result.errors,
+            queue: result.queue?.health ?? null,
+          });
+        } else {
           printErrors(result);
           if (stuck.length === 0) printLine(result.ok ? 'nothing stuck' : 'nothing stuck seen, but the scan was incomplete (see errors)');
           else printLine(table(['KIND', 'PROJECT', 'SESSION', 'PID', 'REASON'], stuck.map((d) => [d.kind, d.project ?? '-', d.session ?? '-', d.pid === null ? '-' : String(d.pid), d.reason])));
           if (result.queue?.health.blocked) printLine(`queue blocked: ${result.queue.health.reason}`);
+          for (const section of [staleMarkerTable(result.staleMarkers), exitReport(failedCommands)]) if (section !== null) printLine(`\n${section}`);
         }
         const registry = result.errors.find((e) => e.source === 'registry');
         if (registry && result.sources.length === 0) return EXIT.registryUnreadable;
