@@ -46,6 +46,8 @@ export interface AgentConfig {
   completionGitPatterns: string[];
   completionOutputPatterns: string[];
   completionErrorPatterns: string[];
+  /** Completion weight of a launched command that exited with status 0 (default 1.0). */
+  completionExitZeroWeight: number;
   evidenceTimeoutMs: number;
   tmuxTimeoutMs: number;
   retentionDays: number;
@@ -125,6 +127,7 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('completionGitPatterns', 'AGENT_COMPLETION_GIT_PATTERNS', ['^(feat|chore|release)(\\(.*\\))?!?: .*(complete|done|finish)', '\\[orchestrator\\] complete'], regexList, 'Commit subjects since startedAt that count as completion evidence (weight 0.6).'),
   def('completionOutputPatterns', 'AGENT_COMPLETION_OUTPUT_PATTERNS', ['(?i)all (tasks|phases) (are )?(complete|completed|done)', '(?i)orchestration complete'], regexList, 'Pane output lines that count as completion evidence (weight 0.5).'),
   def('completionErrorPatterns', 'AGENT_COMPLETION_ERROR_PATTERNS', ['(?i)traceback \\(most recent call last\\)', '(?i)^fatal:', '(?i)orchestration failed'], regexList, 'Pane output lines that veto output-based completion.'),
+  def('completionExitZeroWeight', 'AGENT_COMPLETION_EXIT_ZERO_WEIGHT', 1.0, { type: 'number', min: 0, max: 1 }, 'Completion evidence weight of a command the agent launched that exited with status 0; any other status fails the attempt at once (exit_status).'),
   def('evidenceTimeoutMs', 'AGENT_EVIDENCE_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one completion-evidence gatherer (git, pane capture).'),
   def('tmuxTimeoutMs', 'AGENT_TMUX_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one tmux command.'),
   def('retentionDays', 'AGENT_RETENTION_DAYS', 7, int(0, 3650), 'Terminal projects older than this move to archive.jsonl.'),

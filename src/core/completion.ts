@@ -120,9 +120,15 @@ export function describeVerdict(verdict: CompletionVerdict): string {
  * finished project is never marked failed); a failure marker decides failed
  * only when every method answered.
  */
-export function decideCompletion(project: Project, report: EvidenceReport | undefined, now: number): CompletionVerdict {
+export function decideCompletion(
+  project: Project,
+  report: EvidenceReport | undefined,
+  now: number,
+  /** Evidence seen by the scan rather than gathered (an exit with status 0). */
+  observed: readonly CompletionEvidence[] = [],
+): CompletionVerdict {
   const phases = phasesEvidence(project);
-  const evidence = distinctEvidence([...(phases ? [phases] : []), ...(report?.evidence ?? [])]);
+  const evidence = distinctEvidence([...(phases ? [phases] : []), ...observed, ...(report?.evidence ?? [])]);
   const score = completionScore(evidence);
   const at = iso(now);
   if (score >= COMPLETION_THRESHOLD - EPSILON) {

@@ -51,8 +51,13 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
             endedAt = ended;
           }
         }
-        if (!owner || endedAt === null || now - endedAt <= graceMs) continue;
-        const reason = `session ${name} of ${owner.state} project ${owner.id} still alive on ${where} ${secs(now - endedAt)} after it ended (orphan grace ${config.orphanGraceSec}s)`;
+        if (!owner || endedAt === null) continue;
+        // A session whose panes are all dead (kept by remain-on-exit) runs nothing: no grace to wait out.
+        const dead = panes.every((p) => p.paneDead);
+        if (!dead && now - endedAt <= graceMs) continue;
+        const reason = dead
+          ? `session ${name} of ${owner.state} project ${owner.id} on ${where} holds only dead panes: nothing runs in it`
+          : `session ${name} of ${owner.state} project ${owner.id} still alive on ${where} ${secs(now - endedAt)} after it ended (orphan grace ${config.orphanGraceSec}s)`;
         plan.actions.push({ kind: 'kill_session', project: owner.id, session: name, tmuxSocket: server.socket, reason });
         plan.detections.push({ kind: 'orphan_session', project: owner.id, session: name, tmuxSocket: server.socket, pid: null, reason });
         continue;

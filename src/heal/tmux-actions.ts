@@ -76,9 +76,13 @@ export function launchArgv(command: readonly string[]): string[] {
 /**
  * Start `command` detached in a new session `session` (in `cwd` when given)
  * and return the pane PID. The PID is printed by `new-session -P` itself, so
- * a command that exits at once cannot race a second lookup. Throws
- * InputError for bad input (nothing run) and TmuxCommandError when tmux fails
- * (a duplicate session, say).
+ * a command that exits at once cannot race a second lookup. The window keeps
+ * its pane when the command exits (`remain-on-exit on`), so the cycle can read
+ * the exit status and the last lines of output before it closes the session;
+ * the option is set in the same tmux call, which the server runs to the end
+ * before it handles the child's exit, so even an instant exit keeps its pane.
+ * Throws InputError for bad input (nothing run) and TmuxCommandError when tmux
+ * fails (a duplicate session, say).
  */
 export async function launchSession(
   socket: string | null,
@@ -98,7 +102,8 @@ export async function launchSession(
     if (!info?.isDirectory()) throw new InputError(`cwd ${JSON.stringify(cwd)} is not an existing directory`);
     args.push('-c', cwd);
   }
-  const stdout = await runTmux(socket, [...args, '--', ...argv], options);
+  const keepPane = [';', 'set-option', '-w', '-t', `${exactSession(session)}:`, 'remain-on-exit', 'on'];
+  const stdout = await runTmux(socket, [...args, '--', ...argv, ...keepPane], options);
   const text = stdout.trim();
   const panePid = Number(text);
   if (!/^\d+$/.test(text) || panePid <= 0) {
