@@ -18,6 +18,7 @@ import { table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { redactUrl } from '../../registry/redis-store.js';
+import { checkSource } from '../../sources/source-set.js';
 
 function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -73,11 +74,13 @@ export function registerDiagnostics(program: Command): void {
             return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail: s.ok ? `${s.sessions.size} session(s)` : (s.error ?? 'failed') };
           }),
         );
-        const [daemon, tmuxVersion, gitVersion, audit] = await Promise.all([
+        const [daemon, tmuxVersion, gitVersion, sqliteVersion, audit, sources] = await Promise.all([
           daemonReadiness(ctx),
           versionOf('tmux', ['-V']),
           versionOf('git', ['--version']),
+          ctx.config.sources.some((s) => s.kind === 'tmux-orchestrator') ? versionOf('sqlite3', ['-version']) : Promise.resolve(null),
           ctx.store.readAudit(10).catch(() => []),
+          Promise.all(ctx.config.sources.map((s) => checkSource(s, ctx.config, ctx.log))),
         ]);
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         const config = KEY_DEFINITIONS.map((d) => ({
@@ -88,17 +91,18 @@ export function registerDiagnostics(program: Command): void {
           source: ctx.loaded.sources[d.key] ?? 'default',
         }));
         const doc = {
-          versions: { agent: pkg.version, node: process.version, tmux: tmuxVersion, git: gitVersion },
+          versions: { agent: pkg.version, node: process.version, tmux: tmuxVersion, git: gitVersion, ...(sqliteVersion ? { sqlite3: sqliteVersion } : {}) },
           host: ctx.hostId,
           registry: health,
           proc,
           tmux,
           daemon,
+          sources,
           queue,
           recentActivity: audit,
           config,
         };
-        const ok = health.ok && proc.ok && tmux.every((t) => t.ok);
+        const ok = health.ok && proc.ok && tmux.every((t) => t.ok) && sources.every((s) => s.ok);
         if (opts.json) {
           printJson(doc);
           return ok ? EXIT.ok : EXIT.problems;
@@ -108,6 +112,7 @@ export function registerDiagnostics(program: Command): void {
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
+        for (const s of sources) printLine(`source    ${s.ok ? 'ok' : 'FAILED'}: ${s.source} (${s.kind}, ${s.location}): ${s.detail}`);
         printLine(`daemon    ${daemon.status === null ? 'not reachable' : daemon.status === 200 ? 'ready' : `NOT READY (${daemon.status})`}: ${daemon.url}${daemon.status === 200 ? '' : ` ${daemon.body}`}`);
         if (queue) {
           printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);

@@ -7,15 +7,18 @@ import { EXIT, InputError } from '../../errors.js';
 import { table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
+import { SourceSet, type CycleSources } from '../../sources/source-set.js';
+import { describeReport } from '../../sources/source.js';
 
-async function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleResult> {
-  if (dryRun) return (await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now })).result;
+/** One cycle by hand, with the configured sources unless the caller passes its own. */
+export async function cycle(ctx: CliContext, dryRun: boolean, sources: CycleSources | null = SourceSet.fromConfig(ctx.config.sources, ctx.config, ctx.log)): Promise<CycleResult> {
+  if (dryRun) return (await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now, sources })).result;
   // With a shared registry a cycle by hand takes the queue-wide decisions only when no daemon leads.
   const coordination = coordinationFor(ctx.store, `${ctx.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, ctx.config);
   const lease = await coordination.leader.acquireOrRenew().catch(() => ({ leader: false, token: null }));
   if (coordination.shared && !lease.leader) ctx.log.info('another agent holds the leader lease: retries, launches and the queue breaker are left to it');
   try {
-    const outcome = await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now, leader: lease.leader, fence: lease.token, projectLeases: coordination.projects });
+    const outcome = await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now, leader: lease.leader, fence: lease.token, projectLeases: coordination.projects, sources });
     return outcome.result;
   } finally {
     await coordination.projects.releaseAll().catch(() => undefined);
@@ -27,8 +30,9 @@ function printErrors(result: CycleResult): void {
   for (const e of result.errors) printLine(`error (${e.source}): ${e.message}`);
 }
 
-function printCycle(result: CycleResult): void {
+export function printCycle(result: CycleResult): void {
   printLine(`${result.dryRun ? 'plan (dry run: nothing changed)' : 'cycle'} in ${result.durationMs} ms`);
+  for (const s of result.sourceSync ?? []) printLine(describeReport(s));
   printErrors(result);
   if (result.transitions.length > 0) {
     printLine('\ntransitions:');
