@@ -60,6 +60,8 @@ export interface MergeSummary {
   dropped: number;
   /** Ids the source wanted that belong to a project it does not own: left alone. */
   conflicts: string[];
+  /** Every move made, in order. */
+  moves: { project: string; from: ProjectState; to: ProjectState; reason: string }[];
 }
 
 export type MergeSink = Pick<Transaction, 'audit' | 'archive'>;
@@ -130,7 +132,7 @@ function changedFields(project: Project, next: Partial<Project>): Partial<Projec
 }
 
 /** Follow the source's change of status: the moves from the agent's state to the mapped one. */
-function follow(doc: RegistryDocument, sink: MergeSink, project: Project, item: Observed, source: SourceIdentity, ctx: MergeContext): Project {
+function follow(doc: RegistryDocument, sink: MergeSink, project: Project, item: Observed, source: SourceIdentity, ctx: MergeContext, moves: MergeSummary['moves']): Project {
   const path = pathOf(project.state, item.state);
   const old = project.source?.status ?? null;
   const reason = `source ${source.name}: status ${old ?? '(none)'} -> ${item.status ?? '(none)'}${item.instance !== (project.source?.instance ?? null) ? ' (new session)' : ''}`;
@@ -146,6 +148,7 @@ function follow(doc: RegistryDocument, sink: MergeSink, project: Project, item: 
     if (last && (to === 'failed' || to === 'completed') && item.endedAt !== null) patch.endedAt = iso(item.endedAt);
     const { project: next, record } = applyTransition(doc, current, to, { now: ctx.now, by: ctx.by, reason: last ? reason : `${reason} (via ${to})`, patch }, ctx.onEnter);
     sink.audit(record);
+    moves.push({ project: project.id, from: record.from, to: record.to, reason: record.reason });
     current = next;
   });
   return current;
@@ -165,7 +168,7 @@ export function mergeObserved(
   drops: readonly { id: string; reason: string }[],
   ctx: MergeContext,
 ): MergeSummary {
-  const summary: MergeSummary = { created: 0, updated: 0, moved: 0, dropped: 0, conflicts: [] };
+  const summary: MergeSummary = { created: 0, updated: 0, moved: 0, dropped: 0, conflicts: [], moves: [] };
   const byId = new Map(doc.projects.map((p) => [p.id, p]));
   for (const item of items) {
     const existing = byId.get(item.id);
@@ -182,7 +185,7 @@ export function mergeObserved(
     let project = existing;
     const changed = item.status !== (project.source?.status ?? null) || item.instance !== (project.source?.instance ?? null);
     if (changed && item.state !== project.state) {
-      project = follow(doc, sink, project, item, source, ctx);
+      project = follow(doc, sink, project, item, source, ctx, summary.moves);
       summary.moved += 1;
     }
     const fields = { ...item.fields };

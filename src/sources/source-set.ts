@@ -112,7 +112,7 @@ export class SourceSet implements CycleSources {
     const record = (all: MergeSummary[]): void => {
       all.forEach((s, i) => {
         const { report, source } = passes[i] as (typeof passes)[number];
-        Object.assign(report, { created: s.created, updated: s.updated, moved: s.moved, dropped: s.dropped, conflicts: s.conflicts });
+        Object.assign(report, { created: s.created, updated: s.updated, moved: s.moved, dropped: s.dropped, conflicts: s.conflicts, moves: s.moves });
         if (s.conflicts.length > 0) this.log.warn('ids the source wants belong to projects it does not own; left alone', { source: source.config.name, ids: s.conflicts.slice(0, 10) });
       });
     };
@@ -140,7 +140,7 @@ export class SourceSet implements CycleSources {
   restrict(plan: Plan, projects: readonly Project[]): { plan: Plan; blocked: BlockedAction[] } {
     const failed = new Map<string, string>();
     for (const r of this.current.values()) if (!r.ok) failed.set(r.source, r.error ?? 'failed');
-    const result = restrictPlan(plan, projects, failed);
+    const result = restrictPlan(plan, projects, failed, new Map(this.sources.map((s) => [s.config.name, s.config.heal])));
     for (const [name, count] of result.withheld) {
       const report = this.current.get(name);
       if (report) report.withheld += count;

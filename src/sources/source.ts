@@ -42,6 +42,8 @@ export interface SourceSyncReport {
   dropped: number;
   /** Ids the source wanted that belong to another owner's project. */
   conflicts: string[];
+  /** The moves that followed the source's own status changes (the cycle's decisions are its `transitions`). */
+  moves: { project: string; from: string; to: string; reason: string }[];
   unknownStatuses: string[];
   /** Rows written back this cycle, and guarded writes whose row had moved on. */
   writtenBack: number;
@@ -65,6 +67,7 @@ export function emptyReport(source: Source): SourceSyncReport {
     moved: 0,
     dropped: 0,
     conflicts: [],
+    moves: [],
     unknownStatuses: [],
     writtenBack: 0,
     writeBackConflicts: 0,

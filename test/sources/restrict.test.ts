@@ -57,6 +57,11 @@ describe('restricting a plan for imported projects', () => {
     expect(result.plan.transitions.map((t) => t.to)).to.deep.equal(['zombie']);
   });
 
+  it('takes heal from the source’s configuration over the record', () => {
+    const result = restrictPlan(planFor('ts-a'), projects, new Map(), new Map([['squad', true]]));
+    expect(result.plan.actions.map((a) => a.project)).to.deep.equal(['ts-a']);
+  });
+
   it('gives observed-only projects no timeout handling', () => {
     const plan = emptyPlan();
     plan.transitions.push({ project: 'ts-a', from: 'processing', to: 'timing_out', reason: 'past deadline' });

@@ -34,6 +34,11 @@ export function printCycle(result: CycleResult): void {
   printLine(`${result.dryRun ? 'plan (dry run: nothing changed)' : 'cycle'} in ${result.durationMs} ms`);
   for (const s of result.sourceSync ?? []) printLine(describeReport(s));
   printErrors(result);
+  const followed = (result.sourceSync ?? []).flatMap((s) => s.moves);
+  if (followed.length > 0) {
+    printLine('\nfollowed from sources:');
+    printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], followed.map((t) => [t.project, t.from, t.to, t.reason])));
+  }
   if (result.transitions.length > 0) {
     printLine('\ntransitions:');
     printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], result.transitions.map((t) => [t.project, t.from, t.to, t.reason])));
@@ -46,7 +51,7 @@ export function printCycle(result: CycleResult): void {
     printLine('\nheld back by the guard:');
     printLine(table(['PROJECT', 'ACTION', 'REASON', 'DETAIL'], result.blocked.map((b) => [b.project ?? '-', b.action, b.reason, b.detail])));
   }
-  if (result.transitions.length + result.actions.length + result.blocked.length === 0) printLine('nothing to do');
+  if (result.transitions.length + result.actions.length + result.blocked.length + followed.length === 0) printLine('nothing to do');
   if (result.queue) printLine(`\nqueue: ${result.queue.health.status}: ${result.queue.health.reason}`);
 }
 

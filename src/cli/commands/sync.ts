@@ -74,7 +74,7 @@ export function registerSync(program: Command): void {
         if (opts.json) printJson(result);
         else printCycle(result);
         if (report && !report.ok) {
-          if (!opts.json) process.stderr.write(`agent: ${describeReport(report)}\n`);
+          process.stderr.write(`agent: ${describeReport(report)}\n`);
           return EXIT.problems;
         }
         if (!opts.json && report === undefined) printLine('the source was not read: the registry could not be read');

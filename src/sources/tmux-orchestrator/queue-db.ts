@@ -10,7 +10,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { parseJsonResults, runSqlite, sqlNumber, sqlText, SqliteError, type SqliteOptions } from '../sqlite-cli.js';
-import { parseSourceTime } from './rows.js';
+import { parseSourceTime, STATUS_STATES } from './rows.js';
 
 /** Columns read when present; the rest of a row is not the agent's business. */
 export const QUEUE_COLUMNS = [
@@ -72,10 +72,23 @@ function jsonValue(column: string): string {
   return `CASE WHEN typeof("${column}") = 'blob' THEN NULL ELSE "${column}" END`;
 }
 
-/** Every row of project_queue and the newest heartbeat of each session, in one read transaction. */
-export async function readQueue(path: string, options: ReadOptions): Promise<QueueSnapshot> {
+/** Their statuses that map to a finished state, lower-case: rows with them are history unless the agent holds them. */
+const FINISHED = Object.entries(STATUS_STATES)
+  .filter(([, state]) => state === 'completed' || state === 'failed')
+  .map(([status]) => sqlText(status));
+
+/**
+ * The rows of project_queue that matter, and the newest heartbeat of each
+ * session, in one read transaction. Rows that matter: every row not finished
+ * (any status that is not a finished one, NULL included), and the rows in
+ * `held` (the ids the agent holds projects for, whatever their status). A
+ * queue of 10,000 finished rows and 100 live ones reads 100 rows.
+ */
+export async function readQueue(path: string, options: ReadOptions, held: readonly number[] = []): Promise<QueueSnapshot> {
   const schema = await readSchema(path, options);
-  const lines = ['BEGIN;', `SELECT json_group_array(json_array(${schema.columns.map(jsonValue).join(', ')})) AS v FROM project_queue;`];
+  const ids = held.filter((id) => Number.isInteger(id) && id > 0).map(sqlNumber);
+  const where = `status IS NULL OR lower(trim(status)) NOT IN (${FINISHED.join(', ')})${ids.length > 0 ? ` OR id IN (${ids.join(', ')})` : ''}`;
+  const lines = ['BEGIN;', `SELECT json_group_array(json_array(${schema.columns.map(jsonValue).join(', ')})) AS v FROM project_queue WHERE ${where};`];
   if (schema.heartbeats) lines.push(`SELECT json_group_array(json_array(${jsonValue('agent_id')}, ${jsonValue('last_heartbeat')})) AS v FROM agents;`);
   lines.push('COMMIT;', '');
   const results = values(await runSqlite(path, lines.join('\n'), { ...options, mode: 'ro' }), schema.heartbeats ? 2 : 1, path);

@@ -30,6 +30,13 @@ export interface SourceDeps {
 /** The longest the read is skipped on an unchanged file identity. */
 export const FULL_READ_EVERY_MS = 60_000;
 
+/**
+ * How often an unchanged database still asks tmux for the PIDs of active rows
+ * whose session was not there at the last read (it appears after the row
+ * names it): once per default cycle, not on every event-driven cycle.
+ */
+export const PID_REFRESH_EVERY_MS = 15_000;
+
 /** At most this many rows are written back per cycle: one short write transaction. */
 export const WRITE_BACK_BATCH = 200;
 
@@ -69,6 +76,7 @@ export class TmuxOrchestratorSource implements Source {
   /** File identity of the last good read; null forces a read. */
   private identity: string | null = null;
   private readAt = 0;
+  private panesAt = 0;
   private columns: string[] = [];
   private readonly warned = new Set<string>();
   /** Guarded writes that changed nothing, by row: not tried again while the row keeps that status. */
@@ -92,9 +100,11 @@ export class TmuxOrchestratorSource implements Source {
   async pass(doc: RegistryDocument, now: number): Promise<SourcePass> {
     await checkDatabasePath(this.config.db);
     const identity = await fileIdentity(this.config.db);
-    if (identity === this.identity && now - this.readAt < FULL_READ_EVERY_MS) return this.refreshPids(doc);
-    const snapshot = await readQueue(this.config.db, this.sqlite);
+    if (identity === this.identity && now - this.readAt < FULL_READ_EVERY_MS) return this.refreshPids(doc, now);
+    const held = doc.projects.filter((p) => ownedBy(p, this.config) && p.source).map((p) => Number(p.source?.ref));
+    const snapshot = await readQueue(this.config.db, this.sqlite, held);
     const panes = await listSessionPanes(this.config.tmuxSocket, this.deps.tmuxTimeoutMs);
+    this.panesAt = now;
     const pass = this.observe(doc, snapshot, panes);
     this.columns = snapshot.schema.columns;
     this.identity = identity;
@@ -103,11 +113,13 @@ export class TmuxOrchestratorSource implements Source {
   }
 
   /** Unchanged database: only fill in PIDs of active projects whose session appeared after the row named it. */
-  private async refreshPids(doc: RegistryDocument): Promise<SourcePass> {
-    const waiting = doc.projects.filter((p) => ownedBy(p, this.config) && isActive(p.state) && p.session !== null && p.pid === null);
+  private async refreshPids(doc: RegistryDocument, now: number): Promise<SourcePass> {
     const skipped: SourcePass = { items: [], drops: [], skipped: true, rows: null, unknownStatuses: [] };
+    if (now - this.panesAt < PID_REFRESH_EVERY_MS) return skipped;
+    const waiting = doc.projects.filter((p) => ownedBy(p, this.config) && isActive(p.state) && p.session !== null && p.pid === null);
     if (waiting.length === 0) return skipped;
     const panes = await listSessionPanes(this.config.tmuxSocket, this.deps.tmuxTimeoutMs);
+    this.panesAt = now;
     for (const p of waiting) {
       const pane = panes.get(p.session as string);
       if (!pane || pane.dead || pane.pidStartTime === null || !p.source) continue;
@@ -146,6 +158,7 @@ export class TmuxOrchestratorSource implements Source {
       }
       pass.items.push(this.item(row, state, snapshot, panes));
     }
+    // Every row the agent holds a project for was asked for by id: one that did not come back is gone.
     for (const p of doc.projects) {
       if (ownedBy(p, this.config) && !isTerminal(p.state) && p.source && !seen.has(p.source.ref)) {
         pass.drops.push({ id: p.id, reason: `row ${p.source.ref} is no longer in ${this.config.db}` });
