@@ -291,11 +291,13 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const by = `agent@${options.hostId}`;
   const log = options.log;
   let registry: RegistryDocument | null = null;
+  const sources = options.sources ?? null;
+  let synced = false;
   const finish = (): CycleOutcome => {
     result.durationMs = clock() - started;
     // Evidence a gatherer could not read holds back that project's failure, but the cycle itself saw clearly.
     result.ok = result.errors.every((e) => e.source === 'evidence');
-    result.sourceSync = options.sources?.reports() ?? [];
+    result.sourceSync = synced ? (sources?.reports() ?? []) : [];
     return { result, registry };
   };
 
@@ -308,8 +310,11 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     return finish();
   }
   // Sources (src/sources/): projects of the queues the agent watches, imported before the scan.
-  const sourceContext = { store: options.store, dryRun, hostId: options.hostId, onEnter: policyEnterHook(options.config, random) };
-  if (options.sources) doc = await options.sources.sync(doc, { ...sourceContext, now: clock() });
+  const sourceStep = () => ({ store: options.store, dryRun, hostId: options.hostId, now: clock(), random });
+  if (sources) {
+    doc = await sources.sync(doc, sourceStep());
+    synced = true;
+  }
 
   const trackedTrees = doc.projects.filter((p) => isActive(p.state) && p.pid !== null).map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime }));
   const snapshot = await scan({
@@ -472,7 +477,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     result.errors.push({ source: 'registry', message: messageOf(err) });
   }
   // Sources: the agent's terminal decisions go back to the queues they came from.
-  if (options.sources && registry) registry = await options.sources.writeBack(registry, { ...sourceContext, now: clock() });
+  if (sources && registry) registry = await sources.writeBack(registry, sourceStep());
   return finish();
 }
 

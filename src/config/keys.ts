@@ -139,7 +139,14 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('redisTimeoutMs', 'AGENT_REDIS_TIMEOUT_MS', 2000, int(100, 60_000), 'Connect and command timeout of a Redis registry: an unreachable Redis fails a read or write after this long.'),
   def('redisStreamMaxLen', 'AGENT_REDIS_STREAM_MAXLEN', 100_000, int(1000, 100_000_000), 'Approximate number of entries kept in the audit and archive streams of a Redis registry (XADD MAXLEN ~).'),
   def('leaseTtlMs', 'AGENT_LEASE_TTL_MS', 15_000, int(1000, 600_000), 'TTL of the leader lease (and the floor of per-project action leases) with a Redis registry; a dead leader is replaced within it.'),
-  def('sources', 'AGENT_SOURCES', [], { type: 'sources' }, 'Queues synced every cycle: [{kind: tmux-orchestrator, db: /path/task_queue.db}, {kind: tmux-sessions, pattern: "^claudesquad_"}]; JSON in the environment. See docs/sources.md.'),
+  def(
+    'sources',
+    'AGENT_SOURCES',
+    [],
+    { type: 'sources' },
+    'Queues synced every cycle: [{kind: tmux-orchestrator, db: /path/task_queue.db}, ' +
+      '{kind: tmux-sessions, pattern: "^claudesquad_"}]; JSON in the environment. See docs/sources.md.',
+  ),
   def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr.'),
 ];
 

@@ -118,7 +118,8 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
         return parseSources(raw);
       } catch (err) {
         if (!(err instanceof SourceConfigIssue)) throw err;
-        throw new ConfigError(def.key, `invalid config key "${def.key}" ${describe(origin)}: ${err.where}; allowed: ${err.allowed}`);
+        const where = `invalid config key "${def.key}" ${describe(origin)}: ${err.where}`;
+        throw new ConfigError(def.key, `${where}; allowed: ${err.allowed}`);
       }
     }
     case 'listen': {

@@ -51,8 +51,8 @@ const FIELDS: Record<SourceKind, readonly string[]> = {
 
 /** Shown after "allowed:" when the value is not a list of entries. */
 export const SOURCES_ALLOWED =
-  'a list of sources, each {kind: tmux-orchestrator, db: /abs/path/task_queue.db} or {kind: tmux-sessions, pattern: "^regex"} ' +
-  '(JSON in the environment); see docs/sources.md';
+  'a list of sources, each {kind: tmux-orchestrator, db: /abs/path/task_queue.db} or ' +
+  '{kind: tmux-sessions, pattern: "^regex"} (JSON in the environment); see docs/sources.md';
 
 /** A source entry that is not valid: `field` names what is wrong, `allowed` what would be accepted. */
 export class SourceConfigIssue extends Error {
@@ -68,7 +68,13 @@ function issue(index: number, field: string | null, problem: string, allowed: st
   throw new SourceConfigIssue(`sources[${index}]${field ? `.${field}` : ''} ${problem}`, allowed);
 }
 
-function optionalString(entry: Record<string, unknown>, index: number, field: string, pattern: RegExp, allowed: string): string | undefined {
+function optionalString(
+  entry: Record<string, unknown>,
+  index: number,
+  field: string,
+  pattern: RegExp,
+  allowed: string,
+): string | undefined {
   const value = entry[field];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !pattern.test(value)) issue(index, field, `is ${JSON.stringify(value)}`, allowed);
@@ -83,7 +89,9 @@ function optionalBool(entry: Record<string, unknown>, index: number, field: stri
 }
 
 function parseEntry(raw: unknown, index: number): SourceConfig {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) issue(index, null, `is ${JSON.stringify(raw)}`, SOURCES_ALLOWED);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    issue(index, null, `is ${JSON.stringify(raw)}`, SOURCES_ALLOWED);
+  }
   const entry = raw as Record<string, unknown>;
   const kind = entry['kind'];
   if (typeof kind !== 'string' || !(SOURCE_KINDS as readonly string[]).includes(kind)) {
@@ -91,9 +99,13 @@ function parseEntry(raw: unknown, index: number): SourceConfig {
   }
   const k = kind as SourceKind;
   const unknown = Object.keys(entry).filter((f) => !FIELDS[k].includes(f));
-  if (unknown.length > 0) issue(index, unknown[0] ?? null, `is not a field of a ${k} source`, `the fields ${FIELDS[k].join(', ')}`);
-  const name = optionalString(entry, index, 'name', NAME, 'lower-case letters, digits, ".", "_", "-" (1-64, starting with a letter or digit)') ?? k;
-  const socket = optionalString(entry, index, 'tmuxSocket', SOCKET, '"default", a socket name or an absolute socket path');
+  if (unknown.length > 0) {
+    issue(index, unknown[0] ?? null, `is not a field of a ${k} source`, `the fields ${FIELDS[k].join(', ')}`);
+  }
+  const nameAllowed = 'lower-case letters, digits, ".", "_", "-" (1-64, starting with a letter or digit)';
+  const name = optionalString(entry, index, 'name', NAME, nameAllowed) ?? k;
+  const socketAllowed = '"default", a socket name or an absolute socket path';
+  const socket = optionalString(entry, index, 'tmuxSocket', SOCKET, socketAllowed);
   const tmuxSocket = socket === undefined || socket === 'default' ? null : socket;
   const prefixAllowed = 'letters, digits, ".", "_", "-" (1-16, starting with a letter or digit)';
   if (k === 'tmux-orchestrator') {
@@ -102,7 +114,8 @@ function parseEntry(raw: unknown, index: number): SourceConfig {
       issue(index, 'db', `is ${JSON.stringify(db)}`, 'the absolute path of Tmux-Orchestrator\'s task_queue.db');
     }
     const timeout = entry['busyTimeoutMs'];
-    if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0 || timeout > 600_000)) {
+    const validTimeout = typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 0 && timeout <= 600_000;
+    if (timeout !== undefined && !validTimeout) {
       issue(index, 'busyTimeoutMs', `is ${JSON.stringify(timeout)}`, 'an integer from 0 to 600000');
     }
     return {
@@ -118,7 +131,8 @@ function parseEntry(raw: unknown, index: number): SourceConfig {
   }
   const pattern = entry['pattern'];
   if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > 4096) {
-    issue(index, 'pattern', `is ${JSON.stringify(pattern)}`, 'a regular expression of session names, e.g. "^claudesquad_"');
+    const allowed = 'a regular expression of session names, e.g. "^claudesquad_"';
+    issue(index, 'pattern', `is ${JSON.stringify(pattern)}`, allowed);
   }
   try {
     compilePattern(pattern);
@@ -157,10 +171,15 @@ export function parseSources(raw: unknown): SourceConfig[] {
   const prefixes = new Map<string, number>();
   sources.forEach((s, i) => {
     const before = seen.get(s.name);
-    if (before !== undefined) issue(i, 'name', `"${s.name}" is also the name of sources[${before}]`, 'a name per source (give each a "name")');
+    if (before !== undefined) {
+      issue(i, 'name', `"${s.name}" is also the name of sources[${before}]`, 'a name per source (give each a "name")');
+    }
     seen.set(s.name, i);
     const clash = [...prefixes.entries()].find(([p]) => p.startsWith(s.idPrefix) || s.idPrefix.startsWith(p));
-    if (clash) issue(i, 'idPrefix', `"${s.idPrefix}" overlaps the id prefix of sources[${clash[1]}]`, 'an id prefix per source (give each an "idPrefix")');
+    if (clash) {
+      const allowed = 'an id prefix per source (give each an "idPrefix")';
+      issue(i, 'idPrefix', `"${s.idPrefix}" overlaps the id prefix of sources[${clash[1]}]`, allowed);
+    }
     prefixes.set(s.idPrefix, i);
   });
   return sources;

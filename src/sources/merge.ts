@@ -12,7 +12,8 @@
  * agent's own state alone (a zombie or timing_out the agent found stays).
  */
 import { applyTransition, applyUpdate, findProject, type EnterHook } from '../core/apply.js';
-import { iso, newProject, TERMINAL_STATES, type Project, type ProjectSource, type ProjectState } from '../core/project.js';
+import { iso, newProject, TERMINAL_STATES } from '../core/project.js';
+import type { Project, ProjectSource, ProjectState } from '../core/project.js';
 import type { RegistryDocument } from '../core/registry-document.js';
 import { TRANSITIONS } from '../core/state-machine.js';
 import type { Transaction } from '../registry/store.js';
@@ -91,15 +92,16 @@ export function pathOf(from: ProjectState, to: ProjectState): ProjectState[] {
   return [];
 }
 
-function sourceRecord(source: SourceIdentity, item: Observed, previous: ProjectSource | null | undefined): ProjectSource {
-  return { ...previous, ...item.extra, kind: source.kind, name: source.name, ref: item.ref, status: item.status, instance: item.instance, heal: source.heal };
+function sourceRecord(source: SourceIdentity, item: Observed, previous?: ProjectSource | null): ProjectSource {
+  const { ref, status, instance } = item;
+  return { ...previous, ...item.extra, kind: source.kind, name: source.name, ref, status, instance, heal: source.heal };
 }
 
 function isoOrNull(t: number | null): string | null {
   return t === null ? null : iso(t);
 }
 
-function create(doc: RegistryDocument, sink: MergeSink, source: SourceIdentity, item: Observed, ctx: MergeContext): void {
+function create(doc: RegistryDocument, sink: MergeSink, source: SourceIdentity, item: Observed, ctx: MergeContext) {
   const at = iso(ctx.now);
   const active = item.state !== 'queued';
   const project = newProject({
@@ -115,7 +117,8 @@ function create(doc: RegistryDocument, sink: MergeSink, source: SourceIdentity, 
     source: sourceRecord(source, item, null),
   });
   doc.projects.push(project);
-  sink.audit({ at, type: 'transition', project: item.id, from: null, to: item.state, reason: `imported from source ${source.name} (${describe(item)})`, by: ctx.by });
+  const reason = `imported from source ${source.name} (${describe(item)})`;
+  sink.audit({ at, type: 'transition', project: item.id, from: null, to: item.state, reason, by: ctx.by });
 }
 
 function describe(item: Observed): string {
@@ -126,27 +129,40 @@ function describe(item: Observed): string {
 function changedFields(project: Project, next: Partial<Project>): Partial<Project> {
   const patch: Partial<Project> = {};
   for (const [key, value] of Object.entries(next)) {
-    if (value !== undefined && JSON.stringify(project[key]) !== JSON.stringify(value)) (patch as Record<string, unknown>)[key] = value;
+    if (value === undefined || JSON.stringify(project[key]) === JSON.stringify(value)) continue;
+    (patch as Record<string, unknown>)[key] = value;
   }
   return patch;
 }
 
 /** Follow the source's change of status: the moves from the agent's state to the mapped one. */
-function follow(doc: RegistryDocument, sink: MergeSink, project: Project, item: Observed, source: SourceIdentity, ctx: MergeContext, moves: MergeSummary['moves']): Project {
+function follow(
+  doc: RegistryDocument,
+  sink: MergeSink,
+  project: Project,
+  item: Observed,
+  source: SourceIdentity,
+  ctx: MergeContext,
+  moves: MergeSummary['moves'],
+): Project {
   const path = pathOf(project.state, item.state);
   const old = project.source?.status ?? null;
-  const reason = `source ${source.name}: status ${old ?? '(none)'} -> ${item.status ?? '(none)'}${item.instance !== (project.source?.instance ?? null) ? ' (new session)' : ''}`;
+  const renewed = item.instance !== (project.source?.instance ?? null) ? ' (new session)' : '';
+  const reason = `source ${source.name}: status ${old ?? '(none)'} -> ${item.status ?? '(none)'}${renewed}`;
   let current = project;
   path.forEach((to, i) => {
     const last = i === path.length - 1;
     const patch: Partial<Project> = {};
     if (to === 'processing') {
       patch.startedAt = isoOrNull(item.startedAt) ?? iso(ctx.now);
-      if (last && item.fields.pid !== undefined) Object.assign(patch, { pid: item.fields.pid, pidStartTime: item.fields.pidStartTime ?? null });
+      if (last && item.fields.pid !== undefined) {
+        Object.assign(patch, { pid: item.fields.pid, pidStartTime: item.fields.pidStartTime ?? null });
+      }
     }
-    if (to === 'failed') patch.failureReason = last ? (item.failureReason ?? `source_${(item.status ?? 'failed').toLowerCase()}`) : 'source_restarted';
+    if (to === 'failed') patch.failureReason = last ? (item.failureReason ?? 'source_failed') : 'source_restarted';
     if (last && (to === 'failed' || to === 'completed') && item.endedAt !== null) patch.endedAt = iso(item.endedAt);
-    const { project: next, record } = applyTransition(doc, current, to, { now: ctx.now, by: ctx.by, reason: last ? reason : `${reason} (via ${to})`, patch }, ctx.onEnter);
+    const options = { now: ctx.now, by: ctx.by, reason: last ? reason : `${reason} (via ${to})`, patch };
+    const { project: next, record } = applyTransition(doc, current, to, options, ctx.onEnter);
     sink.audit(record);
     moves.push({ project: project.id, from: record.from, to: record.to, reason: record.reason });
     current = next;
@@ -183,14 +199,17 @@ export function mergeObserved(
       continue;
     }
     let project = existing;
-    const changed = item.status !== (project.source?.status ?? null) || item.instance !== (project.source?.instance ?? null);
+    const was = project.source;
+    const changed = item.status !== (was?.status ?? null) || item.instance !== (was?.instance ?? null);
     if (changed && item.state !== project.state) {
       project = follow(doc, sink, project, item, source, ctx, summary.moves);
       summary.moved += 1;
     }
     const fields = { ...item.fields };
     // A heartbeat only moves forward; the agent's own sightings are never taken back.
-    if (fields.heartbeatAt !== undefined && fields.heartbeatAt !== null && project.heartbeatAt !== null && fields.heartbeatAt <= project.heartbeatAt) delete fields.heartbeatAt;
+    const beat = fields.heartbeatAt;
+    const stale = beat !== undefined && beat !== null && project.heartbeatAt !== null && beat <= project.heartbeatAt;
+    if (stale) delete fields.heartbeatAt;
     delete fields.enqueuedAt;
     const patch = changedFields(project, { ...fields, source: sourceRecord(source, item, project.source) });
     if (Object.keys(patch).length > 0) {
@@ -203,7 +222,9 @@ export function mergeObserved(
     if (!project || !ownedBy(project, source)) continue;
     doc.projects = doc.projects.filter((p) => p.id !== drop.id);
     sink.archive(project);
-    sink.audit({ at: iso(ctx.now), type: 'note', project: project.id, from: project.state, to: project.state, reason: `dropped: ${drop.reason}`, by: ctx.by });
+    const { id, state } = project;
+    const reason = `dropped: ${drop.reason}`;
+    sink.audit({ at: iso(ctx.now), type: 'note', project: id, from: state, to: state, reason, by: ctx.by });
     summary.dropped += 1;
   }
   return summary;

@@ -23,7 +23,15 @@ export interface SessionPane {
 
 /** Session names cannot hold ":" (tmux rewrites it), so this separator ends the name unambiguously. */
 const SEP = '|:|';
-const FORMAT = ['#{window_index}', '#{pane_index}', '#{pane_pid}', '#{pane_dead}', '#{session_created}', '#{session_name}', '#{pane_current_path}'].join(SEP);
+const FORMAT = [
+  '#{window_index}',
+  '#{pane_index}',
+  '#{pane_pid}',
+  '#{pane_dead}',
+  '#{session_created}',
+  '#{session_name}',
+  '#{pane_current_path}',
+].join(SEP);
 
 interface Line {
   window: number;
@@ -40,7 +48,8 @@ export function parseSessionPaneLine(line: string): Line {
   const parts = line.split(SEP);
   const [window, pane, pid, dead, created, session] = parts;
   const path = parts.slice(6).join(SEP);
-  if (parts.length < 7 || !/^\d+$/.test(window ?? '') || !/^\d+$/.test(pane ?? '') || !/^[1-9]\d*$/.test(pid ?? '') || !session) {
+  const numbers = /^\d+$/.test(window ?? '') && /^\d+$/.test(pane ?? '') && /^[1-9]\d*$/.test(pid ?? '');
+  if (parts.length < 7 || !numbers || !session) {
     throw new Error(`unparsable tmux pane line: ${JSON.stringify(line)}`);
   }
   return {
@@ -63,10 +72,13 @@ export function firstPanes(stdout: string): Map<string, Omit<SessionPane, 'pidSt
     const line = parseSessionPaneLine(text);
     if (!line.dead) live.add(line.session);
     const seen = first.get(line.session);
-    if (!seen || line.window < seen.window || (line.window === seen.window && line.pane < seen.pane)) first.set(line.session, line);
+    const earlier = !seen || line.window < seen.window || (line.window === seen.window && line.pane < seen.pane);
+    if (earlier) first.set(line.session, line);
   }
   const out = new Map<string, Omit<SessionPane, 'pidStartTime'>>();
-  for (const [session, l] of first) out.set(session, { session, pid: l.pid, createdAt: l.createdAt, path: l.path, dead: !live.has(session) });
+  for (const [session, l] of first) {
+    out.set(session, { session, pid: l.pid, createdAt: l.createdAt, path: l.path, dead: !live.has(session) });
+  }
   return out;
 }
 
@@ -74,12 +86,18 @@ export function firstPanes(stdout: string): Map<string, Omit<SessionPane, 'pidSt
  * Sessions of the server at `socket` (null: the default server). A server
  * that is not running has none; any other failure rejects.
  */
-export async function listSessionPanes(socket: string | null, timeoutMs: number, wanted?: (session: string) => boolean): Promise<Map<string, SessionPane>> {
+export async function listSessionPanes(
+  socket: string | null,
+  timeoutMs: number,
+  wanted?: (session: string) => boolean,
+): Promise<Map<string, SessionPane>> {
   let stdout: string;
   try {
     stdout = await runTmux(socket, ['list-panes', '-a', '-F', FORMAT], { timeoutMs });
   } catch (err) {
-    if (err instanceof TmuxCommandError && !err.timedOut && (err.noServer || /no current target/.test(err.stderr))) return new Map();
+    // A server that is not running, or runs without a session, has none; anything else is a failed pass.
+    const none = err instanceof TmuxCommandError && (err.noServer || /no current target/.test(err.stderr));
+    if (none && !err.timedOut) return new Map();
     throw err;
   }
   const out = new Map<string, SessionPane>();

@@ -28,9 +28,16 @@ export interface RestrictResult {
  *   configuration wins over the record, which only learns a change when the
  *   source shows the project again (a zombie's session never comes back)
  */
-export function restrictPlan(plan: Plan, projects: readonly Project[], failedSources: ReadonlyMap<string, string>, heal: ReadonlyMap<string, boolean> = new Map()): RestrictResult {
+export function restrictPlan(
+  plan: Plan,
+  projects: readonly Project[],
+  failedSources: ReadonlyMap<string, string>,
+  heal: ReadonlyMap<string, boolean> = new Map(),
+): RestrictResult {
   const sources = new Map<string, ProjectSource>();
-  for (const p of projects) if (p.source) sources.set(p.id, { ...p.source, heal: heal.get(p.source.name) ?? p.source.heal });
+  for (const p of projects) {
+    if (p.source) sources.set(p.id, { ...p.source, heal: heal.get(p.source.name) ?? p.source.heal });
+  }
   const sourceOf = (id: string | null): ProjectSource | undefined => (id === null ? undefined : sources.get(id));
   const blocked: BlockedAction[] = [];
   const withheld = new Map<string, number>();

@@ -12,9 +12,11 @@
  * Nothing here throws into the cycle: failures land in the reports.
  */
 import { performance } from 'node:perf_hooks';
-import type { AgentConfig } from '../config/keys.js';
+import { DEFAULT_CONFIG, type AgentConfig } from '../config/keys.js';
 import type { SourceConfig } from '../config/sources.js';
-import { applyUpdate, findProject, type EnterHook } from '../core/apply.js';
+import { applyUpdate, findProject } from '../core/apply.js';
+import type { RandomSource } from '../core/backoff.js';
+import { policyEnterHook } from '../core/policy-hooks.js';
 import type { BlockedAction, Plan } from '../core/plan.js';
 import { iso, type Project } from '../core/project.js';
 import { emptyDocument, type RegistryDocument } from '../core/registry-document.js';
@@ -32,7 +34,8 @@ export interface SyncContext {
   now: number;
   dryRun: boolean;
   hostId: string;
-  onEnter?: EnterHook;
+  /** The jitter source of the retry policy the moves go through (default Math.random). */
+  random?: RandomSource;
 }
 
 /** What the cycle calls; see the file header. */
@@ -52,20 +55,23 @@ function changed(s: MergeSummary): boolean {
 export class SourceSet implements CycleSources {
   private current = new Map<string, SourceSyncReport>();
 
+  /** @param config the policy the moves a source makes go through (its retry and breaker hooks). */
   constructor(
     readonly sources: readonly Source[],
     private readonly log: Logger,
+    private readonly config: AgentConfig = DEFAULT_CONFIG,
   ) {}
 
   /** The sources of `configs`, or null when there are none (the cycle then skips every step). */
   static fromConfig(configs: readonly SourceConfig[], config: AgentConfig, log: Logger): SourceSet | null {
     if (configs.length === 0) return null;
+    const deps = { log, tmuxTimeoutMs: config.tmuxTimeoutMs };
     const sources = configs.map((c): Source =>
       c.kind === 'tmux-orchestrator'
-        ? new TmuxOrchestratorSource(c, { log, tmuxTimeoutMs: config.tmuxTimeoutMs })
-        : new TmuxSessionsSource(c, { log, tmuxTimeoutMs: config.tmuxTimeoutMs, graceMs: config.phantomGracePeriodSec * 1000 }),
+        ? new TmuxOrchestratorSource(c, deps)
+        : new TmuxSessionsSource(c, { ...deps, graceMs: config.phantomGracePeriodSec * 1000 }),
     );
-    return new SourceSet(sources, log);
+    return new SourceSet(sources, log, config);
   }
 
   reports(): SourceSyncReport[] {
@@ -76,7 +82,8 @@ export class SourceSet implements CycleSources {
     report.ok = false;
     report.error = error;
     source.forget();
-    this.log.warn('source pass failed: nothing of it changed in the registry, and kills of its projects are held back', { source: source.config.name, error });
+    const why = 'source pass failed: nothing of it changed in the registry, and kills of its projects are held back';
+    this.log.warn(why, { source: source.config.name, error });
   }
 
   async sync(doc: RegistryDocument, ctx: SyncContext): Promise<RegistryDocument> {
@@ -97,23 +104,24 @@ export class SourceSet implements CycleSources {
     }
     if (passes.length === 0) return doc;
 
+    const onEnter = policyEnterHook(this.config, ctx.random ?? Math.random);
     const merge = (target: RegistryDocument, sink: MergeSink): MergeSummary[] =>
-      passes.map(({ source, pass }) =>
-        mergeObserved(target, sink, { kind: source.config.kind, name: source.config.name, heal: source.config.heal }, pass.items, pass.drops, {
-          now: ctx.now,
-          by: `source@${source.config.name}`,
-          hostId: ctx.hostId,
-          ...(ctx.onEnter ? { onEnter: ctx.onEnter } : {}),
-        }),
-      );
+      passes.map(({ source, pass }) => {
+        const { kind, name, heal } = source.config;
+        const mctx = { now: ctx.now, by: `source@${name}`, hostId: ctx.hostId, onEnter };
+        return mergeObserved(target, sink, { kind, name, heal }, pass.items, pass.drops, mctx);
+      });
     // Projects are replaced, never changed in place: a shallow copy shows what would change without a lock.
     const preview = { ...doc, projects: [...doc.projects] };
     const summaries = merge(preview, noSink);
     const record = (all: MergeSummary[]): void => {
       all.forEach((s, i) => {
         const { report, source } = passes[i] as (typeof passes)[number];
-        Object.assign(report, { created: s.created, updated: s.updated, moved: s.moved, dropped: s.dropped, conflicts: s.conflicts, moves: s.moves });
-        if (s.conflicts.length > 0) this.log.warn('ids the source wants belong to projects it does not own; left alone', { source: source.config.name, ids: s.conflicts.slice(0, 10) });
+        const { created, updated, moved, dropped, conflicts, moves } = s;
+        Object.assign(report, { created, updated, moved, dropped, conflicts, moves });
+        if (conflicts.length === 0) return;
+        const why = 'ids the source wants belong to projects it does not own; left alone';
+        this.log.warn(why, { source: source.config.name, ids: conflicts.slice(0, 10) });
       });
     };
     if (!summaries.some(changed)) {
@@ -140,7 +148,8 @@ export class SourceSet implements CycleSources {
   restrict(plan: Plan, projects: readonly Project[]): { plan: Plan; blocked: BlockedAction[] } {
     const failed = new Map<string, string>();
     for (const r of this.current.values()) if (!r.ok) failed.set(r.source, r.error ?? 'failed');
-    const result = restrictPlan(plan, projects, failed, new Map(this.sources.map((s) => [s.config.name, s.config.heal])));
+    const heal = new Map(this.sources.map((s) => [s.config.name, s.config.heal]));
+    const result = restrictPlan(plan, projects, failed, heal);
     for (const [name, count] of result.withheld) {
       const report = this.current.get(name);
       if (report) report.withheld += count;
@@ -159,8 +168,13 @@ export class SourceSet implements CycleSources {
         const { written, conflicts } = await source.writeBack(registry, ctx.now);
         report.writtenBack = written.length;
         report.writeBackConflicts = conflicts.length;
-        for (const w of written) landed.push({ source: source.config.name, id: `${source.config.idPrefix}${w.id}`, status: w.status });
-        for (const w of conflicts) this.log.info('row changed since it was read; the write-back is dropped and its new status followed', { source: source.config.name, row: w.id, expected: w.expected });
+        const name = source.config.name;
+        const prefix = source.config.idPrefix;
+        for (const w of written) landed.push({ source: name, id: `${prefix}${w.id}`, status: w.status });
+        for (const w of conflicts) {
+          const detail = { source: name, row: w.id, expected: w.expected };
+          this.log.info('row changed since it was read; the write-back is dropped', detail);
+        }
       } catch (err) {
         this.fail(source, report, `write-back failed: ${messageOf(err)}`);
       }
@@ -172,7 +186,8 @@ export class SourceSet implements CycleSources {
         for (const l of landed) {
           const project = findProject(fresh, l.id);
           if (!project?.source) continue;
-          applyUpdate(fresh, project, { source: { ...project.source, status: l.status, writtenBack: { status: l.status, at: iso(ctx.now) } } });
+          const writtenBack = { status: l.status, at: iso(ctx.now) };
+          applyUpdate(fresh, project, { source: { ...project.source, status: l.status, writtenBack } });
         }
       });
       return await ctx.store.load();
@@ -184,15 +199,25 @@ export class SourceSet implements CycleSources {
   }
 }
 
+export interface SourceCheck {
+  source: string;
+  kind: string;
+  location: string;
+  ok: boolean;
+  detail: string;
+}
+
 /** A read-only check of one configured source, for `agent diagnostics`: nothing is imported or written. */
-export async function checkSource(source: SourceConfig, config: AgentConfig, log: Logger): Promise<{ source: string; kind: string; location: string; ok: boolean; detail: string }> {
+export async function checkSource(source: SourceConfig, config: AgentConfig, log: Logger): Promise<SourceCheck> {
   const set = SourceSet.fromConfig([source], config, log) as SourceSet;
   const [one] = set.sources as [Source];
   const base = { source: source.name, kind: source.kind, location: one.location };
   try {
     const pass = await one.pass(emptyDocument(), Date.now());
-    const unknown = pass.unknownStatuses.length > 0 ? `; statuses not in the mapping: ${pass.unknownStatuses.join(', ')}` : '';
-    return { ...base, ok: true, detail: `${pass.rows ?? 0} ${source.kind === 'tmux-sessions' ? 'matching session(s)' : 'row(s)'} readable${unknown}` };
+    const statuses = pass.unknownStatuses.join(', ');
+    const unknown = statuses ? `; statuses not in the mapping: ${statuses}` : '';
+    const what = source.kind === 'tmux-sessions' ? 'matching session(s)' : 'row(s) to watch';
+    return { ...base, ok: true, detail: `${pass.rows ?? 0} ${what} readable${unknown}` };
   } catch (err) {
     return { ...base, ok: false, detail: messageOf(err) };
   }

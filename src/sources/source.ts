@@ -79,10 +79,15 @@ export function emptyReport(source: Source): SourceSyncReport {
 export function describeReport(r: SourceSyncReport): string {
   const head = `source ${r.source} (${r.location})`;
   if (!r.ok) return `${head}: FAILED: ${r.error ?? 'unknown error'}`;
-  const read = r.skipped ? 'unchanged since the last read' : `read ${r.rows ?? 0} ${r.kind === 'tmux-sessions' ? 'session(s)' : 'row(s)'}`;
+  const unit = r.kind === 'tmux-sessions' ? 'session(s)' : 'row(s)';
+  const read = r.skipped ? 'unchanged since the last read' : `read ${r.rows ?? 0} ${unit}`;
   const parts = [read, `imported ${r.created}, updated ${r.updated}, moved ${r.moved}, dropped ${r.dropped}`];
-  if (r.kind === 'tmux-orchestrator') parts.push(`wrote back ${r.writtenBack}${r.writeBackConflicts > 0 ? ` (${r.writeBackConflicts} row(s) had changed, left as they were)` : ''}`);
-  if (r.unknownStatuses.length > 0) parts.push(`skipped rows with status ${r.unknownStatuses.join(', ')} (not in the mapping)`);
+  if (r.kind === 'tmux-orchestrator') {
+    const moved = r.writeBackConflicts > 0 ? ` (${r.writeBackConflicts} row(s) had changed, left as they were)` : '';
+    parts.push(`wrote back ${r.writtenBack}${moved}`);
+  }
+  const unknown = r.unknownStatuses.join(', ');
+  if (unknown) parts.push(`skipped rows with status ${unknown} (not in the mapping)`);
   if (r.conflicts.length > 0) parts.push(`ids taken by other projects: ${r.conflicts.slice(0, 5).join(', ')}`);
   if (r.withheld > 0) parts.push(`${r.withheld} kill(s) withheld (heal: false)`);
   return `${head}: ${parts.join('; ')}`;

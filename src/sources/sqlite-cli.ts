@@ -11,7 +11,16 @@
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 
-export type SqliteFailure = 'missing' | 'not_a_file' | 'cannot_open' | 'not_sqlite' | 'locked' | 'readonly' | 'not_installed' | 'timeout' | 'failed';
+export type SqliteFailure =
+  | 'missing'
+  | 'not_a_file'
+  | 'cannot_open'
+  | 'not_sqlite'
+  | 'locked'
+  | 'readonly'
+  | 'not_installed'
+  | 'timeout'
+  | 'failed';
 
 /** A failed run, with what kind of failure it was and a message naming the database. */
 export class SqliteError extends Error {
@@ -66,15 +75,19 @@ export async function checkDatabasePath(path: string): Promise<void> {
 
 function classify(path: string, stderr: string): SqliteError {
   const text = stderr.replace(/^Error: (in prepare, |stepping, )?/gm, '').trim().split('\n')[0] ?? '';
-  if (/file is not a database|file is encrypted/.test(stderr)) return new SqliteError('not_sqlite', `${path}: not a SQLite database (${text})`);
+  if (/file is not a database|file is encrypted/.test(stderr)) {
+    return new SqliteError('not_sqlite', `${path}: not a SQLite database (${text})`);
+  }
   if (/database is locked|database table is locked|database schema is locked/.test(stderr)) {
     return new SqliteError('locked', `${path}: locked by another writer past the busy timeout (${text})`);
   }
   if (/attempt to write a readonly database|readonly database/.test(stderr)) {
-    return new SqliteError('readonly', `${path}: cannot write (${text}); the agent needs write access to the file, its -wal and -shm`);
+    const needs = 'the agent needs write access to the file, its -wal and -shm';
+    return new SqliteError('readonly', `${path}: cannot write (${text}); ${needs}`);
   }
   if (/unable to open database/.test(stderr)) {
-    return new SqliteError('cannot_open', `${path}: cannot open (${text}); in WAL mode a reader needs write access to the directory and the -shm file`);
+    const needs = 'in WAL mode a reader needs write access to the directory and the -shm file';
+    return new SqliteError('cannot_open', `${path}: cannot open (${text}); ${needs}`);
   }
   return new SqliteError('failed', `${path}: ${text || 'sqlite3 failed'}`);
 }
@@ -87,14 +100,21 @@ export function runSqlite(path: string, script: string, options: SqliteOptions):
     const child = execFile(
       options.sqlitePath ?? 'sqlite3',
       args,
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 512 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' }, windowsHide: true },
+      {
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 512 * 1024 * 1024,
+        env: { ...process.env, LC_ALL: 'C' },
+        windowsHide: true,
+      },
       (error, stdout, stderr) => {
         if (!error) {
           resolve(stdout);
           return;
         }
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          reject(new SqliteError('not_installed', `${path}: the sqlite3 command is not installed (apt-get install sqlite3)`));
+          const how = 'the sqlite3 command is not installed (apt-get install sqlite3)';
+          reject(new SqliteError('not_installed', `${path}: ${how}`));
         } else if (error.killed === true && error.signal === 'SIGKILL') {
           reject(new SqliteError('timeout', `${path}: sqlite3 did not finish within ${timeoutMs} ms`));
         } else {

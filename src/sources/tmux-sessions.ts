@@ -73,7 +73,8 @@ export class TmuxSessionsSource implements Source {
       if (tmuxSessionName(pane.session) !== pane.session) {
         if (!this.warned.has(pane.session)) {
           this.warned.add(pane.session);
-          this.deps.log.warn('session name cannot be a project session (letters, digits, "_", "-"); not observed', { source: this.config.name, session: pane.session });
+          const why = 'session name cannot be a project session (letters, digits, "_", "-"); not observed';
+          this.deps.log.warn(why, { source: this.config.name, session: pane.session });
         }
         continue;
       }
@@ -82,11 +83,14 @@ export class TmuxSessionsSource implements Source {
       pass.items.push(this.item(pane));
     }
     for (const p of doc.projects) {
-      if (!ownedBy(p, this.config) || p.state !== 'processing' || (p.session !== null && present.has(p.session))) continue;
+      const shown = p.session !== null && present.has(p.session);
+      if (!ownedBy(p, this.config) || p.state !== 'processing' || shown) continue;
       if (await processLives(p)) continue;
       const since = lastSignOfLife(p);
       if (since !== null && now - since > this.deps.graceMs) {
-        pass.drops.push({ id: p.id, reason: `session ${p.session} ended with its process ${Math.round((now - since) / 1000)}s ago and no completion evidence came (grace ${this.deps.graceMs / 1000}s)` });
+        const ago = Math.round((now - since) / 1000);
+        const reason = `session ${p.session} ended with its process ${ago}s ago and no completion evidence came`;
+        pass.drops.push({ id: p.id, reason: `${reason} (grace ${this.deps.graceMs / 1000}s)` });
       }
     }
     return pass;

@@ -78,7 +78,9 @@ export function registerDiagnostics(program: Command): void {
           daemonReadiness(ctx),
           versionOf('tmux', ['-V']),
           versionOf('git', ['--version']),
-          ctx.config.sources.some((s) => s.kind === 'tmux-orchestrator') ? versionOf('sqlite3', ['-version']) : Promise.resolve(null),
+          ctx.config.sources.some((s) => s.kind === 'tmux-orchestrator')
+            ? versionOf('sqlite3', ['-version'])
+            : Promise.resolve(null),
           ctx.store.readAudit(10).catch(() => []),
           Promise.all(ctx.config.sources.map((s) => checkSource(s, ctx.config, ctx.log))),
         ]);
@@ -91,7 +93,13 @@ export function registerDiagnostics(program: Command): void {
           source: ctx.loaded.sources[d.key] ?? 'default',
         }));
         const doc = {
-          versions: { agent: pkg.version, node: process.version, tmux: tmuxVersion, git: gitVersion, ...(sqliteVersion ? { sqlite3: sqliteVersion } : {}) },
+          versions: {
+            agent: pkg.version,
+            node: process.version,
+            tmux: tmuxVersion,
+            git: gitVersion,
+            ...(sqliteVersion ? { sqlite3: sqliteVersion } : {}),
+          },
           host: ctx.hostId,
           registry: health,
           proc,
@@ -112,7 +120,9 @@ export function registerDiagnostics(program: Command): void {
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
-        for (const s of sources) printLine(`source    ${s.ok ? 'ok' : 'FAILED'}: ${s.source} (${s.kind}, ${s.location}): ${s.detail}`);
+        for (const s of sources) {
+          printLine(`source    ${s.ok ? 'ok' : 'FAILED'}: ${s.source} (${s.kind}, ${s.location}): ${s.detail}`);
+        }
         printLine(`daemon    ${daemon.status === null ? 'not reachable' : daemon.status === 200 ? 'ready' : `NOT READY (${daemon.status})`}: ${daemon.url}${daemon.status === 200 ? '' : ` ${daemon.body}`}`);
         if (queue) {
           printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);

@@ -29,7 +29,10 @@ interface SyncOptions {
   json?: boolean;
 }
 
-/** The source to sync: a configured one with the same database (its name and settings), else a default one, with the flags applied. */
+/**
+ * The source to sync: a configured one with the same database (its name and
+ * settings), else a default one, with the flags applied.
+ */
 async function sourceFor(ctx: CliContext, opts: SyncOptions): Promise<TmuxOrchestratorSourceConfig> {
   const db = resolve(opts.db);
   try {
@@ -42,12 +45,17 @@ async function sourceFor(ctx: CliContext, opts: SyncOptions): Promise<TmuxOrches
   }
   let parsed: TmuxOrchestratorSourceConfig;
   try {
-    parsed = parseSources([{ kind: 'tmux-orchestrator', db, ...(opts.tmuxSocket !== undefined ? { tmuxSocket: opts.tmuxSocket } : {}) }])[0] as TmuxOrchestratorSourceConfig;
+    const socket = opts.tmuxSocket !== undefined ? { tmuxSocket: opts.tmuxSocket } : {};
+    parsed = parseSources([{ kind: 'tmux-orchestrator', db, ...socket }])[0] as TmuxOrchestratorSourceConfig;
   } catch (err) {
-    if (err instanceof SourceConfigIssue) throw new InputError(`invalid --tmux-socket ${JSON.stringify(opts.tmuxSocket)}: allowed: ${err.allowed}`);
+    if (err instanceof SourceConfigIssue) {
+      throw new InputError(`invalid --tmux-socket ${JSON.stringify(opts.tmuxSocket)}: allowed: ${err.allowed}`);
+    }
     throw err;
   }
-  const configured = ctx.config.sources.find((s): s is TmuxOrchestratorSourceConfig => s.kind === 'tmux-orchestrator' && s.db === db);
+  const configured = ctx.config.sources.find(
+    (s): s is TmuxOrchestratorSourceConfig => s.kind === 'tmux-orchestrator' && s.db === db,
+  );
   return {
     ...(configured ?? parsed),
     ...(opts.tmuxSocket !== undefined ? { tmuxSocket: parsed.tmuxSocket } : {}),
@@ -56,19 +64,22 @@ async function sourceFor(ctx: CliContext, opts: SyncOptions): Promise<TmuxOrches
 }
 
 export function registerSync(program: Command): void {
-  const sync = program.command('sync').description('one pass of a source of projects the agent watches without their writers registering them (docs/sources.md)');
+  const sync = program
+    .command('sync')
+    .description('one pass of a queue the agent watches without its writers registering projects (docs/sources.md)');
   sync
     .command('tmux-orchestrator')
-    .description("import Tmux-Orchestrator's queue (ids to-<rowid>), run one cycle on it, write the agent's terminal decisions back")
+    .description("import Tmux-Orchestrator's queue (ids to-<rowid>), run one cycle, write the agent's verdicts back")
     .requiredOption('--db <path>', "Tmux-Orchestrator's task_queue.db")
-    .option('--tmux-socket <socket>', 'the tmux server of its sessions: a socket name (-L) or path (-S); default: the default server')
+    .option('--tmux-socket <socket>', 'tmux server of its sessions: a socket name (-L) or path (-S); default: default')
     .option('--read-only', 'never write to the database')
     .option('--dry-run', 'print the plan and change nothing: neither the registry nor the database')
     .option('--json', 'print one JSON document: the cycle, with sourceSync')
     .action((opts: SyncOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
         const config = await sourceFor(ctx, opts);
-        const set = new SourceSet([new TmuxOrchestratorSource(config, { log: ctx.log, tmuxTimeoutMs: ctx.config.tmuxTimeoutMs })], ctx.log);
+        const source = new TmuxOrchestratorSource(config, { log: ctx.log, tmuxTimeoutMs: ctx.config.tmuxTimeoutMs });
+        const set = new SourceSet([source], ctx.log, ctx.config);
         const result = await cycle(ctx, opts.dryRun === true, set);
         const report = result.sourceSync?.[0];
         if (opts.json) printJson(result);

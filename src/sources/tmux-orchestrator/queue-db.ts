@@ -39,7 +39,9 @@ type ReadOptions = Pick<SqliteOptions, 'busyTimeoutMs' | 'sqlitePath'>;
 
 function values(stdout: string, expected: number, path: string): unknown[] {
   const sets = parseJsonResults(stdout);
-  if (sets.length !== expected) throw new SqliteError('failed', `${path}: expected ${expected} results from sqlite3, got ${sets.length}`);
+  if (sets.length !== expected) {
+    throw new SqliteError('failed', `${path}: expected ${expected} results from sqlite3, got ${sets.length}`);
+  }
   return sets.map((rows) => JSON.parse(String(rows[0]?.['v'] ?? '[]')) as unknown);
 }
 
@@ -53,13 +55,17 @@ export async function readSchema(path: string, options: ReadOptions): Promise<Qu
     'COMMIT;',
     '',
   ].join('\n');
-  const [tables, columns, agentColumns] = values(await runSqlite(path, script, { ...options, mode: 'ro' }), 3, path) as [string[], string[], string[]];
+  const stdout = await runSqlite(path, script, { ...options, mode: 'ro' });
+  const [tables, columns, agentColumns] = values(stdout, 3, path) as [string[], string[], string[]];
   if (!tables.includes('project_queue')) {
-    throw new SqliteError('failed', `${path}: no project_queue table (tables: ${tables.join(', ') || 'none'}); is this Tmux-Orchestrator's task_queue.db?`);
+    const found = tables.join(', ') || 'none';
+    const question = "is this Tmux-Orchestrator's task_queue.db?";
+    throw new SqliteError('failed', `${path}: no project_queue table (tables: ${found}); ${question}`);
   }
   const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
   if (missing.length > 0) {
-    throw new SqliteError('failed', `${path}: project_queue has no column ${missing.join(', ')} (columns: ${columns.join(', ')}); needed: ${REQUIRED_COLUMNS.join(', ')}`);
+    const detail = `(columns: ${columns.join(', ')}); needed: ${REQUIRED_COLUMNS.join(', ')}`;
+    throw new SqliteError('failed', `${path}: project_queue has no column ${missing.join(', ')} ${detail}`);
   }
   return {
     columns: QUEUE_COLUMNS.filter((c) => columns.includes(c)),
@@ -84,15 +90,25 @@ const FINISHED = Object.entries(STATUS_STATES)
  * `held` (the ids the agent holds projects for, whatever their status). A
  * queue of 10,000 finished rows and 100 live ones reads 100 rows.
  */
-export async function readQueue(path: string, options: ReadOptions, held: readonly number[] = []): Promise<QueueSnapshot> {
+export async function readQueue(
+  path: string,
+  options: ReadOptions,
+  held: readonly number[] = [],
+): Promise<QueueSnapshot> {
   const schema = await readSchema(path, options);
   const ids = held.filter((id) => Number.isInteger(id) && id > 0).map(sqlNumber);
-  const where = `status IS NULL OR lower(trim(status)) NOT IN (${FINISHED.join(', ')})${ids.length > 0 ? ` OR id IN (${ids.join(', ')})` : ''}`;
-  const lines = ['BEGIN;', `SELECT json_group_array(json_array(${schema.columns.map(jsonValue).join(', ')})) AS v FROM project_queue WHERE ${where};`];
-  if (schema.heartbeats) lines.push(`SELECT json_group_array(json_array(${jsonValue('agent_id')}, ${jsonValue('last_heartbeat')})) AS v FROM agents;`);
+  const heldRows = ids.length > 0 ? ` OR id IN (${ids.join(', ')})` : '';
+  const where = `status IS NULL OR lower(trim(status)) NOT IN (${FINISHED.join(', ')})${heldRows}`;
+  const columns = schema.columns.map(jsonValue).join(', ');
+  const lines = ['BEGIN;', `SELECT json_group_array(json_array(${columns})) AS v FROM project_queue WHERE ${where};`];
+  if (schema.heartbeats) {
+    const beat = `json_array(${jsonValue('agent_id')}, ${jsonValue('last_heartbeat')})`;
+    lines.push(`SELECT json_group_array(${beat}) AS v FROM agents;`);
+  }
   lines.push('COMMIT;', '');
-  const results = values(await runSqlite(path, lines.join('\n'), { ...options, mode: 'ro' }), schema.heartbeats ? 2 : 1, path);
-  const rows = (results[0] as unknown[][]).map((values) => Object.fromEntries(schema.columns.map((c, i) => [c, values[i]])));
+  const stdout = await runSqlite(path, lines.join('\n'), { ...options, mode: 'ro' });
+  const results = values(stdout, schema.heartbeats ? 2 : 1, path);
+  const rows = (results[0] as unknown[][]).map((row) => Object.fromEntries(schema.columns.map((c, i) => [c, row[i]])));
   const heartbeats = new Map<string, number>();
   for (const [agent, beat] of (results[1] ?? []) as unknown[][]) {
     if (typeof agent !== 'string' || !agent.includes(':')) continue;
@@ -140,18 +156,28 @@ export interface RowWrite {
  * that changed (the others had moved on). Columns a variant lacks are not
  * written.
  */
-export async function writeRows(path: string, writes: readonly RowWrite[], columns: readonly string[], options: ReadOptions): Promise<Set<number>> {
+export async function writeRows(
+  path: string,
+  writes: readonly RowWrite[],
+  columns: readonly string[],
+  options: ReadOptions,
+): Promise<Set<number>> {
   if (writes.length === 0) return new Set();
   const lines = ['BEGIN IMMEDIATE;'];
   for (const w of writes) {
     const sets = [`status = ${sqlText(w.status)}`];
-    if (w.errorMessage !== null && columns.includes('error_message')) sets.push(`error_message = ${sqlText(w.errorMessage)}`);
+    if (w.errorMessage !== null && columns.includes('error_message')) {
+      sets.push(`error_message = ${sqlText(w.errorMessage)}`);
+    }
     if (columns.includes('completed_at')) sets.push(`completed_at = ${sqlNumber(w.completedAt)}`);
-    lines.push(`UPDATE project_queue SET ${sets.join(', ')} WHERE id = ${sqlNumber(w.id)} AND status = ${sqlText(w.expected)} RETURNING id;`);
+    const guard = `id = ${sqlNumber(w.id)} AND status = ${sqlText(w.expected)}`;
+    lines.push(`UPDATE project_queue SET ${sets.join(', ')} WHERE ${guard} RETURNING id;`);
   }
   lines.push('COMMIT;', '');
   const stdout = await runSqlite(path, lines.join('\n'), { ...options, mode: 'rw' });
   const written = new Set<number>();
-  for (const set of parseJsonResults(stdout)) for (const row of set) if (typeof row['id'] === 'number') written.add(row['id']);
+  for (const set of parseJsonResults(stdout)) {
+    for (const row of set) if (typeof row['id'] === 'number') written.add(row['id']);
+  }
   return written;
 }

@@ -28,7 +28,11 @@ export function stateOfStatus(status: string | null): ProjectState | null {
   return STATUS_STATES[status.trim().toLowerCase()] ?? null;
 }
 
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:([ T])(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/;
+const DATE_TIME = new RegExp(
+  '^(\\d{4})-(\\d{2})-(\\d{2})' + // date
+    '(?:([ T])(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d{1,9}))?)?)?' + // separator, time, fraction
+    '\\s*(Z|[+-]\\d{2}:?\\d{2})?$', // offset
+);
 
 /**
  * Epoch ms of a time as their writers store it, or null when absent or
@@ -48,8 +52,10 @@ export function parseSourceTime(value: unknown): number | null {
   const m = DATE_TIME.exec(text);
   if (!m) return null;
   const [, y, mo, d, sep, h = '0', mi = '0', s = '0', frac = '', zone] = m;
-  const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(frac.padEnd(3, '0').slice(0, 3))] as const;
-  if (fields[1] > 11 || fields[2] < 1 || fields[2] > 31 || fields[3] > 23 || fields[4] > 59 || fields[5] > 60) return null;
+  const millis = Number(frac.padEnd(3, '0').slice(0, 3));
+  const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), millis] as const;
+  const [, month, day, hour, minute, second] = fields;
+  if (month > 11 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
   let t: number;
   if (zone !== undefined) {
     t = Date.UTC(...fields) - offsetMs(zone);

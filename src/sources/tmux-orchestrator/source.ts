@@ -10,7 +10,7 @@
  * same-size rewrite of the -wal within one tick.
  */
 import type { TmuxOrchestratorSourceConfig } from '../../config/sources.js';
-import { isActive, isTerminal, iso, ms, type Project } from '../../core/project.js';
+import { isActive, isTerminal, iso, ms, type Project, type ProjectState } from '../../core/project.js';
 import type { RegistryDocument } from '../../core/registry-document.js';
 import type { Logger } from '../../log.js';
 import { ownedBy, type Observed } from '../merge.js';
@@ -52,17 +52,22 @@ export function failureMessage(project: Project): string {
  * show yet: the agent's state is failed or completed while the status it last
  * read maps to an active or queued state.
  */
-export function pendingWrites(doc: RegistryDocument, source: Pick<TmuxOrchestratorSourceConfig, 'name'>, now: number): RowWrite[] {
+export function pendingWrites(
+  doc: RegistryDocument,
+  source: Pick<TmuxOrchestratorSourceConfig, 'name'>,
+  now: number,
+): RowWrite[] {
   const writes: RowWrite[] = [];
   for (const p of doc.projects) {
-    if (!ownedBy(p, source) || !isTerminal(p.state) || p.source?.status === null || p.source?.status === undefined) continue;
-    const theirs = stateOfStatus(p.source.status);
+    const status = p.source?.status;
+    if (!ownedBy(p, source) || !isTerminal(p.state) || !p.source || status === null || status === undefined) continue;
+    const theirs = stateOfStatus(status);
     if (theirs === null || isTerminal(theirs)) continue;
     const id = Number(p.source.ref);
     if (!Number.isInteger(id) || id < 1) continue;
     writes.push({
       id,
-      expected: p.source.status,
+      expected: status,
       status: p.state === 'completed' ? 'completed' : 'failed',
       errorMessage: p.state === 'failed' ? failureMessage(p) : null,
       completedAt: (ms(p.endedAt) ?? now) / 1000,
@@ -94,7 +99,8 @@ export class TmuxOrchestratorSource implements Source {
   }
 
   private get sqlite() {
-    return { busyTimeoutMs: this.config.busyTimeoutMs, ...(this.deps.sqlitePath ? { sqlitePath: this.deps.sqlitePath } : {}) };
+    const binary = this.deps.sqlitePath ? { sqlitePath: this.deps.sqlitePath } : {};
+    return { busyTimeoutMs: this.config.busyTimeoutMs, ...binary };
   }
 
   async pass(doc: RegistryDocument, now: number): Promise<SourcePass> {
@@ -116,7 +122,8 @@ export class TmuxOrchestratorSource implements Source {
   private async refreshPids(doc: RegistryDocument, now: number): Promise<SourcePass> {
     const skipped: SourcePass = { items: [], drops: [], skipped: true, rows: null, unknownStatuses: [] };
     if (now - this.panesAt < PID_REFRESH_EVERY_MS) return skipped;
-    const waiting = doc.projects.filter((p) => ownedBy(p, this.config) && isActive(p.state) && p.session !== null && p.pid === null);
+    const mine = doc.projects.filter((p) => ownedBy(p, this.config) && isActive(p.state));
+    const waiting = mine.filter((p) => p.session !== null && p.pid === null);
     if (waiting.length === 0) return skipped;
     const panes = await listSessionPanes(this.config.tmuxSocket, this.deps.tmuxTimeoutMs);
     this.panesAt = now;
@@ -152,7 +159,8 @@ export class TmuxOrchestratorSource implements Source {
         if (!pass.unknownStatuses.includes(value)) pass.unknownStatuses.push(value);
         if (!this.warned.has(value)) {
           this.warned.add(value);
-          this.deps.log.warn('row status not in the mapping; such rows are skipped', { source: this.config.name, db: this.config.db, status: value, row: row.ref });
+          const detail = { source: this.config.name, db: this.config.db, status: value, row: row.ref };
+          this.deps.log.warn('row status not in the mapping; such rows are skipped', detail);
         }
         continue;
       }
@@ -167,18 +175,22 @@ export class TmuxOrchestratorSource implements Source {
     return pass;
   }
 
-  private item(row: QueueRow, state: NonNullable<ReturnType<typeof stateOfStatus>>, snapshot: QueueSnapshot, panes: Map<string, SessionPane>): Observed {
+  private item(row: QueueRow, state: ProjectState, snapshot: QueueSnapshot, panes: Map<string, SessionPane>): Observed {
     const session = tmuxSessionName(row.session);
     const pane = session === null ? undefined : panes.get(session);
     const beat = session === null ? undefined : snapshot.heartbeats.get(session);
-    const fields: Partial<Project> = { name: specStem(row.specPath), priority: row.priority, tmuxSocket: this.config.tmuxSocket };
+    const fields: Partial<Project> = { name: specStem(row.specPath), priority: row.priority };
+    fields.tmuxSocket = this.config.tmuxSocket;
     const enqueued = row.enqueuedAt ?? row.startedAt;
     if (enqueued !== null) fields.enqueuedAt = iso(enqueued);
     if (session !== null) fields.session = session;
     if (row.projectPath?.startsWith('/')) fields.projectDir = row.projectPath;
     if (beat !== undefined) fields.heartbeatAt = iso(beat);
-    // The PID of window 0 (their Orchestrator) while the session runs; once it is gone the recorded PID stays, so a process that outlives it is a zombie.
-    if (pane && !pane.dead && pane.pidStartTime !== null) Object.assign(fields, { pid: pane.pid, pidStartTime: pane.pidStartTime });
+    // The PID of window 0 (their Orchestrator) while the session runs; once the session is gone the
+    // recorded PID stays, so a process that outlives it is a zombie.
+    if (pane && !pane.dead && pane.pidStartTime !== null) {
+      Object.assign(fields, { pid: pane.pid, pidStartTime: pane.pidStartTime });
+    }
     return {
       id: `${this.config.idPrefix}${row.ref}`,
       ref: row.ref,
@@ -189,7 +201,13 @@ export class TmuxOrchestratorSource implements Source {
       startedAt: row.startedAt,
       endedAt: row.completedAt,
       failureReason: `source_${(row.status ?? 'failed').trim().toLowerCase()}`,
-      extra: { specPath: row.specPath, projectPath: row.projectPath, batchId: row.batchId, retryCount: row.retryCount, errorMessage: row.errorMessage?.slice(0, 2000) ?? null },
+      extra: {
+        specPath: row.specPath,
+        projectPath: row.projectPath,
+        batchId: row.batchId,
+        retryCount: row.retryCount,
+        errorMessage: row.errorMessage?.slice(0, 2000) ?? null,
+      },
     };
   }
 
