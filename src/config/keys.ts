@@ -3,6 +3,9 @@
  * what values it allows, and one line of documentation. Loading, validation,
  * `config/default.yaml` and the README table all derive from this table.
  */
+import type { AgentPattern } from '../core/agent-activity/catalogue.js';
+import { RATE_LIMIT_SCOPES, type RateLimitScope } from '../core/agent-activity/hold.js';
+import { DEFAULT_AGENT_PATTERNS } from './agent-patterns.js';
 
 export interface AgentConfig {
   /** Registry location: a JSON file path (default `data/registry.json`) or a `redis://` URL. */
@@ -46,6 +49,14 @@ export interface AgentConfig {
   completionGitPatterns: string[];
   completionOutputPatterns: string[];
   completionErrorPatterns: string[];
+  /** Pane lines of agent CLIs that mean a prompt or a usage limit (defaults: src/config/agent-patterns.ts). */
+  agentPatterns: readonly AgentPattern[];
+  /** Entries matched before `agentPatterns`, to extend the catalogue without repeating it. */
+  agentPatternsExtra: readonly AgentPattern[];
+  awaitingInputMaxSec: number;
+  noProgressSec: number;
+  rateLimitDefaultHoldSec: number;
+  rateLimitScope: RateLimitScope;
   evidenceTimeoutMs: number;
   tmuxTimeoutMs: number;
   retentionDays: number;
@@ -68,7 +79,8 @@ export type KeyKind =
   | { type: 'list'; nullable: boolean; regex: boolean; item?: RegExp; itemText?: string }
   | { type: 'bool' }
   | { type: 'cron' }
-  | { type: 'listen' };
+  | { type: 'listen' }
+  | { type: 'agentPatterns' };
 
 export interface KeyDefinition<K extends KeyName = KeyName> {
   key: K;
@@ -84,6 +96,7 @@ const seconds = int(0, 365 * DAY);
 const positiveSeconds = int(1, 365 * DAY);
 const list: KeyKind = { type: 'list', nullable: false, regex: false };
 const regexList: KeyKind = { type: 'list', nullable: false, regex: true };
+const agentPatterns: KeyKind = { type: 'agentPatterns' };
 
 function def<K extends KeyName>(key: K, env: string, dflt: AgentConfig[K], kind: KeyKind, doc: string): KeyDefinition<K> {
   return { key, env, default: dflt, kind, doc };
@@ -125,6 +138,26 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('completionGitPatterns', 'AGENT_COMPLETION_GIT_PATTERNS', ['^(feat|chore|release)(\\(.*\\))?!?: .*(complete|done|finish)', '\\[orchestrator\\] complete'], regexList, 'Commit subjects since startedAt that count as completion evidence (weight 0.6).'),
   def('completionOutputPatterns', 'AGENT_COMPLETION_OUTPUT_PATTERNS', ['(?i)all (tasks|phases) (are )?(complete|completed|done)', '(?i)orchestration complete'], regexList, 'Pane output lines that count as completion evidence (weight 0.5).'),
   def('completionErrorPatterns', 'AGENT_COMPLETION_ERROR_PATTERNS', ['(?i)traceback \\(most recent call last\\)', '(?i)^fatal:', '(?i)orchestration failed'], regexList, 'Pane output lines that veto output-based completion.'),
+  def('agentPatterns', 'AGENT_CLI_PATTERNS', DEFAULT_AGENT_PATTERNS, agentPatterns,
+    'Pane lines of agent CLIs (Claude Code, Codex CLI, Gemini CLI, Aider) that mean the agent waits on a prompt ' +
+    '(awaiting_input) or a usage limit (rate_limited): {agent, kind, pattern} entries, the bottom-most match wins; ' +
+    'setting the key replaces the defaults (sources of each: docs/agent-detection.md).' +
+    ' Not applied by the cycle yet.'),
+  def('agentPatternsExtra', 'AGENT_CLI_PATTERNS_EXTRA', [], agentPatterns,
+    'More {agent, kind, pattern} entries, tried before agentPatterns: extends the catalogue without repeating it.' +
+    ' Not applied by the cycle yet.'),
+  def('awaitingInputMaxSec', 'AWAITING_INPUT_MAX_SEC', 4 * 3600, seconds,
+    "Longest pause of a project's timeout clock while its agent waits on a prompt; then the normal timeout applies." +
+    ' Not applied by the cycle yet.'),
+  def('noProgressSec', 'NO_PROGRESS_SEC', 1800, positiveSeconds,
+    'Pane unchanged and no heartbeat for this long reports no_progress (a warning; the normal timeout handles it).' +
+    ' Not applied by the cycle yet.'),
+  def('rateLimitDefaultHoldSec', 'RATE_LIMIT_DEFAULT_HOLD_SEC', 3600, seconds,
+    'Hold after a usage limit whose reset time cannot be read (none printed, or an unknown time zone).' +
+    ' Not applied by the cycle yet.'),
+  def('rateLimitScope', 'AGENT_RATE_LIMIT_SCOPE', 'host', { type: 'enum', values: RATE_LIMIT_SCOPES },
+    'What a usage limit holds until its reset: host (no launch on this host) or project (only its next attempt).' +
+    ' Not applied by the cycle yet.'),
   def('evidenceTimeoutMs', 'AGENT_EVIDENCE_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one completion-evidence gatherer (git, pane capture).'),
   def('tmuxTimeoutMs', 'AGENT_TMUX_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one tmux command.'),
   def('retentionDays', 'AGENT_RETENTION_DAYS', 7, int(0, 3650), 'Terminal projects older than this move to archive.jsonl.'),

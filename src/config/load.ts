@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { ConfigError, messageOf, previewValue } from '../errors.js';
 import { DEFAULT_CONFIG, KEY_DEFINITIONS, keyDefinition, type AgentConfig, type KeyDefinition } from './keys.js';
 import { compilePattern } from '../core/patterns.js';
+import { agentPatternProblem, type AgentPattern } from '../core/agent-activity/catalogue.js';
 
 // yaml and node-cron are loaded only when a value needs them: CLI start-up time matters to orchestrators calling `agent heartbeat`.
 const require = createRequire(import.meta.url);
@@ -108,6 +109,8 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
       }
       return items;
     }
+    case 'agentPatterns':
+      return parseAgentPatterns(def, raw, origin);
     case 'cron': {
       if (typeof raw === 'string' && raw.trim().split(/\s+/).length >= 5 && lazyCron().validate(raw)) return raw;
       return fail(def, origin, raw, 'a node-cron expression such as "*/15 * * * * *" (seconds first, six fields) or five fields');
@@ -119,6 +122,30 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
       return raw;
     }
   }
+}
+
+/** A catalogue of agent patterns: a list in a file, JSON text in the environment or a flag. */
+function parseAgentPatterns(def: KeyDefinition, raw: unknown, origin: Origin): AgentPattern[] {
+  const fromText = typeof raw === 'string';
+  const allowed =
+    `${fromText ? 'a JSON list' : 'a list'} of at most 1000 {agent, kind, pattern} entries ` +
+    '(kind awaiting_input or rate_limited, pattern a regular expression)';
+  let items: unknown = raw;
+  if (fromText) {
+    if (raw.trim() === '') return [];
+    try {
+      items = JSON.parse(raw);
+    } catch (err) {
+      return fail(def, origin, raw, `${allowed}; the text is not JSON (${messageOf(err)})`);
+    }
+  }
+  if (!Array.isArray(items) || items.length > 1000) return fail(def, origin, raw, allowed);
+  return items.map((item: unknown, i) => {
+    const problem = agentPatternProblem(item);
+    if (problem !== null) return fail(def, origin, item, `${allowed}; entry ${i}: ${problem}`);
+    const { agent, kind, pattern } = item as AgentPattern;
+    return { agent, kind, pattern };
+  });
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -28,7 +28,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    if (/^(AGENT_|LOG_LEVEL$|MAX_PROCESS_RUNTIME_SEC$|HEARTBEAT_TIMEOUT_SEC$|MAX_TIMEOUT_EXTENSIONS$|EXTENSION_DURATION_SEC$|PHANTOM_GRACE_PERIOD_SEC$|STATE_SYNC_INTERVAL_SEC$|TIMING_OUT_GRACE_SEC$|KILL_GRACE_SEC$|ORPHAN_GRACE_SEC$|QUEUE_BLOCKED_AFTER_SEC$)/.test(k)) continue;
+    if (/^(AGENT_|LOG_LEVEL$|MAX_PROCESS_RUNTIME_SEC$|HEARTBEAT_TIMEOUT_SEC$|MAX_TIMEOUT_EXTENSIONS$|EXTENSION_DURATION_SEC$|PHANTOM_GRACE_PERIOD_SEC$|STATE_SYNC_INTERVAL_SEC$|TIMING_OUT_GRACE_SEC$|KILL_GRACE_SEC$|ORPHAN_GRACE_SEC$|QUEUE_BLOCKED_AFTER_SEC$|AWAITING_INPUT_MAX_SEC$|NO_PROGRESS_SEC$|RATE_LIMIT_DEFAULT_HOLD_SEC$)/.test(k)) continue;
     env[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
