@@ -57,7 +57,8 @@ export function isLoopbackAddress(address: string | undefined): boolean {
 
 /** Whether a request comes from this host: a loopback peer that forwards for nobody else. */
 export function fromThisHost(remoteAddress: string | undefined, headers: IncomingHttpHeaders): boolean {
-  if (headers['forwarded'] !== undefined || headers['x-forwarded-for'] !== undefined || headers['x-real-ip'] !== undefined) return false;
+  const forwarded = ['forwarded', 'x-forwarded-for', 'x-real-ip'].some((name) => headers[name] !== undefined);
+  if (forwarded) return false;
   return isLoopbackAddress(remoteAddress);
 }
 
@@ -70,7 +71,8 @@ export function requireToken(apiToken: string | null): RequestHandler {
   const expected = apiToken === null ? null : digest(apiToken);
   return (req, res, next) => {
     if (expected === null) {
-      sendError(res, 403, 'the write API is disabled: set AGENT_API_TOKEN (or apiToken in the config file) and send it as "Authorization: Bearer <token>"');
+      const how = 'set AGENT_API_TOKEN (or apiToken in the config file) and send it as "Authorization: Bearer <token>"';
+      sendError(res, 403, `the write API is disabled: ${how}`);
       return;
     }
     const given = bearerToken(req.get('authorization'));
@@ -101,13 +103,15 @@ export function requireTokenOffHost(apiToken: string | null, challenge: 'basic' 
       return;
     }
     if (expected === null) {
-      sendError(res, 403, 'from another host the status page and the read API need the API token, and none is set: set AGENT_API_TOKEN, or read them on this host (loopback)');
+      const how = 'set AGENT_API_TOKEN, or read them on this host (loopback)';
+      sendError(res, 403, `from another host the status page and the read API need the API token; none is set: ${how}`);
       return;
     }
     const header = req.get('authorization');
     const given = bearerToken(header) ?? basicPassword(header);
     if (given === null) {
-      unauthorized(res, ask, 'from another host this needs the API token: send "Authorization: Bearer <AGENT_API_TOKEN>" (a browser: any user name, the token as password)');
+      const how = 'send "Authorization: Bearer <AGENT_API_TOKEN>" (a browser: any user name, the token as password)';
+      unauthorized(res, ask, `from another host this needs the API token: ${how}`);
       return;
     }
     if (!tokensMatch(given, expected)) {
