@@ -8,13 +8,16 @@ import { RATE_LIMIT_SCOPES, type RateLimitScope } from '../core/agent-activity/h
 import { DEFAULT_AGENT_PATTERNS } from './agent-patterns.js';
 
 export interface AgentConfig {
-  /** Registry location: a JSON file path (default `data/registry.json`) or a `redis://` URL. */
-  registry: string;
+  /**
+   * Registry location: a JSON file path or a `redis://` URL; null means the per-user default,
+   * `$XDG_STATE_HOME/tmux-orchestrator-agent/registry.json` (see config/registry-path.ts).
+   */
+  registry: string | null;
   /** This agent's host id; null means the machine's hostname. */
   hostId: string | null;
   /** HTTP listen address `host:port`. */
   listen: string;
-  /** Bearer token for the write API; null disables writes (403). */
+  /** Bearer token for the write API and for reads from other hosts; null disables writes (403). */
   apiToken: string | null;
   /** node-cron schedule of full cycles (six fields: with seconds). */
   scanSchedule: string;
@@ -74,7 +77,8 @@ export type KeyName = keyof AgentConfig;
 export type KeyKind =
   | { type: 'int'; min: number; max: number }
   | { type: 'number'; min: number; max: number }
-  | { type: 'string'; nullable: boolean; pattern?: RegExp; patternText?: string }
+  /** `emptyIsNull: false`: only null (or the text "null") means null; an empty value is refused as a likely mistake. */
+  | { type: 'string'; nullable: boolean; emptyIsNull?: boolean; pattern?: RegExp; patternText?: string }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list'; nullable: boolean; regex: boolean; item?: RegExp; itemText?: string }
   | { type: 'bool' }
@@ -103,10 +107,10 @@ function def<K extends KeyName>(key: K, env: string, dflt: AgentConfig[K], kind:
 }
 
 export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
-  def('registry', 'AGENT_REGISTRY', 'data/registry.json', { type: 'string', nullable: false }, 'Registry location: path of the JSON registry file (relative to the working directory), or redis://[user:password@]host:port/db for a registry shared by several hosts.'),
+  def('registry', 'AGENT_REGISTRY', null, { type: 'string', nullable: true, emptyIsNull: false }, 'Registry location: path of the JSON registry file (a relative path is taken from the working directory), or redis://[user:password@]host:port/db for a registry shared by several hosts; null means $XDG_STATE_HOME/tmux-orchestrator-agent/registry.json (~/.local/state/... when XDG_STATE_HOME is unset or not absolute), the same file from any directory.'),
   def('hostId', 'AGENT_HOST_ID', null, { type: 'string', nullable: true, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, patternText: 'letters, digits, ".", "_", "-" (1-64, starting with a letter or digit)' }, "This agent's host id, recorded on the projects it starts; null means the machine's hostname."),
-  def('listen', 'AGENT_LISTEN', '0.0.0.0:9820', { type: 'listen' }, 'HTTP listen address of `agent serve`, host:port.'),
-  def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API; null means writes are refused with 403.'),
+  def('listen', 'AGENT_LISTEN', '0.0.0.0:9820', { type: 'listen' }, 'HTTP listen address of `agent serve` (or `agent serve --listen`), host:port.'),
+  def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API, and by the status page and the read API from other hosts; null means writes are refused with 403 and those reads answer this host only.'),
   def('scanSchedule', 'AGENT_SCAN_SCHEDULE', '*/15 * * * * *', { type: 'cron' }, 'node-cron schedule of full cycles (six fields, seconds first); events trigger cycles in between.'),
   def('tmuxSockets', 'AGENT_TMUX_SOCKETS', null, { type: 'list', nullable: true, regex: false, item: /^(default|[A-Za-z0-9._-]{1,64}|\/[^\0]{1,4095})$/, itemText: '"default", a socket name (letters, digits, ".", "_", "-") or an absolute socket path' }, 'tmux servers to scan: "default", a socket name (-L) or a socket path (-S); null means the default server plus every socket named by a project.'),
   def('maxProcessRuntimeSec', 'MAX_PROCESS_RUNTIME_SEC', 1800, positiveSeconds, 'Runtime before timeout handling starts.'),
@@ -167,7 +171,7 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('redisTimeoutMs', 'AGENT_REDIS_TIMEOUT_MS', 2000, int(100, 60_000), 'Connect and command timeout of a Redis registry: an unreachable Redis fails a read or write after this long.'),
   def('redisStreamMaxLen', 'AGENT_REDIS_STREAM_MAXLEN', 100_000, int(1000, 100_000_000), 'Approximate number of entries kept in the audit and archive streams of a Redis registry (XADD MAXLEN ~).'),
   def('leaseTtlMs', 'AGENT_LEASE_TTL_MS', 15_000, int(1000, 600_000), 'TTL of the leader lease (and the floor of per-project action leases) with a Redis registry; a dead leader is replaced within it.'),
-  def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr.'),
+  def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr; when none is set, `agent serve` logs at info and every other command at warn.'),
 ];
 
 export const DEFAULT_CONFIG: Readonly<AgentConfig> = Object.freeze(

@@ -20,6 +20,12 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Flag values by config key, as strings (highest precedence). */
   flags?: Partial<Record<keyof AgentConfig, string>>;
+  /**
+   * How each flag was typed, for messages and sources (`--registry`,
+   * `--set maxConcurrent=2`); a key without one is named as `--set key=value`,
+   * which every key accepts.
+   */
+  flagNames?: Partial<Record<keyof AgentConfig, string>>;
 }
 
 export interface LoadedConfig {
@@ -37,7 +43,7 @@ function describe(origin: Origin): string {
     case 'env':
       return `from environment variable ${origin.name}`;
     case 'flag':
-      return `from flag ${origin.name}`;
+      return `from ${origin.name}`;
   }
 }
 
@@ -82,7 +88,7 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
     }
     case 'string': {
       const allowed = `${kind.patternText ?? 'a non-empty string'}${kind.nullable ? ', or null' : ''}`;
-      if (kind.nullable && nullish) return null;
+      if (kind.nullable && (raw === null || raw === 'null' || (nullish && kind.emptyIsNull !== false))) return null;
       if (typeof raw !== 'string' || raw.length === 0 || raw.length > 4096) return fail(def, origin, raw, allowed);
       if (kind.pattern && !kind.pattern.test(raw)) return fail(def, origin, raw, allowed);
       if (raw.includes('\0')) return fail(def, origin, raw, allowed);
@@ -197,8 +203,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     if (value === undefined) continue;
     const def = keyDefinition(key);
     if (!def) throw new ConfigError(key, `unknown config key "${key}"; allowed keys: ${KEY_DEFINITIONS.map((d) => d.key).join(', ')}`);
-    config[key] = parseValue(def, value, { kind: 'flag', name: `--${toFlagName(key)}` });
-    sources[key] = `flag --${toFlagName(key)}`;
+    const typed = options.flagNames?.[key as keyof AgentConfig] ?? `--set ${key}=${value}`;
+    config[key] = parseValue(def, value, { kind: 'flag', name: typed });
+    // The source names the flag, never its value: --set apiToken=... must not be shown by diagnostics.
+    sources[key] = `flag ${typed.startsWith('--set ') ? `--set ${key}` : typed}`;
   }
   const result = config as unknown as AgentConfig;
   checkRelations(result);
@@ -221,7 +229,3 @@ function checkRelations(config: AgentConfig): void {
   }
 }
 
-/** `maxConcurrent` -> `max-concurrent`. */
-export function toFlagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
