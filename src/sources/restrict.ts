@@ -9,7 +9,9 @@
  *   kill of any kind and no timeout handling (their runtime is the tool's
  *   business); a zombie is still a zombie, a completion still a completion.
  * - tmux sessions: an ended session whose process ended too is not a
- *   phantom to fail; the source drops it after the grace instead.
+ *   phantom to fail; the source drops it after the grace instead. A source
+ *   no longer configured drops nothing, so its projects fall back to the
+ *   phantom rule rather than stay processing for ever.
  */
 import { isDestructive, type BlockedAction, type Plan } from '../core/plan.js';
 import type { Project, ProjectSource } from '../core/project.js';
@@ -24,7 +26,7 @@ export interface RestrictResult {
 
 /**
  * @param failedSources the sources whose pass failed this cycle, with why
- * @param heal whether each configured source lets the agent heal: the
+ * @param heal the configured sources and whether each lets the agent heal: the
  *   configuration wins over the record, which only learns a change when the
  *   source shows the project again (a zombie's session never comes back)
  */
@@ -35,6 +37,7 @@ export function restrictPlan(
   heal: ReadonlyMap<string, boolean> = new Map(),
 ): RestrictResult {
   const sources = new Map<string, ProjectSource>();
+  const dropsEnded = (s: ProjectSource): boolean => s.kind === 'tmux-sessions' && heal.has(s.name);
   for (const p of projects) {
     if (p.source) sources.set(p.id, { ...p.source, heal: heal.get(p.source.name) ?? p.source.heal });
   }
@@ -59,7 +62,7 @@ export function restrictPlan(
     const s = sourceOf(t.project);
     if (!s) return true;
     if (t.to === 'failed' && failedSources.has(s.name)) return false;
-    if (t.to === 'failed' && s.kind === 'tmux-sessions' && t.patch?.failureReason === 'phantom') return false;
+    if (t.to === 'failed' && dropsEnded(s) && t.patch?.failureReason === 'phantom') return false;
     return t.to !== 'timing_out' || s.heal;
   });
   const updates = plan.updates.filter((u) => {
@@ -68,7 +71,7 @@ export function restrictPlan(
   });
   const detections = plan.detections.filter((d) => {
     const s = sourceOf(d.project);
-    return !s || !((d.kind === 'phantom' && s.kind === 'tmux-sessions') || (d.kind === 'timing_out' && !s.heal));
+    return !s || !((d.kind === 'phantom' && dropsEnded(s)) || (d.kind === 'timing_out' && !s.heal));
   });
   return { plan: { ...plan, actions, transitions, updates, detections }, blocked, withheld };
 }

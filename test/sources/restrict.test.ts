@@ -73,12 +73,21 @@ describe('restricting a plan for imported projects', () => {
     expect(result.plan.detections).to.deep.equal([]);
   });
 
-  it('never fails a tmux session that ended with its process as a phantom', () => {
+  function phantomPlan(): Plan {
     const plan = emptyPlan();
     plan.transitions.push({ project: 'ts-a', from: 'processing', to: 'failed', reason: 'phantom: neither alive', patch: { failureReason: 'phantom' } });
     plan.detections.push({ kind: 'phantom', project: 'ts-a', session: 'claudesquad_a', tmuxSocket: null, pid: null, reason: 'neither alive' });
-    const result = restrictPlan(plan, projects, new Map());
+    return plan;
+  }
+
+  it('never fails a tmux session that ended with its process as a phantom', () => {
+    const result = restrictPlan(phantomPlan(), projects, new Map(), new Map([['squad', false]]));
     expect(result.plan.transitions).to.deep.equal([]);
     expect(result.plan.detections).to.deep.equal([]);
+  });
+
+  it('leaves the phantom rule to projects of a tmux-sessions source no longer configured', () => {
+    const result = restrictPlan(phantomPlan(), projects, new Map(), new Map());
+    expect(result.plan.transitions.map((t) => t.to)).to.deep.equal(['failed']);
   });
 });
