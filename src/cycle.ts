@@ -39,6 +39,8 @@ import { keepLeased, type ProjectLeases } from './registry/leases.js';
 import type { RegistryStore, Transaction } from './registry/store.js';
 import { scan } from './scan/scanner.js';
 import { normaliseSocket } from './scan/tmux-command.js';
+import type { CycleSources } from './sources/source-set.js';
+import type { SourceSyncReport } from './sources/source.js';
 
 export interface CycleOptions {
   store: RegistryStore;
@@ -63,6 +65,8 @@ export interface CycleOptions {
   fence?: number | null;
   /** Per-project action leases (shared registry): actions only on projects this agent holds. */
   projectLeases?: ProjectLeases;
+  /** Queues imported before the scan and written back after the commit (src/sources/); none by default. */
+  sources?: CycleSources | null;
 }
 
 export interface TransitionReport {
@@ -109,6 +113,8 @@ export interface CycleResult {
   tmuxSessions: Record<string, number>;
   /** CPU (ratio of one core) and resident memory of each tracked project's tree. */
   usage: Record<string, { cpuRatio: number; rssBytes: number }>;
+  /** One report per configured source (empty without sources). */
+  sourceSync?: SourceSyncReport[];
 }
 
 /** A cycle's report and the registry as it committed it (null when it could not be read). */
@@ -237,6 +243,7 @@ export function emptyCycleResult(startedAt: number, dryRun: boolean): CycleResul
     fullSync: false,
     tmuxSessions: {},
     usage: {},
+    sourceSync: [],
   };
 }
 
@@ -288,10 +295,13 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const by = `agent@${options.hostId}`;
   const log = options.log;
   let registry: RegistryDocument | null = null;
+  const sources = options.sources ?? null;
+  let synced = false;
   const finish = (): CycleOutcome => {
     result.durationMs = clock() - started;
     // Evidence a gatherer could not read holds back that project's failure, but the cycle itself saw clearly.
     result.ok = result.errors.every((e) => e.source === 'evidence');
+    result.sourceSync = synced ? (sources?.reports() ?? []) : [];
     return { result, registry };
   };
 
@@ -302,6 +312,12 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     result.errors.push({ source: 'registry', message: messageOf(err) });
     log.error('registry unreadable; cycle skipped, nothing changed', { error: messageOf(err) });
     return finish();
+  }
+  // Sources (src/sources/): projects of the queues the agent watches, imported before the scan.
+  const sourceStep = () => ({ store: options.store, dryRun, hostId: options.hostId, now: clock(), random });
+  if (sources) {
+    doc = await sources.sync(doc, sourceStep());
+    synced = true;
   }
 
   const trackedTrees = doc.projects.filter((p) => isActive(p.state) && p.pid !== null).map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime }));
@@ -344,8 +360,12 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   }
 
   const cyclePlan = planCycle(doc, snapshot, evidence, options, now, random);
+  // Sources: what the agent may not do to imported projects (observed only, or their source failed).
+  const restricted = options.sources?.restrict(cyclePlan.plan, doc.projects) ?? { plan: cyclePlan.plan, blocked: [] };
   const active = doc.projects.filter((p) => isActive(p.state)).length;
-  const guarded = guard(cyclePlan.plan, { snapshot, config: options.config, safety: agentKillSafety(options.config.allowForeignUsers), processingCount: active });
+  const safety = agentKillSafety(options.config.allowForeignUsers);
+  const guarded = guard(restricted.plan, { snapshot, config: options.config, safety, processingCount: active });
+  guarded.blocked.unshift(...restricted.blocked);
   const plan = guarded.plan;
   result.detections = plan.detections;
   result.staleMarkers = plan.staleMarkers;
@@ -464,6 +484,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   } catch (err) {
     result.errors.push({ source: 'registry', message: messageOf(err) });
   }
+  // Sources: the agent's terminal decisions go back to the queues they came from.
+  if (sources && registry) registry = await sources.writeBack(registry, sourceStep());
   return finish();
 }
 

@@ -10,6 +10,7 @@ import { registerDiagnostics } from './commands/diagnostics.js';
 import { registerRecovery } from './commands/recovery.js';
 import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
+import { registerSync } from './commands/sync.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,8 +22,15 @@ export function buildProgram(): Command {
     .description('tmux-orchestrator-agent: keeps a queue of tmux-hosted AI-agent projects healthy')
     .version(version(), '-V, --version')
     .option('-c, --config <file>', 'YAML or JSON config file (see config/default.yaml)')
-    .option('-r, --registry <path|url>', 'registry: a JSON file (default data/registry.json) or redis://host:port/db (env AGENT_REGISTRY)')
-    .addOption(new Option('--log-level <level>', 'log level (env LOG_LEVEL)').choices(['error', 'warn', 'info', 'debug']))
+    .option(
+      '-r, --registry <path|url>',
+      'registry: a JSON file (default $XDG_STATE_HOME/tmux-orchestrator-agent/registry.json, ' +
+        '~/.local/state/... without it) or redis://host:port/db (env AGENT_REGISTRY)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level (env LOG_LEVEL; default info for serve, warn for other commands)')
+        .choices(['error', 'warn', 'info', 'debug']),
+    )
     .option('--set <key=value>', 'set any config key, e.g. --set maxConcurrent=2 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .showHelpAfterError('(run "agent --help" for usage)')
     .exitOverride();
@@ -35,6 +43,7 @@ export function buildProgram(): Command {
   registerDiagnostics(program);
   registerRegistry(program);
   registerDemo(program);
+  registerSync(program);
   for (const sub of program.commands) sub.exitOverride();
   for (const sub of program.commands.flatMap((c) => c.commands)) sub.exitOverride();
   return program;

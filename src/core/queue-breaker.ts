@@ -13,9 +13,12 @@
  * finished at or after its `resumeAt` count toward the next trip. Attempts that
  * finished during the pause (launched before it, most likely the same fault)
  * do not count either, so a resumed queue gets a fresh window.
+ *
+ * Imported projects (`source` set) do not count: their failures are their own
+ * scheduler's, and a pause would hold only the agent's own launches.
  */
 import type { AgentConfig } from '../config/keys.js';
-import { iso, ms, type Project } from './project.js';
+import { iso, isImported, ms, type Project } from './project.js';
 import type { QueueBreakerRecord } from './registry-document.js';
 
 export type QueueBreakerConfig = Pick<
@@ -98,7 +101,8 @@ export function evaluateQueueBreaker(
     event = 'resumed';
   }
 
-  const window = finishedAttempts(projects, ms(current.resumeAt)).slice(0, config.queueBreakerWindow);
+  const own = projects.filter((p) => !isImported(p));
+  const window = finishedAttempts(own, ms(current.resumeAt)).slice(0, config.queueBreakerWindow);
   const failures = window.filter((a) => a.outcome === 'failed');
   const enough = window.length >= config.queueBreakerMinFinished;
   if (enough && failures.length / window.length >= config.queueBreakerFailureRatio) {

@@ -1,6 +1,7 @@
 /**
  * The express app of `agent serve` (DESIGN §9): `/metrics`, `/healthz`,
- * `/readyz`, the status page `/`, the read API and the token-guarded write
+ * `/readyz` (open), the status page `/` and the read API (open to this
+ * host, the token from elsewhere: see auth.ts), and the token-guarded write
  * API. The app owns no state: the registry, the last cycle and the metrics
  * come in through `ServerDeps`, so tests run it on a temporary registry.
  */
@@ -12,6 +13,7 @@ import { componentLogger, type Logger } from '../log.js';
 import type { RegistryStore } from '../registry/store.js';
 import { readApi } from './api-read.js';
 import { writeApi } from './api-write.js';
+import { requireTokenOffHost } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body.js';
 import { errorHandler, sendError } from './errors.js';
 import { renderStatusPage, statusPageData } from './status-page.js';
@@ -135,7 +137,16 @@ export function createApp(serverDeps: ServerDeps): express.Express {
     .route('/readyz')
     .get(async (_req, res) => {
       const status = deps.status();
-      const base = { lastCycleAt: status.lastCycleAt, cycles: status.cycles };
+      // A source that failed does not make the agent unready (its own queue is still kept); it shows here.
+      const sources = (status.lastCycle?.sourceSync ?? []).map((s) => ({
+        source: s.source,
+        kind: s.kind,
+        location: s.location,
+        up: s.ok,
+        error: s.error,
+      }));
+      const listed = sources.length > 0 ? { sources } : {};
+      const base = { lastCycleAt: status.lastCycleAt, cycles: status.cycles, ...listed };
       if (!status.ready) {
         res.status(503).json({ ready: false, reason: status.reason ?? 'not ready', ...base });
         return;
@@ -153,7 +164,7 @@ export function createApp(serverDeps: ServerDeps): express.Express {
 
   app
     .route('/')
-    .get(async (_req, res) => {
+    .get(requireTokenOffHost(deps.config.apiToken, 'basic'), async (_req, res) => {
       res.type('html').send(renderStatusPage(await statusPageData(deps)));
     })
     .all(methodNotAllowed('GET, HEAD'));

@@ -10,6 +10,8 @@ import type { Command } from 'commander';
 import { KEY_DEFINITIONS } from '../../config/keys.js';
 import { summariseQueue, type QueueSummary } from '../../core/queue-summary.js';
 import { EXIT, messageOf } from '../../errors.js';
+import { holderAlive, readDaemonHolder } from '../../registry/daemon-holder.js';
+import { JsonStore } from '../../registry/json-store.js';
 import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
 import { scanTmuxServer } from '../../scan/tmux-sessions.js';
 import { describeSocket } from '../../scan/tmux-command.js';
@@ -18,7 +20,7 @@ import { staleMarkerTable, table } from '../format.js';
 import type { StaleMarker } from '../../core/project.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
-import { redactUrl } from '../../registry/redis-store.js';
+import { checkSource } from '../../sources/source-set.js';
 
 function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -26,6 +28,22 @@ function versionOf(command: string, args: string[]): Promise<string> {
       resolve(err ? `unavailable (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : err.message.split('\n')[0]})` : stdout.trim().split('\n')[0] ?? '');
     });
   });
+}
+
+interface HolderReport {
+  pid: number;
+  host: string;
+  since: string;
+  /** null: on another host, not checked. */
+  alive: boolean | null;
+}
+
+/** The daemon holding a JSON registry, as its record says, and whether it still runs. */
+async function daemonHolder(ctx: CliContext): Promise<HolderReport | null> {
+  if (!(ctx.store instanceof JsonStore)) return null;
+  const holder = await readDaemonHolder(ctx.store.location);
+  if (holder === null) return null;
+  return { pid: holder.pid, host: holder.host, since: holder.startedAt, alive: await holderAlive(holder) };
 }
 
 /** The daemon's /readyz on the configured listen address, if one answers. */
@@ -76,33 +94,50 @@ export function registerDiagnostics(program: Command): void {
             return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail: s.ok ? `${s.sessions.size} session(s)` : (s.error ?? 'failed') };
           }),
         );
-        const [daemon, tmuxVersion, gitVersion, audit] = await Promise.all([
+        const [readiness, holder, tmuxVersion, gitVersion, sqliteVersion, audit, sources] = await Promise.all([
           daemonReadiness(ctx),
+          daemonHolder(ctx),
           versionOf('tmux', ['-V']),
           versionOf('git', ['--version']),
+          ctx.config.sources.some((s) => s.kind === 'tmux-orchestrator')
+            ? versionOf('sqlite3', ['-version'])
+            : Promise.resolve(null),
           ctx.store.readAudit(10).catch(() => []),
+          Promise.all(ctx.config.sources.map((s) => checkSource(s, ctx.config, ctx.log))),
         ]);
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         const config = KEY_DEFINITIONS.map((d) => ({
           key: d.key,
           env: d.env,
-          // Secrets stay out of the output: the token, and a password in a redis:// registry URL.
-          value: d.key === 'apiToken' && ctx.config.apiToken !== null ? '(set, hidden)' : d.key === 'registry' ? redactUrl(ctx.config.registry) : ctx.config[d.key],
+          // Secrets stay out of the output: the token, and a password in a redis:// registry URL (the store's
+          // location is redacted). The registry is shown where it resolved to, also when it is the default.
+          value: d.key === 'apiToken' && ctx.config.apiToken !== null
+            ? '(set, hidden)'
+            : d.key === 'registry'
+              ? ctx.store.location
+              : ctx.config[d.key],
           source: ctx.loaded.sources[d.key] ?? 'default',
         }));
         const doc = {
-          versions: { agent: pkg.version, node: process.version, tmux: tmuxVersion, git: gitVersion },
+          versions: {
+            agent: pkg.version,
+            node: process.version,
+            tmux: tmuxVersion,
+            git: gitVersion,
+            ...(sqliteVersion ? { sqlite3: sqliteVersion } : {}),
+          },
           host: ctx.hostId,
           registry: health,
           proc,
           tmux,
-          daemon,
+          daemon: { ...readiness, holder },
+          sources,
           queue,
           staleMarkers,
           recentActivity: audit,
           config,
         };
-        const ok = health.ok && proc.ok && tmux.every((t) => t.ok);
+        const ok = health.ok && proc.ok && tmux.every((t) => t.ok) && sources.every((s) => s.ok);
         if (opts.json) {
           printJson(doc);
           return ok ? EXIT.ok : EXIT.problems;
@@ -112,7 +147,16 @@ export function registerDiagnostics(program: Command): void {
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
+        for (const s of sources) {
+          printLine(`source    ${s.ok ? 'ok' : 'FAILED'}: ${s.source} (${s.kind}, ${s.location}): ${s.detail}`);
+        }
+        const daemon = readiness;
         printLine(`daemon    ${daemon.status === null ? 'not reachable' : daemon.status === 200 ? 'ready' : `NOT READY (${daemon.status})`}: ${daemon.url}${daemon.status === 200 ? '' : ` ${daemon.body}`}`);
+        if (holder) {
+          const state = holder.alive === null ? 'on another host, not checked' : holder.alive ? 'running' : 'gone';
+          const who = `agent serve pid ${holder.pid} on host ${holder.host}`;
+          printLine(`          held by ${who} since ${holder.since} (${state})`);
+        }
         if (queue) {
           printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);
           printLine(`breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, half-open ${queue.breakers.half_open}`);

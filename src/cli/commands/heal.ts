@@ -7,28 +7,53 @@ import { EXIT, InputError } from '../../errors.js';
 import { exitReport, staleMarkerTable, table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
+import { SourceSet, type CycleSources } from '../../sources/source-set.js';
+import { describeReport } from '../../sources/source.js';
 
-async function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleOutcome> {
-  if (dryRun) return runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now });
+/** One cycle by hand, with the configured sources unless the caller passes its own; with the registry it committed. */
+export async function cycleOutcome(
+  ctx: CliContext,
+  dryRun: boolean,
+  sources: CycleSources | null = SourceSet.fromConfig(ctx.config.sources, ctx.config, ctx.log),
+): Promise<CycleOutcome> {
+  const { store, config, hostId, log, now } = ctx;
+  const base = { store, config, hostId, log, dryRun, now, sources };
+  if (dryRun) return runCycle(base);
   // With a shared registry a cycle by hand takes the queue-wide decisions only when no daemon leads.
   const coordination = coordinationFor(ctx.store, `${ctx.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, ctx.config);
   const lease = await coordination.leader.acquireOrRenew().catch(() => ({ leader: false, token: null }));
   if (coordination.shared && !lease.leader) ctx.log.info('another agent holds the leader lease: retries, launches and the queue breaker are left to it');
   try {
-    return await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now, leader: lease.leader, fence: lease.token, projectLeases: coordination.projects });
+    return await runCycle({
+      ...base,
+      leader: lease.leader,
+      fence: lease.token,
+      projectLeases: coordination.projects,
+    });
   } finally {
     await coordination.projects.releaseAll().catch(() => undefined);
     if (coordination.shared && lease.leader) await coordination.leader.release().catch(() => undefined);
   }
 }
 
+/** One cycle by hand (see cycleOutcome): its report. */
+export async function cycle(ctx: CliContext, dryRun: boolean, sources?: CycleSources | null): Promise<CycleResult> {
+  return (await cycleOutcome(ctx, dryRun, sources)).result;
+}
+
 function printErrors(result: CycleResult): void {
   for (const e of result.errors) printLine(`error (${e.source}): ${e.message}`);
 }
 
-function printCycle(result: CycleResult): void {
+export function printCycle(result: CycleResult): void {
   printLine(`${result.dryRun ? 'plan (dry run: nothing changed)' : 'cycle'} in ${result.durationMs} ms`);
+  for (const s of result.sourceSync ?? []) printLine(describeReport(s));
   printErrors(result);
+  const followed = (result.sourceSync ?? []).flatMap((s) => s.moves);
+  if (followed.length > 0) {
+    printLine('\nfollowed from sources:');
+    printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], followed.map((t) => [t.project, t.from, t.to, t.reason])));
+  }
   if (result.transitions.length > 0) {
     printLine('\ntransitions:');
     printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], result.transitions.map((t) => [t.project, t.from, t.to, t.reason])));
@@ -43,7 +68,8 @@ function printCycle(result: CycleResult): void {
   }
   const stale = staleMarkerTable(result.staleMarkers);
   if (stale !== null) printLine(`\n${stale}`);
-  if (result.transitions.length + result.actions.length + result.blocked.length === 0) printLine('nothing to do');
+  const happened = result.transitions.length + result.actions.length + result.blocked.length + followed.length;
+  if (happened === 0) printLine('nothing to do');
   if (result.queue) printLine(`\nqueue: ${result.queue.health.status}: ${result.queue.health.reason}`);
 }
 
@@ -66,7 +92,7 @@ export function registerHeal(program: Command): void {
     .action((opts: { once?: boolean; dryRun?: boolean; json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
         if (!opts.once) throw new InputError('"agent heal" needs --once (one cycle); "agent serve" heals continuously');
-        const { result } = await cycle(ctx, opts.dryRun === true);
+        const result = await cycle(ctx, opts.dryRun === true);
         if (opts.json) printJson(result);
         else printCycle(result);
         return cycleExitCode(result);
@@ -79,7 +105,7 @@ export function registerHeal(program: Command): void {
     .option('--json', 'print one JSON document')
     .action((opts: { json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const outcome = await cycle(ctx, true);
+        const outcome = await cycleOutcome(ctx, true);
         const result = outcome.result;
         const stuck = result.detections;
         // Not stuck, but what an operator looking at a queue that does not move wants next to it.
