@@ -98,6 +98,7 @@ const outcome: CycleOutcome = {
     actions: [{ project: running[0]?.id ?? null, action: 'kill_tree', outcome: 'success', detail: 'bench', reason: 'zombie' }],
     blocked: [],
     detections,
+    staleMarkers: [],
     counts: { retries: 3, breakerTrips: 0, launches: 0, queueTrips: 0, extensions: 0 },
     queue: summariseQueue(registry, config, now),
     fullSync: false,

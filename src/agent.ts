@@ -196,6 +196,11 @@ export class Agent {
     await this.tailAudit(registry);
     if (registry) this.retrack(registry, result.tmuxSessions);
     for (const e of this.events) this.metrics.setEventSource(e.name, e.health().up);
+    // A project that ended freed a launcher slot and may be due a retry or trip the queue breaker: decide now,
+    // not at the next tick. The registry watch ignores the agent's own writes, so nothing else would ask.
+    if (!result.dryRun && result.transitions.some((t) => t.to === 'failed' || t.to === 'completed')) {
+      void this.requestCycle('project ended').catch(() => undefined);
+    }
   }
 
   /** Count every writer's transitions (agent, CLI, API) from the audit log. */

@@ -20,7 +20,7 @@ import type { RandomSource } from './core/backoff.js';
 import { guard } from './core/guard.js';
 import { intentFor, recoverIntents } from './core/intents.js';
 import { failedLaunchMoves, selectLaunches } from './core/launch.js';
-import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate } from './core/plan.js';
+import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate, type StaleMarkerNotice } from './core/plan.js';
 import { policyEnterHook } from './core/policy-hooks.js';
 import { iso, isActive, isTerminal, ms, type Project } from './core/project.js';
 import { evaluateQueueBreaker } from './core/queue-breaker.js';
@@ -33,6 +33,7 @@ import { canTransition } from './core/state-machine.js';
 import { messageOf } from './errors.js';
 import { gatherEvidence } from './evidence/gather.js';
 import { executeActions, type ActionOutcome } from './heal/execute.js';
+import { agentKillSafety } from './heal/kill-tree.js';
 import type { Logger } from './log.js';
 import { keepLeased, type ProjectLeases } from './registry/leases.js';
 import type { RegistryStore, Transaction } from './registry/store.js';
@@ -102,6 +103,8 @@ export interface CycleResult {
   actions: ActionReport[];
   blocked: BlockedReport[];
   detections: Detection[];
+  /** Marker files seen that predate their project's attempt: ignored as evidence, reported here (not stuck). */
+  staleMarkers: StaleMarkerNotice[];
   /** Counts the metrics need. */
   counts: { retries: number; breakerTrips: number; launches: number; queueTrips: number; extensions: number };
   queue: QueueSummary | null;
@@ -234,6 +237,7 @@ export function emptyCycleResult(startedAt: number, dryRun: boolean): CycleResul
     actions: [],
     blocked: [],
     detections: [],
+    staleMarkers: [],
     counts: { retries: 0, breakerTrips: 0, launches: 0, queueTrips: 0, extensions: 0 },
     queue: null,
     fullSync: false,
@@ -321,6 +325,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     sockets: socketsToScan(options.config, doc.projects),
     tmuxTimeoutMs: options.config.tmuxTimeoutMs,
     trackedTrees,
+    // Any recorded process may be a kill target (a zombie, a finished project's leftover): the guard checks its owner.
+    owners: doc.projects.filter((p) => p.pid !== null).map((p) => ({ pid: p.pid as number, pidStartTime: p.pidStartTime })),
     ...(options.procRoot ? { procRoot: options.procRoot } : {}),
     ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
   });
@@ -357,10 +363,12 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   // Sources: what the agent may not do to imported projects (observed only, or their source failed).
   const restricted = options.sources?.restrict(cyclePlan.plan, doc.projects) ?? { plan: cyclePlan.plan, blocked: [] };
   const active = doc.projects.filter((p) => isActive(p.state)).length;
-  const guarded = guard(restricted.plan, { snapshot, config: options.config, processingCount: active });
+  const safety = agentKillSafety(options.config.allowForeignUsers);
+  const guarded = guard(restricted.plan, { snapshot, config: options.config, safety, processingCount: active });
   guarded.blocked.unshift(...restricted.blocked);
   const plan = guarded.plan;
   result.detections = plan.detections;
+  result.staleMarkers = plan.staleMarkers;
   result.blocked = guarded.blocked.map((b) => ({ project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail }));
   for (const b of guarded.blocked) log.warn('action held back by the guard', { project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail });
 
@@ -422,7 +430,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     return finish();
   }
 
-  const outcomes = await executeActions(runnable, { config: options.config, ...(options.procRoot ? { procRoot: options.procRoot } : {}), ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}) });
+  const outcomes = await executeActions(runnable, { config: options.config, now: clock, ...(options.procRoot ? { procRoot: options.procRoot } : {}), ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}) });
   for (const o of outcomes) {
     result.actions.push({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail, reason: o.action.reason });
     const level = o.outcome === 'failure' ? 'error' : 'info';

@@ -1,4 +1,6 @@
 /** Plain-text tables for human output: padded columns, no colours, no borders. */
+import type { StaleMarkerNotice } from '../core/plan.js';
+import type { Project } from '../core/project.js';
 
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -26,4 +28,30 @@ export function duration(totalSec: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
   if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}
+
+/** Stale markers (older than their project's attempt, so ignored) as a table, or null when there are none. */
+export function staleMarkerTable(notices: readonly Pick<StaleMarkerNotice, 'project' | 'startedAt' | 'markers'>[]): string | null {
+  const rows = notices.flatMap((n) => n.markers.map((m) => [n.project, m.file, m.modifiedAt, n.startedAt ?? '-']));
+  if (rows.length === 0) return null;
+  return `stale markers (older than the attempt, never evidence):\n${table(['PROJECT', 'MARKER', 'MODIFIED', 'ATTEMPT STARTED'], rows)}`;
+}
+
+/** "exit_status 3": a failure reason with the exit status it carries. */
+export function reasonText(p: Pick<Project, 'failureReason' | 'exitStatus'>): string {
+  if (p.failureReason === null) return '';
+  return p.failureReason === 'exit_status' && p.exitStatus !== null ? `exit_status ${p.exitStatus}` : p.failureReason;
+}
+
+/** How the failed commands ended: each one's exit status and last output lines, or null when none is recorded. */
+export function exitReport(projects: readonly Project[]): string | null {
+  const failed = projects.filter((p) => p.state === 'failed' && p.exitStatus !== null);
+  if (failed.length === 0) return null;
+  return failed
+    .map((p) => {
+      const head = `${p.id}: its command exited with status ${p.exitStatus}`;
+      const lines = p.lastOutput ?? [];
+      return lines.length === 0 ? `${head}; no output read` : `${head}; last output:\n${lines.map((l) => `  | ${l}`).join('\n')}`;
+    })
+    .join('\n');
 }

@@ -54,6 +54,8 @@ export interface AgentConfig {
   completionGitPatterns: string[];
   completionOutputPatterns: string[];
   completionErrorPatterns: string[];
+  /** Completion weight of a launched command that exited with status 0 (default 1.0). */
+  completionExitZeroWeight: number;
   /** Pane lines of agent CLIs that mean a prompt or a usage limit (defaults: src/config/agent-patterns.ts). */
   agentPatterns: readonly AgentPattern[];
   /** Entries matched before `agentPatterns`, to extend the catalogue without repeating it. */
@@ -142,11 +144,12 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('queueBreakerMinFinished', 'AGENT_QUEUE_BREAKER_MIN_FINISHED', 5, int(1, 10_000), 'Finished projects needed before the queue breaker may trip.'),
   def('queueBreakerFailureRatio', 'AGENT_QUEUE_BREAKER_FAILURE_RATIO', 0.5, { type: 'number', min: 0.01, max: 1 }, 'Failed share of the window that pauses the queue.'),
   def('queueBreakerCooldownSec', 'AGENT_QUEUE_BREAKER_COOLDOWN_SEC', 1800, seconds, 'How long the queue stays paused once tripped.'),
-  def('completionMarkerFiles', 'AGENT_COMPLETION_MARKER_FILES', ['COMPLETED', '.orchestrator/COMPLETION_MARKER'], list, 'Files in projectDir whose presence decides completion (weight 1.0).'),
-  def('failureMarkerFiles', 'AGENT_FAILURE_MARKER_FILES', ['FAILED'], list, 'Files in projectDir whose presence decides failure.'),
+  def('completionMarkerFiles', 'AGENT_COMPLETION_MARKER_FILES', ['COMPLETED', '.orchestrator/COMPLETION_MARKER'], list, 'Files in projectDir whose presence decides completion (weight 1.0) when modified after the attempt started; an older one is reported as stale, never evidence.'),
+  def('failureMarkerFiles', 'AGENT_FAILURE_MARKER_FILES', ['FAILED'], list, 'Files in projectDir whose presence decides failure when modified after the attempt started; an older one is reported as stale.'),
   def('completionGitPatterns', 'AGENT_COMPLETION_GIT_PATTERNS', ['^(feat|chore|release)(\\(.*\\))?!?: .*(complete|done|finish)', '\\[orchestrator\\] complete'], regexList, 'Commit subjects since startedAt that count as completion evidence (weight 0.6).'),
   def('completionOutputPatterns', 'AGENT_COMPLETION_OUTPUT_PATTERNS', ['(?i)all (tasks|phases) (are )?(complete|completed|done)', '(?i)orchestration complete'], regexList, 'Pane output lines that count as completion evidence (weight 0.5).'),
   def('completionErrorPatterns', 'AGENT_COMPLETION_ERROR_PATTERNS', ['(?i)traceback \\(most recent call last\\)', '(?i)^fatal:', '(?i)orchestration failed'], regexList, 'Pane output lines that veto output-based completion.'),
+  def('completionExitZeroWeight', 'AGENT_COMPLETION_EXIT_ZERO_WEIGHT', 1.0, { type: 'number', min: 0, max: 1 }, 'Completion evidence weight of a command the agent launched that exited with status 0; any other status fails the attempt at once (exit_status).'),
   def('agentPatterns', 'AGENT_CLI_PATTERNS', DEFAULT_AGENT_PATTERNS, agentPatterns,
     'Pane lines of agent CLIs (Claude Code, Codex CLI, Gemini CLI, Aider) that mean the agent waits on a prompt ' +
     '(awaiting_input) or a usage limit (rate_limited): {agent, kind, pattern} entries, the bottom-most match wins; ' +

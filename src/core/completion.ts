@@ -7,7 +7,7 @@
  * (some method could not answer): only the first may lead to a failure, so a
  * project whose evidence could not be gathered is never failed.
  */
-import { iso, type CompletionEvidence, type CompletionMethod, type CompletionRecord, type Project } from './project.js';
+import { iso, ms, type CompletionEvidence, type CompletionMethod, type CompletionRecord, type Project, type StaleMarker } from './project.js';
 
 /** What the evidence gatherers found for one project in one cycle. */
 export interface EvidenceReport {
@@ -17,6 +17,40 @@ export interface EvidenceReport {
   unavailable: { method: CompletionMethod; error: string }[];
   /** When the gathering finished, epoch ms. */
   gatheredAt: number;
+  /** Marker files found but older than the attempt (isStaleMarker): not in `evidence`, reported. */
+  staleMarkers?: StaleMarker[];
+  /**
+   * The captured lines of the session's dead panes (a command that exited),
+   * by pane id, for the record of how it ended; absent when none was read.
+   */
+  deadPaneLines?: { paneId: string; lines: string[] }[];
+}
+
+/**
+ * How far a marker's mtime may trail the attempt's start and still belong to
+ * it. startedAt is read (before the launch) from the precise clock; the kernel
+ * stamps files from a coarse copy of it, up to one tick (at most 10 ms) behind.
+ */
+export const MARKER_CLOCK_SLACK_MS = 20;
+/** The same on a file system that stores whole seconds (ext3, HFS+) or two-second steps (FAT). */
+export const COARSE_MARKER_CLOCK_SLACK_MS = 2000;
+
+/**
+ * True when a marker modified at `modifiedAtMs` predates this attempt, so it
+ * was left by an earlier run: it is reported, never evidence. A project
+ * without a start time has nothing to compare with: its markers count.
+ */
+export function isStaleMarker(modifiedAtMs: number, project: Pick<Project, 'startedAt'>): boolean {
+  const started = ms(project.startedAt);
+  if (started === null) return false;
+  const slack = modifiedAtMs % 1000 === 0 ? COARSE_MARKER_CLOCK_SLACK_MS : MARKER_CLOCK_SLACK_MS;
+  return modifiedAtMs < started - slack;
+}
+
+/** A one-line account of stale markers, for reports. */
+export function describeStaleMarkers(markers: readonly StaleMarker[], startedAt: string | null): string {
+  const list = markers.map((m) => `${m.file} (modified ${m.modifiedAt})`).join(', ');
+  return `${list} older than this attempt (started ${startedAt ?? 'unknown'}): ignored`;
 }
 
 /** Summed weight at which a project is decided complete. */
@@ -86,9 +120,15 @@ export function describeVerdict(verdict: CompletionVerdict): string {
  * finished project is never marked failed); a failure marker decides failed
  * only when every method answered.
  */
-export function decideCompletion(project: Project, report: EvidenceReport | undefined, now: number): CompletionVerdict {
+export function decideCompletion(
+  project: Project,
+  report: EvidenceReport | undefined,
+  now: number,
+  /** Evidence seen by the scan rather than gathered (an exit with status 0). */
+  observed: readonly CompletionEvidence[] = [],
+): CompletionVerdict {
   const phases = phasesEvidence(project);
-  const evidence = distinctEvidence([...(phases ? [phases] : []), ...(report?.evidence ?? [])]);
+  const evidence = distinctEvidence([...(phases ? [phases] : []), ...observed, ...(report?.evidence ?? [])]);
   const score = completionScore(evidence);
   const at = iso(now);
   if (score >= COMPLETION_THRESHOLD - EPSILON) {

@@ -1,14 +1,14 @@
 /**
- * The rules for one active project (DESIGN §5): completion first, then
- * zombie, phantom, timeout with extensions, the timing-out grace, and stale
- * heartbeats. Pure: everything arrives in the context, `now` included.
+ * The rules for one active project (DESIGN §5): completion first, then a
+ * launched command's failing exit status, zombie, phantom, timeout with
+ * extensions, the timing-out grace, and stale heartbeats. Pure: everything arrives in the context, `now` included.
  *
  * A rule that ends in "failed" (phantom, zombie kill, timing-out kill) is held
  * back while the completion verdict is unknown, so a finished project whose
  * evidence could not be gathered is never failed; it stays reported.
  */
 import type { AgentConfig } from '../config/keys.js';
-import { decideCompletion, describeVerdict, type CompletionVerdict, type EvidenceReport } from './completion.js';
+import { decideCompletion, describeStaleMarkers, describeVerdict, type CompletionVerdict, type EvidenceReport } from './completion.js';
 import {
   describePid,
   describeSession,
@@ -18,6 +18,7 @@ import {
   sessionExists,
   type Liveness,
 } from './liveness.js';
+import { commandExit, describeExit, exitEvidence, lastOutputOf, type CommandExit } from './exit.js';
 import type { Detection, FollowUp, KillTreeAction, Plan, PlannedUpdate, StuckKind } from './plan.js';
 import { iso, ms, type Project } from './project.js';
 import type { Snapshot } from './snapshot.js';
@@ -64,8 +65,8 @@ function killTree(project: Project, l: Liveness, reason: string, then: FollowUp)
   };
 }
 
-/** Completed or failed by evidence: plan the move and return true. */
-function settle(project: Project, verdict: CompletionVerdict, plan: Plan): boolean {
+/** Completed or failed by evidence: plan the move (with `patch`, how the command ended) and return true. */
+function settle(project: Project, verdict: CompletionVerdict, plan: Plan, patch: Partial<Project> = {}): boolean {
   if (verdict.outcome === 'completed') {
     const evidence = verdict.record.evidence.map((e) => `${e.method} (${e.weight}): ${e.detail}`).join('; ');
     plan.transitions.push({
@@ -73,7 +74,7 @@ function settle(project: Project, verdict: CompletionVerdict, plan: Plan): boole
       from: project.state,
       to: 'completed',
       reason: `completion decided, score ${verdict.record.score}: ${evidence}`,
-      patch: { completion: verdict.record },
+      patch: { ...patch, completion: verdict.record },
     });
     plan.completions.set(project.id, verdict.record);
     return true;
@@ -85,12 +86,68 @@ function settle(project: Project, verdict: CompletionVerdict, plan: Plan): boole
       from: project.state,
       to: 'failed',
       reason: `failure marker found: ${marker?.detail ?? 'failure_marker'}`,
-      patch: { failureReason: 'failure_marker', completion: verdict.record },
+      patch: { ...patch, failureReason: 'failure_marker', completion: verdict.record },
     });
     plan.completions.set(project.id, verdict.record);
     return true;
   }
   return false;
+}
+
+/** The completion verdict of this cycle: the record's phases, the gathered evidence and an exit with status 0. */
+function verdictOf(project: Project, exit: CommandExit | null, ctx: DetectContext): CompletionVerdict {
+  const zero = exitEvidence(exit, ctx.config.completionExitZeroWeight);
+  return decideCompletion(project, ctx.evidence.get(project.id), ctx.now, zero ? [zero] : []);
+}
+
+/** What the record keeps of an exit: the status and the command's last lines (null when they were not read). */
+function exitPatch(project: Project, exit: CommandExit | null, ctx: DetectContext): Partial<Project> {
+  if (exit === null) return {};
+  const read = ctx.evidence.get(project.id)?.deadPaneLines?.find((p) => p.paneId === exit.paneId);
+  return { exitStatus: exit.status, lastOutput: read ? lastOutputOf(read.lines) : null };
+}
+
+/** Close the session of a command that ended, once read, when nothing else runs in it. */
+function closeEnded(project: Project, exit: CommandExit | null, plan: Plan): void {
+  if (exit === null || !exit.sessionDead || project.session === null) return;
+  const reason = `its command ${describeExit(exit)}; the session is closed once its status and output are read`;
+  plan.actions.push({ kind: 'kill_session', project: project.id, session: project.session, tmuxSocket: project.tmuxSocket, reason });
+}
+
+/**
+ * A launched command that exited with a status other than 0 fails its attempt
+ * at once (no phantom grace): completion was checked first and said no.
+ */
+function failOnExit(project: Project, exit: CommandExit, ctx: DetectContext, plan: Plan, verdict: CompletionVerdict): void {
+  const patch = exitPatch(project, exit, ctx);
+  const last = patch.lastOutput?.at(-1);
+  plan.transitions.push({
+    project: project.id,
+    from: project.state,
+    to: 'failed',
+    reason: `exit_status: the launched command ${describeExit(exit)}${last === undefined ? '' : `; last output: ${JSON.stringify(last)}`}`,
+    patch: { ...patch, failureReason: 'exit_status' },
+    details: { exitStatus: exit.status, completion: describeVerdict(verdict) },
+  });
+  closeEnded(project, exit, plan);
+}
+
+/**
+ * Completion first (an exit with status 0 is evidence), then a failing exit
+ * status. True when the project was settled this way.
+ */
+function settleEnded(project: Project, l: Liveness, ctx: DetectContext, plan: Plan): { settled: boolean; verdict: CompletionVerdict } {
+  const exit = commandExit(project, l);
+  const verdict = verdictOf(project, exit, ctx);
+  if (settle(project, verdict, plan, exitPatch(project, exit, ctx))) {
+    closeEnded(project, exit, plan);
+    return { settled: true, verdict };
+  }
+  if (exit !== null && exit.status !== 0 && heldBy(verdict) === null) {
+    failOnExit(project, exit, ctx, plan, verdict);
+    return { settled: true, verdict };
+  }
+  return { settled: false, verdict };
 }
 
 /** Why a failure must wait, or null when the completion check answered "not complete". */
@@ -114,9 +171,24 @@ function seenAliveDue(project: Project, ctx: DetectContext): boolean {
   return seen === null || ctx.now - seen >= lastSeenRefreshMs(ctx.config);
 }
 
+/**
+ * Markers the evidence step found older than this attempt: reported in the
+ * plan, and kept on the record (so `status` shows them) while the marker
+ * gatherers answered; a marker that could not be checked changes nothing.
+ */
+function noteStaleMarkers(project: Project, report: EvidenceReport | undefined, plan: Plan, update: PlannedUpdate): void {
+  if (report === undefined || report.unavailable.some((u) => u.method === 'marker' || u.method === 'failure_marker')) return;
+  const stale = report.staleMarkers ?? [];
+  if (stale.length > 0) {
+    plan.staleMarkers.push({ project: project.id, startedAt: project.startedAt, markers: stale, reason: describeStaleMarkers(stale, project.startedAt) });
+  }
+  if (JSON.stringify(stale) !== JSON.stringify(project.staleMarkers)) update.patch.staleMarkers = stale;
+}
+
 export function detectActive(project: Project, ctx: DetectContext, plan: Plan): void {
   const l = livenessOf(project, ctx.snapshot);
   const update: PlannedUpdate = { project: project.id, patch: {} };
+  noteStaleMarkers(project, ctx.evidence.get(project.id), plan, update);
   if (project.state === 'processing') detectProcessing(project, l, ctx, plan, update);
   else if (project.state === 'timing_out') detectTimingOut(project, l, ctx, plan);
   else if (project.state === 'zombie') detectZombie(project, l, plan);
@@ -127,8 +199,8 @@ export function detectActive(project: Project, ctx: DetectContext, plan: Plan): 
 }
 
 function detectProcessing(project: Project, l: Liveness, ctx: DetectContext, plan: Plan, update: PlannedUpdate): void {
-  const verdict = decideCompletion(project, ctx.evidence.get(project.id), ctx.now);
-  if (settle(project, verdict, plan)) return;
+  const { settled, verdict } = settleEnded(project, l, ctx, plan);
+  if (settled) return;
   const held = heldBy(verdict);
 
   if (l.zombie) {
@@ -226,8 +298,8 @@ function detectStaleHeartbeat(project: Project, l: Liveness, ctx: DetectContext,
 }
 
 function detectTimingOut(project: Project, l: Liveness, ctx: DetectContext, plan: Plan): void {
-  const verdict = decideCompletion(project, ctx.evidence.get(project.id), ctx.now);
-  if (settle(project, verdict, plan)) return;
+  const { settled, verdict } = settleEnded(project, l, ctx, plan);
+  if (settled) return;
   const held = heldBy(verdict);
   const { config, now } = ctx;
   const state = `${describePid(project, l)}, ${describeSession(project, l)}`;

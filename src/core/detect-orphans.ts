@@ -12,7 +12,7 @@ import { compilePatterns } from './patterns.js';
 import type { Plan } from './plan.js';
 import { isActive, isTerminal, ms, type Project } from './project.js';
 import { indexTree, treeOf, type TreeIndex } from './process-tree.js';
-import { findServer, processScanOk, serverLabel } from './liveness.js';
+import { findServer, pidStatusOf, processScanOk, serverLabel } from './liveness.js';
 
 /**
  * @param projects every project in the registry (ownership)
@@ -51,8 +51,13 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
             endedAt = ended;
           }
         }
-        if (!owner || endedAt === null || now - endedAt <= graceMs) continue;
-        const reason = `session ${name} of ${owner.state} project ${owner.id} still alive on ${where} ${secs(now - endedAt)} after it ended (orphan grace ${config.orphanGraceSec}s)`;
+        if (!owner || endedAt === null) continue;
+        // A session whose panes are all dead (kept by remain-on-exit) runs nothing: no grace to wait out.
+        const dead = panes.every((p) => p.paneDead);
+        if (!dead && now - endedAt <= graceMs) continue;
+        const reason = dead
+          ? `session ${name} of ${owner.state} project ${owner.id} on ${where} holds only dead panes: nothing runs in it`
+          : `session ${name} of ${owner.state} project ${owner.id} still alive on ${where} ${secs(now - endedAt)} after it ended (orphan grace ${config.orphanGraceSec}s)`;
         plan.actions.push({ kind: 'kill_session', project: owner.id, session: name, tmuxSocket: server.socket, reason });
         plan.detections.push({ kind: 'orphan_session', project: owner.id, session: name, tmuxSocket: server.socket, pid: null, reason });
         continue;
@@ -69,7 +74,13 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
   }
 }
 
-/** A finished project's recorded process still running (same start time) past the orphan grace: kill its tree. */
+/**
+ * A finished project's recorded process still running (same start time) past
+ * the orphan grace: kill its tree. A defunct one (exited, its parent never
+ * reaped it) runs nothing and cannot be killed further: it is reported, never
+ * planned as a kill, unless it leads a group that still holds a live process
+ * (the tree kill reaches those through the group).
+ */
 export function detectLeftoverProcesses(projects: readonly Project[], local: readonly Project[], ctx: DetectContext, plan: Plan): void {
   const { config, now, snapshot } = ctx;
   if (!processScanOk(snapshot)) return;
@@ -84,6 +95,11 @@ export function detectLeftoverProcesses(projects: readonly Project[], local: rea
     if (claimed.has(`${project.pid}:${project.pidStartTime}`)) continue;
     const ended = ms(project.endedAt);
     if (ended === null || now - ended <= graceMs) continue;
+    if (pidStatusOf(project, snapshot).status !== 'alive') {
+      const reason = `pid ${project.pid} (${process.comm}) of ${project.state} project ${project.id} is defunct ${secs(now - ended)} after it ended: its parent (pid ${process.ppid}) never reaped it; nothing to kill`;
+      plan.detections.push(detection('defunct_process', project, reason));
+      continue;
+    }
     const reason = `pid ${project.pid} of ${project.state} project ${project.id} still alive ${secs(now - ended)} after it ended (orphan grace ${config.orphanGraceSec}s)`;
     plan.actions.push({
       kind: 'kill_tree',

@@ -5,10 +5,15 @@
  * Rules, in order:
  * 1. any scan source failed (scanIsClear false): every kill_tree and
  *    kill_session is held, `scan_failed`;
- * 2. the plan's tree kills of active projects (kill_tree actions with a
+ * 2. a kill the executor would refuse (src/core/kill-safety.ts: init, the
+ *    agent or its parent, a start time that differs or is unknown, another
+ *    user's process, a session name tmux would not take), judged on what the
+ *    scan saw: held with the rule's reason, so the plan never shows it as a
+ *    kill; it does not count against the limits below;
+ * 3. the plan's tree kills of active projects (kill_tree actions with a
  *    follow-up move) would kill more than half of at least 4 processing
  *    projects: every kill_tree is held, `too_many_processing`;
- * 3. more kill_tree actions than `maxKillsPerCycle`: the first
+ * 4. more kill_tree actions than `maxKillsPerCycle`: the first
  *    `maxKillsPerCycle` in plan order run, the rest are held, `too_many_kills`.
  *    reconcile orders its kills oldest project start first.
  *
@@ -20,10 +25,13 @@ import type { AgentConfig } from '../config/keys.js';
 import { isDestructive, type BlockedAction, type HealAction, type Plan } from './plan.js';
 import { scanIsClear, type Snapshot } from './snapshot.js';
 import { serverLabel } from './liveness.js';
+import { killSessionRefusal, killTreeRefusal, type KillRefusal, type KillSafety } from './kill-safety.js';
 
 export interface GuardContext {
   snapshot: Snapshot;
   config: Pick<AgentConfig, 'maxKillsPerCycle'>;
+  /** Who would signal: the executor's own safety context (heal/kill-tree.ts `agentKillSafety`). */
+  safety: KillSafety;
   /** Projects in active states (processing, timing_out, zombie) before this plan is applied. */
   processingCount: number;
 }
@@ -46,6 +54,13 @@ export function failedSources(snapshot: Snapshot): string[] {
   return failed;
 }
 
+/** The executor's refusal of `action` on what the scan saw, or null when it would go ahead. */
+function refusalOf(action: HealAction, ctx: GuardContext): KillRefusal | null {
+  if (action.kind === 'kill_session') return killSessionRefusal(action.session);
+  if (action.kind !== 'kill_tree') return null;
+  return killTreeRefusal(action.pid, action.pidStartTime, ctx.snapshot.processes.byPid.get(action.pid), ctx.safety);
+}
+
 export function guard(plan: Plan, ctx: GuardContext): GuardResult {
   const blocked: BlockedAction[] = [];
   const held = new Set<HealAction>();
@@ -58,7 +73,11 @@ export function guard(plan: Plan, ctx: GuardContext): GuardResult {
     const detail = `scan failed: ${failedSources(ctx.snapshot).join('; ') || 'unknown source'}`;
     for (const action of plan.actions) if (isDestructive(action)) hold(action, 'scan_failed', detail);
   } else {
-    const kills = plan.actions.filter((a) => a.kind === 'kill_tree');
+    for (const action of plan.actions) {
+      const refused = refusalOf(action, ctx);
+      if (refused) hold(action, refused.reason, refused.detail);
+    }
+    const kills = plan.actions.filter((a) => a.kind === 'kill_tree' && !held.has(a));
     const victims = new Set(kills.filter((a) => a.then !== undefined && a.project !== null).map((a) => a.project));
     const limit = ctx.config.maxKillsPerCycle;
     if (ctx.processingCount >= 4 && victims.size * 2 > ctx.processingCount) {

@@ -120,7 +120,15 @@ export function recoverIntents(intents: readonly Intent[], projects: readonly Pr
           from: 'queued',
           to: 'processing',
           reason: `launched (adopted from an unfinished launch: session ${intent.session} runs pid ${pane.panePid})`,
-          patch: { ...intent.then?.patch, pid: pane.panePid, pidStartTime: proc?.startTime ?? null, session: intent.session, tmuxSocket: intent.tmuxSocket },
+          // The intent was recorded before tmux ran: nothing the command wrote predates it.
+          patch: {
+            ...intent.then?.patch,
+            pid: pane.panePid,
+            pidStartTime: proc?.startTime ?? null,
+            session: intent.session,
+            tmuxSocket: intent.tmuxSocket,
+            startedAt: intent.at,
+          },
         });
         recovery.notes.push(`intent ${intent.id}: launch of ${project.id} adopted`);
         break;

@@ -3,7 +3,7 @@
  * state moves, field updates, destructive actions, and the stuck conditions it
  * saw. Every item carries a human-readable reason.
  */
-import type { CompletionRecord, Project, ProjectState } from './project.js';
+import type { CompletionRecord, Project, ProjectState, StaleMarker } from './project.js';
 
 /** A state move applied at commit time, unconditionally. */
 export interface PlannedTransition {
@@ -95,7 +95,16 @@ export interface BlockedAction {
   detail: string;
 }
 
-export const GUARD_REASONS = ['scan_failed', 'too_many_kills', 'too_many_processing', 'foreign_user', 'queue_paused'] as const;
+export const GUARD_REASONS = [
+  'scan_failed',
+  'too_many_kills',
+  'too_many_processing',
+  'foreign_user',
+  'protected_pid',
+  'pid_unverified',
+  'invalid_session',
+  'queue_paused',
+] as const;
 export type GuardReason = (typeof GUARD_REASONS)[number];
 
 export interface Plan {
@@ -105,8 +114,18 @@ export interface Plan {
   detections: Detection[];
   /** Completion decisions taken this cycle, by project id (also carried in transitions' patches). */
   completions: Map<string, CompletionRecord>;
+  /** Marker files seen this cycle that predate their project's attempt: ignored, reported. Not a stuck kind. */
+  staleMarkers: StaleMarkerNotice[];
+}
+
+/** One project's stale markers, as a cycle reports them. */
+export interface StaleMarkerNotice {
+  project: string;
+  startedAt: string | null;
+  markers: StaleMarker[];
+  reason: string;
 }
 
 export function emptyPlan(): Plan {
-  return { transitions: [], updates: [], actions: [], detections: [], completions: new Map() };
+  return { transitions: [], updates: [], actions: [], detections: [], completions: new Map(), staleMarkers: [] };
 }

@@ -26,6 +26,9 @@ export function projectRow(p: Project, config: AgentConfig, now: number) {
     heartbeatAt: p.heartbeatAt,
     endedAt: p.endedAt,
     failureReason: p.failureReason,
+    exitStatus: p.exitStatus,
+    lastOutput: p.lastOutput,
+    staleMarkers: p.staleMarkers,
   };
 }
 

@@ -55,7 +55,7 @@ export interface Phase {
   [extra: string]: unknown;
 }
 
-export const COMPLETION_METHODS = ['marker', 'phases', 'git', 'output', 'failure_marker', 'reported'] as const;
+export const COMPLETION_METHODS = ['marker', 'exit', 'phases', 'git', 'output', 'failure_marker', 'reported'] as const;
 export type CompletionMethod = (typeof COMPLETION_METHODS)[number];
 
 /** One piece of completion evidence (DESIGN §6). */
@@ -70,6 +70,15 @@ export interface CompletionRecord {
   at: string;
   score: number;
   evidence: CompletionEvidence[];
+}
+
+/** A marker file in projectDir older than the attempt's start: reported, never evidence. */
+export interface StaleMarker {
+  method: 'marker' | 'failure_marker';
+  /** The marker's name, relative to projectDir. */
+  file: string;
+  /** Its modification time. */
+  modifiedAt: string;
 }
 
 /**
@@ -119,6 +128,16 @@ export interface Project {
   phases: Phase[];
   failureReason: string | null;
   completion: CompletionRecord | null;
+  /**
+   * How the command the agent launched ended, read from its tmux pane: the exit
+   * status (128 + n when killed by signal n), null while unknown or for a
+   * process the agent did not launch.
+   */
+  exitStatus: number | null;
+  /** The last lines that command printed (plain text, capped), null when not read. */
+  lastOutput: string[] | null;
+  /** Markers of this attempt's projectDir that predate it: never evidence, shown to the operator. */
+  staleMarkers: StaleMarker[];
   history: HistoryEntry[];
   /** Set on projects imported from a source; absent on the registry's own projects. */
   source?: ProjectSource | null;
@@ -167,6 +186,9 @@ export function newProject(fields: Partial<Project> & { id: string; enqueuedAt: 
     phases: [],
     failureReason: null,
     completion: null,
+    exitStatus: null,
+    lastOutput: null,
+    staleMarkers: [],
     history: [],
     ...fields,
   };

@@ -40,6 +40,14 @@ export interface TmuxPane {
   paneId: string;
   panePid: number;
   paneDead: boolean;
+  /**
+   * How a dead pane's process ended (a window with remain-on-exit keeps the
+   * pane): #{pane_dead_status}, its exit status, and #{pane_dead_signal}, the
+   * signal that killed it. null while the pane lives, and when tmux does not
+   * say (pane_dead_signal needs tmux 3.3).
+   */
+  deadStatus: number | null;
+  deadSignal: number | null;
   /** #{window_activity}: moves on pane output even when detached. Epoch ms. */
   windowActivityAt: number | null;
   /** #{session_created}, epoch ms. */

@@ -63,6 +63,9 @@ function onEnter(project: Project, to: ProjectState, at: string): Partial<Projec
         nextAttemptAt: null,
         failureReason: null,
         completion: null,
+        exitStatus: null,
+        lastOutput: null,
+        staleMarkers: [],
         attempts: project.attempts + 1,
       };
     case 'timing_out':

@@ -45,9 +45,14 @@ export class PidProbe implements EventSource {
     private readonly procRoot?: string,
   ) {}
 
-  /** Replace the PIDs to watch (called after each cycle with the active projects). */
+  /**
+   * Replace the PIDs to watch (called after each cycle with the active
+   * projects). A PID without a start time (a launched command that exited
+   * before it could be read) is watched for existence alone: its exit is
+   * what the next cycle must decide.
+   */
   track(pids: readonly TrackedPid[]): void {
-    this.tracked = pids.filter((p) => p.pidStartTime !== null);
+    this.tracked = [...pids];
   }
 
   private async probe(): Promise<void> {
@@ -64,7 +69,8 @@ export class PidProbe implements EventSource {
           continue;
         }
         const stat = await readStat(t.pid, this.procRoot);
-        if (stat === null || stat.startTime !== t.pidStartTime || stat.state === 'Z' || stat.state === 'X') gone.push(`${t.project} (pid ${t.pid})`);
+        const changed = t.pidStartTime !== null && stat !== null && stat.startTime !== t.pidStartTime;
+        if (stat === null || changed || stat.state === 'Z' || stat.state === 'X') gone.push(`${t.project} (pid ${t.pid})`);
       }
       this.error = null;
       if (gone.length > 0) {

@@ -109,6 +109,8 @@ export async function gatherEvidence(projects: readonly Project[], ctx: GatherEv
         return;
       }
       if (result.evidence !== null) report.evidence.push(result.evidence);
+      if (result.staleMarkers?.length) report.staleMarkers = [...(report.staleMarkers ?? []), ...result.staleMarkers];
+      if (result.deadPaneLines?.length) report.deadPaneLines = [...(report.deadPaneLines ?? []), ...result.deadPaneLines];
       if (result.note !== undefined) ctx.onNote?.({ project: id, method, note: result.note });
     });
     reports.set(id, report);

@@ -1,14 +1,16 @@
 /**
  * Marker files (DESIGN §6): a file from `completionMarkerFiles` in projectDir
  * decides completion, one from `failureMarkerFiles` decides failure. Both
- * weigh 1.0. Absent (ENOENT/ENOTDIR) is routine; any other error means the
+ * weigh 1.0, but only when modified during this attempt: an older one was
+ * left by an earlier run and is reported as stale, never evidence. Absent (ENOENT/ENOTDIR) is routine; any other error means the
  * directory could not be read, which is `unavailable`, never "not complete".
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 
 import type { AgentConfig } from '../config/keys.js';
-import type { CompletionMethod, Project } from '../core/project.js';
+import { isStaleMarker } from '../core/completion.js';
+import type { Project, StaleMarker } from '../core/project.js';
 import { errorText, withDeadline } from './deadline.js';
 import type { EvidenceGatherer, GatherContext, GatherResult } from './types.js';
 
@@ -27,12 +29,11 @@ export function markerNameProblem(projectDir: string, name: string): string | nu
   return null;
 }
 
-type Probe = { present: true } | { present: false } | { error: string };
+type Probe = { present: true; modifiedAtMs: number } | { present: false } | { error: string };
 
 async function probe(path: string): Promise<Probe> {
   try {
-    await stat(path);
-    return { present: true };
+    return { present: true, modifiedAtMs: (await stat(path)).mtimeMs };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // ENOTDIR: a path component is a file, so the marker cannot exist.
@@ -41,7 +42,7 @@ async function probe(path: string): Promise<Probe> {
   }
 }
 
-async function findMarker(method: CompletionMethod, label: string, projectDir: string, names: readonly string[]): Promise<GatherResult> {
+async function findMarker(method: 'marker' | 'failure_marker', label: string, project: Project, projectDir: string, names: readonly string[]): Promise<GatherResult> {
   const refused: string[] = [];
   const failures: string[] = [];
   const usable: string[] = [];
@@ -52,21 +53,27 @@ async function findMarker(method: CompletionMethod, label: string, projectDir: s
   }
   const probes = await Promise.all(usable.map((name) => probe(resolve(projectDir, name))));
   let found: string | null = null;
+  const stale: StaleMarker[] = [];
   for (const [i, p] of probes.entries()) {
+    const name = usable[i] ?? '';
     if ('error' in p) failures.push(p.error);
-    else if (p.present && found === null) found = usable[i] ?? null;
+    else if (!p.present) continue;
+    // Left by an earlier run: reported, never this attempt's evidence.
+    else if (isStaleMarker(p.modifiedAtMs, project)) stale.push({ method, file: name, modifiedAt: new Date(p.modifiedAtMs).toISOString() });
+    else found ??= name;
   }
   const problems = [...refused, ...failures];
+  const extra = stale.length > 0 ? { staleMarkers: stale } : {};
   if (found !== null) {
     // A present marker is definitive even when another name could not be checked.
     const evidence = { method, weight: MARKER_WEIGHT, detail: `${label} ${found} present` };
-    return problems.length > 0 ? { evidence, note: `ignored: ${problems.join('; ')}` } : { evidence };
+    return problems.length > 0 ? { evidence, note: `ignored: ${problems.join('; ')}`, ...extra } : { evidence, ...extra };
   }
   if (problems.length > 0) return { unavailable: problems.join('; ') };
-  return { evidence: null };
+  return { evidence: null, ...extra };
 }
 
-function markerGatherer(method: CompletionMethod, label: string, names: (config: Readonly<AgentConfig>) => readonly string[]): EvidenceGatherer {
+function markerGatherer(method: 'marker' | 'failure_marker', label: string, names: (config: Readonly<AgentConfig>) => readonly string[]): EvidenceGatherer {
   return {
     method,
     async gather(project: Project, ctx: GatherContext): Promise<GatherResult> {
@@ -75,7 +82,7 @@ function markerGatherer(method: CompletionMethod, label: string, names: (config:
       if (list.length === 0) return { evidence: null };
       try {
         return await withDeadline(
-          findMarker(method, label, project.projectDir, list),
+          findMarker(method, label, project, project.projectDir, list),
           ctx.config.evidenceTimeoutMs,
           `${label} check in ${project.projectDir}`,
         );

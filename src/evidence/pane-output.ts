@@ -3,7 +3,9 @@
  * project's session. A line matching `completionErrorPatterns` vetoes; else a
  * line matching `completionOutputPatterns` is evidence (weight 0.5). A missing
  * session or server is "nothing found"; any other tmux failure or a timeout is
- * `unavailable`.
+ * `unavailable`. The lines of dead panes (a launched command that exited) are
+ * read even without output patterns and handed on, for the record of how the
+ * command ended.
  *
  * A gathering reads the panes of all its projects in bulk first: per tmux
  * server one `list-panes -a` and one tmux call that captures up to 32 panes,
@@ -30,14 +32,23 @@ function isGone(error: unknown): boolean {
   return error.noServer || /can't find (session|pane|window)/.test(error.stderr);
 }
 
+/** The line tmux writes into a pane kept after its command exited ("Pane is dead (status 3, <time>)"): not output. */
+const PANE_IS_DEAD = /^Pane is dead( \(.*\))?$/;
+
 /**
- * The last `limit` non-blank lines of a capture, trailing whitespace trimmed
- * (the visible screen pads with blank rows), each distinct line once.
+ * The last `limit` non-blank lines of a capture, in order, trailing
+ * whitespace trimmed (the visible screen pads with blank rows) and tmux's own
+ * "Pane is dead" line left out.
  */
-export function lastDistinctLines(capture: string, limit = PANE_LINES): string[] {
+export function lastLines(capture: string, limit = PANE_LINES): string[] {
   const lines = capture.split('\n').map((l) => l.trimEnd());
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return [...new Set(lines.slice(-limit).filter((l) => l !== ''))];
+  return lines.slice(-limit).filter((l) => l !== '' && !PANE_IS_DEAD.test(l));
+}
+
+/** The last `limit` non-blank lines of a capture (see lastLines), each distinct line once. */
+export function lastDistinctLines(capture: string, limit = PANE_LINES): string[] {
+  return [...new Set(lastLines(capture, limit))];
 }
 
 function quote(line: string): string {
@@ -47,7 +58,24 @@ function quote(line: string): string {
 
 export interface PaneLines {
   paneId: string;
+  /** Distinct non-blank lines, for the patterns. */
   lines: string[];
+  /** The pane's command exited (remain-on-exit kept the pane). */
+  dead?: boolean;
+  /** A dead pane's last non-blank lines in order, repeats kept: what its command printed last. */
+  tail?: string[];
+}
+
+/** The read lines of the dead panes among `panes`, for the record of how the command ended. */
+function deadPaneLines(panes: readonly PaneLines[]): { deadPaneLines?: { paneId: string; lines: string[] }[] } {
+  const dead = panes.filter((p) => p.dead === true).map((p) => ({ paneId: p.paneId, lines: p.tail ?? p.lines }));
+  return dead.length > 0 ? { deadPaneLines: dead } : {};
+}
+
+/** A capture as PaneLines: the distinct lines always, the ordered tail of a dead pane. */
+function paneLines(paneId: string, capture: string, dead: boolean): PaneLines {
+  const tail = lastLines(capture);
+  return { paneId, lines: [...new Set(tail)], ...(dead ? { dead, tail } : {}) };
 }
 
 /** The pure decision over captured panes: a veto wins over any completion line. */
@@ -91,7 +119,7 @@ export class PaneCaptures {
  * pane can print by chance. Rejects when tmux does (a pane closed stops the
  * sequence) or the markers do not all come back.
  */
-async function captureBatch(socket: string | null, panes: readonly { paneId: string }[], options: RunTmuxOptions): Promise<PaneLines[]> {
+async function captureBatch(socket: string | null, panes: readonly { paneId: string; dead: boolean }[], options: RunTmuxOptions): Promise<PaneLines[]> {
   const token = `toa-capture-${randomBytes(8).toString('hex')}-`;
   const args: string[] = [];
   panes.forEach(({ paneId }, i) => {
@@ -104,7 +132,7 @@ async function captureBatch(socket: string | null, panes: readonly { paneId: str
   for (const line of out.split('\n')) {
     const pane = panes[captured.length];
     if (pane !== undefined && line === `${token}${captured.length}`) {
-      captured.push({ paneId: pane.paneId, lines: lastDistinctLines(lines.join('\n')) });
+      captured.push(paneLines(pane.paneId, lines.join('\n'), pane.dead));
       lines = [];
     } else {
       lines.push(line);
@@ -116,24 +144,34 @@ async function captureBatch(socket: string | null, panes: readonly { paneId: str
   return captured;
 }
 
-/** One server's share of a bulk read: sessions settled, or none when tmux failed there. */
-async function captureServer(socket: string | null, sessions: ReadonlySet<string>, options: RunTmuxOptions): Promise<Map<string, PaneLines[]>> {
+/** `#{pane_id}|#{pane_dead}|…` lines: the pane id and whether it is dead, then the rest (a session name). */
+function parseListing(listing: string): { paneId: string; dead: boolean; rest: string }[] {
+  const panes: { paneId: string; dead: boolean; rest: string }[] = [];
+  for (const line of listing.split('\n')) {
+    const match = /^(%\d+)\|([01]?)\|(.*)$/.exec(line);
+    if (match) panes.push({ paneId: match[1] as string, dead: match[2] === '1', rest: match[3] as string });
+  }
+  return panes;
+}
+
+/**
+ * One server's share of a bulk read: sessions settled, or none when tmux
+ * failed there. Only dead panes are read when `live` is false (no output
+ * patterns to look for): their output is the record of how a command ended.
+ */
+async function captureServer(socket: string | null, sessions: ReadonlySet<string>, live: boolean, options: RunTmuxOptions): Promise<Map<string, PaneLines[]>> {
   const settled = new Map<string, PaneLines[]>();
   let listing: string;
   try {
     // The session name last: it may hold the separator, a pane id never does (tmux prints a tab as "_").
-    listing = await runTmux(socket, ['list-panes', '-a', '-F', '#{pane_id}|#{session_name}'], options);
+    listing = await runTmux(socket, ['list-panes', '-a', '-F', '#{pane_id}|#{pane_dead}|#{session_name}'], options);
   } catch (error) {
     if (isGone(error)) for (const s of sessions) settled.set(s, []); // no server: every session is gone
     return settled;
   }
-  const panes: { paneId: string; session: string }[] = [];
-  for (const line of listing.split('\n')) {
-    const sep = line.indexOf('|');
-    if (sep <= 0) continue;
-    const session = line.slice(sep + 1);
-    if (sessions.has(session)) panes.push({ paneId: line.slice(0, sep), session });
-  }
+  const panes = parseListing(listing)
+    .filter((p) => sessions.has(p.rest) && (live || p.dead))
+    .map((p) => ({ paneId: p.paneId, dead: p.dead, session: p.rest }));
   const read = new Map<string, PaneLines[]>();
   const unread = new Set<string>();
   for (let i = 0; i < panes.length; i += PANES_PER_CALL) {
@@ -152,16 +190,19 @@ async function captureServer(socket: string | null, sessions: ReadonlySet<string
   return settled;
 }
 
-/** The bulk read before the per-project calls: every project's panes, per server, in a few tmux calls. */
+/**
+ * The bulk read before the per-project calls: every project's panes, per
+ * server, in a few tmux calls; only the dead panes when there are no output
+ * patterns to look for (or patterns the per-project read reports as broken).
+ */
 async function capturePanes(projects: readonly Project[], ctx: GatherContext): Promise<PaneCaptures> {
-  // Nothing to look for (or patterns the per-project read reports as broken): no tmux call.
   let patterns: RegExp[] = [];
   try {
     patterns = compilePatterns(ctx.config.completionOutputPatterns);
   } catch {
     // left to gather(), which names the broken pattern
   }
-  if (patterns.length === 0) return new PaneCaptures(new Map());
+  const live = patterns.length > 0;
   const wanted = new Map<string | null, Set<string>>();
   for (const p of projects) {
     if (p.session === null || p.session === '') continue;
@@ -170,11 +211,15 @@ async function capturePanes(projects: readonly Project[], ctx: GatherContext): P
   }
   const deadline = Date.now() + ctx.config.evidenceTimeoutMs;
   const servers = new Map<string | null, Map<string, PaneLines[]>>();
-  await Promise.all([...wanted].map(async ([socket, sessions]) => servers.set(socket, await captureServer(socket, sessions, tmuxOptions(ctx, deadline)))));
+  await Promise.all([...wanted].map(async ([socket, sessions]) => servers.set(socket, await captureServer(socket, sessions, live, tmuxOptions(ctx, deadline)))));
   return new PaneCaptures(servers);
 }
 
-/** `output`: a completion line in the session's panes and no error line (weight 0.5). */
+/**
+ * `output`: a completion line in the session's panes and no error line
+ * (weight 0.5). Also hands on the lines of the session's dead panes, read
+ * even without output patterns: how a launched command ended.
+ */
 export const paneOutputGatherer: EvidenceGatherer = {
   method: 'output',
   prepare: capturePanes,
@@ -188,40 +233,40 @@ export const paneOutputGatherer: EvidenceGatherer = {
     } catch (error) {
       return { unavailable: `completion output/error patterns: ${errorText(error)}` };
     }
-    if (outputPatterns.length === 0) return { evidence: null };
+    const live = outputPatterns.length > 0;
+    const judge = (panes: readonly PaneLines[]): GatherResult => {
+      const verdict = live ? judgePaneOutput(panes, outputPatterns, errorPatterns) : { evidence: null };
+      return { ...verdict, ...deadPaneLines(panes) };
+    };
 
     const session = project.session;
     const socket = normaliseSocket(project.tmuxSocket);
     const read = prepared instanceof PaneCaptures ? prepared.of(socket, session) : undefined;
-    if (read !== undefined) return judgePaneOutput(read, outputPatterns, errorPatterns);
+    if (read !== undefined) return judge(read);
 
     const deadline = Date.now() + ctx.config.evidenceTimeoutMs;
     const tmux = (args: string[]): Promise<string> => runTmux(socket, args, tmuxOptions(ctx, deadline));
 
     const capture = async (): Promise<GatherResult> => {
-      let paneIds: string[];
+      let panes: { paneId: string; dead: boolean }[];
       try {
-        paneIds = (await tmux(['list-panes', '-t', `${exactSession(session)}:`, '-F', '#{pane_id}'])).split('\n').filter((id) => id !== '');
+        const listing = await tmux(['list-panes', '-t', `${exactSession(session)}:`, '-F', '#{pane_id}|#{pane_dead}|']);
+        panes = parseListing(listing).filter((p) => live || p.dead);
       } catch (error) {
         if (isGone(error)) return { evidence: null };
         throw error;
       }
       const captured = await Promise.all(
-        paneIds.map(async (paneId): Promise<PaneLines | null> => {
+        panes.map(async ({ paneId, dead }): Promise<PaneLines | null> => {
           try {
-            const text = await tmux(['capture-pane', '-p', '-J', '-S', `-${PANE_LINES}`, '-t', paneId]);
-            return { paneId, lines: lastDistinctLines(text) };
+            return paneLines(paneId, await tmux(['capture-pane', '-p', '-J', '-S', `-${PANE_LINES}`, '-t', paneId]), dead);
           } catch (error) {
             if (isGone(error)) return null; // the pane closed between list and capture
             throw error;
           }
         }),
       );
-      return judgePaneOutput(
-        captured.filter((p): p is PaneLines => p !== null),
-        outputPatterns,
-        errorPatterns,
-      );
+      return judge(captured.filter((p): p is PaneLines => p !== null));
     };
 
     try {

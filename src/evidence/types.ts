@@ -4,7 +4,7 @@
  * failure into "not complete": what it could not read is `unavailable`.
  */
 import type { AgentConfig } from '../config/keys.js';
-import type { CompletionEvidence, CompletionMethod, Project } from '../core/project.js';
+import type { CompletionEvidence, CompletionMethod, Project, StaleMarker } from '../core/project.js';
 
 export interface GatherContext {
   config: Readonly<AgentConfig>;
@@ -18,10 +18,20 @@ export interface GatherContext {
  * What one gatherer learnt about one project.
  * - `{ evidence }`: it looked; `null` means it found nothing (or nothing applies,
  *   e.g. no projectDir). `note` says why something was ignored or vetoed, so an
- *   operator can see it; it never changes the decision by itself.
+ *   operator can see it; it never changes the decision by itself. Stale markers
+ *   and dead panes' lines ride along as data for the report and the record.
  * - `{ unavailable }`: it could not look (timeout, permission, tmux/git failure).
  */
-export type GatherResult = { evidence: CompletionEvidence | null; note?: string } | { unavailable: string };
+export type GatherResult =
+  | {
+      evidence: CompletionEvidence | null;
+      note?: string;
+      /** Markers found but older than the attempt (not evidence; reported). */
+      staleMarkers?: StaleMarker[];
+      /** The captured lines of the session's dead panes, for the record of how its command ended. */
+      deadPaneLines?: { paneId: string; lines: string[] }[];
+    }
+  | { unavailable: string };
 
 export interface EvidenceGatherer {
   method: CompletionMethod;

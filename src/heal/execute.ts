@@ -5,7 +5,7 @@
 import type { AgentConfig } from '../config/keys.js';
 import type { LaunchFailureReason } from '../core/launch.js';
 import type { HealAction } from '../core/plan.js';
-import type { Project } from '../core/project.js';
+import { iso, type Project } from '../core/project.js';
 import { InputError, messageOf } from '../errors.js';
 import { readStartTime } from '../scan/proc-table.js';
 import { TmuxCommandError } from '../scan/tmux-command.js';
@@ -18,8 +18,8 @@ export interface ActionOutcome {
   action: HealAction;
   outcome: Outcome;
   detail: string;
-  /** For a launch: what the project now runs as. */
-  launched?: Pick<Project, 'pid' | 'pidStartTime' | 'session' | 'tmuxSocket'>;
+  /** For a launch: what the project now runs as, and when the attempt began (read before tmux started it). */
+  launched?: Pick<Project, 'pid' | 'pidStartTime' | 'session' | 'tmuxSocket' | 'startedAt'>;
   /**
    * For a launch known not to have started: the project's own cwd or command
    * is invalid (`invalid_command`), or tmux answered with an error
@@ -31,6 +31,8 @@ export interface ActionOutcome {
 
 export interface ExecuteOptions {
   config: AgentConfig;
+  /** Clock of a launch's start time; default Date.now. */
+  now?: () => number;
   procRoot?: string;
   tmuxPath?: string;
 }
@@ -58,6 +60,8 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
       return { action, outcome: result.outcome, detail: result.detail };
     }
     case 'launch': {
+      // Before tmux starts the command: nothing it writes (a marker, a commit) can predate the attempt.
+      const startedAt = iso((options.now ?? Date.now)());
       let panePid: number;
       try {
         ({ panePid } = await launchSession(action.tmuxSocket, action.session, action.cwd, action.command, tmux));
@@ -73,7 +77,7 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
         action,
         outcome: 'success',
         detail: `session ${action.session} started, pid ${panePid}`,
-        launched: { pid: panePid, pidStartTime, session: action.session, tmuxSocket: action.tmuxSocket },
+        launched: { pid: panePid, pidStartTime, session: action.session, tmuxSocket: action.tmuxSocket, startedAt },
       };
     }
   }

@@ -7,6 +7,7 @@
  * PID wrap within microseconds.)
  */
 import { descendants, treeOf } from '../core/process-tree.js';
+import { killTreeRefusal, ownerRefusal, pidRefusal, protectedPids, type KillSafety } from '../core/kill-safety.js';
 import type { ProcessInfo } from '../core/snapshot.js';
 import { DEFAULT_PROC_ROOT, readProcess, readProcessTable, readStat } from '../scan/proc-table.js';
 
@@ -45,9 +46,9 @@ interface Member {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** PIDs never signalled whatever the registry says: init, this agent, and its parent. */
-function protectedPids(): Set<number> {
-  return new Set([1, process.pid, process.ppid]);
+/** The safety context of this process: it never signals init, itself or its parent, nor (by default) another user. */
+export function agentKillSafety(allowForeignUsers: boolean): KillSafety {
+  return { protectedPids: protectedPids(process.pid, process.ppid), uid: process.getuid?.() ?? null, allowForeignUsers };
 }
 
 /** Send one signal; ESRCH (already gone) is routine, anything else is returned to be reported. */
@@ -75,46 +76,36 @@ function skipped(detail: string): KillTreeResult {
   return { outcome: 'skipped', detail, signalled: [] };
 }
 
-/** Why `root` must not be touched, or null when it may. */
-function refusal(root: ProcessInfo | undefined | null, pidStartTime: number, allowForeignUsers: boolean): string | null {
-  // A defunct root still pins its PID and group, so the members it left behind can be found and killed.
-  if (!root) return 'process already gone';
-  if (root.startTime === null) return 'start time unknown (no /proc): not signalled';
-  if (root.startTime !== pidStartTime) return `pid reused: start time is ${root.startTime}, recorded ${pidStartTime}`;
-  const ourUid = process.getuid?.() ?? null;
-  if (!allowForeignUsers && (root.uid === null || root.uid !== ourUid)) {
-    return `owned by uid ${root.uid ?? 'unknown'}, not ours (${ourUid ?? 'unknown'}); allowForeignUsers is off`;
-  }
-  return null;
-}
-
 /** Kill the tree rooted at `pid`. Never rejects for a process that vanishes; other I/O errors propagate. */
 export async function killTree(options: KillTreeOptions): Promise<KillTreeResult> {
   const { pid, pidStartTime } = options;
   const procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
   const graceMs = options.graceMs ?? 10_000;
   const pollMs = options.pollMs ?? 50;
-  const allowForeignUsers = options.allowForeignUsers ?? false;
-  const guarded = protectedPids();
-  const ourUid = process.getuid?.() ?? null;
-
-  if (!Number.isInteger(pid) || pid <= 0) return skipped(`invalid pid ${pid}`);
-  if (guarded.has(pid)) return skipped(`refusing to signal pid ${pid} (init, the agent or its parent)`);
+  const safety = agentKillSafety(options.allowForeignUsers ?? false);
+  const guarded = safety.protectedPids;
+  // The same rule the guard applied to the plan, now on what is read right before the signals.
+  const own = pidRefusal(pid, safety);
+  if (own) return skipped(own.detail);
   // A cheap probe first: a reused or foreign PID is refused before the full table is read.
-  const early = refusal(await readProcess(pid, procRoot), pidStartTime, allowForeignUsers);
-  if (early) return skipped(early);
+  const probed = await readProcess(pid, procRoot);
+  if (!probed) return skipped('process already gone');
+  const early = killTreeRefusal(pid, pidStartTime, probed, safety);
+  if (early) return skipped(early.detail);
 
   const table = await readProcessTable(procRoot);
   const root = table.byPid.get(pid);
-  const late = refusal(root, pidStartTime, allowForeignUsers);
-  if (late || !root) return skipped(late ?? 'process already gone');
+  // A defunct root still pins its PID and group, so the members it left behind can be found and killed.
+  if (!root) return skipped('process already gone');
+  const late = killTreeRefusal(pid, pidStartTime, root, safety);
+  if (late) return skipped(late.detail);
 
   const members: Member[] = [];
   let spared = 0;
   for (const memberPid of treeOf(table, pid)) {
     const p = table.byPid.get(memberPid);
     if (!p || isDead(p) || p.startTime === null || guarded.has(memberPid)) continue;
-    if (!allowForeignUsers && p.uid !== ourUid) {
+    if (ownerRefusal(p, safety)) {
       spared += 1;
       continue;
     }
@@ -171,7 +162,7 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
     for (const child of newcomers) {
       const p = fresh.byPid.get(child);
       if (!p || known.has(child) || isDead(p) || p.startTime === null || guarded.has(child)) continue;
-      if (!allowForeignUsers && p.uid !== ourUid) continue;
+      if (ownerRefusal(p, safety)) continue;
       known.add(child);
       survivors.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
     }

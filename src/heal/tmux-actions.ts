@@ -4,6 +4,7 @@
  * before tmux runs, and no shell is involved anywhere.
  */
 import { stat } from 'node:fs/promises';
+import { killSessionRefusal } from '../core/kill-safety.js';
 import { SESSION_NAME_PATTERN } from '../core/project.js';
 import { InputError } from '../errors.js';
 import { describeSocket, exactSession, runTmux, TmuxCommandError, tmuxLiteral, type RunTmuxOptions } from '../scan/tmux-command.js';
@@ -33,9 +34,8 @@ function validSession(session: string): boolean {
  * `failure` with nothing run, since scanned names of other tools may be odd.
  */
 export async function killSession(socket: string | null, session: string, options: RunTmuxOptions): Promise<TmuxActionResult> {
-  if (!validSession(session)) {
-    return { outcome: 'failure', detail: `refusing session name ${JSON.stringify(session)}: it must match ${SESSION_NAME_PATTERN}` };
-  }
+  const refused = killSessionRefusal(session);
+  if (refused) return { outcome: 'failure', detail: refused.detail };
   const gone = (err: unknown): boolean => err instanceof TmuxCommandError && !err.timedOut && (err.noServer || isMissingSession(err.stderr));
   const skipped: TmuxActionResult = { outcome: 'skipped', detail: `session ${session} on ${describeSocket(socket)} is already gone` };
   try {
@@ -76,9 +76,13 @@ export function launchArgv(command: readonly string[]): string[] {
 /**
  * Start `command` detached in a new session `session` (in `cwd` when given)
  * and return the pane PID. The PID is printed by `new-session -P` itself, so
- * a command that exits at once cannot race a second lookup. Throws
- * InputError for bad input (nothing run) and TmuxCommandError when tmux fails
- * (a duplicate session, say).
+ * a command that exits at once cannot race a second lookup. The window keeps
+ * its pane when the command exits (`remain-on-exit on`), so the cycle can read
+ * the exit status and the last lines of output before it closes the session;
+ * the option is set in the same tmux call, which the server runs to the end
+ * before it handles the child's exit, so even an instant exit keeps its pane.
+ * Throws InputError for bad input (nothing run) and TmuxCommandError when tmux
+ * fails (a duplicate session, say).
  */
 export async function launchSession(
   socket: string | null,
@@ -98,7 +102,8 @@ export async function launchSession(
     if (!info?.isDirectory()) throw new InputError(`cwd ${JSON.stringify(cwd)} is not an existing directory`);
     args.push('-c', cwd);
   }
-  const stdout = await runTmux(socket, [...args, '--', ...argv], options);
+  const keepPane = [';', 'set-option', '-w', '-t', `${exactSession(session)}:`, 'remain-on-exit', 'on'];
+  const stdout = await runTmux(socket, [...args, '--', ...argv, ...keepPane], options);
   const text = stdout.trim();
   const panePid = Number(text);
   if (!/^\d+$/.test(text) || panePid <= 0) {

@@ -117,6 +117,12 @@ export const projectSchema = z.looseObject({
     .default([]),
   failureReason: text(1024).nullable().default(null),
   completion: completionSchema,
+  exitStatus: z.number().int('must be an integer').min(0, 'must be 0 or more').max(1000, 'must be at most 1000').nullable().default(null),
+  lastOutput: z.array(text(4096)).max(100, 'must have at most 100 lines').nullable().default(null),
+  staleMarkers: z
+    .array(z.looseObject({ method: z.enum(['marker', 'failure_marker']), file: text(4096), modifiedAt: timestamp }))
+    .max(100)
+    .default([]),
   history: z.array(historySchema).default([]),
   source: sourceSchema,
 });

@@ -274,6 +274,32 @@ async function readStatsInto(byPid: Map<number, ProcessInfo>, pids: readonly num
   }
 }
 
+/** A recorded process: its PID and the start time it was recorded with. */
+export interface RecordedPid {
+  pid: number;
+  pidStartTime: number | null;
+}
+
+/**
+ * Fill in the owner (uid) of the rows of a stat-only table that are still
+ * the `recorded` processes (same start time): the processes a cycle may
+ * plan to signal, whose owner the kill rule checks. One status read each;
+ * a process that vanished meanwhile keeps its null.
+ */
+export async function readOwners(table: ProcessTable, recorded: readonly RecordedPid[], procRoot: string = DEFAULT_PROC_ROOT): Promise<void> {
+  const rows = recorded
+    .map((r) => table.byPid.get(r.pid))
+    .filter((row, i): row is ProcessInfo => row !== undefined && row.uid === null && row.startTime !== null && row.startTime === recorded[i]?.pidStartTime);
+  await mapBounded([...new Set(rows)], READ_CONCURRENCY, async (row) => {
+    const dir = join(procRoot, String(row.pid));
+    try {
+      row.uid = parseStatusUid(await readFile(join(dir, 'status'), 'utf8')) ?? (await stat(dir)).uid;
+    } catch (err) {
+      if (!isVanished(err)) throw withContext(err, `reading ${join(dir, 'status')}`);
+    }
+  });
+}
+
 /**
  * One process, for cheap liveness probes of a tracked PID; null when it does
  * not exist. Without procfs this asks ps-list, and startTime is then null.

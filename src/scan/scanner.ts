@@ -5,7 +5,7 @@
  * SourceReport with ok: false, which the guard reads to hold back kills.
  */
 import type { ProcessTable, ResourceUsage, ScanSourceName, Snapshot, SourceReport, TmuxServerSnapshot } from '../core/snapshot.js';
-import { DEFAULT_PROC_ROOT, readProcessTable } from './proc-table.js';
+import { DEFAULT_PROC_ROOT, readOwners, readProcessTable, type RecordedPid } from './proc-table.js';
 import { scanTmuxServer } from './tmux-sessions.js';
 import { collectUsage, type TrackedTree } from './usage.js';
 
@@ -50,13 +50,22 @@ export interface ScanOptions {
   tmuxPath?: string;
   /** Roots whose tree usage is measured, keyed by project id; default none. */
   trackedTrees?: readonly TrackedTree[];
+  /** Recorded processes whose owner (uid) is read when they still run: what a cycle may signal. Default none. */
+  owners?: readonly RecordedPid[];
   /** Clock for takenAt and durations; default Date.now. */
   clock?: () => number;
 }
 
-/** The process table as a source. */
-export function processSource(procRoot: string): ScanSource<ProcessTable> {
-  return { name: 'processes', collect: async () => ({ value: await readProcessTable(procRoot, { fields: 'stat' }), error: null }) };
+/** The process table as a source, with the owners of `owners` where they still run. */
+export function processSource(procRoot: string, owners: readonly RecordedPid[] = []): ScanSource<ProcessTable> {
+  return {
+    name: 'processes',
+    async collect() {
+      const table = await readProcessTable(procRoot, { fields: 'stat' });
+      await readOwners(table, owners, procRoot);
+      return { value: table, error: null };
+    },
+  };
 }
 
 /** All tmux servers as one source; it is not ok when any server could not be read, and names each. */
@@ -91,7 +100,7 @@ export async function scan(options: ScanOptions = {}): Promise<Snapshot> {
   const clock = options.clock ?? Date.now;
 
   const [processes, tmux] = await Promise.all([
-    runSource(processSource(procRoot), clock),
+    runSource(processSource(procRoot, options.owners), clock),
     runSource(tmuxSource(sockets, tmuxTimeoutMs, options.tmuxPath), clock),
   ]);
   const table: ProcessTable = processes.value ?? { byPid: new Map() };

@@ -16,7 +16,25 @@ import { describeSocket, runTmux, TmuxCommandError, type RunTmuxOptions } from '
  */
 const SEP = '|';
 
-export const PANE_FORMAT = ['#{pane_id}', '#{pane_pid}', '#{pane_dead}', '#{window_activity}', '#{session_created}', '#{session_name}'].join(SEP);
+export const PANE_FORMAT = [
+  '#{pane_id}',
+  '#{pane_pid}',
+  '#{pane_dead}',
+  '#{window_activity}',
+  '#{session_created}',
+  '#{pane_dead_status}',
+  '#{pane_dead_signal}',
+  '#{session_name}',
+].join(SEP);
+
+/** Fields before the session name, which comes last. */
+const FIXED_FIELDS = 7;
+
+/** A small count from tmux (an exit status, a signal number); empty means none, anything else is unreadable. */
+function smallCount(field: string): number | null | undefined {
+  if (field === '') return null;
+  return /^\d{1,4}$/.test(field) ? Number(field) : undefined;
+}
 
 /** Epoch seconds from tmux to epoch ms; empty means unknown. */
 function secondsToMs(field: string): number | null | undefined {
@@ -28,12 +46,14 @@ function secondsToMs(field: string): number | null | undefined {
 /** One `list-panes` line; throws on anything it cannot read, so a format surprise is an error, not silence. */
 export function parsePaneLine(line: string): TmuxPane {
   const fields = line.split(SEP);
-  if (fields.length < 6) throw new Error(`unparsable tmux pane line: ${JSON.stringify(line)}`);
-  const [paneId, pidText, deadText, activityText, createdText] = fields as [string, string, string, string, string];
-  const session = fields.slice(5).join(SEP);
+  if (fields.length <= FIXED_FIELDS) throw new Error(`unparsable tmux pane line: ${JSON.stringify(line)}`);
+  const [paneId, pidText, deadText, activityText, createdText, statusText, signalText] = fields as [string, string, string, string, string, string, string];
+  const session = fields.slice(FIXED_FIELDS).join(SEP);
   const panePid = Number(pidText);
   const windowActivityAt = secondsToMs(activityText);
   const sessionCreatedAt = secondsToMs(createdText);
+  const deadStatus = smallCount(statusText);
+  const deadSignal = smallCount(signalText);
   if (
     !/^%\d+$/.test(paneId) ||
     !/^\d+$/.test(pidText) ||
@@ -41,11 +61,23 @@ export function parsePaneLine(line: string): TmuxPane {
     !['0', '1', ''].includes(deadText) ||
     windowActivityAt === undefined ||
     sessionCreatedAt === undefined ||
+    deadStatus === undefined ||
+    deadSignal === undefined ||
     session === ''
   ) {
     throw new Error(`unparsable tmux pane line: ${JSON.stringify(line)}`);
   }
-  return { session, paneId, panePid, paneDead: deadText === '1', windowActivityAt, sessionCreatedAt };
+  const paneDead = deadText === '1';
+  return {
+    session,
+    paneId,
+    panePid,
+    paneDead,
+    deadStatus: paneDead ? deadStatus : null,
+    deadSignal: paneDead ? deadSignal : null,
+    windowActivityAt,
+    sessionCreatedAt,
+  };
 }
 
 /** Group `list-panes -a` output by exact session name. */
@@ -75,11 +107,48 @@ async function confirmedEmpty(socket: string | null, err: TmuxCommandError, opti
   }
 }
 
+/** A dead pane whose exit tmux has not read yet: the pane is closed, the status is not there. */
+function exitUnread(sessions: ReadonlyMap<string, TmuxPane[]>): boolean {
+  for (const panes of sessions.values()) for (const p of panes) if (p.paneDead && p.deadStatus === null && p.deadSignal === null) return true;
+  return false;
+}
+
+/** Looks for the status after a nudge, this often and this many times. */
+const NUDGE_POLL_MS = 25;
+const NUDGE_POLLS = 4;
+
+/**
+ * tmux may miss the SIGCHLD of a pane's command that exits at once (its
+ * utempter helper briefly owns SIGCHLD): the pane is closed and shown dead,
+ * but the child stays unreaped, without status, until the server's next
+ * SIGCHLD. Send it that SIGCHLD (tmux answers by reaping every exited child,
+ * nothing else) and read the panes again, briefly. Returns what the last
+ * read saw.
+ */
+async function readUnreadExits(socket: string | null, sessions: Map<string, TmuxPane[]>, options: RunTmuxOptions): Promise<Map<string, TmuxPane[]>> {
+  const serverPid = Number((await runTmux(socket, ['display-message', '-p', '#{pid}'], options)).trim());
+  if (!Number.isInteger(serverPid) || serverPid <= 1) return sessions;
+  try {
+    process.kill(serverPid, 'SIGCHLD');
+  } catch {
+    return sessions; // not ours to nudge, or gone
+  }
+  let latest = sessions;
+  for (let i = 0; i < NUDGE_POLLS && exitUnread(latest); i++) {
+    await new Promise((resolve) => setTimeout(resolve, NUDGE_POLL_MS));
+    latest = parsePanes(await runTmux(socket, ['list-panes', '-a', '-F', PANE_FORMAT], options));
+  }
+  return latest;
+}
+
 /** Read one server (`null` = the default server). Never rejects: failures come back as ok: false. */
 export async function scanTmuxServer(socket: string | null, options: RunTmuxOptions): Promise<TmuxServerSnapshot> {
   try {
     const stdout = await runTmux(socket, ['list-panes', '-a', '-F', PANE_FORMAT], options);
-    return { socket, ok: true, error: null, sessions: parsePanes(stdout) };
+    let sessions = parsePanes(stdout);
+    // Best effort: the first read stands when the nudge cannot be made.
+    if (exitUnread(sessions)) sessions = await readUnreadExits(socket, sessions, options).catch(() => sessions);
+    return { socket, ok: true, error: null, sessions };
   } catch (err) {
     if (err instanceof TmuxCommandError && !err.timedOut && (err.noServer || (await confirmedEmpty(socket, err, options)))) {
       return { socket, ok: true, error: null, sessions: new Map() };

@@ -62,6 +62,7 @@ export function readApi(deps: ServerDeps): express.Router {
       lastCycleAt: status.lastCycleAt,
       cycle: cycle === null ? null : { startedAt: cycle.startedAt, durationMs: cycle.durationMs, ok: cycle.ok },
       stuck: cycle?.detections ?? [],
+      staleMarkers: cycle?.staleMarkers ?? [],
       blocked: cycle?.blocked ?? [],
       queue,
       errors,

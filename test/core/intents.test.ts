@@ -113,7 +113,7 @@ describe('intent recovery', () => {
     expect(alive.transitions).to.deep.equal([]);
   });
 
-  it('adopts a launch whose session exists: queued to processing with the pane pid and its start time', () => {
+  it('adopts a launch whose session exists: queued to processing with the pane pid, its start time, and the intent as the attempt start', () => {
     const snapshot = aSnapshot({
       servers: [aServer({ socket: 'agents', panes: [aPane({ session: 'q-0000abcd', panePid: 4242 })] })],
       processes: [aProcess({ pid: 4242, startTime: 9090 })],
@@ -124,7 +124,7 @@ describe('intent recovery', () => {
     const t = r.transitions[0];
     expect(t).to.include({ project: 'q', from: 'queued', to: 'processing' });
     expect(t?.reason).to.contain('adopted from an unfinished launch');
-    expect(t?.patch).to.deep.equal({ host: 'build-01', session: 'q-0000abcd', pid: 4242, pidStartTime: 9090, tmuxSocket: 'agents' });
+    expect(t?.patch).to.deep.equal({ host: 'build-01', session: 'q-0000abcd', pid: 4242, pidStartTime: 9090, tmuxSocket: 'agents', startedAt: launchIntent().at });
   });
 
   it('adopts the live pane when the session also holds a dead one', () => {

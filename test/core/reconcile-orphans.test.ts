@@ -113,6 +113,30 @@ describe('reconcile: orphan sessions', () => {
       expect(plan.detections[0]?.reason).to.equal('pid 1000 of failed project p1 still alive 600.001s after it ended (orphan grace 600s)');
     });
 
+    it('reports a defunct leftover process past the grace and never plans a kill for it', () => {
+      const project = finished({ pid: 1000, pidStartTime: 5000 });
+      const defunct = aProcess({ pgid: 900, ppid: 900, state: 'Z', comm: 'sh' });
+      const plan = run([project], aSnapshot({ processes: [aProcess({ pid: 900 }), defunct] }), T0 + GRACE + 1);
+      expect(plan.actions).to.deep.equal([]);
+      expect(plan.detections.map((d) => [d.kind, d.project, d.pid])).to.deep.equal([['defunct_process', 'p1', 1000]]);
+      expect(plan.detections[0]?.reason).to.equal(
+        'pid 1000 (sh) of completed project p1 is defunct 600.001s after it ended: its parent (pid 900) never reaped it; nothing to kill',
+      );
+    });
+
+    it('kills the group a defunct leftover leader left behind', () => {
+      const project = finished({ pid: 1000, pidStartTime: 5000 });
+      const processes = [aProcess({ state: 'Z' }), aProcess({ pid: 1001, ppid: 1, pgid: 1000 })];
+      const plan = run([project], aSnapshot({ processes }), T0 + GRACE + 1);
+      expect(plan.actions.map((a) => [a.kind, a.project])).to.deep.equal([['kill_tree', 'p1']]);
+    });
+
+    it('says nothing about a defunct leftover inside the grace', () => {
+      const project = finished({ pid: 1000, pidStartTime: 5000 });
+      const plan = run([project], aSnapshot({ processes: [aProcess({ pgid: 900, state: 'Z' })] }), T0 + GRACE);
+      expect(plan.detections).to.deep.equal([]);
+    });
+
     it('never kills a finished project\'s pid that now belongs to another process', () => {
       const project = finished({ pid: 1000, pidStartTime: 5000 });
       expect(run([project], aSnapshot({ processes: [aProcess({ startTime: 9 })] }), T0 + 100 * GRACE).actions).to.deep.equal([]);

@@ -230,7 +230,7 @@ describe('multi-host: agents sharing one Redis registry', function () {
     store = new RedisStore({ url: redis.url(1) });
     const [a, b] = [host('A'), host('B')];
     // Projects that fail at once and are retried at once keep the leader writing every cycle.
-    await store.update((doc) => void doc.projects.push(aLaunchable('churn-1', ['true']), aLaunchable('churn-2', ['true'])));
+    await store.update((doc) => void doc.projects.push(aLaunchable('churn-1', ['false']), aLaunchable('churn-2', ['false'])));
     const churn = {
       PHANTOM_GRACE_PERIOD_SEC: '0',
       AGENT_RETRY_BASE_SEC: '0',

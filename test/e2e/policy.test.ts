@@ -90,16 +90,20 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     expect(running.pid).to.be.a('number');
     expect(running.pidStartTime, 'start time recorded at launch').to.be.a('number');
 
-    await waitUntil(() => !isRunning(running.pid as number) && q.tmux.sessions().length === 0, 5000, 'the command to finish');
+    // The pane stays (remain-on-exit) until the cycle has read how the command ended.
+    const paneDead = () => q.tmux.run(['list-panes', '-t', `=${running.session}:`, '-F', '#{pane_dead}']).trim() === '1';
+    await waitUntil(() => !isRunning(running.pid as number) && paneDead(), 5000, 'the command to finish');
     await heal();
     const done = q.get('ok');
     expect(done.state).to.equal('completed');
-    expect(done.completion?.evidence.map((e) => e.method)).to.include('marker');
+    expect(done.completion?.evidence.map((e) => e.method)).to.include.members(['marker', 'exit']);
+    expect(done.exitStatus).to.equal(0);
+    expect(q.tmux.sessions(), 'the session is closed once read').to.deep.equal([]);
     expect(moves(done)).to.deep.equal(['queued->processing', 'processing->completed']);
     expect(q.read().intents).to.deep.equal([]);
   });
 
-  it('fails one that exits without a marker, retries it after the backoff drawn, and opens its breaker after three failures', async () => {
+  it('fails one that exits with status 3, retries it after the backoff drawn, and opens its breaker after three failures', async () => {
     q.env = { ...q.env, AGENT_BREAKER_FAILURE_THRESHOLD: '3', AGENT_BREAKER_COOLDOWN_SEC: '60' };
     await enqueue('bad', FAILING);
     const failures = () => q.get('bad').history.filter((h) => h.to === 'failed' && h.from !== 'failed');
@@ -108,7 +112,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     });
 
     const p = q.get('bad');
-    expect(p).to.include({ state: 'failed', failureReason: 'phantom', attempts: 3 });
+    expect(p).to.include({ state: 'failed', failureReason: 'exit_status', exitStatus: 3, attempts: 3 });
     expect(moves(p)).to.deep.equal([
       'queued->processing', 'processing->failed', 'failed->queued',
       'queued->processing', 'processing->failed', 'failed->queued',

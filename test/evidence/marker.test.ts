@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { expect } from 'chai';
@@ -21,6 +21,42 @@ describe('evidence: marker files', () => {
     writeFileSync(join(dir, 'COMPLETED'), '');
     const result = await completionMarkerGatherer.gather(aProject({ projectDir: dir }), { config: aConfig() });
     expect(result).to.deep.equal({ evidence: { method: 'marker', weight: 1.0, detail: 'marker file COMPLETED present' } });
+  });
+
+  it('reports a marker older than the attempt as stale, not as evidence', async () => {
+    const dir = temp.make();
+    writeFileSync(join(dir, 'COMPLETED'), '');
+    const then = new Date('2026-01-01T08:00:00.500Z');
+    utimesSync(join(dir, 'COMPLETED'), then, then);
+    const project = aProject({ projectDir: dir, startedAt: '2026-01-01T09:00:00.000Z' });
+    expect(await completionMarkerGatherer.gather(project, { config: aConfig() })).to.deep.equal({
+      evidence: null,
+      staleMarkers: [{ method: 'marker', file: 'COMPLETED', modifiedAt: '2026-01-01T08:00:00.500Z' }],
+    });
+  });
+
+  it('takes a fresh marker as evidence even beside a stale one, and reports the stale one', async () => {
+    const dir = temp.make();
+    mkdirSync(join(dir, '.orchestrator'));
+    writeFileSync(join(dir, 'COMPLETED'), '');
+    writeFileSync(join(dir, '.orchestrator', 'COMPLETION_MARKER'), '');
+    const then = new Date(Date.now() - 3_600_000);
+    utimesSync(join(dir, 'COMPLETED'), then, then);
+    const project = aProject({ projectDir: dir, startedAt: new Date(Date.now() - 60_000).toISOString() });
+    const result = await completionMarkerGatherer.gather(project, { config: aConfig() });
+    expect(result).to.deep.include({ evidence: { method: 'marker', weight: 1.0, detail: 'marker file .orchestrator/COMPLETION_MARKER present' } });
+    expect(result).to.have.nested.property('staleMarkers[0].file', 'COMPLETED');
+  });
+
+  it('never takes a stale FAILED file for a failure', async () => {
+    const dir = temp.make();
+    writeFileSync(join(dir, 'FAILED'), '');
+    const then = new Date(Date.now() - 3_600_000);
+    utimesSync(join(dir, 'FAILED'), then, then);
+    const project = aProject({ projectDir: dir, startedAt: new Date().toISOString() });
+    const result = await failureMarkerGatherer.gather(project, { config: aConfig() });
+    expect(result).to.deep.include({ evidence: null });
+    expect(result).to.have.nested.property('staleMarkers[0].method', 'failure_marker');
   });
 
   it('finds a marker in a subdirectory', async () => {

@@ -180,11 +180,27 @@ describe('evidence: pane output', function () {
       expect(calls()).to.have.length(1);
     });
 
-    it('makes no tmux call when no output pattern is configured', async () => {
-      const { tmuxPath } = loggingTmux();
-      const prepared = await paneOutputGatherer.prepare?.([aProject({ session: 'work-1', tmuxSocket: tmux.socket })], { config: aConfig({ completionOutputPatterns: [] }), tmuxPath });
-      expect(prepared).to.not.equal(undefined);
-      expect(() => readFileSync(join(tmuxPath, '..', 'calls.log'))).to.throw();
+    it('lists the panes but captures none of the live ones when no output pattern is configured', async () => {
+      await startPrinting('work-1', ['All tasks complete']);
+      const { tmuxPath, calls } = loggingTmux();
+      const project = aProject({ session: 'work-1', tmuxSocket: tmux.socket });
+      const ctx = { config: aConfig({ completionOutputPatterns: [] }), tmuxPath };
+      const prepared = await paneOutputGatherer.prepare?.([project], ctx);
+      expect(await paneOutputGatherer.gather(project, ctx, prepared)).to.deep.equal({ evidence: null });
+      expect(calls().map((c) => c.split(' ').slice(2, 4).join(' '))).to.deep.equal(['list-panes -a']);
+    });
+
+    it("hands on the last lines of a dead pane (a command that exited), without tmux's own line, with or without patterns", async () => {
+      const script = 'echo "step 1"; echo "step 1"; echo "fatal: API key expired" >&2; exit 3';
+      tmux.run(['new-session', '-d', '-s', 'crashed', '--', 'sh', '-c', script, ';', 'set-option', '-w', '-t', '=crashed:', 'remain-on-exit', 'on']);
+      await waitFor(() => tmux.run(['capture-pane', '-p', '-S', '-200', '-t', '=crashed:']).includes('Pane is dead'), 5000, 'the pane to die');
+      const paneId = tmux.run(['list-panes', '-t', '=crashed:', '-F', '#{pane_id}']).trim();
+      const project = aProject({ session: 'crashed', tmuxSocket: tmux.socket });
+      for (const config of [aConfig(), aConfig({ completionOutputPatterns: [] })]) {
+        const { bulk, alone } = await bothWays([project], { config });
+        expect(bulk).to.deep.equal(alone);
+        expect(bulk[0]).to.deep.include({ evidence: null, deadPaneLines: [{ paneId, lines: ['step 1', 'step 1', 'fatal: API key expired'] }] });
+      }
     });
   });
 

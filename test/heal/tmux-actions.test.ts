@@ -120,6 +120,18 @@ describe('tmux-actions', () => {
       await waitUntil(() => !isRunning(panePid), 5000, 'the pane to exit');
     });
 
+    it('keeps the pane of a command that exits at once, with its exit status and output, every time', async () => {
+      const names = Array.from({ length: 20 }, (_, i) => `quick-${i}`);
+      for (const name of names) await launchSession(tmux.socket, name, null, ['sh', '-c', 'echo "fatal: API key expired" >&2; exit 3'], opts);
+      const dead = (): string[] => tmux.run(['list-panes', '-a', '-F', '#{session_name} #{pane_dead} #{pane_dead_status}']).split('\n').filter(Boolean);
+      await waitUntil(() => dead().every((l) => l.endsWith(' 1 3')), 5000, 'every pane to be dead with status 3');
+      expect(tmux.sessions().sort()).to.deep.equal([...names].sort());
+      expect(tmux.run(['show-options', '-w', '-t', '=quick-0:', 'remain-on-exit']).trim()).to.equal('remain-on-exit on');
+      const captured = names.filter((n) => tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=${n}:`]).includes('fatal: API key expired'));
+      // tmux may, rarely, process an instant exit before the output it left in the terminal: most keep it.
+      expect(captured.length).to.be.at.least(names.length - 2);
+    });
+
     it('refuses an invalid session name, a missing cwd and an empty command', async () => {
       const attempts = [
         () => launchSession(tmux.socket, 'bad.name', null, ['sleep', '60'], opts),

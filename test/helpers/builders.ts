@@ -55,6 +55,8 @@ export function aPane(fields: Partial<TmuxPane> = {}): TmuxPane {
     paneId: '%0',
     panePid: 2000,
     paneDead: false,
+    deadStatus: null,
+    deadSignal: null,
     windowActivityAt: T0,
     sessionCreatedAt: T0,
     ...fields,

@@ -222,7 +222,7 @@ describe('reliability: security', function () {
       rmSync(shared, { recursive: true, force: true });
     });
 
-    it('is never signalled (skipped, with the reason) unless AGENT_ALLOW_FOREIGN_USERS=true', async function () {
+    it('is never signalled (held back, with the reason) unless AGENT_ALLOW_FOREIGN_USERS=true', async function () {
       if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) this.skip(); // needs root and setpriv to run a process as nobody
       const victims = new Victims(shared, foreign);
       chmodSync(victims.log, 0o666);
@@ -235,8 +235,9 @@ describe('reliability: security', function () {
       q.write([q.project({ id: 'z', session: 'gone', ...identity })]);
 
       const first = await q.heal();
-      const kill = first.result.actions.find((a) => a.action === 'kill_tree');
-      expect(kill?.outcome, JSON.stringify(first.result.actions)).to.equal('skipped');
+      expect(first.result.actions, 'no kill is tried').to.deep.equal([]);
+      const kill = first.result.blocked.find((b) => b.action === 'kill_tree');
+      expect(kill?.reason, JSON.stringify(first.result.blocked)).to.equal('foreign_user');
       expect(kill?.detail).to.match(/owned by uid 65534, not ours \(0\); allowForeignUsers is off/);
       await new Promise((r) => setTimeout(r, 1500)); // past the kill grace
       expect(victims.termsTo(identity), 'not signalled').to.equal(0);

@@ -58,6 +58,29 @@ describe('tmux-sessions', () => {
     }, 5000, 'tmux to mark the pane dead');
     const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
     expect(server.sessions.get('keep')?.[0]?.paneDead).to.equal(true);
+    expect(server.sessions.get('keep')?.[0]).to.deep.include({ deadStatus: null, deadSignal: 9 });
+  });
+
+  it('reads the exit status of a dead pane, and none of a live one', async () => {
+    tmux.newSession('live', ['sleep', '60']);
+    tmux.run(['new-session', '-d', '-s', 'gone', '--', 'sh', '-c', 'exit 3', ';', 'set-option', '-w', '-t', '=gone:', 'remain-on-exit', 'on']);
+    await waitUntil(() => tmux.run(['list-panes', '-t', '=gone:', '-F', '#{pane_dead}']).trim() === '1', 5000, 'the pane to die');
+    const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
+    expect(server.sessions.get('gone')?.[0]).to.deep.include({ paneDead: true, deadStatus: 3, deadSignal: null });
+    expect(server.sessions.get('live')?.[0]).to.deep.include({ paneDead: false, deadStatus: null, deadSignal: null });
+  });
+
+  it('reads the exit status of every command that exits at once, even one whose exit tmux missed', async () => {
+    // tmux sometimes misses the SIGCHLD of such a command: the pane shows dead, the child stays unreaped
+    // and without status until the server's next SIGCHLD. The scan gives it one and reads again.
+    tmux.newSession('keep', ['sleep', '60']);
+    for (let i = 0; i < 30; i++) {
+      const name = `quick-${i}`;
+      tmux.run(['new-session', '-d', '-s', name, '--', 'sh', '-c', 'exit 3', ';', 'set-option', '-w', '-t', `=${name}:`, 'remain-on-exit', 'on']);
+      await waitUntil(() => tmux.run(['list-panes', '-t', `=${name}:`, '-F', '#{pane_dead}']).trim() === '1', 5000, `${name} to die`);
+      const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
+      expect(server.sessions.get(name)?.[0], name).to.deep.include({ paneDead: true, deadStatus: 3 });
+    }
   });
 
   it('reads session names with spaces and the separator', async () => {
@@ -126,16 +149,22 @@ describe('tmux-sessions', () => {
 
   describe('parsePaneLine', () => {
     it('keeps the separator inside a session name', () => {
-      expect(parsePaneLine('%3|42|0|1700000000|1690000000|a|b').session).to.equal('a|b');
+      expect(parsePaneLine('%3|42|0|1700000000|1690000000|||a|b').session).to.equal('a|b');
     });
     it('reads empty times as unknown', () => {
-      const pane = parsePaneLine('%3|42||||s');
+      const pane = parsePaneLine('%3|42||||||s');
       expect(pane.windowActivityAt).to.equal(null);
       expect(pane.sessionCreatedAt).to.equal(null);
       expect(pane.paneDead).to.equal(false);
     });
+    it('reads the exit status and signal of a dead pane only', () => {
+      expect(parsePaneLine('%3|42|1|1|1|3||s')).to.deep.include({ paneDead: true, deadStatus: 3, deadSignal: null });
+      expect(parsePaneLine('%3|42|1|1|1||15|s')).to.deep.include({ deadStatus: null, deadSignal: 15 });
+      expect(parsePaneLine('%3|42|0|1|1|0||s')).to.deep.include({ paneDead: false, deadStatus: null });
+      expect(() => parsePaneLine('%3|42|1|1|1|x||s')).to.throw('unparsable');
+    });
     it('rejects a pane pid that is not a number', () => {
-      expect(() => parsePaneLine('%3|x|0|1|1|s')).to.throw('unparsable');
+      expect(() => parsePaneLine('%3|x|0|1|1|||s')).to.throw('unparsable');
     });
   });
 });

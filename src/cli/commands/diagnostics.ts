@@ -16,7 +16,8 @@ import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
 import { scanTmuxServer } from '../../scan/tmux-sessions.js';
 import { describeSocket } from '../../scan/tmux-command.js';
 import { socketsToScan } from '../../cycle.js';
-import { table } from '../format.js';
+import { staleMarkerTable, table } from '../format.js';
+import type { StaleMarker } from '../../core/project.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { checkSource } from '../../sources/source-set.js';
@@ -71,10 +72,12 @@ export function registerDiagnostics(program: Command): void {
         const health = await ctx.store.check();
         let queue: QueueSummary | null = null;
         let sockets: (string | null)[] = [null];
+        let staleMarkers: { project: string; startedAt: string | null; markers: StaleMarker[] }[] = [];
         if (health.ok) {
           const doc = await ctx.store.load();
           queue = summariseQueue(doc, ctx.config, now);
           sockets = socketsToScan(ctx.config, doc.projects);
+          staleMarkers = doc.projects.filter((p) => p.staleMarkers.length > 0).map((p) => ({ project: p.id, startedAt: p.startedAt, markers: p.staleMarkers }));
         }
         const proc = await (async () => {
           try {
@@ -130,6 +133,7 @@ export function registerDiagnostics(program: Command): void {
           daemon: { ...readiness, holder },
           sources,
           queue,
+          staleMarkers,
           recentActivity: audit,
           config,
         };
@@ -157,6 +161,8 @@ export function registerDiagnostics(program: Command): void {
           printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);
           printLine(`breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, half-open ${queue.breakers.half_open}`);
         }
+        const stale = staleMarkerTable(staleMarkers);
+        if (stale !== null) printLine(`\n${stale}`);
         if (audit.length > 0) {
           printLine('\nrecent activity:');
           printLine(table(['AT', 'TYPE', 'PROJECT', 'WHAT', 'BY'], audit.map((a) => [String(a.at), a.type, a.project ?? '-', String(a['action'] ?? `${String(a['from'] ?? '')}->${String(a['to'] ?? '')}`) + (a['outcome'] ? ` ${String(a['outcome'])}` : ''), a.by])));

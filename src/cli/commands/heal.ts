@@ -2,39 +2,43 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { coordinationFor } from '../../registry/leases.js';
-import { runCycle, type CycleResult } from '../../cycle.js';
+import { runCycle, type CycleOutcome, type CycleResult } from '../../cycle.js';
 import { EXIT, InputError } from '../../errors.js';
-import { table } from '../format.js';
+import { exitReport, staleMarkerTable, table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { SourceSet, type CycleSources } from '../../sources/source-set.js';
 import { describeReport } from '../../sources/source.js';
 
-/** One cycle by hand, with the configured sources unless the caller passes its own. */
-export async function cycle(
+/** One cycle by hand, with the configured sources unless the caller passes its own; with the registry it committed. */
+export async function cycleOutcome(
   ctx: CliContext,
   dryRun: boolean,
   sources: CycleSources | null = SourceSet.fromConfig(ctx.config.sources, ctx.config, ctx.log),
-): Promise<CycleResult> {
+): Promise<CycleOutcome> {
   const { store, config, hostId, log, now } = ctx;
   const base = { store, config, hostId, log, dryRun, now, sources };
-  if (dryRun) return (await runCycle(base)).result;
+  if (dryRun) return runCycle(base);
   // With a shared registry a cycle by hand takes the queue-wide decisions only when no daemon leads.
   const coordination = coordinationFor(ctx.store, `${ctx.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, ctx.config);
   const lease = await coordination.leader.acquireOrRenew().catch(() => ({ leader: false, token: null }));
   if (coordination.shared && !lease.leader) ctx.log.info('another agent holds the leader lease: retries, launches and the queue breaker are left to it');
   try {
-    const outcome = await runCycle({
+    return await runCycle({
       ...base,
       leader: lease.leader,
       fence: lease.token,
       projectLeases: coordination.projects,
     });
-    return outcome.result;
   } finally {
     await coordination.projects.releaseAll().catch(() => undefined);
     if (coordination.shared && lease.leader) await coordination.leader.release().catch(() => undefined);
   }
+}
+
+/** One cycle by hand (see cycleOutcome): its report. */
+export async function cycle(ctx: CliContext, dryRun: boolean, sources?: CycleSources | null): Promise<CycleResult> {
+  return (await cycleOutcome(ctx, dryRun, sources)).result;
 }
 
 function printErrors(result: CycleResult): void {
@@ -62,6 +66,8 @@ export function printCycle(result: CycleResult): void {
     printLine('\nheld back by the guard:');
     printLine(table(['PROJECT', 'ACTION', 'REASON', 'DETAIL'], result.blocked.map((b) => [b.project ?? '-', b.action, b.reason, b.detail])));
   }
+  const stale = staleMarkerTable(result.staleMarkers);
+  if (stale !== null) printLine(`\n${stale}`);
   const happened = result.transitions.length + result.actions.length + result.blocked.length + followed.length;
   if (happened === 0) printLine('nothing to do');
   if (result.queue) printLine(`\nqueue: ${result.queue.health.status}: ${result.queue.health.reason}`);
@@ -99,14 +105,26 @@ export function registerHeal(program: Command): void {
     .option('--json', 'print one JSON document')
     .action((opts: { json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const result = await cycle(ctx, true);
+        const outcome = await cycleOutcome(ctx, true);
+        const result = outcome.result;
         const stuck = result.detections;
-        if (opts.json) printJson({ ok: result.ok, stuck, errors: result.errors, queue: result.queue?.health ?? null });
-        else {
+        // Not stuck, but what an operator looking at a queue that does not move wants next to it.
+        const failedCommands = (outcome.registry?.projects ?? []).filter((p) => p.state === 'failed' && p.exitStatus !== null);
+        if (opts.json) {
+          printJson({
+            ok: result.ok,
+            stuck,
+            staleMarkers: result.staleMarkers,
+            failedCommands: failedCommands.map((p) => ({ project: p.id, failureReason: p.failureReason, exitStatus: p.exitStatus, lastOutput: p.lastOutput, nextAttemptAt: p.nextAttemptAt })),
+            errors: result.errors,
+            queue: result.queue?.health ?? null,
+          });
+        } else {
           printErrors(result);
           if (stuck.length === 0) printLine(result.ok ? 'nothing stuck' : 'nothing stuck seen, but the scan was incomplete (see errors)');
           else printLine(table(['KIND', 'PROJECT', 'SESSION', 'PID', 'REASON'], stuck.map((d) => [d.kind, d.project ?? '-', d.session ?? '-', d.pid === null ? '-' : String(d.pid), d.reason])));
           if (result.queue?.health.blocked) printLine(`queue blocked: ${result.queue.health.reason}`);
+          for (const section of [staleMarkerTable(result.staleMarkers), exitReport(failedCommands)]) if (section !== null) printLine(`\n${section}`);
         }
         const registry = result.errors.find((e) => e.source === 'registry');
         if (registry && result.sources.length === 0) return EXIT.registryUnreadable;

@@ -4,7 +4,7 @@ import { currentState, halfOpensAt } from '../../core/breaker.js';
 import { PROJECT_STATES, type Project } from '../../core/project.js';
 import { displayOrder, projectRow } from '../../core/project-view.js';
 import { summariseQueue } from '../../core/queue-summary.js';
-import { relative, table } from '../format.js';
+import { exitReport, reasonText, relative, staleMarkerTable, table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 
@@ -58,10 +58,13 @@ export function registerStatus(program: Command): void {
               p.session ?? '-',
               p.pid === null ? '-' : String(p.pid),
               relative(p.endedAt ?? p.startedAt ?? p.enqueuedAt, now),
-              p.failureReason ?? '',
+              reasonText(p),
             ]),
           ),
         );
+        const stale = staleMarkerTable(projects.map((p) => ({ project: p.id, startedAt: p.startedAt, markers: p.staleMarkers })));
+        const exits = exitReport(projects);
+        for (const section of [stale, exits]) if (section !== null) printLine(`\n${section}`);
       }),
     );
 }
