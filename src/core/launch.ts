@@ -26,12 +26,12 @@ export function hexSuffix(random: RandomSource): string {
 }
 
 /**
- * `<id>-<8 hex>` with every character a session name may not hold (the id
- * allows ".", tmux rewrites it) replaced by "_"; always matches
- * SESSION_NAME_PATTERN.
+ * `<base>-<8 hex>` with every character a session name may not hold (an id
+ * allows ".", tmux rewrites it) replaced by "_", the base cut to fit 128
+ * characters; always matches SESSION_NAME_PATTERN.
  */
-export function sessionNameFor(projectId: string, random: RandomSource): string {
-  const base = projectId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, MAX_SESSION_LENGTH - SUFFIX_LENGTH) || 'project';
+export function sessionNameFor(baseName: string, random: RandomSource): string {
+  const base = baseName.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, MAX_SESSION_LENGTH - SUFFIX_LENGTH) || 'project';
   return `${base}-${hexSuffix(random)}`;
 }
 
@@ -49,9 +49,13 @@ export function launchOrder(a: Project, b: Project): number {
  * attempt, in launch order, up to `maxConcurrent` minus the active
  * (processing, timing_out, zombie) projects; nothing while the queue is paused.
  * Active projects are counted across the whole registry, whichever host runs
- * them. A project's own `session` is kept; otherwise a fresh name is
- * generated. A recorded session that does not match SESSION_NAME_PATTERN is
- * replaced too, since tmux would reject or rewrite it.
+ * them.
+ *
+ * Every launch gets a fresh session name, `<sessionBase or id>-<8 hex>`: the
+ * session an earlier attempt recorded is never reused, since it may still be
+ * alive (a window its process left behind, a kill that did not finish) and
+ * tmux would refuse the launch as a duplicate, attempt after attempt, while
+ * the old session runs on untracked.
  *
  * @param random source of the session-name suffix (default Math.random).
  */
@@ -73,7 +77,8 @@ export function selectLaunches(
     .sort(launchOrder)
     .slice(0, slots);
   return candidates.map((p, i): LaunchAction => {
-    const session = p.session !== null && SESSION_NAME_PATTERN.test(p.session) ? p.session : sessionNameFor(p.id, random);
+    const base = p.sessionBase !== null && SESSION_NAME_PATTERN.test(p.sessionBase) ? p.sessionBase : p.id;
+    const session = sessionNameFor(base, random);
     return {
       kind: 'launch',
       project: p.id,

@@ -1,14 +1,18 @@
 /**
- * Operator actions on one project, shared by the CLI and the HTTP API:
- * kill its process tree (start time checked) and its session, audited.
+ * Operator actions on one project, shared by the CLI and the HTTP API: kill
+ * a live project (its process tree, the trees of its session's panes, then
+ * the session), audited; `reset --force` and `fail` on a live project.
  */
 import type { AgentConfig } from '../config/keys.js';
 import { applyTransition, findProject } from '../core/apply.js';
-import type { KillTreeAction } from '../core/plan.js';
+import type { HealAction, KillSessionAction, KillTreeAction } from '../core/plan.js';
 import { closedBreaker, iso, isActive, type Actor, type Project } from '../core/project.js';
 import { UnknownProjectError } from '../errors.js';
 import { reset, validateProjectId, type OperationContext } from '../registry/operations.js';
 import type { RegistryStore } from '../registry/store.js';
+import { readStartTime } from '../scan/proc-table.js';
+import { describeSocket } from '../scan/tmux-command.js';
+import { scanTmuxServer } from '../scan/tmux-sessions.js';
 import { executeActions, type ActionOutcome } from './execute.js';
 import { killSession } from './tmux-actions.js';
 
@@ -17,25 +21,62 @@ export interface ProjectActionContext {
   config: AgentConfig;
   now: () => number;
   by: Actor;
+  /** This host: a project another host runs is never signalled from here. */
+  hostId: string;
+  operations: OperationContext;
 }
 
-/** Kill a project's tree and session; a tree or session already gone is `skipped`, not a failure. */
+function failure(action: HealAction, detail: string): ActionOutcome {
+  return { action, outcome: 'failure', detail };
+}
+
+/**
+ * The trees to kill: the recorded process (start time checked), and the
+ * process of every live pane of its session, with the start time read now —
+ * a window the project opened runs outside its own tree and would outlive it.
+ */
+async function treesOf(ctx: ProjectActionContext, project: Project, reason: string): Promise<{ trees: KillTreeAction[]; problem: string | null }> {
+  const tree = (pid: number, pidStartTime: number): KillTreeAction => ({
+    kind: 'kill_tree',
+    project: project.id,
+    pid,
+    pidStartTime,
+    session: null,
+    tmuxSocket: project.tmuxSocket,
+    reason,
+  });
+  const trees: KillTreeAction[] = [];
+  if (project.pid !== null && project.pidStartTime !== null) trees.push(tree(project.pid, project.pidStartTime));
+  if (project.session === null) return { trees, problem: null };
+  const server = await scanTmuxServer(project.tmuxSocket, { timeoutMs: ctx.config.tmuxTimeoutMs });
+  if (!server.ok) return { trees, problem: `cannot read ${describeSocket(project.tmuxSocket)}: ${server.error ?? 'failed'}` };
+  for (const pane of server.sessions.get(project.session) ?? []) {
+    if (pane.paneDead || pane.panePid === project.pid) continue;
+    const startTime = await readStartTime(pane.panePid);
+    if (startTime !== null) trees.push(tree(pane.panePid, startTime));
+  }
+  return { trees, problem: null };
+}
+
+/**
+ * Kill a live project: its process tree and the trees of its session's panes
+ * (SIGTERM, `killGraceSec`, SIGKILL; concurrently, so one grace), then the
+ * session itself (exact target). A tree or session already gone is
+ * `skipped`, not a failure. A project of another host is left alone (a
+ * `failure` saying so): its PIDs mean nothing here.
+ */
 export async function killProject(ctx: ProjectActionContext, project: Project, reason: string): Promise<ActionOutcome[]> {
-  const outcomes: ActionOutcome[] = [];
-  if (project.pid !== null && project.pidStartTime !== null) {
-    const action: KillTreeAction = {
-      kind: 'kill_tree',
-      project: project.id,
-      pid: project.pid,
-      pidStartTime: project.pidStartTime,
-      session: project.session,
-      tmuxSocket: project.tmuxSocket,
-      reason,
-    };
-    outcomes.push(...(await executeActions([action], { config: ctx.config })));
-  } else if (project.session !== null) {
-    const r = await killSession(project.tmuxSocket, project.session, { timeoutMs: ctx.config.tmuxTimeoutMs });
-    outcomes.push({ action: { kind: 'kill_session', project: project.id, session: project.session, tmuxSocket: project.tmuxSocket, reason }, ...r });
+  const session: KillSessionAction | null =
+    project.session === null ? null : { kind: 'kill_session', project: project.id, session: project.session, tmuxSocket: project.tmuxSocket, reason };
+  let outcomes: ActionOutcome[];
+  if (project.host !== null && project.host !== ctx.hostId) {
+    const action: HealAction = session ?? { kind: 'kill_tree', project: project.id, pid: project.pid ?? 0, pidStartTime: project.pidStartTime ?? 0, session: null, tmuxSocket: project.tmuxSocket, reason };
+    outcomes = [failure(action, `project "${project.id}" runs on host ${project.host}, not on this host (${ctx.hostId}): nothing killed here`)];
+  } else {
+    const { trees, problem } = await treesOf(ctx, project, reason);
+    outcomes = await executeActions(trees, { config: ctx.config });
+    if (session && problem !== null) outcomes.push(failure(session, problem));
+    else if (session) outcomes.push({ action: session, ...(await killSession(project.tmuxSocket, session.session, { timeoutMs: ctx.config.tmuxTimeoutMs })) });
   }
   if (outcomes.length > 0) {
     await ctx.store.update((_doc, tx) => {
@@ -54,15 +95,20 @@ export interface ResetResult {
   outcomes: ActionOutcome[];
 }
 
+async function loadProject(store: RegistryStore, id: string): Promise<Project> {
+  validateProjectId(id);
+  const current = findProject(await store.load(), id);
+  if (!current) throw new UnknownProjectError(id);
+  return current;
+}
+
 /**
  * `reset` (CLI and API alike): a live project with `force` is killed first
- * (start time checked), marked failed as killed_by_operator, then put back to
+ * (see killProject), marked failed as killed_by_operator, then put back to
  * queued; without `force` a live project is refused by the operation itself.
  */
-export async function resetProject(ctx: ProjectActionContext & { operations: OperationContext }, id: string, force: boolean): Promise<ResetResult> {
-  validateProjectId(id);
-  const current = findProject(await ctx.store.load(), id);
-  if (!current) throw new UnknownProjectError(id);
+export async function resetProject(ctx: ProjectActionContext, id: string, force: boolean): Promise<ResetResult> {
+  const current = await loadProject(ctx.store, id);
   let outcomes: ActionOutcome[] = [];
   if (isActive(current.state) && force) {
     outcomes = await killProject(ctx, current, 'reset --force by operator');

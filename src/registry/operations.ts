@@ -72,17 +72,21 @@ export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promi
   return ctx.store.update((doc, tx) => {
     if (findProject(doc, id)) throw new ConflictError(`a project with id "${id}" already exists; use "agent reset ${id}" to run it again`);
     const at = iso(ctx.now());
+    const command = input.command !== undefined && input.command.length > 0 ? input.command : null;
+    const launched = command !== null;
     const project = newProject({
       id,
       enqueuedAt: at,
       name: input.name ?? null,
-      session: input.session ?? null,
+      // The agent names every session it launches afresh (`<session>-<8 hex>`); an orchestrator's is exact.
+      session: launched ? null : (input.session ?? null),
+      sessionBase: launched ? (input.session ?? null) : null,
       tmuxSocket: input.tmuxSocket ?? null,
       cwd: input.cwd ?? null,
       projectDir: input.projectDir ?? input.cwd ?? null,
       priority: input.priority ?? 0,
       maxAttempts: input.maxAttempts ?? null,
-      command: input.command && input.command.length > 0 ? input.command : null,
+      command,
     });
     doc.projects.push(project);
     tx.audit({ at, type: 'transition', project: id, from: null, to: 'queued', reason: 'enqueued', by: ctx.by });

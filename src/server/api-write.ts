@@ -9,7 +9,7 @@ import { policyEnterHook } from '../core/policy-hooks.js';
 import type { Project } from '../core/project.js';
 import { InputError } from '../errors.js';
 import type { ActionOutcome } from '../heal/execute.js';
-import { resetProject } from '../heal/project-actions.js';
+import { resetProject, type ProjectActionContext } from '../heal/project-actions.js';
 import { complete, enqueue, fail, heartbeat, start, validateProjectId, type OperationContext } from '../registry/operations.js';
 import { readStartTime } from '../scan/proc-table.js';
 import type { ServerDeps } from './app.js';
@@ -47,6 +47,7 @@ export function writeApi(deps: ServerDeps): express.Router {
   const router = express.Router();
   const by = `api@${deps.hostId}`;
   const ops: OperationContext = { store: deps.store, now: deps.now, by, onEnter: policyEnterHook(deps.config, Math.random) };
+  const actions: ProjectActionContext = { store: deps.store, config: deps.config, now: deps.now, by, hostId: deps.hostId, operations: ops };
   // Authentication comes before the body is read: an unauthenticated client gets 401/403, never a parse error.
   const guard: RequestHandler[] = [requireToken(deps.config.apiToken), ...jsonBody()];
   const idOf = (params: Record<string, unknown>) => validateProjectId(params['id']);
@@ -107,7 +108,7 @@ export function writeApi(deps: ServerDeps): express.Router {
     const id = idOf(req.params);
     const body = checkBody(req.body, RESET);
     const force = body.force === true;
-    const { project, outcomes } = await resetProject({ store: deps.store, config: deps.config, now: deps.now, by, operations: ops }, id, force);
+    const { project, outcomes } = await resetProject(actions, id, force);
     if (!project) {
       deps.log.error('api: reset --force could not kill the project; nothing reset', { project: id, actions: actionsOf(outcomes) });
       res.status(500).json({

@@ -5,7 +5,7 @@ import { livenessOf } from '../../core/liveness.js';
 import type { Project } from '../../core/project.js';
 import { ConflictError, EXIT } from '../../errors.js';
 import type { ActionOutcome } from '../../heal/execute.js';
-import { killProject as killProjectTree, resetProject } from '../../heal/project-actions.js';
+import { killProject, resetProject, type ProjectActionContext } from '../../heal/project-actions.js';
 import { validateProjectId } from '../../registry/operations.js';
 import { scan } from '../../scan/scanner.js';
 import { UnknownProjectError } from '../../errors.js';
@@ -19,8 +19,8 @@ async function loadProject(ctx: CliContext, id: string): Promise<Project> {
   return project;
 }
 
-function killProject(ctx: CliContext, project: Project, reason: string): Promise<ActionOutcome[]> {
-  return killProjectTree({ store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by }, project, reason);
+export function projectActions(ctx: CliContext): ProjectActionContext {
+  return { store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by, hostId: ctx.hostId, operations: ctx.operations };
 }
 
 function report(outcomes: ActionOutcome[], json: boolean, extra: Record<string, unknown>): void {
@@ -47,7 +47,7 @@ export function registerRecovery(program: Command): void {
         if (!l.zombie && project.state !== 'zombie') {
           throw new ConflictError(`project "${id}" is not a zombie: ${l.alive ? `its session ${project.session ?? '-'} is live` : 'its process is not alive'}; "agent list-stuck" shows the zombies`);
         }
-        const outcomes = await killProject(ctx, project, 'kill-zombie by operator');
+        const outcomes = await killProject(projectActions(ctx), project, 'kill-zombie by operator');
         const killed = outcomes.every((o) => o.outcome !== 'failure');
         if (!killed) {
           report(outcomes, opts.json === true, { project: id, state: project.state });
@@ -82,7 +82,7 @@ export function registerRecovery(program: Command): void {
     .option('--json', 'print the project as one JSON document')
     .action((id: string, opts: { force?: boolean; json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const { project: next, outcomes } = await resetProject({ store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by, operations: ctx.operations }, id, opts.force === true);
+        const { project: next, outcomes } = await resetProject(projectActions(ctx), id, opts.force === true);
         if (!next) {
           report(outcomes, opts.json === true, { project: id });
           return EXIT.problems;
