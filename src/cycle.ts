@@ -28,6 +28,7 @@ import { summariseQueue, type QueueSummary } from './core/queue-summary.js';
 import { evidenceCandidates, reconcile } from './core/reconcile.js';
 import type { RegistryDocument } from './core/registry-document.js';
 import { planRetries } from './core/retry.js';
+import { watchedServers } from './core/tmux-servers.js';
 import { scanIsClear, type Snapshot, type SourceReport } from './core/snapshot.js';
 import { canTransition } from './core/state-machine.js';
 import { messageOf } from './errors.js';
@@ -37,7 +38,6 @@ import type { Logger } from './log.js';
 import { keepLeased, type ProjectLeases } from './registry/leases.js';
 import type { RegistryStore, Transaction } from './registry/store.js';
 import { scan } from './scan/scanner.js';
-import { normaliseSocket } from './scan/tmux-command.js';
 
 export interface CycleOptions {
   store: RegistryStore;
@@ -114,12 +114,8 @@ export interface CycleOutcome {
   registry: RegistryDocument | null;
 }
 
-/** The servers a cycle scans: configured, else the default server plus every socket a project names. */
-export function socketsToScan(config: AgentConfig, projects: readonly Project[]): (string | null)[] {
-  const configured = config.tmuxSockets?.map(normaliseSocket);
-  const sockets = configured ?? [null, ...projects.map((p) => p.tmuxSocket)];
-  return [...new Set(sockets)];
-}
+/** The servers a cycle scans (see core/tmux-servers). */
+export const socketsToScan = watchedServers;
 
 function sessionKey(socket: string | null, session: string | null): string {
   return JSON.stringify([socket, session]);

@@ -70,6 +70,6 @@ export function buildContext(options: GlobalOptions, env: NodeJS.ProcessEnv = pr
     },
     hostId,
     now,
-    operations: { store, now, by: `cli@${hostId}`, onEnter: policyEnterHook(config, Math.random) },
+    operations: { store, now, by: `cli@${hostId}`, onEnter: policyEnterHook(config, Math.random), servers: config },
   };
 }

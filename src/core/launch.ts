@@ -10,8 +10,9 @@ import type { LaunchAction, PlannedTransition } from './plan.js';
 import { isActive, ms, SESSION_NAME_PATTERN, type Project } from './project.js';
 import { isQueuePaused } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
+import { launchServer, type ServerConfig } from './tmux-servers.js';
 
-export type LaunchConfig = BreakerConfig & Pick<AgentConfig, 'maxConcurrent'>;
+export type LaunchConfig = BreakerConfig & ServerConfig & Pick<AgentConfig, 'maxConcurrent'>;
 
 const SUFFIX_LENGTH = 9; // "-" + 8 hex digits
 const MAX_SESSION_LENGTH = 128;
@@ -51,6 +52,9 @@ export function launchOrder(a: Project, b: Project): number {
  * Active projects are counted across the whole registry, whichever host runs
  * them.
  *
+ * A project without a tmux socket goes to the first watched server (config
+ * `tmuxSockets`), where the agent will see it; the launch records it.
+ *
  * Every launch gets a fresh session name, `<sessionBase or id>-<8 hex>`: the
  * session an earlier attempt recorded is never reused, since it may still be
  * alive (a window its process left behind, a kill that did not finish) and
@@ -83,7 +87,7 @@ export function selectLaunches(
       kind: 'launch',
       project: p.id,
       session,
-      tmuxSocket: p.tmuxSocket,
+      tmuxSocket: launchServer(p, config),
       cwd: p.cwd,
       command: [...(p.command ?? [])],
       reason: `queued with priority ${p.priority} since ${p.enqueuedAt}; slot ${active + i + 1} of ${config.maxConcurrent}`,

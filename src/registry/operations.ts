@@ -6,6 +6,7 @@
 import { applyTransition, applyUpdate, findProject, type EnterHook, type TransitionRecord } from '../core/apply.js';
 import { closedBreaker, iso, isActive, newProject, type Actor, type Project } from '../core/project.js';
 import type { RegistryDocument } from '../core/registry-document.js';
+import { unwatchedRefusal, type ServerConfig } from '../core/tmux-servers.js';
 import { ConflictError, InputError, UnknownProjectError } from '../errors.js';
 import { commandSchema, projectIdSchema, sessionNameSchema, tmuxSocketSchema } from './schema.js';
 import type { RegistryStore, Transaction } from './store.js';
@@ -16,6 +17,8 @@ export interface OperationContext {
   by: Actor;
   /** Policy fields set on entering a state (breaker, retry time); see core/apply. */
   onEnter?: EnterHook;
+  /** The tmux servers the agent watches (config `tmuxSockets`); a project is refused any other. Default: all. */
+  servers?: ServerConfig;
 }
 
 /** `label` is the field in words for the message, `field` its name in the API (InputError.field). */
@@ -55,7 +58,11 @@ export interface EnqueueInput {
 export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promise<Project> {
   const id = validateProjectId(input.id);
   if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session, 'session');
-  if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
+  if (input.tmuxSocket !== undefined) {
+    check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
+    const refusal = ctx.servers ? unwatchedRefusal(input.tmuxSocket, ctx.servers) : null;
+    if (refusal !== null) throw new InputError(`invalid tmux socket ${JSON.stringify(input.tmuxSocket)}: ${refusal}; add it there, or leave the socket out to use the first of them`, { field: 'tmuxSocket' });
+  }
   if (input.command !== undefined && input.command.length > 0) check(commandSchema, 'command', input.command, 'command');
   for (const [label, value, field] of [['cwd', input.cwd, 'cwd'], ['project dir', input.projectDir, 'projectDir']] as const) {
     if (value !== undefined && !value.startsWith('/')) throw new InputError(`invalid ${label} ${JSON.stringify(value)}: must be an absolute path`, { field });

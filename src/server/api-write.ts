@@ -46,7 +46,7 @@ function actionsOf(outcomes: readonly ActionOutcome[]) {
 export function writeApi(deps: ServerDeps): express.Router {
   const router = express.Router();
   const by = `api@${deps.hostId}`;
-  const ops: OperationContext = { store: deps.store, now: deps.now, by, onEnter: policyEnterHook(deps.config, Math.random) };
+  const ops: OperationContext = { store: deps.store, now: deps.now, by, onEnter: policyEnterHook(deps.config, Math.random), servers: deps.config };
   const actions: ProjectActionContext = { store: deps.store, config: deps.config, now: deps.now, by, hostId: deps.hostId, operations: ops };
   // Authentication comes before the body is read: an unauthenticated client gets 401/403, never a parse error.
   const guard: RequestHandler[] = [requireToken(deps.config.apiToken), ...jsonBody()];

@@ -25,6 +25,12 @@ describe('launch selection', () => {
     ]);
   });
 
+  it('sends a project without a socket to the first watched server', () => {
+    const p = aQueuedProject('web', { command: cmd });
+    const [launch] = selectLaunches([p], aRunningQueue(), aConfig({ maxConcurrent: 1, tmuxSockets: ['agents', 'default'] }), T0, 'h', constant(0));
+    expect(launch?.tmuxSocket).to.equal('agents');
+  });
+
   it('leaves projects without a command to their orchestrator', () => {
     const projects = [aQueuedProject('ext'), aQueuedProject('empty', { command: [] })];
     expect(selectLaunches(projects, aRunningQueue(), three, T0, 'h')).to.deep.equal([]);

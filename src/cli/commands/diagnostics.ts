@@ -13,7 +13,8 @@ import { EXIT, messageOf } from '../../errors.js';
 import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
 import { scanTmuxServer } from '../../scan/tmux-sessions.js';
 import { describeSocket } from '../../scan/tmux-command.js';
-import { socketsToScan } from '../../cycle.js';
+import { countOf } from '../../core/wording.js';
+import { unwatchedProjects, watchedServers, type UnwatchedProject } from '../../core/tmux-servers.js';
 import { table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
@@ -53,10 +54,12 @@ export function registerDiagnostics(program: Command): void {
         const health = await ctx.store.check();
         let queue: QueueSummary | null = null;
         let sockets: (string | null)[] = [null];
+        let unwatched: UnwatchedProject[] = [];
         if (health.ok) {
           const doc = await ctx.store.load();
           queue = summariseQueue(doc, ctx.config, now);
-          sockets = socketsToScan(ctx.config, doc.projects);
+          sockets = watchedServers(ctx.config, doc.projects);
+          unwatched = unwatchedProjects(doc.projects, ctx.config);
         }
         const proc = await (async () => {
           try {
@@ -95,10 +98,11 @@ export function registerDiagnostics(program: Command): void {
           tmux,
           daemon,
           queue,
+          unwatchedProjects: unwatched,
           recentActivity: audit,
           config,
         };
-        const ok = health.ok && proc.ok && tmux.every((t) => t.ok);
+        const ok = health.ok && proc.ok && tmux.every((t) => t.ok) && unwatched.length === 0;
         if (opts.json) {
           printJson(doc);
           return ok ? EXIT.ok : EXIT.problems;
@@ -112,6 +116,10 @@ export function registerDiagnostics(program: Command): void {
         if (queue) {
           printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);
           printLine(`breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, half-open ${queue.breakers.half_open}`);
+        }
+        if (unwatched.length > 0) {
+          printLine(`\nPROBLEM: ${countOf(unwatched.length, 'project')} on a tmux server the agent does not watch (never seen, never healed):`);
+          for (const u of unwatched) printLine(`  - ${u.reason}`);
         }
         if (audit.length > 0) {
           printLine('\nrecent activity:');
