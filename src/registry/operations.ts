@@ -3,6 +3,7 @@
  * start, heartbeat, complete, fail, reset. The CLI and the HTTP API both call
  * these, so validation and history are the same on every path.
  */
+import { stat } from 'node:fs/promises';
 import { applyTransition, applyUpdate, findProject, type EnterHook, type TransitionRecord } from '../core/apply.js';
 import { closedBreaker, iso, isActive, newProject, type Actor, type Project } from '../core/project.js';
 import type { RegistryDocument } from '../core/registry-document.js';
@@ -55,6 +56,20 @@ export interface EnqueueInput {
   command?: string[] | undefined;
 }
 
+/**
+ * The command's working directory must exist when it is enqueued: tmux would
+ * otherwise start the command elsewhere, and a launch that cannot start only
+ * fails later, when nobody is looking. (Checked on the host that enqueues.)
+ */
+async function checkDirectory(cwd: string): Promise<void> {
+  const info = await stat(cwd).catch((err: NodeJS.ErrnoException) => err);
+  if (info instanceof Error) {
+    const why = info.code === 'ENOENT' || info.code === 'ENOTDIR' ? 'no such directory' : `cannot be read (${info.code ?? info.message})`;
+    throw new InputError(`invalid cwd ${JSON.stringify(cwd)}: ${why}; it must be an existing directory`, { field: 'cwd' });
+  }
+  if (!info.isDirectory()) throw new InputError(`invalid cwd ${JSON.stringify(cwd)}: not a directory; it must be an existing directory`, { field: 'cwd' });
+}
+
 export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promise<Project> {
   const id = validateProjectId(input.id);
   if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session, 'session');
@@ -67,6 +82,7 @@ export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promi
   for (const [label, value, field] of [['cwd', input.cwd, 'cwd'], ['project dir', input.projectDir, 'projectDir']] as const) {
     if (value !== undefined && !value.startsWith('/')) throw new InputError(`invalid ${label} ${JSON.stringify(value)}: must be an absolute path`, { field });
   }
+  if (input.cwd !== undefined) await checkDirectory(input.cwd);
   if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1_000_000)) {
     throw new InputError(`invalid priority ${input.priority}: must be an integer from -1000000 to 1000000`, { field: 'priority' });
   }
