@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../log.js';
 import type { RegistryStore } from '../registry/store.js';
 import { isUrl, openOptionsOf, openStore } from '../registry/open.js';
 import type { OperationContext } from '../registry/operations.js';
+import type { ProjectActionContext } from '../heal/project-actions.js';
 import { policyEnterHook } from '../core/policy-hooks.js';
 
 export interface GlobalOptions {
@@ -72,4 +73,9 @@ export function buildContext(options: GlobalOptions, env: NodeJS.ProcessEnv = pr
     now,
     operations: { store, now, by: `cli@${hostId}`, onEnter: policyEnterHook(config, Math.random), servers: config },
   };
+}
+
+/** What the operator actions on one project (kill, reset --force, fail) need from a command's context. */
+export function projectActions(ctx: CliContext): ProjectActionContext {
+  return { store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by, hostId: ctx.hostId, operations: ctx.operations };
 }

@@ -1,14 +1,14 @@
 /**
  * Operator actions on one project, shared by the CLI and the HTTP API: kill
  * a live project (its process tree, the trees of its session's panes, then
- * the session), audited; `reset --force` and `fail` on a live project.
+ * the session), audited; `reset --force`, and `fail` on a live project.
  */
 import type { AgentConfig } from '../config/keys.js';
 import { applyTransition, findProject } from '../core/apply.js';
 import type { HealAction, KillSessionAction, KillTreeAction } from '../core/plan.js';
 import { closedBreaker, iso, isActive, type Actor, type Project } from '../core/project.js';
 import { UnknownProjectError } from '../errors.js';
-import { reset, validateProjectId, type OperationContext } from '../registry/operations.js';
+import { fail, reset, validateProjectId, type FailInput, type OperationContext } from '../registry/operations.js';
 import type { RegistryStore } from '../registry/store.js';
 import { readStartTime } from '../scan/proc-table.js';
 import { describeSocket } from '../scan/tmux-command.js';
@@ -126,4 +126,27 @@ export async function resetProject(ctx: ProjectActionContext, id: string, force:
     });
   }
   return { project: await reset(ctx.operations, id, { force }), outcomes };
+}
+
+export interface FailResult {
+  /** The project as the failure recorded it. */
+  project: Project;
+  /** The kills of a project that was live when it failed (empty otherwise). */
+  outcomes: ActionOutcome[];
+}
+
+/**
+ * `fail` (CLI and API alike): the failure is recorded, and a project that was
+ * live (processing, timing_out, zombie) is then killed like `reset --force`
+ * kills one: its tree and its session's panes after the kill grace, then the
+ * session. A failed project left running would run twice once its retry
+ * launches it again. The failure is written first because the reporter may be
+ * the project itself, from inside the session the kill ends (the agent never
+ * signals itself or its parent; the session's end may still end it).
+ */
+export async function failProject(ctx: ProjectActionContext, id: string, input: FailInput): Promise<FailResult> {
+  const project = await fail(ctx.operations, id, input);
+  const from = project.history.at(-1)?.from;
+  if (from === undefined || !isActive(from)) return { project, outcomes: [] };
+  return { project, outcomes: await killProject(ctx, project, `fail by ${ctx.by}: ${project.failureReason ?? 'reported'}`) };
 }

@@ -9,8 +9,8 @@ import { policyEnterHook } from '../core/policy-hooks.js';
 import type { Project } from '../core/project.js';
 import { InputError } from '../errors.js';
 import type { ActionOutcome } from '../heal/execute.js';
-import { resetProject, type ProjectActionContext } from '../heal/project-actions.js';
-import { complete, enqueue, fail, heartbeat, start, validateProjectId, type OperationContext } from '../registry/operations.js';
+import { failProject, resetProject, type ProjectActionContext } from '../heal/project-actions.js';
+import { complete, enqueue, heartbeat, start, validateProjectId, type OperationContext } from '../registry/operations.js';
 import { readStartTime } from '../scan/proc-table.js';
 import type { ServerDeps } from './app.js';
 import { requireToken } from './auth.js';
@@ -99,9 +99,10 @@ export function writeApi(deps: ServerDeps): express.Router {
   router.post('/api/projects/:id/fail', ...guard, async (req, res) => {
     const id = idOf(req.params);
     const body = checkBody(req.body, FAIL);
-    const project = await fail(ops, id, { reason: body.reason, noRetry: body.noRetry });
-    logWrite('failed', id, { reason: project.failureReason, noRetry: body.noRetry === true });
-    sendProject(res, project);
+    const { project, outcomes } = await failProject(actions, id, { reason: body.reason, noRetry: body.noRetry });
+    logWrite('failed', id, { reason: project.failureReason, noRetry: body.noRetry === true, actions: actionsOf(outcomes) });
+    if (outcomes.some((o) => o.outcome === 'failure')) deps.log.error('api: fail recorded, but the live project could not be killed', { project: id, actions: actionsOf(outcomes) });
+    res.json({ project, actions: actionsOf(outcomes) });
   });
 
   router.post('/api/projects/:id/reset', ...guard, async (req, res) => {

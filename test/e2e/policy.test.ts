@@ -281,6 +281,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     await report(['fail', 'ext', '--reason', 'tests failed']);
     const failed = q.get('ext');
     expect(failed).to.include({ state: 'failed', failureReason: 'tests failed' });
+    expect(isRunning(orchestrator), 'a live project that failed is killed').to.equal(false);
     const due = ms(failed.nextAttemptAt) as number;
     expect(due - (ms(failed.endedAt) as number)).to.be.within(0, 1000);
 
@@ -298,7 +299,6 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     }
     expect(q.get('ext')).to.include({ state: 'queued', attempts: 1, pid: null });
     expect(q.tmux.sessions()).to.deep.equal([]);
-    expect(isRunning(orchestrator), "the orchestrator's process is left alone").to.equal(true);
   });
 
   it('the queue breaker pauses the queue after several failures: no launch and no requeue while paused', async () => {

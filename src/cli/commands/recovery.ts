@@ -5,12 +5,12 @@ import { livenessOf } from '../../core/liveness.js';
 import type { Project } from '../../core/project.js';
 import { ConflictError, EXIT } from '../../errors.js';
 import type { ActionOutcome } from '../../heal/execute.js';
-import { killProject, resetProject, type ProjectActionContext } from '../../heal/project-actions.js';
+import { killProject, resetProject } from '../../heal/project-actions.js';
 import { validateProjectId } from '../../registry/operations.js';
 import { scan } from '../../scan/scanner.js';
 import { UnknownProjectError } from '../../errors.js';
 import { printJson, printLine, run } from '../run.js';
-import type { CliContext } from '../context.js';
+import { projectActions, type CliContext } from '../context.js';
 
 async function loadProject(ctx: CliContext, id: string): Promise<Project> {
   validateProjectId(id);
@@ -19,9 +19,6 @@ async function loadProject(ctx: CliContext, id: string): Promise<Project> {
   return project;
 }
 
-export function projectActions(ctx: CliContext): ProjectActionContext {
-  return { store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by, hostId: ctx.hostId, operations: ctx.operations };
-}
 
 function report(outcomes: ActionOutcome[], json: boolean, extra: Record<string, unknown>): void {
   if (json) printJson({ ...extra, actions: outcomes.map((o) => ({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail })) });
