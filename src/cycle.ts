@@ -23,7 +23,7 @@ import { failedLaunchMoves, selectLaunches } from './core/launch.js';
 import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate } from './core/plan.js';
 import { policyEnterHook } from './core/policy-hooks.js';
 import { iso, isActive, isTerminal, ms, type Project } from './core/project.js';
-import { evaluateQueueBreaker } from './core/queue-breaker.js';
+import { evaluateQueueBreaker, isQueuePaused } from './core/queue-breaker.js';
 import { summariseQueue, type QueueSummary } from './core/queue-summary.js';
 import { evidenceCandidates, reconcile } from './core/reconcile.js';
 import type { RegistryDocument } from './core/registry-document.js';
@@ -370,12 +370,17 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
       const current = (id: string | null) => id === null || !stale.has(id);
 
       fresh.intents = fresh.intents.filter((i) => !cyclePlan.recoveredIntents.includes(i.id));
-      for (const t of plan.transitions) if (current(t.project)) applyPlanned(a, t);
+      // An operator paused or resumed the queue since the plan was made: their record stands, and a
+      // queue paused now gets no retry and no launch from a plan that did not know.
+      const queueMoved = JSON.stringify(fresh.queue) !== JSON.stringify(doc.queue);
+      const pausedNow = queueMoved && isQueuePaused(fresh.queue, now);
+      const isRetry = (t: PlannedTransition) => t.from === 'failed' && t.to === 'queued';
+      for (const t of plan.transitions) if (current(t.project) && !(pausedNow && isRetry(t))) applyPlanned(a, t);
       for (const u of plan.updates) if (current(u.project)) applyPlannedUpdate(a, u);
       result.counts.extensions = plan.updates.filter((u) => u.note === 'extended' || u.patch.timeoutExtensions !== undefined).length;
       result.counts.retries = result.transitions.filter((t) => t.from === 'failed' && t.to === 'queued').length;
 
-      if (leader && JSON.stringify(fresh.queue) !== JSON.stringify(cyclePlan.queue)) {
+      if (leader && !queueMoved && JSON.stringify(fresh.queue) !== JSON.stringify(cyclePlan.queue)) {
         fresh.queue = cyclePlan.queue;
         if (cyclePlan.queueEvent) {
           tx.audit({ at, type: 'note', project: null, by, reason: `queue breaker ${cyclePlan.queueEvent}`, queue: cyclePlan.queue });
@@ -384,7 +389,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
         }
       }
 
-      runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || findProject(fresh, act.project)?.state === 'queued'));
+      runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || (!pausedNow && findProject(fresh, act.project)?.state === 'queued')));
       for (const act of runnable) {
         const id = newIntentId();
         intentIds.set(act, id);

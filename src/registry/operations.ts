@@ -1,12 +1,14 @@
 /**
  * What an orchestrator or operator reports, as registry operations: enqueue,
- * start, heartbeat, complete, fail, reset. The CLI and the HTTP API both call
- * these, so validation and history are the same on every path.
+ * start, heartbeat, complete, fail, reset, and pausing or resuming the queue.
+ * The CLI and the HTTP API both call these, so validation and history are
+ * the same on every path.
  */
 import { stat } from 'node:fs/promises';
 import { applyTransition, applyUpdate, findProject, type EnterHook, type TransitionRecord } from '../core/apply.js';
 import { closedBreaker, iso, isActive, newProject, type Actor, type Project } from '../core/project.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import { parsePauseEnd, pauseQueue as pauseQueueRecord, resumeQueue as resumeQueueRecord } from '../core/queue-breaker.js';
+import type { QueueBreakerRecord, RegistryDocument } from '../core/registry-document.js';
 import { unwatchedRefusal, type ServerConfig } from '../core/tmux-servers.js';
 import { ConflictError, InputError, UnknownProjectError } from '../errors.js';
 import { commandSchema, projectIdSchema, sessionNameSchema, tmuxSocketSchema } from './schema.js';
@@ -230,5 +232,41 @@ export async function reset(ctx: OperationContext, id: string, options: { force?
     });
     tx.audit(record);
     return next;
+  });
+}
+
+export interface QueueChange {
+  queue: QueueBreakerRecord;
+  /** The record before the change. */
+  previous: QueueBreakerRecord;
+  /** False when there was nothing to do (resuming a queue that runs). */
+  changed: boolean;
+}
+
+/**
+ * `agent queue pause [--until T]`: no launches and no retries until `until`
+ * (an ISO time or a duration such as 30m), or until resumed when absent.
+ * Audited as a note with the actor.
+ */
+export async function pauseQueue(ctx: OperationContext, input: { until?: string | undefined }): Promise<QueueChange> {
+  const now = ctx.now();
+  const until = input.until === undefined ? null : parsePauseEnd(input.until, now);
+  return ctx.store.update((doc, tx) => {
+    const previous = doc.queue;
+    doc.queue = pauseQueueRecord(previous, now, ctx.by, until);
+    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason: 'queue paused by operator', queue: doc.queue });
+    return { queue: doc.queue, previous, changed: true };
+  });
+}
+
+/** `agent queue resume`: launches and retries go on now, whoever paused the queue. Audited. */
+export async function resumeQueue(ctx: OperationContext): Promise<QueueChange> {
+  return ctx.store.update((doc, tx) => {
+    const now = ctx.now();
+    const previous = doc.queue;
+    doc.queue = resumeQueueRecord(previous, now);
+    if (doc.queue === previous) return { queue: previous, previous, changed: false };
+    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason: 'queue resumed by operator', pausedBy: previous.pausedBy, queue: doc.queue });
+    return { queue: doc.queue, previous, changed: true };
   });
 }

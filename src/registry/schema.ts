@@ -117,6 +117,7 @@ const queueSchema = z
     resumeAt: nullableTime,
     opens: count.default(0),
     trippedBy: z.array(z.string().max(64)).max(10_000).default([]),
+    pausedBy: text(256).nullable().default(null),
   })
   .default(() => ({ ...emptyQueueBreaker() }));
 

@@ -1,6 +1,7 @@
 /**
  * The write API: what an orchestrator reports (enqueue, start, heartbeat,
- * complete, fail), what an operator does (reset, heal), through the same
+ * complete, fail), what an operator does (reset, heal, pause or resume the
+ * queue), through the same
  * registry operations as the CLI. Every route needs the bearer token; the
  * actor recorded in history and audit is `api@<host>`.
  */
@@ -10,7 +11,7 @@ import type { Project } from '../core/project.js';
 import { InputError } from '../errors.js';
 import type { ActionOutcome } from '../heal/execute.js';
 import { failProject, resetProject, type ProjectActionContext } from '../heal/project-actions.js';
-import { complete, enqueue, heartbeat, start, validateProjectId, type OperationContext } from '../registry/operations.js';
+import { complete, enqueue, heartbeat, pauseQueue, resumeQueue, start, validateProjectId, type OperationContext } from '../registry/operations.js';
 import { readStartTime } from '../scan/proc-table.js';
 import type { ServerDeps } from './app.js';
 import { requireToken } from './auth.js';
@@ -38,6 +39,7 @@ const START = {
 const NOTHING = {} as const satisfies Shape;
 const FAIL = { reason: { type: 'string' }, noRetry: { type: 'boolean' } } as const satisfies Shape;
 const RESET = { force: { type: 'boolean' } } as const satisfies Shape;
+const PAUSE = { until: { type: 'string' } } as const satisfies Shape;
 
 function actionsOf(outcomes: readonly ActionOutcome[]) {
   return outcomes.map((o) => ({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail }));
@@ -120,6 +122,24 @@ export function writeApi(deps: ServerDeps): express.Router {
     }
     logWrite(force ? 'reset --force' : 'reset', id, { actions: actionsOf(outcomes) });
     res.json({ project, actions: actionsOf(outcomes) });
+  });
+
+  router.post('/api/queue/pause', ...guard, async (req, res) => {
+    const body = checkBody(req.body, PAUSE);
+    const { queue } = await pauseQueue(ops, { until: body.until });
+    logWrite('queue paused', null, { resumeAt: queue.resumeAt });
+    res.json({ queue });
+  });
+
+  router.post('/api/queue/resume', ...guard, async (req, res) => {
+    checkBody(req.body, NOTHING);
+    const { queue, changed } = await resumeQueue(ops);
+    if (changed) {
+      logWrite('queue resumed', null);
+      // The daemon does not wake on its own store's writes: the held launches and retries go now, not at the next tick.
+      void deps.requestCycle('api: queue resumed').catch(() => undefined);
+    }
+    res.json({ queue, changed });
   });
 
   router.post('/api/heal', ...guard, async (req, res) => {

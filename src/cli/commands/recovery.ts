@@ -11,6 +11,7 @@ import { scan } from '../../scan/scanner.js';
 import { UnknownProjectError } from '../../errors.js';
 import { printJson, printLine, run } from '../run.js';
 import { projectActions, type CliContext } from '../context.js';
+import { describePause, RESUME_HINT } from './queue.js';
 
 async function loadProject(ctx: CliContext, id: string): Promise<Project> {
   validateProjectId(id);
@@ -86,7 +87,11 @@ export function registerRecovery(program: Command): void {
         }
         if (!opts.json) for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
         if (opts.json) printJson(next);
-        else printLine(`${next.id}: reset to queued (attempts 0, breaker closed)`);
+        else {
+          printLine(`${next.id}: reset to queued (attempts 0, breaker closed)`);
+          const pause = describePause((await ctx.store.load()).queue, ctx.now());
+          if (pause !== null) printLine(`queue paused ${pause}: ${next.id} waits until then; ${RESUME_HINT}`);
+        }
         return EXIT.ok;
       }),
     );

@@ -5,6 +5,7 @@ import { PROJECT_STATES, type Project } from '../../core/project.js';
 import { displayOrder, projectRow } from '../../core/project-view.js';
 import { summariseQueue } from '../../core/queue-summary.js';
 import { relative, table } from '../format.js';
+import { describePause, RESUME_HINT } from './queue.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 
@@ -39,7 +40,8 @@ export function registerStatus(program: Command): void {
         printLine(`queue     ${summary.health.status}: ${summary.health.reason}`);
         printLine(`projects  ${PROJECT_STATES.map((s) => `${s} ${c[s]}`).join(', ')}`);
         printLine(`breakers  closed ${summary.breakers.closed}, open ${summary.breakers.open}, half-open ${summary.breakers.half_open}`);
-        if (summary.paused) printLine(`paused    until ${summary.resumeAt ?? '?'}; tripped by ${summary.trippedBy.join(', ') || '-'}`);
+        const pause = describePause(doc.queue, now);
+        if (pause !== null) printLine(`paused    ${pause}; ${RESUME_HINT}`);
         if (projects.length === 0) {
           printLine('\nno projects; add one with: agent enqueue --id <id> -- <command...>');
           return;
