@@ -204,7 +204,7 @@ function detectTimeout(project: Project, l: Liveness, ctx: DetectContext, plan: 
     return;
   }
   const why = fresh
-    ? `all ${config.maxTimeoutExtensions} extensions used`
+    ? `${config.maxTimeoutExtensions === 1 ? 'its one extension' : `all ${config.maxTimeoutExtensions} extensions`} used`
     : last === null
       ? 'no heartbeat or pane activity ever seen'
       : `last heartbeat or pane activity ${secs(now - last)} ago (heartbeat timeout ${config.heartbeatTimeoutSec}s)`;

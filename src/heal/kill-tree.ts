@@ -7,6 +7,7 @@
  * PID wrap within microseconds.)
  */
 import { descendants, treeOf } from '../core/process-tree.js';
+import { countOf } from '../core/wording.js';
 import type { ProcessInfo } from '../core/snapshot.js';
 import { DEFAULT_PROC_ROOT, readProcess, readProcessTable, readStat } from '../scan/proc-table.js';
 
@@ -121,7 +122,7 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
     members.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
   }
   if (members.length === 0) {
-    return skipped(spared > 0 ? `nothing left to signal: ${spared} processes of other users left alone` : 'process already gone');
+    return skipped(spared > 0 ? `nothing left to signal: ${countOf(spared, 'process')} of other users left alone` : 'process already gone');
   }
   const memberPids = new Set(members.map((m) => m.pid));
 
@@ -188,11 +189,11 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
   if (survivors.length > 0) {
     return {
       outcome: 'failure',
-      detail: `${survivors.length} of ${members.length} processes survived SIGKILL: ${survivors.map((m) => m.pid).join(', ')}${suffix}`,
+      detail: `${survivors.length} of ${countOf(members.length, 'process')} survived SIGKILL: ${survivors.map((m) => m.pid).join(', ')}${suffix}`,
       signalled: [...signalled],
     };
   }
-  return { outcome: 'success', detail: `killed a tree of ${members.length} processes${suffix}`, signalled: [...signalled] };
+  return { outcome: 'success', detail: `killed a tree of ${countOf(members.length, 'process')}${suffix}`, signalled: [...signalled] };
 }
 
 /** Poll until every member is gone or `timeoutMs` passed; returns the survivors. */

@@ -31,7 +31,7 @@ export function readApi(deps: ServerDeps): express.Router {
     const doc = await deps.store.load();
     const now = deps.now();
     const projects = displayOrder(doc.projects.filter((p) => state === null || p.state === state));
-    res.json({ registry: deps.store.location, count: projects.length, projects: projects.map((p) => projectRow(p, deps.config, now)) });
+    res.json({ registry: deps.store.location, count: projects.length, projects: projects.map((p) => projectRow(p, deps.config, now, doc.queue)) });
   });
 
   router.get('/api/projects/:id', async (req, res) => {

@@ -65,7 +65,7 @@ export function registerDiagnostics(program: Command): void {
           try {
             const procfs = await hasProcfs();
             const t = await readProcessTable();
-            return { ok: true, detail: `${t.byPid.size} processes read from ${procfs ? '/proc' : 'ps (no /proc)'}` };
+            return { ok: true, detail: `${countOf(t.byPid.size, 'process')} read from ${procfs ? '/proc' : 'ps (no /proc)'}` };
           } catch (err) {
             return { ok: false, detail: messageOf(err) };
           }
@@ -73,7 +73,7 @@ export function registerDiagnostics(program: Command): void {
         const tmux = await Promise.all(
           sockets.map(async (socket) => {
             const s = await scanTmuxServer(socket, { timeoutMs: ctx.config.tmuxTimeoutMs });
-            return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail: s.ok ? `${s.sessions.size} session(s)` : (s.error ?? 'failed') };
+            return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail: s.ok ? countOf(s.sessions.size, 'session') : (s.error ?? 'failed') };
           }),
         );
         const [daemon, tmuxVersion, gitVersion, audit] = await Promise.all([
@@ -108,7 +108,7 @@ export function registerDiagnostics(program: Command): void {
           return ok ? EXIT.ok : EXIT.problems;
         }
         printLine(`agent ${pkg.version}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
-        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${health.projects} projects${health.lastGood ? ', last good copy present' : ''})`);
+        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${countOf(health.projects, 'project')}${health.lastGood ? ', last good copy present' : ''})`);
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
