@@ -389,7 +389,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
         }
       }
 
-      runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || (!pausedNow && findProject(fresh, act.project)?.state === 'queued')));
+      const launchable = (act: HealAction) => !pausedNow && act.project !== null && findProject(fresh, act.project)?.state === 'queued';
+      runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || launchable(act)));
       for (const act of runnable) {
         const id = newIntentId();
         intentIds.set(act, id);

@@ -77,5 +77,6 @@ export function buildContext(options: GlobalOptions, env: NodeJS.ProcessEnv = pr
 
 /** What the operator actions on one project (kill, reset --force, fail) need from a command's context. */
 export function projectActions(ctx: CliContext): ProjectActionContext {
-  return { store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by, hostId: ctx.hostId, operations: ctx.operations };
+  const { store, config, now, hostId, operations } = ctx;
+  return { store, config, now, by: operations.by, hostId, operations };
 }

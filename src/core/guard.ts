@@ -66,7 +66,8 @@ export function guard(plan: Plan, ctx: GuardContext): GuardResult {
       const detail = `${victims.size} of ${ctx.processingCount} active projects would be killed in one cycle (more than half of at least 4)`;
       for (const action of kills) hold(action, 'too_many_processing', detail);
     } else if (kills.length > limit) {
-      const detail = `${countOf(kills.length, 'process tree')} planned, at most ${limit} per cycle (AGENT_MAX_KILLS_PER_CYCLE)`;
+      const planned = countOf(kills.length, 'process tree');
+      const detail = `${planned} planned, at most ${limit} per cycle (AGENT_MAX_KILLS_PER_CYCLE)`;
       for (const action of kills.slice(limit)) hold(action, 'too_many_kills', detail);
     }
   }

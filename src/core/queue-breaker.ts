@@ -42,7 +42,8 @@ function latestFinish(p: Project): FinishedProject | null {
     return at === null ? null : { project: p.id, at, outcome: h.to };
   }
   const at = ms(p.endedAt);
-  return at !== null && (p.state === 'failed' || p.state === 'completed') ? { project: p.id, at, outcome: p.state } : null;
+  if (at === null || (p.state !== 'failed' && p.state !== 'completed')) return null;
+  return { project: p.id, at, outcome: p.state };
 }
 
 /**
@@ -99,7 +100,8 @@ export function evaluateQueueBreaker(
   let current = queue;
   let event: QueueBreakerEvaluation['event'] = null;
   if (current.paused) {
-    if (isManualPause(current) && current.resumeAt === null) return { queue: current, event: null, finished: 0, failed: 0 };
+    const untilResumed = isManualPause(current) && current.resumeAt === null;
+    if (untilResumed) return { queue: current, event: null, finished: 0, failed: 0 };
     const pausedAt = ms(current.pausedAt);
     const resumeAt = ms(current.resumeAt) ?? (pausedAt === null ? now : pausedAt + config.queueBreakerCooldownSec * 1000);
     if (now < resumeAt) {
@@ -135,7 +137,12 @@ export function evaluateQueueBreaker(
  * until resumed by hand when null. A pause already in force is replaced; the
  * breaker's trip count and last `trippedBy` are kept.
  */
-export function pauseQueue(queue: QueueBreakerRecord, now: number, by: Actor, until: number | null): QueueBreakerRecord {
+export function pauseQueue(
+  queue: QueueBreakerRecord,
+  now: number,
+  by: Actor,
+  until: number | null,
+): QueueBreakerRecord {
   return { ...queue, paused: true, pausedAt: iso(now), resumeAt: until === null ? null : iso(until), pausedBy: by };
 }
 
@@ -157,7 +164,8 @@ export function pausedByText(queue: QueueBreakerRecord): string {
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^(\d{1,9})([smhd])$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-const UNTIL_RULE = 'must be an ISO-8601 time with its zone (e.g. 2026-12-04T18:00:00Z) or a duration (e.g. 30m, 2h; units s, m, h, d)';
+const UNTIL_RULE =
+  'must be an ISO-8601 time with its zone (e.g. 2026-12-04T18:00:00Z) or a duration (e.g. 30m, 2h; units s, m, h, d)';
 
 /**
  * When a manual pause ends (epoch ms), from an ISO-8601 time or a duration
@@ -167,9 +175,12 @@ const UNTIL_RULE = 'must be an ISO-8601 time with its zone (e.g. 2026-12-04T18:0
 export function parsePauseEnd(text: string, now: number): number {
   const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 37)}...` : text);
   const d = DURATION.exec(text);
-  const at = d ? now + Number(d[1]) * UNIT_MS[d[2] as keyof typeof UNIT_MS] : ISO_TIME.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(at)) throw new InputError(`invalid until ${shown}: ${UNTIL_RULE}`, { field: 'until' });
-  if (at <= now) throw new InputError(`invalid until ${shown}: ${iso(at)} is not in the future; ${UNTIL_RULE}`, { field: 'until' });
-  if (at - now > 366 * UNIT_MS.d) throw new InputError(`invalid until ${shown}: at most a year ahead; ${UNTIL_RULE}`, { field: 'until' });
+  const refuse = (why: string): InputError => new InputError(`invalid until ${shown}: ${why}${UNTIL_RULE}`, { field: 'until' });
+  let at = Number.NaN;
+  if (d) at = now + Number(d[1]) * UNIT_MS[d[2] as keyof typeof UNIT_MS];
+  else if (ISO_TIME.test(text)) at = Date.parse(text);
+  if (Number.isNaN(at)) throw refuse('');
+  if (at <= now) throw refuse(`${iso(at)} is not in the future; `);
+  if (at - now > 366 * UNIT_MS.d) throw refuse('at most a year ahead; ');
   return at;
 }

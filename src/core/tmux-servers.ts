@@ -33,7 +33,10 @@ export function isWatched(socket: string | null, config: ServerConfig): boolean 
   return configured === null || configured.some((s) => normaliseSocket(s) === normaliseSocket(socket));
 }
 
-/** Where a launch goes: the project's own server, else the first watched one (the default server when none is configured). */
+/**
+ * Where a launch goes: the project's own server, else the first watched one
+ * (the default server when none are configured).
+ */
 export function launchServer(project: Pick<Project, 'tmuxSocket'>, config: ServerConfig): string | null {
   return project.tmuxSocket ?? normaliseSocket(config.tmuxSockets?.[0]);
 }
@@ -41,7 +44,8 @@ export function launchServer(project: Pick<Project, 'tmuxSocket'>, config: Serve
 /** "the default tmux server, tmux server a (config tmuxSockets)" for messages. */
 export function describeWatched(config: ServerConfig): string {
   if (config.tmuxSockets === null) return 'the default tmux server and every server a project names';
-  return `${config.tmuxSockets.map((s) => describeSocket(normaliseSocket(s))).join(', ')} (config tmuxSockets, env AGENT_TMUX_SOCKETS)`;
+  const servers = config.tmuxSockets.map((s) => describeSocket(normaliseSocket(s)));
+  return `${servers.join(', ')} (config tmuxSockets, env AGENT_TMUX_SOCKETS)`;
 }
 
 /** Why `socket` may not be used by a project, or null when it may. */
@@ -69,7 +73,8 @@ export function unwatchedProjects(projects: readonly Project[], config: ServerCo
     const launched = p.state === 'queued' && p.command !== null && p.command.length > 0;
     const server = launched ? launchServer(p, config) : p.tmuxSocket;
     const refusal = unwatchedRefusal(server, config);
-    if (refusal !== null) out.push({ project: p.id, state: p.state, server, reason: `${p.state} project ${p.id}: ${refusal}` });
+    if (refusal === null) continue;
+    out.push({ project: p.id, state: p.state, server, reason: `${p.state} project ${p.id}: ${refusal}` });
   }
   return out;
 }

@@ -61,7 +61,9 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
     case 'launch': {
       // Launched where the agent does not look, a project would never be seen again.
       const unwatched = unwatchedRefusal(action.tmuxSocket, config);
-      if (unwatched !== null) return { action, outcome: 'failure', detail: unwatched, launchFailure: 'invalid_command' };
+      if (unwatched !== null) {
+        return { action, outcome: 'failure', detail: unwatched, launchFailure: 'invalid_command' };
+      }
       let panePid: number;
       try {
         ({ panePid } = await launchSession(action.tmuxSocket, action.session, action.cwd, action.command, tmux));

@@ -122,7 +122,8 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
     members.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
   }
   if (members.length === 0) {
-    return skipped(spared > 0 ? `nothing left to signal: ${countOf(spared, 'process')} of other users left alone` : 'process already gone');
+    if (spared === 0) return skipped('process already gone');
+    return skipped(`nothing left to signal: ${countOf(spared, 'process')} of other users left alone`);
   }
   const memberPids = new Set(members.map((m) => m.pid));
 
@@ -189,11 +190,14 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
   if (survivors.length > 0) {
     return {
       outcome: 'failure',
-      detail: `${survivors.length} of ${countOf(members.length, 'process')} survived SIGKILL: ${survivors.map((m) => m.pid).join(', ')}${suffix}`,
+      detail: `${survivors.length} of ${countOf(members.length, 'process')} survived SIGKILL: ${survivors.map((m) => m.pid).join(', ')}${
+        suffix
+      }`,
       signalled: [...signalled],
     };
   }
-  return { outcome: 'success', detail: `killed a tree of ${countOf(members.length, 'process')}${suffix}`, signalled: [...signalled] };
+  const detail = `killed a tree of ${countOf(members.length, 'process')}${suffix}`;
+  return { outcome: 'success', detail, signalled: [...signalled] };
 }
 
 /** Poll until every member is gone or `timeoutMs` passed; returns the survivors. */

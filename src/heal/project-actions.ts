@@ -35,7 +35,11 @@ function failure(action: HealAction, detail: string): ActionOutcome {
  * process of every live pane of its session, with the start time read now —
  * a window the project opened runs outside its own tree and would outlive it.
  */
-async function treesOf(ctx: ProjectActionContext, project: Project, reason: string): Promise<{ trees: KillTreeAction[]; problem: string | null }> {
+async function treesOf(
+  ctx: ProjectActionContext,
+  project: Project,
+  reason: string,
+): Promise<{ trees: KillTreeAction[]; problem: string | null }> {
   const tree = (pid: number, pidStartTime: number): KillTreeAction => ({
     kind: 'kill_tree',
     project: project.id,
@@ -49,7 +53,8 @@ async function treesOf(ctx: ProjectActionContext, project: Project, reason: stri
   if (project.pid !== null && project.pidStartTime !== null) trees.push(tree(project.pid, project.pidStartTime));
   if (project.session === null) return { trees, problem: null };
   const server = await scanTmuxServer(project.tmuxSocket, { timeoutMs: ctx.config.tmuxTimeoutMs });
-  if (!server.ok) return { trees, problem: `cannot read ${describeSocket(project.tmuxSocket)}: ${server.error ?? 'failed'}` };
+  const where = describeSocket(project.tmuxSocket);
+  if (!server.ok) return { trees, problem: `cannot read ${where}: ${server.error ?? 'failed'}` };
   for (const pane of server.sessions.get(project.session) ?? []) {
     if (pane.paneDead || pane.panePid === project.pid) continue;
     const startTime = await readStartTime(pane.panePid);
@@ -66,17 +71,29 @@ async function treesOf(ctx: ProjectActionContext, project: Project, reason: stri
  * `failure` saying so): its PIDs mean nothing here.
  */
 export async function killProject(ctx: ProjectActionContext, project: Project, reason: string): Promise<ActionOutcome[]> {
+  const { id, tmuxSocket } = project;
   const session: KillSessionAction | null =
-    project.session === null ? null : { kind: 'kill_session', project: project.id, session: project.session, tmuxSocket: project.tmuxSocket, reason };
+    project.session === null ? null : { kind: 'kill_session', project: id, session: project.session, tmuxSocket, reason };
   let outcomes: ActionOutcome[];
   if (project.host !== null && project.host !== ctx.hostId) {
-    const action: HealAction = session ?? { kind: 'kill_tree', project: project.id, pid: project.pid ?? 0, pidStartTime: project.pidStartTime ?? 0, session: null, tmuxSocket: project.tmuxSocket, reason };
-    outcomes = [failure(action, `project "${project.id}" runs on host ${project.host}, not on this host (${ctx.hostId}): nothing killed here`)];
+    const action: HealAction = session ?? {
+      kind: 'kill_tree',
+      project: id,
+      pid: project.pid ?? 0,
+      pidStartTime: project.pidStartTime ?? 0,
+      session: null,
+      tmuxSocket,
+      reason,
+    };
+    outcomes = [failure(action, `project "${id}" runs on host ${project.host}, not on this host (${ctx.hostId}): nothing killed here`)];
   } else {
     const { trees, problem } = await treesOf(ctx, project, reason);
     outcomes = await executeActions(trees, { config: ctx.config });
     if (session && problem !== null) outcomes.push(failure(session, problem));
-    else if (session) outcomes.push({ action: session, ...(await killSession(project.tmuxSocket, session.session, { timeoutMs: ctx.config.tmuxTimeoutMs })) });
+    else if (session) {
+      const result = await killSession(tmuxSocket, session.session, { timeoutMs: ctx.config.tmuxTimeoutMs });
+      outcomes.push({ action: session, ...result });
+    }
   }
   if (outcomes.length > 0) {
     await ctx.store.update((_doc, tx) => {
@@ -148,5 +165,6 @@ export async function failProject(ctx: ProjectActionContext, id: string, input: 
   const project = await fail(ctx.operations, id, input);
   const from = project.history.at(-1)?.from;
   if (from === undefined || !isActive(from)) return { project, outcomes: [] };
-  return { project, outcomes: await killProject(ctx, project, `fail by ${ctx.by}: ${project.failureReason ?? 'reported'}`) };
+  const reason = `fail by ${ctx.by}: ${project.failureReason ?? 'reported'}`;
+  return { project, outcomes: await killProject(ctx, project, reason) };
 }

@@ -7,7 +7,11 @@
 import { stat } from 'node:fs/promises';
 import { applyTransition, applyUpdate, findProject, type EnterHook, type TransitionRecord } from '../core/apply.js';
 import { closedBreaker, iso, isActive, newProject, type Actor, type Project } from '../core/project.js';
-import { parsePauseEnd, pauseQueue as pauseQueueRecord, resumeQueue as resumeQueueRecord } from '../core/queue-breaker.js';
+import {
+  parsePauseEnd,
+  pauseQueue as pauseQueueRecord,
+  resumeQueue as resumeQueueRecord,
+} from '../core/queue-breaker.js';
 import type { QueueBreakerRecord, RegistryDocument } from '../core/registry-document.js';
 import { unwatchedRefusal, type ServerConfig } from '../core/tmux-servers.js';
 import { ConflictError, InputError, UnknownProjectError } from '../errors.js';
@@ -64,12 +68,13 @@ export interface EnqueueInput {
  * fails later, when nobody is looking. (Checked on the host that enqueues.)
  */
 async function checkDirectory(cwd: string): Promise<void> {
+  const refuse = (why: string) => new InputError(`invalid cwd ${JSON.stringify(cwd)}: ${why}; it must be an existing directory`, { field: 'cwd' });
   const info = await stat(cwd).catch((err: NodeJS.ErrnoException) => err);
   if (info instanceof Error) {
-    const why = info.code === 'ENOENT' || info.code === 'ENOTDIR' ? 'no such directory' : `cannot be read (${info.code ?? info.message})`;
-    throw new InputError(`invalid cwd ${JSON.stringify(cwd)}: ${why}; it must be an existing directory`, { field: 'cwd' });
+    const missing = info.code === 'ENOENT' || info.code === 'ENOTDIR';
+    throw refuse(missing ? 'no such directory' : `cannot be read (${info.code ?? info.message})`);
   }
-  if (!info.isDirectory()) throw new InputError(`invalid cwd ${JSON.stringify(cwd)}: not a directory; it must be an existing directory`, { field: 'cwd' });
+  if (!info.isDirectory()) throw refuse('not a directory');
 }
 
 export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promise<Project> {
@@ -78,7 +83,10 @@ export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promi
   if (input.tmuxSocket !== undefined) {
     check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
     const refusal = ctx.servers ? unwatchedRefusal(input.tmuxSocket, ctx.servers) : null;
-    if (refusal !== null) throw new InputError(`invalid tmux socket ${JSON.stringify(input.tmuxSocket)}: ${refusal}; add it there, or leave the socket out to use the first of them`, { field: 'tmuxSocket' });
+    if (refusal !== null) {
+      const advice = 'add it there, or leave the socket out to use the first of them';
+      throw new InputError(`invalid tmux socket ${JSON.stringify(input.tmuxSocket)}: ${refusal}; ${advice}`, { field: 'tmuxSocket' });
+    }
   }
   if (input.command !== undefined && input.command.length > 0) check(commandSchema, 'command', input.command, 'command');
   for (const [label, value, field] of [['cwd', input.cwd, 'cwd'], ['project dir', input.projectDir, 'projectDir']] as const) {
@@ -254,7 +262,8 @@ export async function pauseQueue(ctx: OperationContext, input: { until?: string 
   return ctx.store.update((doc, tx) => {
     const previous = doc.queue;
     doc.queue = pauseQueueRecord(previous, now, ctx.by, until);
-    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason: 'queue paused by operator', queue: doc.queue });
+    const reason = 'queue paused by operator';
+    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason, queue: doc.queue });
     return { queue: doc.queue, previous, changed: true };
   });
 }
@@ -266,7 +275,8 @@ export async function resumeQueue(ctx: OperationContext): Promise<QueueChange> {
     const previous = doc.queue;
     doc.queue = resumeQueueRecord(previous, now);
     if (doc.queue === previous) return { queue: previous, previous, changed: false };
-    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason: 'queue resumed by operator', pausedBy: previous.pausedBy, queue: doc.queue });
+    const reason = 'queue resumed by operator';
+    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason, pausedBy: previous.pausedBy, queue: doc.queue });
     return { queue: doc.queue, previous, changed: true };
   });
 }

@@ -11,7 +11,16 @@ import type { Project } from '../core/project.js';
 import { InputError } from '../errors.js';
 import type { ActionOutcome } from '../heal/execute.js';
 import { failProject, resetProject, type ProjectActionContext } from '../heal/project-actions.js';
-import { complete, enqueue, heartbeat, pauseQueue, resumeQueue, start, validateProjectId, type OperationContext } from '../registry/operations.js';
+import {
+  complete,
+  enqueue,
+  heartbeat,
+  pauseQueue,
+  resumeQueue,
+  start,
+  validateProjectId,
+  type OperationContext,
+} from '../registry/operations.js';
 import { readStartTime } from '../scan/proc-table.js';
 import type { ServerDeps } from './app.js';
 import { requireToken } from './auth.js';
@@ -48,8 +57,9 @@ function actionsOf(outcomes: readonly ActionOutcome[]) {
 export function writeApi(deps: ServerDeps): express.Router {
   const router = express.Router();
   const by = `api@${deps.hostId}`;
-  const ops: OperationContext = { store: deps.store, now: deps.now, by, onEnter: policyEnterHook(deps.config, Math.random), servers: deps.config };
-  const actions: ProjectActionContext = { store: deps.store, config: deps.config, now: deps.now, by, hostId: deps.hostId, operations: ops };
+  const { store, config, now, hostId } = deps;
+  const ops: OperationContext = { store, now, by, onEnter: policyEnterHook(config, Math.random), servers: config };
+  const actions: ProjectActionContext = { store, config, now, by, hostId, operations: ops };
   // Authentication comes before the body is read: an unauthenticated client gets 401/403, never a parse error.
   const guard: RequestHandler[] = [requireToken(deps.config.apiToken), ...jsonBody()];
   const idOf = (params: Record<string, unknown>) => validateProjectId(params['id']);
@@ -102,8 +112,11 @@ export function writeApi(deps: ServerDeps): express.Router {
     const id = idOf(req.params);
     const body = checkBody(req.body, FAIL);
     const { project, outcomes } = await failProject(actions, id, { reason: body.reason, noRetry: body.noRetry });
-    logWrite('failed', id, { reason: project.failureReason, noRetry: body.noRetry === true, actions: actionsOf(outcomes) });
-    if (outcomes.some((o) => o.outcome === 'failure')) deps.log.error('api: fail recorded, but the live project could not be killed', { project: id, actions: actionsOf(outcomes) });
+    const kills = actionsOf(outcomes);
+    logWrite('failed', id, { reason: project.failureReason, noRetry: body.noRetry === true, actions: kills });
+    if (outcomes.some((o) => o.outcome === 'failure')) {
+      deps.log.error('api: fail recorded, but the live project could not be killed', { project: id, actions: kills });
+    }
     res.json({ project, actions: actionsOf(outcomes) });
   });
 

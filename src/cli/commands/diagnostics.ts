@@ -65,7 +65,8 @@ export function registerDiagnostics(program: Command): void {
           try {
             const procfs = await hasProcfs();
             const t = await readProcessTable();
-            return { ok: true, detail: `${countOf(t.byPid.size, 'process')} read from ${procfs ? '/proc' : 'ps (no /proc)'}` };
+            const from = procfs ? '/proc' : 'ps (no /proc)';
+            return { ok: true, detail: `${countOf(t.byPid.size, 'process')} read from ${from}` };
           } catch (err) {
             return { ok: false, detail: messageOf(err) };
           }
@@ -73,7 +74,8 @@ export function registerDiagnostics(program: Command): void {
         const tmux = await Promise.all(
           sockets.map(async (socket) => {
             const s = await scanTmuxServer(socket, { timeoutMs: ctx.config.tmuxTimeoutMs });
-            return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail: s.ok ? countOf(s.sessions.size, 'session') : (s.error ?? 'failed') };
+            const detail = s.ok ? countOf(s.sessions.size, 'session') : (s.error ?? 'failed');
+            return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail };
           }),
         );
         const [daemon, tmuxVersion, gitVersion, audit] = await Promise.all([
@@ -108,7 +110,8 @@ export function registerDiagnostics(program: Command): void {
           return ok ? EXIT.ok : EXIT.problems;
         }
         printLine(`agent ${pkg.version}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
-        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${countOf(health.projects, 'project')}${health.lastGood ? ', last good copy present' : ''})`);
+        const lastGood = health.lastGood ? ', last good copy present' : '';
+        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${countOf(health.projects, 'project')}${lastGood})`);
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
@@ -118,7 +121,8 @@ export function registerDiagnostics(program: Command): void {
           printLine(`breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, half-open ${queue.breakers.half_open}`);
         }
         if (unwatched.length > 0) {
-          printLine(`\nPROBLEM: ${countOf(unwatched.length, 'project')} on a tmux server the agent does not watch (never seen, never healed):`);
+          const what = countOf(unwatched.length, 'project');
+          printLine(`\nPROBLEM: ${what} on a tmux server the agent does not watch (never seen, never healed):`);
           for (const u of unwatched) printLine(`  - ${u.reason}`);
         }
         if (audit.length > 0) {

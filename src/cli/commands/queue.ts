@@ -12,17 +12,23 @@ export const RESUME_HINT = 'resume now with: agent queue resume';
 export function describePause(queue: QueueBreakerRecord, now: number): string | null {
   if (!isQueuePaused(queue, now)) return null;
   const until = queue.resumeAt === null ? 'until resumed' : `until ${queue.resumeAt} (${relative(queue.resumeAt, now)})`;
-  const tripped = !isManualPause(queue) && queue.trippedBy.length > 0 ? `, tripped by ${queue.trippedBy.join(', ')}` : '';
+  const byBreaker = !isManualPause(queue) && queue.trippedBy.length > 0;
+  const tripped = byBreaker ? `, tripped by ${queue.trippedBy.join(', ')}` : '';
   return `by ${pausedByText(queue)} ${until}${tripped}`;
 }
 
 export function registerQueue(program: Command): void {
-  const queue = program.command('queue').description('pause or resume the whole queue by hand (no launches and no retries while paused)');
+  const queue = program
+    .command('queue')
+    .description('pause or resume the whole queue by hand (no launches and no retries while paused)');
 
   queue
     .command('pause')
     .description('pause the queue: no launches and no retries until --until, or until "agent queue resume"')
-    .option('--until <time>', 'when the pause ends: an ISO-8601 time with its zone (2026-12-04T18:00:00Z) or a duration (30m, 2h; units s, m, h, d)')
+    .option(
+      '--until <time>',
+      'when the pause ends: an ISO-8601 time with its zone (2026-12-04T18:00:00Z) or a duration (30m, 2h; units s, m, h, d)',
+    )
     .option('--json', 'print the queue record as one JSON document')
     .action((opts: { until?: string; json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
@@ -41,7 +47,8 @@ export function registerQueue(program: Command): void {
         const now = ctx.now();
         const { queue: record, previous, changed } = await resumeQueue(ctx.operations);
         if (opts.json) printJson({ queue: record, changed });
-        else printLine(changed ? `queue resumed by ${ctx.operations.by} (was paused ${describePause(previous, now) ?? ''})` : 'queue is not paused; nothing to do');
+        else if (!changed) printLine('queue is not paused; nothing to do');
+        else printLine(`queue resumed by ${ctx.operations.by} (was paused ${describePause(previous, now) ?? ''})`);
       }),
     );
 }

@@ -100,7 +100,9 @@ export function registerReportCommands(program: Command): void {
 
   program
     .command('fail')
-    .description('report that a project failed; a live one is then killed (its tree and session, after the kill grace); retried with backoff unless --no-retry')
+    .description(
+      'report that a project failed; a live one is then killed (its tree and session, after the kill grace); retried with backoff unless --no-retry',
+    )
     .argument('<id>', 'project id')
     .option('--reason <reason>', 'why (letters, digits, spaces, ._:/-)', 'reported')
     .option('--no-retry', 'never retry this failure')
@@ -108,10 +110,12 @@ export function registerReportCommands(program: Command): void {
     .action((id: string, opts: Record<string, unknown>, cmd: Command) =>
       run(cmd, async (ctx) => {
         const json = opts['json'] === true;
-        const { project, outcomes } = await failProject(projectActions(ctx), id, { reason: opts['reason'] as string, noRetry: opts['retry'] === false });
+        const input = { reason: opts['reason'] as string, noRetry: opts['retry'] === false };
+        const { project, outcomes } = await failProject(projectActions(ctx), id, input);
         if (!json) {
           show(project, false, 'failed');
-          if (outcomes.length > 0) printLine(`${project.id} was live: its process tree and session were killed (grace ${ctx.config.killGraceSec}s)`);
+          const grace = `grace ${ctx.config.killGraceSec}s`;
+          if (outcomes.length > 0) printLine(`${project.id} was live: its process tree and session were killed (${grace})`);
           for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
         } else show(project, true, 'failed');
         return outcomes.some((o) => o.outcome === 'failure') ? EXIT.problems : EXIT.ok;
