@@ -12,13 +12,14 @@ import type { AgentConfig } from './config/keys.js';
 import { isActive } from './core/project.js';
 import type { RegistryDocument } from './core/registry-document.js';
 import { runCycle, socketsToScan, type CycleOutcome, type CycleResult } from './cycle.js';
-import { messageOf } from './errors.js';
+import { ListenError, messageOf } from './errors.js';
 import type { EventSource } from './events/event-source.js';
 import { PidProbe } from './events/pid-probe.js';
 import { RegistryWatch } from './events/registry-watch.js';
 import { TmuxHooks } from './events/tmux-hooks.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics/metrics.js';
+import { claimRegistry, type DaemonClaim } from './registry/daemon-holder.js';
 import { JsonStore } from './registry/json-store.js';
 import { RedisStore } from './registry/redis-store.js';
 import { RedisWatch } from './events/redis-watch.js';
@@ -67,6 +68,7 @@ export class Agent {
   private readonly coordination: Coordination;
   private leadership: LeaderState | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
+  private claim: DaemonClaim | null = null;
   /** Cycles run, and the most that ever ran at once (1, by construction). */
   cycles = 0;
   running = 0;
@@ -240,14 +242,28 @@ export class Agent {
     };
   }
 
-  /** Start scheduling, events and (unless disabled) the HTTP server; starts a first cycle without waiting for it. */
+  /**
+   * Claim the registry (a JSON registry has one daemon; RegistryHeldError
+   * while another holds it), bind the HTTP server (unless disabled), then
+   * start events and the schedule; starts a first cycle without waiting for
+   * it. The claim and the bind come first so a refused start says one thing
+   * and has started nothing.
+   */
   async start(): Promise<Listening | null> {
     const { config, store } = this.options;
     if (store instanceof JsonStore) {
+      this.claim = await claimRegistry(store, this.options.hostId, this.now);
+      const gone = this.claim.replaced;
+      if (gone) {
+        const was = { pid: gone.pid, host: gone.host, since: gone.startedAt };
+        this.log.info('took over the registry from a daemon that is gone', was);
+      }
       // On a fresh machine the registry and its directory do not exist yet: create them (0700/0600), so the
       // file watch has a directory to watch. A registry that exists but is invalid is left as it is.
       await store.update(() => undefined).catch((err: unknown) => this.log.error('registry unreadable at start', { error: messageOf(err) }));
     }
+    let listening: Listening | null = null;
+    if (!this.options.noServer) listening = await this.listen();
     for (const e of this.events) {
       await e.start();
       const h = e.health();
@@ -264,8 +280,6 @@ export class Agent {
         debug: (m) => log.debug(messageOf(m)),
       },
     });
-    let listening: Listening | null = null;
-    if (!this.options.noServer) listening = await this.listen();
     // The first cycle runs in the background: the server answers (readyz 503 "no cycle yet") meanwhile.
     void this.requestCycle('start').catch((err: unknown) => this.log.error('first cycle failed', { error: messageOf(err) }));
     return listening;
@@ -290,7 +304,7 @@ export class Agent {
     return new Promise((resolve, reject) => {
       const server = app.listen(port, host);
       server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${config.listen}: the address is in use (set AGENT_LISTEN or --set listen=host:port)` : `cannot listen on ${config.listen}: ${err.message}`));
+        reject(new ListenError(config.listen, err));
       });
       server.once('listening', () => {
         this.server = server;
@@ -322,6 +336,10 @@ export class Agent {
     }
     // Hand the lease over now rather than after its TTL.
     if (this.coordination.shared && this.leadership?.leader) await this.coordination.leader.release().catch(() => undefined);
+    await this.claim?.release().catch((err: unknown) => {
+      this.log.warn('daemon record not removed; the next start checks its PID', { error: messageOf(err) });
+    });
+    this.claim = null;
     await this.options.store.close();
   }
 }

@@ -77,6 +77,34 @@ export class ConflictError extends AgentError {
   override readonly httpStatus = 409;
 }
 
+/**
+ * A second daemon on a JSON registry another `agent serve` holds: exit 2.
+ * One daemon per registry, or two would launch the same project twice.
+ */
+export class RegistryHeldError extends AgentError {
+  override readonly exitCode = EXIT.usage;
+  override readonly httpStatus = 409;
+}
+
+/** The HTTP server cannot bind its address (in use, not local, not permitted): exit 2, one line. */
+export class ListenError extends AgentError {
+  override readonly exitCode = EXIT.usage;
+  constructor(
+    readonly address: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? 'the address is in use (another agent serve, or another program, listens there)'
+        : cause.code === 'EADDRNOTAVAIL'
+          ? 'no interface of this host has that address'
+          : cause.code === 'EACCES'
+            ? 'permission denied (ports below 1024 need privileges)'
+            : cause.message;
+    super(`cannot listen on ${address}: ${why}; choose another with --listen HOST:PORT or AGENT_LISTEN`, { cause });
+  }
+}
+
 /** A queue-wide write carried a leader fencing token older than the newest one issued: another agent leads now. */
 export class LeaseLostError extends ConflictError {}
 

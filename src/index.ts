@@ -14,4 +14,5 @@ export { guard } from './core/guard.js';
 export { fullJitterDelaySec, noJitterDelaySec, type BackoffOptions } from './core/backoff.js';
 export { allowsAttempt, currentState as breakerState, recordFailure, recordSuccess } from './core/breaker.js';
 export { evaluateQueueBreaker } from './core/queue-breaker.js';
+export * from './core/agent-activity/index.js';
 export { DEFAULT_CONFIG, KEY_DEFINITIONS, type AgentConfig } from './config/keys.js';

@@ -22,8 +22,15 @@ export function buildProgram(): Command {
     .description('tmux-orchestrator-agent: keeps a queue of tmux-hosted AI-agent projects healthy')
     .version(version(), '-V, --version')
     .option('-c, --config <file>', 'YAML or JSON config file (see config/default.yaml)')
-    .option('-r, --registry <path|url>', 'registry: a JSON file (default data/registry.json) or redis://host:port/db (env AGENT_REGISTRY)')
-    .addOption(new Option('--log-level <level>', 'log level (env LOG_LEVEL)').choices(['error', 'warn', 'info', 'debug']))
+    .option(
+      '-r, --registry <path|url>',
+      'registry: a JSON file (default $XDG_STATE_HOME/tmux-orchestrator-agent/registry.json, ' +
+        '~/.local/state/... without it) or redis://host:port/db (env AGENT_REGISTRY)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level (env LOG_LEVEL; default info for serve, warn for other commands)')
+        .choices(['error', 'warn', 'info', 'debug']),
+    )
     .option('--set <key=value>', 'set any config key, e.g. --set maxConcurrent=2 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .showHelpAfterError('(run "agent --help" for usage)')
     .exitOverride();

@@ -17,11 +17,16 @@ export function printLine(text = ''): void {
   process.stdout.write(`${text}\n`);
 }
 
-export async function run(command: Command, action: Action): Promise<void> {
+export interface RunOptions {
+  /** The daemon logs at the configured level (info by default); other commands at warn unless one is set. */
+  daemon?: boolean;
+}
+
+export async function run(command: Command, action: Action, options: RunOptions = {}): Promise<void> {
   const json = (command.opts() as { json?: boolean }).json === true;
   let ctx: CliContext | undefined;
   try {
-    ctx = buildContext(globalOptions(command));
+    ctx = buildContext(globalOptions(command), process.env, options.daemon ? {} : { defaultLogLevel: 'warn' });
     const code = await action(ctx);
     process.exitCode = code ?? EXIT.ok;
   } catch (err) {

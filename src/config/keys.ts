@@ -3,15 +3,21 @@
  * what values it allows, and one line of documentation. Loading, validation,
  * `config/default.yaml` and the README table all derive from this table.
  */
+import type { AgentPattern } from '../core/agent-activity/catalogue.js';
+import { RATE_LIMIT_SCOPES, type RateLimitScope } from '../core/agent-activity/hold.js';
+import { DEFAULT_AGENT_PATTERNS } from './agent-patterns.js';
 
 export interface AgentConfig {
-  /** Registry location: a JSON file path (default `data/registry.json`) or a `redis://` URL. */
-  registry: string;
+  /**
+   * Registry location: a JSON file path or a `redis://` URL; null means the per-user default,
+   * `$XDG_STATE_HOME/tmux-orchestrator-agent/registry.json` (see config/registry-path.ts).
+   */
+  registry: string | null;
   /** This agent's host id; null means the machine's hostname. */
   hostId: string | null;
   /** HTTP listen address `host:port`. */
   listen: string;
-  /** Bearer token for the write API; null disables writes (403). */
+  /** Bearer token for the write API and for reads from other hosts; null disables writes (403). */
   apiToken: string | null;
   /** node-cron schedule of full cycles (six fields: with seconds). */
   scanSchedule: string;
@@ -46,6 +52,14 @@ export interface AgentConfig {
   completionGitPatterns: string[];
   completionOutputPatterns: string[];
   completionErrorPatterns: string[];
+  /** Pane lines of agent CLIs that mean a prompt or a usage limit (defaults: src/config/agent-patterns.ts). */
+  agentPatterns: readonly AgentPattern[];
+  /** Entries matched before `agentPatterns`, to extend the catalogue without repeating it. */
+  agentPatternsExtra: readonly AgentPattern[];
+  awaitingInputMaxSec: number;
+  noProgressSec: number;
+  rateLimitDefaultHoldSec: number;
+  rateLimitScope: RateLimitScope;
   evidenceTimeoutMs: number;
   tmuxTimeoutMs: number;
   retentionDays: number;
@@ -63,12 +77,14 @@ export type KeyName = keyof AgentConfig;
 export type KeyKind =
   | { type: 'int'; min: number; max: number }
   | { type: 'number'; min: number; max: number }
-  | { type: 'string'; nullable: boolean; pattern?: RegExp; patternText?: string }
+  /** `emptyIsNull: false`: only null (or the text "null") means null; an empty value is refused as a likely mistake. */
+  | { type: 'string'; nullable: boolean; emptyIsNull?: boolean; pattern?: RegExp; patternText?: string }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list'; nullable: boolean; regex: boolean; item?: RegExp; itemText?: string }
   | { type: 'bool' }
   | { type: 'cron' }
-  | { type: 'listen' };
+  | { type: 'listen' }
+  | { type: 'agentPatterns' };
 
 export interface KeyDefinition<K extends KeyName = KeyName> {
   key: K;
@@ -84,16 +100,17 @@ const seconds = int(0, 365 * DAY);
 const positiveSeconds = int(1, 365 * DAY);
 const list: KeyKind = { type: 'list', nullable: false, regex: false };
 const regexList: KeyKind = { type: 'list', nullable: false, regex: true };
+const agentPatterns: KeyKind = { type: 'agentPatterns' };
 
 function def<K extends KeyName>(key: K, env: string, dflt: AgentConfig[K], kind: KeyKind, doc: string): KeyDefinition<K> {
   return { key, env, default: dflt, kind, doc };
 }
 
 export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
-  def('registry', 'AGENT_REGISTRY', 'data/registry.json', { type: 'string', nullable: false }, 'Registry location: path of the JSON registry file (relative to the working directory), or redis://[user:password@]host:port/db for a registry shared by several hosts.'),
+  def('registry', 'AGENT_REGISTRY', null, { type: 'string', nullable: true, emptyIsNull: false }, 'Registry location: path of the JSON registry file (a relative path is taken from the working directory), or redis://[user:password@]host:port/db for a registry shared by several hosts; null means $XDG_STATE_HOME/tmux-orchestrator-agent/registry.json (~/.local/state/... when XDG_STATE_HOME is unset or not absolute), the same file from any directory.'),
   def('hostId', 'AGENT_HOST_ID', null, { type: 'string', nullable: true, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, patternText: 'letters, digits, ".", "_", "-" (1-64, starting with a letter or digit)' }, "This agent's host id, recorded on the projects it starts; null means the machine's hostname."),
-  def('listen', 'AGENT_LISTEN', '0.0.0.0:9820', { type: 'listen' }, 'HTTP listen address of `agent serve`, host:port.'),
-  def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API; null means writes are refused with 403.'),
+  def('listen', 'AGENT_LISTEN', '0.0.0.0:9820', { type: 'listen' }, 'HTTP listen address of `agent serve` (or `agent serve --listen`), host:port.'),
+  def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API, and by the status page and the read API from other hosts; null means writes are refused with 403 and those reads answer this host only.'),
   def('scanSchedule', 'AGENT_SCAN_SCHEDULE', '*/15 * * * * *', { type: 'cron' }, 'node-cron schedule of full cycles (six fields, seconds first); events trigger cycles in between.'),
   def('tmuxSockets', 'AGENT_TMUX_SOCKETS', null, { type: 'list', nullable: true, regex: false, item: /^(default|[A-Za-z0-9._-]{1,64}|\/[^\0]{1,4095})$/, itemText: '"default", a socket name (letters, digits, ".", "_", "-") or an absolute socket path' }, 'tmux servers to watch: "default", a socket name (-L) or a socket path (-S). A launch without a socket goes to the first; a project naming another is refused. null means the default server plus every socket named by a project.'),
   def('maxProcessRuntimeSec', 'MAX_PROCESS_RUNTIME_SEC', 1800, positiveSeconds, 'Runtime before timeout handling starts.'),
@@ -125,6 +142,26 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('completionGitPatterns', 'AGENT_COMPLETION_GIT_PATTERNS', ['^(feat|chore|release)(\\(.*\\))?!?: .*(complete|done|finish)', '\\[orchestrator\\] complete'], regexList, 'Commit subjects since startedAt that count as completion evidence (weight 0.6).'),
   def('completionOutputPatterns', 'AGENT_COMPLETION_OUTPUT_PATTERNS', ['(?i)all (tasks|phases) (are )?(complete|completed|done)', '(?i)orchestration complete'], regexList, 'Pane output lines that count as completion evidence (weight 0.5).'),
   def('completionErrorPatterns', 'AGENT_COMPLETION_ERROR_PATTERNS', ['(?i)traceback \\(most recent call last\\)', '(?i)^fatal:', '(?i)orchestration failed'], regexList, 'Pane output lines that veto output-based completion.'),
+  def('agentPatterns', 'AGENT_CLI_PATTERNS', DEFAULT_AGENT_PATTERNS, agentPatterns,
+    'Pane lines of agent CLIs (Claude Code, Codex CLI, Gemini CLI, Aider) that mean the agent waits on a prompt ' +
+    '(awaiting_input) or a usage limit (rate_limited): {agent, kind, pattern} entries, the bottom-most match wins; ' +
+    'setting the key replaces the defaults (sources of each: docs/agent-detection.md).' +
+    ' Not applied by the cycle yet.'),
+  def('agentPatternsExtra', 'AGENT_CLI_PATTERNS_EXTRA', [], agentPatterns,
+    'More {agent, kind, pattern} entries, tried before agentPatterns: extends the catalogue without repeating it.' +
+    ' Not applied by the cycle yet.'),
+  def('awaitingInputMaxSec', 'AWAITING_INPUT_MAX_SEC', 4 * 3600, seconds,
+    "Longest pause of a project's timeout clock while its agent waits on a prompt; then the normal timeout applies." +
+    ' Not applied by the cycle yet.'),
+  def('noProgressSec', 'NO_PROGRESS_SEC', 1800, positiveSeconds,
+    'Pane unchanged and no heartbeat for this long reports no_progress (a warning; the normal timeout handles it).' +
+    ' Not applied by the cycle yet.'),
+  def('rateLimitDefaultHoldSec', 'RATE_LIMIT_DEFAULT_HOLD_SEC', 3600, seconds,
+    'Hold after a usage limit whose reset time cannot be read (none printed, or an unknown time zone).' +
+    ' Not applied by the cycle yet.'),
+  def('rateLimitScope', 'AGENT_RATE_LIMIT_SCOPE', 'host', { type: 'enum', values: RATE_LIMIT_SCOPES },
+    'What a usage limit holds until its reset: host (no launch on this host) or project (only its next attempt).' +
+    ' Not applied by the cycle yet.'),
   def('evidenceTimeoutMs', 'AGENT_EVIDENCE_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one completion-evidence gatherer (git, pane capture).'),
   def('tmuxTimeoutMs', 'AGENT_TMUX_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one tmux command.'),
   def('retentionDays', 'AGENT_RETENTION_DAYS', 7, int(0, 3650), 'Terminal projects older than this move to archive.jsonl.'),
@@ -134,7 +171,7 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('redisTimeoutMs', 'AGENT_REDIS_TIMEOUT_MS', 2000, int(100, 60_000), 'Connect and command timeout of a Redis registry: an unreachable Redis fails a read or write after this long.'),
   def('redisStreamMaxLen', 'AGENT_REDIS_STREAM_MAXLEN', 100_000, int(1000, 100_000_000), 'Approximate number of entries kept in the audit and archive streams of a Redis registry (XADD MAXLEN ~).'),
   def('leaseTtlMs', 'AGENT_LEASE_TTL_MS', 15_000, int(1000, 600_000), 'TTL of the leader lease (and the floor of per-project action leases) with a Redis registry; a dead leader is replaced within it.'),
-  def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr.'),
+  def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr; when none is set, `agent serve` logs at info and every other command at warn.'),
 ];
 
 export const DEFAULT_CONFIG: Readonly<AgentConfig> = Object.freeze(

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { ConfigError, messageOf, previewValue } from '../errors.js';
 import { DEFAULT_CONFIG, KEY_DEFINITIONS, keyDefinition, type AgentConfig, type KeyDefinition } from './keys.js';
 import { compilePattern } from '../core/patterns.js';
+import { agentPatternProblem, type AgentPattern } from '../core/agent-activity/catalogue.js';
 
 // yaml and node-cron are loaded only when a value needs them: CLI start-up time matters to orchestrators calling `agent heartbeat`.
 const require = createRequire(import.meta.url);
@@ -19,6 +20,12 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Flag values by config key, as strings (highest precedence). */
   flags?: Partial<Record<keyof AgentConfig, string>>;
+  /**
+   * How each flag was typed, for messages and sources (`--registry`,
+   * `--set maxConcurrent=2`); a key without one is named as `--set key=value`,
+   * which every key accepts.
+   */
+  flagNames?: Partial<Record<keyof AgentConfig, string>>;
 }
 
 export interface LoadedConfig {
@@ -36,7 +43,7 @@ function describe(origin: Origin): string {
     case 'env':
       return `from environment variable ${origin.name}`;
     case 'flag':
-      return `from flag ${origin.name}`;
+      return `from ${origin.name}`;
   }
 }
 
@@ -81,7 +88,7 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
     }
     case 'string': {
       const allowed = `${kind.patternText ?? 'a non-empty string'}${kind.nullable ? ', or null' : ''}`;
-      if (kind.nullable && nullish) return null;
+      if (kind.nullable && (raw === null || raw === 'null' || (nullish && kind.emptyIsNull !== false))) return null;
       if (typeof raw !== 'string' || raw.length === 0 || raw.length > 4096) return fail(def, origin, raw, allowed);
       if (kind.pattern && !kind.pattern.test(raw)) return fail(def, origin, raw, allowed);
       if (raw.includes('\0')) return fail(def, origin, raw, allowed);
@@ -108,6 +115,8 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
       }
       return items;
     }
+    case 'agentPatterns':
+      return parseAgentPatterns(def, raw, origin);
     case 'cron': {
       if (typeof raw === 'string' && raw.trim().split(/\s+/).length >= 5 && lazyCron().validate(raw)) return raw;
       return fail(def, origin, raw, 'a node-cron expression such as "*/15 * * * * *" (seconds first, six fields) or five fields');
@@ -119,6 +128,30 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
       return raw;
     }
   }
+}
+
+/** A catalogue of agent patterns: a list in a file, JSON text in the environment or a flag. */
+function parseAgentPatterns(def: KeyDefinition, raw: unknown, origin: Origin): AgentPattern[] {
+  const fromText = typeof raw === 'string';
+  const allowed =
+    `${fromText ? 'a JSON list' : 'a list'} of at most 1000 {agent, kind, pattern} entries ` +
+    '(kind awaiting_input or rate_limited, pattern a regular expression)';
+  let items: unknown = raw;
+  if (fromText) {
+    if (raw.trim() === '') return [];
+    try {
+      items = JSON.parse(raw);
+    } catch (err) {
+      return fail(def, origin, raw, `${allowed}; the text is not JSON (${messageOf(err)})`);
+    }
+  }
+  if (!Array.isArray(items) || items.length > 1000) return fail(def, origin, raw, allowed);
+  return items.map((item: unknown, i) => {
+    const problem = agentPatternProblem(item);
+    if (problem !== null) return fail(def, origin, item, `${allowed}; entry ${i}: ${problem}`);
+    const { agent, kind, pattern } = item as AgentPattern;
+    return { agent, kind, pattern };
+  });
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -170,8 +203,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     if (value === undefined) continue;
     const def = keyDefinition(key);
     if (!def) throw new ConfigError(key, `unknown config key "${key}"; allowed keys: ${KEY_DEFINITIONS.map((d) => d.key).join(', ')}`);
-    config[key] = parseValue(def, value, { kind: 'flag', name: `--${toFlagName(key)}` });
-    sources[key] = `flag --${toFlagName(key)}`;
+    const typed = options.flagNames?.[key as keyof AgentConfig] ?? `--set ${key}=${value}`;
+    config[key] = parseValue(def, value, { kind: 'flag', name: typed });
+    // The source names the flag, never its value: --set apiToken=... must not be shown by diagnostics.
+    sources[key] = `flag ${typed.startsWith('--set ') ? `--set ${key}` : typed}`;
   }
   const result = config as unknown as AgentConfig;
   checkRelations(result);
@@ -194,7 +229,3 @@ function checkRelations(config: AgentConfig): void {
   }
 }
 
-/** `maxConcurrent` -> `max-concurrent`. */
-export function toFlagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}

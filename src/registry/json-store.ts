@@ -400,6 +400,11 @@ export class JsonStore implements RegistryStore {
     return this.written;
   }
 
+  /** Run `fn` holding the registry's cross-process lock (what every writer takes), e.g. to claim the registry. */
+  locked<T>(fn: () => Promise<T>): Promise<T> {
+    return this.withLock(fn);
+  }
+
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
     const dir = dirname(this.location);
     await fs.mkdir(dir, { recursive: true, mode: DIR_MODE }).catch((err) => {

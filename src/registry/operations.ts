@@ -136,11 +136,16 @@ export interface StartInput {
   host?: string | undefined;
 }
 
-export async function start(ctx: OperationContext, id: string, input: StartInput): Promise<Project> {
+/** The checks of a reported start that need no I/O: callers run them before they look the PID up. */
+export function validateStartInput(id: string, input: Pick<StartInput, 'pid' | 'session' | 'tmuxSocket'>): void {
   validateProjectId(id);
   if (!Number.isInteger(input.pid) || input.pid < 1 || input.pid > 4_194_304) throw new InputError(`invalid pid ${input.pid}: must be an integer from 1 to 4194304`, { field: 'pid' });
   if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session, 'session');
   if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
+}
+
+export async function start(ctx: OperationContext, id: string, input: StartInput): Promise<Project> {
+  validateStartInput(id, input);
   return ctx.store.update((doc, tx) => {
     const project = mustFind(doc, id);
     const patch: Partial<Project> = { pid: input.pid, pidStartTime: input.pidStartTime };

@@ -1,5 +1,6 @@
 /**
- * The read API (no token): projects from the registry, and what is stuck
+ * The read API (no token from this host, the token from any other: see
+ * auth.ts): projects from the registry, and what is stuck
  * according to the last cycle together with the queue's health now.
  */
 import express from 'express';
@@ -10,6 +11,7 @@ import { summariseQueue } from '../core/queue-summary.js';
 import { InputError, UnknownProjectError, messageOf } from '../errors.js';
 import { validateProjectId } from '../registry/operations.js';
 import type { ServerDeps } from './app.js';
+import { requireTokenOffHost } from './auth.js';
 
 function stateFilter(query: Record<string, unknown>): ProjectState | null {
   for (const key of Object.keys(query)) {
@@ -25,8 +27,9 @@ function stateFilter(query: Record<string, unknown>): ProjectState | null {
 
 export function readApi(deps: ServerDeps): express.Router {
   const router = express.Router();
+  const guard = requireTokenOffHost(deps.config.apiToken, 'bearer');
 
-  router.get('/api/projects', async (req, res) => {
+  router.get('/api/projects', guard, async (req, res) => {
     const state = stateFilter(req.query as Record<string, unknown>);
     const doc = await deps.store.load();
     const now = deps.now();
@@ -35,14 +38,14 @@ export function readApi(deps: ServerDeps): express.Router {
     res.json({ registry: deps.store.location, count: projects.length, projects: rows });
   });
 
-  router.get('/api/projects/:id', async (req, res) => {
+  router.get('/api/projects/:id', guard, async (req, res) => {
     const id = validateProjectId(req.params['id']);
     const project = findProject(await deps.store.load(), id);
     if (!project) throw new UnknownProjectError(id);
     res.json(project);
   });
 
-  router.get('/api/stuck', async (_req, res) => {
+  router.get('/api/stuck', guard, async (_req, res) => {
     const status = deps.status();
     const cycle = status.lastCycle;
     let queue = null;

@@ -19,9 +19,10 @@ import {
   resumeQueue,
   start,
   validateProjectId,
+  validateStartInput,
   type OperationContext,
 } from '../registry/operations.js';
-import { readStartTime } from '../scan/proc-table.js';
+import { checkReportedPid } from '../scan/reported-pid.js';
 import type { ServerDeps } from './app.js';
 import { requireToken } from './auth.js';
 import { checkBody, jsonBody, type Shape } from './body.js';
@@ -82,10 +83,10 @@ export function writeApi(deps: ServerDeps): express.Router {
   router.post('/api/projects/:id/start', ...guard, async (req, res) => {
     const id = idOf(req.params);
     const body = checkBody(req.body, START);
-    const pidStartTime = await readStartTime(body.pid);
-    if (pidStartTime === null) {
-      throw new InputError(`invalid pid ${body.pid}: no such process on this host (the start is reported by the process that is running)`, { field: 'pid' });
-    }
+    validateStartInput(id, body);
+    const self = { pid: process.pid, what: 'the agent daemon serving this API' };
+    const options = { store: deps.store, config: deps.config, tmuxSocket: body.tmuxSocket, self };
+    const pidStartTime = await checkReportedPid(body.pid, options);
     const project = await start(ops, id, { pid: body.pid, pidStartTime, session: body.session, tmuxSocket: body.tmuxSocket, host: deps.hostId });
     logWrite('started', id, { pid: body.pid });
     sendProject(res, project);

@@ -1,6 +1,7 @@
 /**
  * The express app of `agent serve` (DESIGN §9): `/metrics`, `/healthz`,
- * `/readyz`, the status page `/`, the read API and the token-guarded write
+ * `/readyz` (open), the status page `/` and the read API (open to this
+ * host, the token from elsewhere: see auth.ts), and the token-guarded write
  * API. The app owns no state: the registry, the last cycle and the metrics
  * come in through `ServerDeps`, so tests run it on a temporary registry.
  */
@@ -12,6 +13,7 @@ import { componentLogger, type Logger } from '../log.js';
 import type { RegistryStore } from '../registry/store.js';
 import { readApi } from './api-read.js';
 import { writeApi } from './api-write.js';
+import { requireTokenOffHost } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body.js';
 import { errorHandler, sendError } from './errors.js';
 import { renderStatusPage, statusPageData } from './status-page.js';
@@ -153,7 +155,7 @@ export function createApp(serverDeps: ServerDeps): express.Express {
 
   app
     .route('/')
-    .get(async (_req, res) => {
+    .get(requireTokenOffHost(deps.config.apiToken, 'basic'), async (_req, res) => {
       res.type('html').send(renderStatusPage(await statusPageData(deps)));
     })
     .all(methodNotAllowed('GET, HEAD'));

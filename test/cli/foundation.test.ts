@@ -15,7 +15,9 @@ describe('cli: the orchestrator-facing commands', () => {
   let dir: ReturnType<typeof tempDir>;
   beforeEach(() => (dir = tempDir()));
   afterEach(() => dir.cleanup());
-  const agent = (...args: string[]) => runCli(args, { cwd: dir.path });
+  // The default registry: $XDG_STATE_HOME/tmux-orchestrator-agent/registry.json.
+  const agent = (...args: string[]) => runCli(args, { cwd: dir.path, env: { XDG_STATE_HOME: join(dir.path, 'state') } });
+  const registryDir = () => join(dir.path, 'state', 'tmux-orchestrator-agent');
 
   it('enqueue then status --json shows the project queued, and the file matches the schema', async () => {
     const enq = await agent('enqueue', '--id', 'p1', '--', 'sleep', '100');
@@ -27,7 +29,7 @@ describe('cli: the orchestrator-facing commands', () => {
     expect(doc.projects[0]).to.include({ id: 'p1', state: 'queued', attempts: 0, breaker: 'closed' });
     expect(doc.queue.counts).to.deep.equal(Object.fromEntries(PROJECT_STATES.map((s) => [s, s === 'queued' ? 1 : 0])));
 
-    const file = JSON.parse(readFileSync(join(dir.path, 'data', 'registry.json'), 'utf8'));
+    const file = JSON.parse(readFileSync(join(registryDir(), 'registry.json'), 'utf8'));
     expect(file.version).to.equal(1);
     const project = file.projects[0];
     expect(Object.keys(project)).to.include.members(SCHEMA_FIELDS);
@@ -53,7 +55,7 @@ describe('cli: the orchestrator-facing commands', () => {
     expect((await agent('heartbeat', 'p1')).code).to.equal(0);
     const done = await agent('complete', 'p1', '--json');
     expect(JSON.parse(done.stdout)).to.include({ state: 'completed' });
-    const audit = readFileSync(join(dir.path, 'data', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(join(registryDir(), 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(audit.map((a) => a.to)).to.deep.equal(['queued', 'processing', 'completed']);
   });
 
@@ -115,7 +117,7 @@ describe('cli: the orchestrator-facing commands', () => {
   for (const [what, args, message] of BAD_INPUT) {
     it(`refuses ${what} with exit 2 and leaves the registry bytes unchanged`, async () => {
       await agent('enqueue', '--id', 'p1');
-      const path = join(dir.path, 'data', 'registry.json');
+      const path = join(registryDir(), 'registry.json');
       const before = readFileSync(path, 'utf8');
       const result = await agent(...args);
       expect(result.code, result.stderr).to.equal(2);

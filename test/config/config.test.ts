@@ -29,6 +29,8 @@ function invalidValue(def: KeyDefinition): string {
       return 'every 15 seconds';
     case 'listen':
       return 'localhost:99999';
+    case 'agentPatterns':
+      return JSON.stringify([{ agent: 'my-cli', kind: 'awaiting_input', pattern: '(unclosed' }]);
   }
 }
 
@@ -68,7 +70,7 @@ describe('config', () => {
         flags: { maxConcurrent: '4' },
       });
       expect(config).to.include({ maxConcurrent: 4, killGraceSec: 4, logLevel: 'warn', heartbeatTimeoutSec: 600 });
-      expect(sources).to.include({ maxConcurrent: 'flag --max-concurrent', killGraceSec: 'env KILL_GRACE_SEC' });
+      expect(sources).to.include({ maxConcurrent: 'flag --set maxConcurrent', killGraceSec: 'env KILL_GRACE_SEC' });
     } finally {
       dir.cleanup();
     }
@@ -135,11 +137,44 @@ describe('config', () => {
         });
         const flag = await runCli(['status', '--set', 'maxConcurrent=0'], { cwd: dir.path });
         expect(flag.code).to.equal(2);
-        expect(flag.stderr).to.contain('"maxConcurrent"').and.contain('--max-concurrent').and.contain('from 1 to 10000');
+        expect(flag.stderr).to.contain('"maxConcurrent"').and.contain('--set maxConcurrent=0').and.contain('from 1 to 10000');
       } finally {
         dir.cleanup();
       }
     });
+  });
+});
+
+describe('config errors name what the user wrote', function () {
+  this.timeout(60_000);
+  let dir: ReturnType<typeof tempDir>;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => dir.cleanup());
+
+  it('names the --set flag as typed, never a flag that does not exist', async () => {
+    const r = await runCli(['status', '--set', 'maxProcessRuntimeSec=-5'], { cwd: dir.path });
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain('--set maxProcessRuntimeSec=-5').and.contain('"maxProcessRuntimeSec"').and.not.contain('--max-process-runtime-sec');
+  });
+
+  it('names the environment variable', async () => {
+    const r = await runCli(['status'], { cwd: dir.path, env: { MAX_PROCESS_RUNTIME_SEC: '-5' } });
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain('environment variable MAX_PROCESS_RUNTIME_SEC').and.contain('"maxProcessRuntimeSec"');
+  });
+
+  it('names the key and the config file', async () => {
+    const file = join(dir.path, 'agent.yaml');
+    writeFileSync(file, 'maxProcessRuntimeSec: -5\n');
+    const r = await runCli(['--config', file, 'status'], { cwd: dir.path });
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain(`"maxProcessRuntimeSec" in ${file}`);
+  });
+
+  it('names --listen as typed', async () => {
+    const listen = await runCli(['serve', '--listen', 'nowhere'], { cwd: dir.path });
+    expect(listen.code).to.equal(2);
+    expect(listen.stderr).to.contain('from --listen').and.contain('"listen"');
   });
 });
 

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KEY_DEFINITIONS } from '../../src/config/keys.js';
 
 export const AGENT_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -23,12 +24,32 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** Environment for the agent under test: no inherited AGENT_* or seed variables. */
+/** Every environment name a config key reads (the seed names have no AGENT_ prefix). */
+const CONFIG_ENV_NAMES = new Set(KEY_DEFINITIONS.map((d) => d.env));
+
+let stateHome: string | null = null;
+
+/**
+ * XDG_STATE_HOME of every agent under test (a temporary directory for the
+ * whole run, removed at exit): the default registry lives under it, and no
+ * test may write to the real ~/.local/state. A test that uses the default
+ * registry gives its own XDG_STATE_HOME.
+ */
+export function testStateHome(): string {
+  if (stateHome === null) {
+    const dir = mkdtempSync(join(tmpdir(), 'toa-state-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    stateHome = dir;
+  }
+  return stateHome;
+}
+
+/** Environment for the agent under test: no inherited AGENT_* or seed variables, a private XDG_STATE_HOME. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { XDG_STATE_HOME: testStateHome() };
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined) continue;
-    if (/^(AGENT_|LOG_LEVEL$|MAX_PROCESS_RUNTIME_SEC$|HEARTBEAT_TIMEOUT_SEC$|MAX_TIMEOUT_EXTENSIONS$|EXTENSION_DURATION_SEC$|PHANTOM_GRACE_PERIOD_SEC$|STATE_SYNC_INTERVAL_SEC$|TIMING_OUT_GRACE_SEC$|KILL_GRACE_SEC$|ORPHAN_GRACE_SEC$|QUEUE_BLOCKED_AFTER_SEC$)/.test(k)) continue;
+    if (v === undefined || k === 'XDG_STATE_HOME') continue;
+    if (k.startsWith('AGENT_') || CONFIG_ENV_NAMES.has(k)) continue;
     env[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;

@@ -14,8 +14,8 @@ export interface RunningAgent {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
 }
 
-export async function startAgent(env: Record<string, string>, cwd: string): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [AGENT_BIN, 'serve'], {
+export async function startAgent(env: Record<string, string>, cwd: string, args: string[] = []): Promise<RunningAgent> {
+  const child = spawn(process.execPath, [AGENT_BIN, 'serve', ...args], {
     cwd,
     env: cleanEnv({ AGENT_LISTEN: '127.0.0.1:0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -115,7 +115,7 @@ const CLI_ROWS: CliRow[] = [
   ARG('a failure reason "$(touch F)"', ['fail', 'p2', '--reason', '$(touch F)'], /invalid failure reason "\$\(touch F\)"/),
   ARG('a reset of "../../etc"', ['reset', '../../etc'], /invalid project id "\.\.\/\.\.\/etc"/),
   ARG('a kill-zombie of "=w"', ['kill-zombie', '=w'], /invalid project id "=w"/),
-  ARG('a negative kill grace in --set', ['--set', 'killGraceSec=-1', 'status'], /invalid config key "killGraceSec" from flag --kill-grace-sec: got "-1"/),
+  ARG('a negative kill grace in --set', ['--set', 'killGraceSec=-1', 'status'], /invalid config key "killGraceSec" from --set killGraceSec=-1: got "-1"/),
   ARG('an unknown log level', ['--log-level', 'verbose', 'status'], /option '--log-level <level>' argument 'verbose' is invalid/),
   ARG('heal without --once', ['heal'], /"agent heal" needs --once/),
   ARG('an id that already exists (a conflict: exit 1)', ['enqueue', '--id', 'p1'], /a project with id "p1" already exists/, 1),

@@ -3,6 +3,7 @@
  * port. Only the agent's own interfaces (metrics, status, requestCycle) are
  * stubbed, with plain values a test can change.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,6 +58,8 @@ export interface Harness {
   cycleResult: CycleResult;
   /** Log lines the server wrote. */
   logs: string[];
+  /** A live process a test may report as a project's (the server's own PID is refused). */
+  pid: number;
   /** The registry file's bytes (null when it does not exist). */
   bytes(): Buffer | null;
   files(): string[];
@@ -117,7 +120,9 @@ export async function startServer(options: HarnessOptions = {}): Promise<Harness
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   const { port } = server.address() as AddressInfo;
+  const worker = spawn('sleep', ['1000'], { stdio: 'ignore' });
   return Object.assign(harness, {
+    pid: worker.pid as number,
     base: `http://127.0.0.1:${port}`,
     dir: dir.path,
     registry,
@@ -130,6 +135,7 @@ export async function startServer(options: HarnessOptions = {}): Promise<Harness
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      worker.kill('SIGKILL');
       dir.cleanup();
     },
   });

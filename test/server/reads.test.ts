@@ -8,7 +8,7 @@ describe('server: read API', () => {
     await post(h, '/api/projects', { id: 'q1', name: 'first', priority: 1 });
     await post(h, '/api/projects', { id: 'q2' });
     await post(h, '/api/projects', { id: 'p1' });
-    await post(h, '/api/projects/p1/start', { pid: process.pid, session: 'w-1' });
+    await post(h, '/api/projects/p1/start', { pid: h.pid, session: 'w-1' });
   });
   afterEach(() => h.close());
 
@@ -17,7 +17,7 @@ describe('server: read API', () => {
     expect(r.status).to.equal(200);
     expect(r.json.count).to.equal(3);
     expect(r.json.projects.map((p: { id: string }) => p.id)).to.deep.equal(['q1', 'q2', 'p1']);
-    expect(r.json.projects[2]).to.include({ id: 'p1', state: 'processing', session: 'w-1', pid: process.pid, breaker: 'closed' });
+    expect(r.json.projects[2]).to.include({ id: 'p1', state: 'processing', session: 'w-1', pid: h.pid, breaker: 'closed' });
   });
 
   it('filters by state', async () => {

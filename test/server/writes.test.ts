@@ -62,18 +62,18 @@ describe('server: write API changes the registry', () => {
 
   it('records a start with the PID start time read from /proc', async () => {
     await post(h, '/api/projects', { id: 'p1' });
-    const r = await post(h, '/api/projects/p1/start', { pid: process.pid, session: 'w-1' });
+    const r = await post(h, '/api/projects/p1/start', { pid: h.pid, session: 'w-1' });
     expect(r.status).to.equal(200);
     const p = await project('p1');
-    expect(p).to.include({ state: 'processing', pid: process.pid, session: 'w-1', host: HOST });
-    expect(p.pidStartTime).to.equal(await readStartTime(process.pid));
+    expect(p).to.include({ state: 'processing', pid: h.pid, session: 'w-1', host: HOST });
+    expect(p.pidStartTime).to.equal(await readStartTime(h.pid));
     expect(p.history.at(-1)).to.include({ from: 'queued', to: 'processing', by: `api@${HOST}` });
   });
 
   it('records a heartbeat on a processing project and refuses one on a queued project with 409', async () => {
     await post(h, '/api/projects', { id: 'p1' });
     expect((await post(h, '/api/projects/p1/heartbeat')).status).to.equal(409);
-    await post(h, '/api/projects/p1/start', { pid: process.pid });
+    await post(h, '/api/projects/p1/start', { pid: h.pid });
     const r = await post(h, '/api/projects/p1/heartbeat', {});
     expect(r.status).to.equal(200);
     expect((await project('p1')).heartbeatAt).to.equal(new Date(NOW).toISOString());
@@ -81,7 +81,7 @@ describe('server: write API changes the registry', () => {
 
   it('records a completion', async () => {
     await post(h, '/api/projects', { id: 'p1' });
-    await post(h, '/api/projects/p1/start', { pid: process.pid });
+    await post(h, '/api/projects/p1/start', { pid: h.pid });
     const r = await post(h, '/api/projects/p1/complete');
     expect(r.status).to.equal(200);
     const p = await project('p1');
@@ -99,7 +99,7 @@ describe('server: write API changes the registry', () => {
 
   it('records a failure with its reason, and noRetry', async () => {
     await post(h, '/api/projects', { id: 'p1' });
-    await post(h, '/api/projects/p1/start', { pid: process.pid });
+    await post(h, '/api/projects/p1/start', { pid: h.pid });
     const r = await post(h, '/api/projects/p1/fail', { reason: 'tests failed: 3', noRetry: true });
     expect(r.status).to.equal(200);
     const p = await project('p1');
@@ -108,7 +108,7 @@ describe('server: write API changes the registry', () => {
 
   it('resets a failed project to queued with attempts and breaker reset', async () => {
     await post(h, '/api/projects', { id: 'p1' });
-    await post(h, '/api/projects/p1/start', { pid: process.pid });
+    await post(h, '/api/projects/p1/start', { pid: h.pid });
     await post(h, '/api/projects/p1/fail', {});
     const r = await post(h, '/api/projects/p1/reset', {});
     expect(r.status).to.equal(200);
@@ -120,7 +120,7 @@ describe('server: write API changes the registry', () => {
 
   it('re-runs a completed project only with force', async () => {
     await post(h, '/api/projects', { id: 'p1' });
-    await post(h, '/api/projects/p1/start', { pid: process.pid });
+    await post(h, '/api/projects/p1/start', { pid: h.pid });
     await post(h, '/api/projects/p1/complete');
     expect((await post(h, '/api/projects/p1/reset')).status).to.equal(409);
     expect((await project('p1')).state).to.equal('completed');
@@ -148,7 +148,7 @@ describe('server: write API changes the registry', () => {
 
   it('answers 404 for an unknown project', async () => {
     for (const action of ['start', 'heartbeat', 'complete', 'fail', 'reset']) {
-      const r = await post(h, `/api/projects/nope/${action}`, action === 'start' ? { pid: process.pid } : {});
+      const r = await post(h, `/api/projects/nope/${action}`, action === 'start' ? { pid: h.pid } : {});
       expect(r.status, action).to.equal(404);
       expect(r.json.error.message).to.include('no project with id "nope"');
     }

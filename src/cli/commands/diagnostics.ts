@@ -10,6 +10,8 @@ import type { Command } from 'commander';
 import { KEY_DEFINITIONS } from '../../config/keys.js';
 import { summariseQueue, type QueueSummary } from '../../core/queue-summary.js';
 import { EXIT, messageOf } from '../../errors.js';
+import { holderAlive, readDaemonHolder } from '../../registry/daemon-holder.js';
+import { JsonStore } from '../../registry/json-store.js';
 import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
 import { scanTmuxServer } from '../../scan/tmux-sessions.js';
 import { describeSocket } from '../../scan/tmux-command.js';
@@ -18,7 +20,6 @@ import { unwatchedProjects, watchedServers, type UnwatchedProject } from '../../
 import { table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
-import { redactUrl } from '../../registry/redis-store.js';
 
 function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -26,6 +27,22 @@ function versionOf(command: string, args: string[]): Promise<string> {
       resolve(err ? `unavailable (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : err.message.split('\n')[0]})` : stdout.trim().split('\n')[0] ?? '');
     });
   });
+}
+
+interface HolderReport {
+  pid: number;
+  host: string;
+  since: string;
+  /** null: on another host, not checked. */
+  alive: boolean | null;
+}
+
+/** The daemon holding a JSON registry, as its record says, and whether it still runs. */
+async function daemonHolder(ctx: CliContext): Promise<HolderReport | null> {
+  if (!(ctx.store instanceof JsonStore)) return null;
+  const holder = await readDaemonHolder(ctx.store.location);
+  if (holder === null) return null;
+  return { pid: holder.pid, host: holder.host, since: holder.startedAt, alive: await holderAlive(holder) };
 }
 
 /** The daemon's /readyz on the configured listen address, if one answers. */
@@ -78,8 +95,9 @@ export function registerDiagnostics(program: Command): void {
             return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail };
           }),
         );
-        const [daemon, tmuxVersion, gitVersion, audit] = await Promise.all([
+        const [readiness, holder, tmuxVersion, gitVersion, audit] = await Promise.all([
           daemonReadiness(ctx),
+          daemonHolder(ctx),
           versionOf('tmux', ['-V']),
           versionOf('git', ['--version']),
           ctx.store.readAudit(10).catch(() => []),
@@ -88,8 +106,13 @@ export function registerDiagnostics(program: Command): void {
         const config = KEY_DEFINITIONS.map((d) => ({
           key: d.key,
           env: d.env,
-          // Secrets stay out of the output: the token, and a password in a redis:// registry URL.
-          value: d.key === 'apiToken' && ctx.config.apiToken !== null ? '(set, hidden)' : d.key === 'registry' ? redactUrl(ctx.config.registry) : ctx.config[d.key],
+          // Secrets stay out of the output: the token, and a password in a redis:// registry URL (the store's
+          // location is redacted). The registry is shown where it resolved to, also when it is the default.
+          value: d.key === 'apiToken' && ctx.config.apiToken !== null
+            ? '(set, hidden)'
+            : d.key === 'registry'
+              ? ctx.store.location
+              : ctx.config[d.key],
           source: ctx.loaded.sources[d.key] ?? 'default',
         }));
         const doc = {
@@ -98,7 +121,7 @@ export function registerDiagnostics(program: Command): void {
           registry: health,
           proc,
           tmux,
-          daemon,
+          daemon: { ...readiness, holder },
           queue,
           unwatchedProjects: unwatched,
           recentActivity: audit,
@@ -115,7 +138,13 @@ export function registerDiagnostics(program: Command): void {
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
+        const daemon = readiness;
         printLine(`daemon    ${daemon.status === null ? 'not reachable' : daemon.status === 200 ? 'ready' : `NOT READY (${daemon.status})`}: ${daemon.url}${daemon.status === 200 ? '' : ` ${daemon.body}`}`);
+        if (holder) {
+          const state = holder.alive === null ? 'on another host, not checked' : holder.alive ? 'running' : 'gone';
+          const who = `agent serve pid ${holder.pid} on host ${holder.host}`;
+          printLine(`          held by ${who} since ${holder.since} (${state})`);
+        }
         if (queue) {
           printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);
           printLine(`breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, half-open ${queue.breakers.half_open}`);

@@ -2,9 +2,9 @@
 import { Option, type Command } from 'commander';
 import { EXIT, InputError } from '../../errors.js';
 import { failProject } from '../../heal/project-actions.js';
-import { complete, enqueue, heartbeat, start } from '../../registry/operations.js';
+import { complete, enqueue, heartbeat, start, validateStartInput } from '../../registry/operations.js';
+import { checkReportedPid } from '../../scan/reported-pid.js';
 import { projectActions } from '../context.js';
-import { readStartTime } from '../../scan/proc-table.js';
 import type { Project } from '../../core/project.js';
 import { printJson, printLine, run } from '../run.js';
 
@@ -53,6 +53,8 @@ export function registerReportCommands(program: Command): void {
           command,
         });
         show(project, opts['json'] === true, 'queued');
+        // The registry is per user now, not per directory: say which one a person at a terminal just wrote.
+        if (process.stderr.isTTY) process.stderr.write(`registry ${ctx.store.location}\n`);
       }),
     );
 
@@ -67,13 +69,16 @@ export function registerReportCommands(program: Command): void {
     .action((id: string, opts: Record<string, unknown>, cmd: Command) =>
       run(cmd, async (ctx) => {
         const pid = opts['pid'] as number;
-        const pidStartTime = await readStartTime(pid);
-        if (pidStartTime === null) throw new InputError(`invalid pid ${pid}: no such process (the start is reported by the process that is running)`);
+        const tmuxSocket = opts['tmuxSocket'] as string | undefined;
+        const session = opts['session'] as string | undefined;
+        validateStartInput(id, { pid, session, tmuxSocket });
+        const self = { pid: process.pid, what: 'this agent command' };
+        const pidStartTime = await checkReportedPid(pid, { store: ctx.store, config: ctx.config, tmuxSocket, self });
         const project = await start(ctx.operations, id, {
           pid,
           pidStartTime,
-          session: opts['session'] as string | undefined,
-          tmuxSocket: opts['tmuxSocket'] as string | undefined,
+          session,
+          tmuxSocket,
           host: ctx.hostId,
         });
         show(project, opts['json'] === true, `started, pid ${pid}`);

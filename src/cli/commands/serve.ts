@@ -13,6 +13,17 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('run the daemon: cycles on the schedule and on events, /metrics, /healthz, /readyz, the status page and the API')
+    .option('--listen <host:port>', 'HTTP listen address, e.g. 127.0.0.1:9820 (env AGENT_LISTEN; default 0.0.0.0:9820)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Environment: AGENT_LISTEN (host:port, same as --listen), AGENT_REGISTRY (same as --registry),',
+        'AGENT_API_TOKEN (the write API, and reads from other hosts). Every key: config/default.yaml.',
+        'One daemon per JSON registry: a second "agent serve" on the same registry exits 2,',
+        'naming the PID and host of the one that holds it.',
+      ].join('\n'),
+    )
     .action((_opts: unknown, cmd: Command) =>
       run(cmd, async (ctx) => {
         const agent = new Agent({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, version: version(), log: ctx.log });
@@ -54,6 +65,6 @@ export function registerServe(program: Command): void {
         ctx.log.info('serving', { registry: ctx.store.location, listen: ctx.config.listen, url, schedule: ctx.config.scanSchedule, host: ctx.hostId });
         await done;
         return 0;
-      }),
+      }, { daemon: true }),
     );
 }
