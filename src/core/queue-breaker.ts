@@ -1,5 +1,5 @@
 /**
- * The queue breaker (DESIGN §7): when too many recently finished projects
+ * The queue breaker: when too many recently finished projects
  * failed, pause the whole queue (no requeues, no launches) for a cooldown.
  * An operator can pause and resume the queue by hand as well
  * (`agent queue pause [--until T]`, `agent queue resume`).
