@@ -27,9 +27,9 @@ FROM node:20-bookworm-slim AS runtime
 # tmux: scanning, hooks and launches talk to the host's tmux server through its
 # socket. procps: ps, the process-table fallback. git: completion evidence
 # (commits in projectDir); without it that evidence is "unavailable" and holds
-# failures back.
+# failures back. sqlite3: the Tmux-Orchestrator source reads their queue with it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tmux procps git \
+    && apt-get install -y --no-install-recommends tmux procps git sqlite3 \
     && rm -rf /var/lib/apt/lists/*
 
 # A dedicated unprivileged user; `docker run --user "$(id -u):$(id -g)"`

@@ -16,6 +16,7 @@ const BENCHES: { file: string; args: string[] }[] = [
   { file: 'scrape.ts', args: [] },
   { file: 'idle.ts', args: [] },
   { file: 'detection-latency.ts', args: [] },
+  { file: 'source-sync.ts', args: [] },
 ];
 
 function runOne(file: string, args: string[]): Promise<{ code: number | null; seconds: number }> {

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-run}
 case "$mode" in
-  run) packages=(tmux procps git) ;;
-  test) packages=(tmux procps git prometheus prometheus-alertmanager redis-server docker-compose systemd) ;;
+  run) packages=(tmux procps git sqlite3) ;;
+  test) packages=(tmux procps git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd) ;;
   *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
 esac
 

@@ -26,6 +26,7 @@ import { RedisWatch } from './events/redis-watch.js';
 import { coordinationFor, type Coordination, type LeaderState } from './registry/leases.js';
 import type { RegistryStore } from './registry/store.js';
 import { createApp, type AgentStatus } from './server/app.js';
+import { SourceSet } from './sources/source-set.js';
 
 export interface AgentOptions {
   store: RegistryStore;
@@ -68,6 +69,8 @@ export class Agent {
   private readonly coordination: Coordination;
   private leadership: LeaderState | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
+  /** The configured `sources`, synced in every cycle (src/sources/); null without any. */
+  private readonly sources: SourceSet | null;
   private claim: DaemonClaim | null = null;
   /** Cycles run, and the most that ever ran at once (1, by construction). */
   cycles = 0;
@@ -88,6 +91,7 @@ export class Agent {
     if (store instanceof RedisStore) this.events.push(new RedisWatch(store, trigger));
     this.events.push(this.tmuxHooks, this.pidProbe);
     this.coordination = coordinationFor(store, `${options.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, options.config);
+    this.sources = SourceSet.fromConfig(options.config.sources, options.config, options.log);
   }
 
   /**
@@ -170,6 +174,7 @@ export class Agent {
         leader: lease.leader,
         fence: lease.token,
         projectLeases: this.coordination.projects,
+        sources: this.sources,
       });
       await this.coordination.projects.releaseAll().catch(() => undefined);
       await this.afterCycle(outcome);

@@ -38,6 +38,8 @@ import type { Logger } from './log.js';
 import { keepLeased, type ProjectLeases } from './registry/leases.js';
 import type { RegistryStore, Transaction } from './registry/store.js';
 import { scan } from './scan/scanner.js';
+import type { CycleSources } from './sources/source-set.js';
+import type { SourceSyncReport } from './sources/source.js';
 
 export interface CycleOptions {
   store: RegistryStore;
@@ -62,6 +64,8 @@ export interface CycleOptions {
   fence?: number | null;
   /** Per-project action leases (shared registry): actions only on projects this agent holds. */
   projectLeases?: ProjectLeases;
+  /** Queues imported before the scan and written back after the commit (src/sources/); none by default. */
+  sources?: CycleSources | null;
 }
 
 export interface TransitionReport {
@@ -106,6 +110,8 @@ export interface CycleResult {
   tmuxSessions: Record<string, number>;
   /** CPU (ratio of one core) and resident memory of each tracked project's tree. */
   usage: Record<string, { cpuRatio: number; rssBytes: number }>;
+  /** One report per configured source (empty without sources). */
+  sourceSync?: SourceSyncReport[];
 }
 
 /** A cycle's report and the registry as it committed it (null when it could not be read). */
@@ -229,6 +235,7 @@ export function emptyCycleResult(startedAt: number, dryRun: boolean): CycleResul
     fullSync: false,
     tmuxSessions: {},
     usage: {},
+    sourceSync: [],
   };
 }
 
@@ -280,10 +287,13 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const by = `agent@${options.hostId}`;
   const log = options.log;
   let registry: RegistryDocument | null = null;
+  const sources = options.sources ?? null;
+  let synced = false;
   const finish = (): CycleOutcome => {
     result.durationMs = clock() - started;
     // Evidence a gatherer could not read holds back that project's failure, but the cycle itself saw clearly.
     result.ok = result.errors.every((e) => e.source === 'evidence');
+    result.sourceSync = synced ? (sources?.reports() ?? []) : [];
     return { result, registry };
   };
 
@@ -294,6 +304,12 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     result.errors.push({ source: 'registry', message: messageOf(err) });
     log.error('registry unreadable; cycle skipped, nothing changed', { error: messageOf(err) });
     return finish();
+  }
+  // Sources (src/sources/): projects of the queues the agent watches, imported before the scan.
+  const sourceStep = () => ({ store: options.store, dryRun, hostId: options.hostId, now: clock(), random });
+  if (sources) {
+    doc = await sources.sync(doc, sourceStep());
+    synced = true;
   }
 
   const trackedTrees = doc.projects.filter((p) => isActive(p.state) && p.pid !== null).map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime }));
@@ -334,8 +350,11 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   }
 
   const cyclePlan = planCycle(doc, snapshot, evidence, options, now, random);
+  // Sources: what the agent may not do to imported projects (observed only, or their source failed).
+  const restricted = options.sources?.restrict(cyclePlan.plan, doc.projects) ?? { plan: cyclePlan.plan, blocked: [] };
   const active = doc.projects.filter((p) => isActive(p.state)).length;
-  const guarded = guard(cyclePlan.plan, { snapshot, config: options.config, processingCount: active });
+  const guarded = guard(restricted.plan, { snapshot, config: options.config, processingCount: active });
+  guarded.blocked.unshift(...restricted.blocked);
   const plan = guarded.plan;
   result.detections = plan.detections;
   result.blocked = guarded.blocked.map((b) => ({ project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail }));
@@ -459,6 +478,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   } catch (err) {
     result.errors.push({ source: 'registry', message: messageOf(err) });
   }
+  // Sources: the agent's terminal decisions go back to the queues they came from.
+  if (sources && registry) registry = await sources.writeBack(registry, sourceStep());
   return finish();
 }
 

@@ -11,6 +11,7 @@ import { registerQueue } from './commands/queue.js';
 import { registerRecovery } from './commands/recovery.js';
 import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
+import { registerSync } from './commands/sync.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerDiagnostics(program);
   registerRegistry(program);
   registerDemo(program);
+  registerSync(program);
   for (const sub of program.commands) sub.exitOverride();
   for (const sub of program.commands.flatMap((c) => c.commands)) sub.exitOverride();
   return program;

@@ -7,6 +7,8 @@ import type { AgentPattern } from '../core/agent-activity/catalogue.js';
 import { RATE_LIMIT_SCOPES, type RateLimitScope } from '../core/agent-activity/hold.js';
 import { DEFAULT_AGENT_PATTERNS } from './agent-patterns.js';
 
+import type { SourceConfig } from './sources.js';
+
 export interface AgentConfig {
   /**
    * Registry location: a JSON file path or a `redis://` URL; null means the per-user default,
@@ -69,6 +71,8 @@ export interface AgentConfig {
   redisTimeoutMs: number;
   redisStreamMaxLen: number;
   leaseTtlMs: number;
+  /** Queues watched without registering: Tmux-Orchestrator databases, tmux sessions by pattern (docs/sources.md). */
+  sources: SourceConfig[];
   logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -84,6 +88,7 @@ export type KeyKind =
   | { type: 'bool' }
   | { type: 'cron' }
   | { type: 'listen' }
+  | { type: 'sources' }
   | { type: 'agentPatterns' };
 
 export interface KeyDefinition<K extends KeyName = KeyName> {
@@ -171,6 +176,14 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('redisTimeoutMs', 'AGENT_REDIS_TIMEOUT_MS', 2000, int(100, 60_000), 'Connect and command timeout of a Redis registry: an unreachable Redis fails a read or write after this long.'),
   def('redisStreamMaxLen', 'AGENT_REDIS_STREAM_MAXLEN', 100_000, int(1000, 100_000_000), 'Approximate number of entries kept in the audit and archive streams of a Redis registry (XADD MAXLEN ~).'),
   def('leaseTtlMs', 'AGENT_LEASE_TTL_MS', 15_000, int(1000, 600_000), 'TTL of the leader lease (and the floor of per-project action leases) with a Redis registry; a dead leader is replaced within it.'),
+  def(
+    'sources',
+    'AGENT_SOURCES',
+    [],
+    { type: 'sources' },
+    'Queues synced every cycle: [{kind: tmux-orchestrator, db: /path/task_queue.db}, ' +
+      '{kind: tmux-sessions, pattern: "^claudesquad_"}]; JSON in the environment. See docs/sources.md.',
+  ),
   def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr; when none is set, `agent serve` logs at info and every other command at warn.'),
 ];
 

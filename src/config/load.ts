@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { ConfigError, messageOf, previewValue } from '../errors.js';
 import { DEFAULT_CONFIG, KEY_DEFINITIONS, keyDefinition, type AgentConfig, type KeyDefinition } from './keys.js';
 import { compilePattern } from '../core/patterns.js';
+import { parseSources, SourceConfigIssue } from './sources.js';
 import { agentPatternProblem, type AgentPattern } from '../core/agent-activity/catalogue.js';
 
 // yaml and node-cron are loaded only when a value needs them: CLI start-up time matters to orchestrators calling `agent heartbeat`.
@@ -120,6 +121,15 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
     case 'cron': {
       if (typeof raw === 'string' && raw.trim().split(/\s+/).length >= 5 && lazyCron().validate(raw)) return raw;
       return fail(def, origin, raw, 'a node-cron expression such as "*/15 * * * * *" (seconds first, six fields) or five fields');
+    }
+    case 'sources': {
+      try {
+        return parseSources(raw);
+      } catch (err) {
+        if (!(err instanceof SourceConfigIssue)) throw err;
+        const where = `invalid config key "${def.key}" ${describe(origin)}: ${err.where}`;
+        throw new ConfigError(def.key, `${where}; allowed: ${err.allowed}`);
+      }
     }
     case 'listen': {
       const m = typeof raw === 'string' ? /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw) : null;

@@ -7,7 +7,7 @@ import type { AgentConfig } from '../config/keys.js';
 import type { RandomSource } from './backoff.js';
 import { allowsAttempt, type BreakerConfig } from './breaker.js';
 import type { LaunchAction, PlannedTransition } from './plan.js';
-import { isActive, ms, SESSION_NAME_PATTERN, type Project } from './project.js';
+import { isActive, isImported, ms, SESSION_NAME_PATTERN, type Project } from './project.js';
 import { isQueuePaused } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
 import { launchServer, type ServerConfig } from './tmux-servers.js';
@@ -50,7 +50,8 @@ export function launchOrder(a: Project, b: Project): number {
  * attempt, in launch order, up to `maxConcurrent` minus the active
  * (processing, timing_out, zombie) projects; nothing while the queue is paused.
  * Active projects are counted across the whole registry, whichever host runs
- * them.
+ * them. Imported projects (`source` set) are neither launched nor counted:
+ * their own scheduler runs them.
  *
  * A project without a tmux socket goes to the first watched server (config
  * `tmuxSockets`), where the agent will see it; the launch records it.
@@ -72,10 +73,11 @@ export function selectLaunches(
   random: RandomSource = Math.random,
 ): LaunchAction[] {
   if (isQueuePaused(queue, now)) return [];
-  const active = projects.filter((p) => isActive(p.state)).length;
+  const own = projects.filter((p) => !isImported(p));
+  const active = own.filter((p) => isActive(p.state)).length;
   const slots = Math.max(0, config.maxConcurrent - active);
   if (slots === 0) return [];
-  const candidates = projects
+  const candidates = own
     .filter((p) => p.state === 'queued' && p.command !== null && p.command.length > 0)
     .filter((p) => allowsAttempt(p.breaker, now, config))
     .sort(launchOrder)

@@ -72,6 +72,24 @@ export interface CompletionRecord {
   evidence: CompletionEvidence[];
 }
 
+/**
+ * Where an imported project comes from (docs/sources.md): a queue the agent
+ * watches but does not own. Its own scheduler launches and retries it; the
+ * agent never does. Other fields a source keeps (spec path, batch) ride along.
+ */
+export interface ProjectSource {
+  kind: 'tmux-orchestrator' | 'tmux-sessions';
+  /** The configured source's name. */
+  name: string;
+  /** The source's key for it: the row id, or the session name. */
+  ref: string;
+  /** The status exactly as the source last wrote it (e.g. `credit_paused`); null when the source has none. */
+  status: string | null;
+  /** Whether the agent may kill its process tree and session. */
+  heal: boolean;
+  [extra: string]: unknown;
+}
+
 export interface Project {
   id: string;
   name: string | null;
@@ -109,7 +127,14 @@ export interface Project {
   failureReason: string | null;
   completion: CompletionRecord | null;
   history: HistoryEntry[];
+  /** Set on projects imported from a source; absent on the registry's own projects. */
+  source?: ProjectSource | null;
   [extra: string]: unknown;
+}
+
+/** A project imported from a source: never launched or retried by the agent. */
+export function isImported(project: Pick<Project, 'source'>): boolean {
+  return project.source !== undefined && project.source !== null;
 }
 
 /** Who made a change: `agent@host`, `cli@host`, `api@host`. */

@@ -15,10 +15,13 @@
  * latest outcome came at or after its `resumeAt` count toward the next trip.
  * Projects that finished during the pause (launched before it, most likely
  * the same fault) do not count either, so a resumed queue gets a fresh window.
+ *
+ * Imported projects (`source` set) do not count: their failures are their own
+ * scheduler's, and a pause would hold only the agent's own launches.
  */
 import type { AgentConfig } from '../config/keys.js';
 import { InputError } from '../errors.js';
-import { iso, ms, type Actor, type Project } from './project.js';
+import { iso, isImported, ms, type Actor, type Project } from './project.js';
 import { PAUSED_BY_BREAKER, type QueueBreakerRecord } from './registry-document.js';
 
 export type QueueBreakerConfig = Pick<
@@ -112,7 +115,8 @@ export function evaluateQueueBreaker(
     event = 'resumed';
   }
 
-  const window = finishedProjects(projects, ms(current.resumeAt)).slice(0, config.queueBreakerWindow);
+  const own = projects.filter((p) => !isImported(p));
+  const window = finishedProjects(own, ms(current.resumeAt)).slice(0, config.queueBreakerWindow);
   const failures = window.filter((a) => a.outcome === 'failed');
   const enough = window.length >= config.queueBreakerMinFinished;
   if (enough && failures.length / window.length >= config.queueBreakerFailureRatio) {

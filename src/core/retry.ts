@@ -11,7 +11,7 @@ import type { AgentConfig } from '../config/keys.js';
 import { backoffOptions, fullJitterDelaySec, type RandomSource } from './backoff.js';
 import { allowsAttempt, currentState, recordFailure, recordSuccess, type BreakerConfig } from './breaker.js';
 import type { PlannedTransition, PlannedUpdate } from './plan.js';
-import { iso, ms, type Project } from './project.js';
+import { iso, isImported, ms, type Project } from './project.js';
 import { isQueuePaused } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
 
@@ -20,6 +20,7 @@ export type RetryConfig = BreakerConfig &
 
 /** Why a failed project will never be requeued automatically; null when it may be. */
 export function retryRefusal(project: Project, config: RetryConfig): string | null {
+  if (isImported(project)) return 'imported: its own scheduler retries it';
   if (!project.retry) return 'retry disabled';
   if (project.failureReason !== null && config.nonRetriableReasons.includes(project.failureReason)) {
     return `failure reason "${project.failureReason}" is not retriable`;
@@ -52,6 +53,8 @@ export interface FinishPatch {
  * whether or not a retry follows.
  */
 export function onProjectFailed(project: Project, now: number, config: RetryConfig, random: RandomSource): FinishPatch {
+  // An imported project's breaker would gate retries and launches the agent never makes.
+  if (isImported(project)) return { patch: { nextAttemptAt: null }, details: {} };
   const breaker = recordFailure(project.breaker, now, config);
   const details: Record<string, unknown> = {};
   if (breaker.state === 'open' && project.breaker.state !== 'open') details['breaker'] = 'opened';

@@ -17,6 +17,10 @@ export const DURATION_OUTCOMES = ['completed', 'failed'] as const;
 
 /** Project runs last minutes to hours (default runtime 30 min, up to 3 × 15 min extensions, retries). */
 export const PROJECT_DURATION_BUCKETS = [60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10_800, 14_400, 21_600, 43_200, 86_400];
+/** A source pass is a stat when nothing changed, milliseconds for a read, seconds for a large file or a lock wait. */
+export const SOURCE_SYNC_DURATION_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
 /** A cycle takes milliseconds when idle and up to tens of seconds with slow tmux or git evidence. */
 export const SCAN_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -59,6 +63,8 @@ export interface MetricFamilies {
   agentInfo: Gauge<'version' | 'registry_backend' | 'host'>;
   eventSourceUp: Gauge<'source'>;
   leader: Gauge;
+  sourceUp: Gauge<'source'>;
+  sourceSyncDuration: Histogram<'source'>;
 }
 
 /** Create every family on `registry` (never the global one) and pre-initialise its known label values. */
@@ -198,6 +204,23 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
     leader: new Gauge({
       name: 'orchestrator_leader',
       help: '1 while this agent holds the leader lease (retries, launches, queue breaker); always 1 with a single-host registry.',
+      registers,
+    }),
+    sourceUp: new Gauge({
+      name: 'orchestrator_source_up',
+      help:
+        '1 when the last pass of a configured source (sources: a Tmux-Orchestrator database, tmux sessions by ' +
+        'pattern) read it, 0 when it failed.',
+      labelNames: ['source'],
+      registers,
+    }),
+    sourceSyncDuration: new Histogram({
+      name: 'orchestrator_source_sync_duration_seconds',
+      help:
+        'Duration of one pass of a configured source: the read (or the check that nothing changed), the merge ' +
+        'and the write-back.',
+      labelNames: ['source'],
+      buckets: SOURCE_SYNC_DURATION_BUCKETS,
       registers,
     }),
   };

@@ -110,6 +110,11 @@ export class AgentMetrics {
       for (const [socket, count] of Object.entries(result.tmuxSessions)) m.tmuxSessions.set({ socket }, count);
     }
 
+    for (const s of result.sourceSync ?? []) {
+      this.m.sourceUp.set({ source: s.source }, s.ok ? 1 : 0);
+      this.m.sourceSyncDuration.observe({ source: s.source }, Math.max(0, s.durationMs) / 1000);
+    }
+
     if (registry !== null) this.observeRegistry(registry, result.queue ?? summariseQueue(registry, this.config, now), result.usage);
   }
 

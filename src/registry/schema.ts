@@ -75,6 +75,17 @@ const completionSchema = z
   .nullable()
   .default(null);
 
+const sourceSchema = z
+  .looseObject({
+    kind: z.enum(['tmux-orchestrator', 'tmux-sessions'], { message: 'must be tmux-orchestrator or tmux-sessions' }),
+    name: text(64),
+    ref: text(256),
+    status: text(256).nullable().default(null),
+    heal: z.boolean().default(false),
+  })
+  .nullable()
+  .optional();
+
 export const projectSchema = z.looseObject({
   id: projectIdSchema,
   name: text(256).nullable().default(null),
@@ -108,6 +119,7 @@ export const projectSchema = z.looseObject({
   failureReason: text(1024).nullable().default(null),
   completion: completionSchema,
   history: z.array(historySchema).default([]),
+  source: sourceSchema,
 });
 
 const queueSchema = z

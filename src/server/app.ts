@@ -137,7 +137,16 @@ export function createApp(serverDeps: ServerDeps): express.Express {
     .route('/readyz')
     .get(async (_req, res) => {
       const status = deps.status();
-      const base = { lastCycleAt: status.lastCycleAt, cycles: status.cycles };
+      // A source that failed does not make the agent unready (its own queue is still kept); it shows here.
+      const sources = (status.lastCycle?.sourceSync ?? []).map((s) => ({
+        source: s.source,
+        kind: s.kind,
+        location: s.location,
+        up: s.ok,
+        error: s.error,
+      }));
+      const listed = sources.length > 0 ? { sources } : {};
+      const base = { lastCycleAt: status.lastCycleAt, cycles: status.cycles, ...listed };
       if (!status.ready) {
         res.status(503).json({ ready: false, reason: status.reason ?? 'not ready', ...base });
         return;

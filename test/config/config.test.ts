@@ -29,6 +29,8 @@ function invalidValue(def: KeyDefinition): string {
       return 'every 15 seconds';
     case 'listen':
       return 'localhost:99999';
+    case 'sources':
+      return '[{"kind":"tmux-orchestrator","db":"relative/task_queue.db"}]';
     case 'agentPatterns':
       return JSON.stringify([{ agent: 'my-cli', kind: 'awaiting_input', pattern: '(unclosed' }]);
   }

@@ -202,6 +202,8 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
   before(async function () {
     this.timeout(45_000);
     q = new TestQueue({ AGENT_SCAN_SCHEDULE: EVERY_SECOND, AGENT_MAX_KILLS_PER_CYCLE: '0' });
+    // A source (tmux sessions matching nothing), so the source health series the rules and dashboards read exist.
+    q.env['AGENT_SOURCES'] = JSON.stringify([{ kind: 'tmux-sessions', name: 'observed', pattern: '^observed-none$', tmuxSocket: q.tmux.socket }]);
     // A live tmux server, so the zombie's session is looked up on a real server and not found.
     q.processes.track(q.tmux.newSession('keep', ['sleep', '600']));
     const zombie = q.processes.spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });

@@ -31,12 +31,14 @@ export const AGENT_SCALAR_METRIC_NAMES = [
   'orchestrator_active_project_resident_memory_bytes',
   'orchestrator_agent_info',
   'orchestrator_leader',
+  'orchestrator_source_up',
 ] as const;
 
 /** Histograms of DESIGN §10 (base names; the series carry the suffixes below). */
 export const AGENT_HISTOGRAM_NAMES = [
   'orchestrator_project_duration_seconds',
   'orchestrator_scan_duration_seconds',
+  'orchestrator_source_sync_duration_seconds',
 ] as const;
 
 export const HISTOGRAM_SERIES_SUFFIXES = ['_bucket', '_sum', '_count'] as const;

@@ -47,6 +47,8 @@ const CONTRACT: Record<string, { type: string; labels: string[] }> = {
   orchestrator_active_project_cpu_usage_ratio: { type: 'gauge', labels: ['project'] },
   orchestrator_active_project_resident_memory_bytes: { type: 'gauge', labels: ['project'] },
   orchestrator_agent_info: { type: 'gauge', labels: ['version', 'registry_backend', 'host'] },
+  orchestrator_source_up: { type: 'gauge', labels: ['source'] },
+  orchestrator_source_sync_duration_seconds: { type: 'histogram', labels: ['source'] },
   // Additions (METRIC_ADDITIONS):
   orchestrator_event_source_up: { type: 'gauge', labels: ['source'] },
   orchestrator_active_project_series_dropped: { type: 'gauge', labels: [] },

@@ -12,6 +12,7 @@ import { summariseQueue } from '../../src/core/queue-summary.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
 import { AgentMetrics } from '../../src/metrics/metrics.js';
 import type { AuditEntry } from '../../src/registry/store.js';
+import type { SourceSyncReport } from '../../src/sources/source.js';
 
 import { aConfig, at, HOUR, MIN, T0 } from '../helpers/builders.js';
 
@@ -122,7 +123,33 @@ export function aBusyOutcome(): CycleOutcome {
     counts: { retries: 2, breakerTrips: 1, launches: 0, queueTrips: 1, extensions: 0 },
     tmuxSessions: { default: 3 },
     usage: { 'run-1': { cpuRatio: 0.75, rssBytes: 512 * 1024 * 1024 }, 'zed-1': { cpuRatio: 0.01, rssBytes: 4096 * 1024 } },
+    sourceSync: [aSourceReport(), aSourceReport({ source: 'squad', kind: 'tmux-sessions', location: 'sessions matching ^claudesquad_', ok: false, error: 'tmux list-panes failed', durationMs: 4 })],
   });
+}
+
+/** One source pass as the cycle reports it: a Tmux-Orchestrator database read fine. Override any field. */
+export function aSourceReport(fields: Partial<SourceSyncReport> = {}): SourceSyncReport {
+  return {
+    source: 'tmux-orchestrator',
+    kind: 'tmux-orchestrator',
+    location: '/home/u/Tmux-Orchestrator/task_queue.db',
+    ok: true,
+    error: null,
+    durationMs: 12,
+    skipped: false,
+    rows: 40,
+    created: 1,
+    updated: 2,
+    moved: 0,
+    dropped: 0,
+    conflicts: [],
+    moves: [],
+    unknownStatuses: [],
+    writtenBack: 1,
+    writeBackConflicts: 0,
+    withheld: 0,
+    ...fields,
+  };
 }
 
 export function aTransition(project: string, from: ProjectState | null, to: ProjectState, atIso: string, fields: Partial<AuditEntry> = {}): AuditEntry {

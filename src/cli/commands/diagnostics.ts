@@ -20,6 +20,7 @@ import { unwatchedProjects, watchedServers, type UnwatchedProject } from '../../
 import { table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
+import { checkSource } from '../../sources/source-set.js';
 
 function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -95,12 +96,16 @@ export function registerDiagnostics(program: Command): void {
             return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail };
           }),
         );
-        const [readiness, holder, tmuxVersion, gitVersion, audit] = await Promise.all([
+        const [readiness, holder, tmuxVersion, gitVersion, sqliteVersion, audit, sources] = await Promise.all([
           daemonReadiness(ctx),
           daemonHolder(ctx),
           versionOf('tmux', ['-V']),
           versionOf('git', ['--version']),
+          ctx.config.sources.some((s) => s.kind === 'tmux-orchestrator')
+            ? versionOf('sqlite3', ['-version'])
+            : Promise.resolve(null),
           ctx.store.readAudit(10).catch(() => []),
+          Promise.all(ctx.config.sources.map((s) => checkSource(s, ctx.config, ctx.log))),
         ]);
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         const config = KEY_DEFINITIONS.map((d) => ({
@@ -116,18 +121,25 @@ export function registerDiagnostics(program: Command): void {
           source: ctx.loaded.sources[d.key] ?? 'default',
         }));
         const doc = {
-          versions: { agent: pkg.version, node: process.version, tmux: tmuxVersion, git: gitVersion },
+          versions: {
+            agent: pkg.version,
+            node: process.version,
+            tmux: tmuxVersion,
+            git: gitVersion,
+            ...(sqliteVersion ? { sqlite3: sqliteVersion } : {}),
+          },
           host: ctx.hostId,
           registry: health,
           proc,
           tmux,
           daemon: { ...readiness, holder },
+          sources,
           queue,
           unwatchedProjects: unwatched,
           recentActivity: audit,
           config,
         };
-        const ok = health.ok && proc.ok && tmux.every((t) => t.ok) && unwatched.length === 0;
+        const ok = health.ok && proc.ok && tmux.every((t) => t.ok) && sources.every((s) => s.ok) && unwatched.length === 0;
         if (opts.json) {
           printJson(doc);
           return ok ? EXIT.ok : EXIT.problems;
@@ -138,6 +150,9 @@ export function registerDiagnostics(program: Command): void {
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
+        for (const s of sources) {
+          printLine(`source    ${s.ok ? 'ok' : 'FAILED'}: ${s.source} (${s.kind}, ${s.location}): ${s.detail}`);
+        }
         const daemon = readiness;
         printLine(`daemon    ${daemon.status === null ? 'not reachable' : daemon.status === 200 ? 'ready' : `NOT READY (${daemon.status})`}: ${daemon.url}${daemon.status === 200 ? '' : ` ${daemon.body}`}`);
         if (holder) {

@@ -7,15 +7,29 @@ import { EXIT, InputError } from '../../errors.js';
 import { table } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
+import { SourceSet, type CycleSources } from '../../sources/source-set.js';
+import { describeReport } from '../../sources/source.js';
 
-async function cycle(ctx: CliContext, dryRun: boolean): Promise<CycleResult> {
-  if (dryRun) return (await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now })).result;
+/** One cycle by hand, with the configured sources unless the caller passes its own. */
+export async function cycle(
+  ctx: CliContext,
+  dryRun: boolean,
+  sources: CycleSources | null = SourceSet.fromConfig(ctx.config.sources, ctx.config, ctx.log),
+): Promise<CycleResult> {
+  const { store, config, hostId, log, now } = ctx;
+  const base = { store, config, hostId, log, dryRun, now, sources };
+  if (dryRun) return (await runCycle(base)).result;
   // With a shared registry a cycle by hand takes the queue-wide decisions only when no daemon leads.
   const coordination = coordinationFor(ctx.store, `${ctx.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, ctx.config);
   const lease = await coordination.leader.acquireOrRenew().catch(() => ({ leader: false, token: null }));
   if (coordination.shared && !lease.leader) ctx.log.info('another agent holds the leader lease: retries, launches and the queue breaker are left to it');
   try {
-    const outcome = await runCycle({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, log: ctx.log, dryRun, now: ctx.now, leader: lease.leader, fence: lease.token, projectLeases: coordination.projects });
+    const outcome = await runCycle({
+      ...base,
+      leader: lease.leader,
+      fence: lease.token,
+      projectLeases: coordination.projects,
+    });
     return outcome.result;
   } finally {
     await coordination.projects.releaseAll().catch(() => undefined);
@@ -27,9 +41,15 @@ function printErrors(result: CycleResult): void {
   for (const e of result.errors) printLine(`error (${e.source}): ${e.message}`);
 }
 
-function printCycle(result: CycleResult): void {
+export function printCycle(result: CycleResult): void {
   printLine(`${result.dryRun ? 'plan (dry run: nothing changed)' : 'cycle'} in ${result.durationMs} ms`);
+  for (const s of result.sourceSync ?? []) printLine(describeReport(s));
   printErrors(result);
+  const followed = (result.sourceSync ?? []).flatMap((s) => s.moves);
+  if (followed.length > 0) {
+    printLine('\nfollowed from sources:');
+    printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], followed.map((t) => [t.project, t.from, t.to, t.reason])));
+  }
   if (result.transitions.length > 0) {
     printLine('\ntransitions:');
     printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], result.transitions.map((t) => [t.project, t.from, t.to, t.reason])));
@@ -42,7 +62,8 @@ function printCycle(result: CycleResult): void {
     printLine('\nheld back by the guard:');
     printLine(table(['PROJECT', 'ACTION', 'REASON', 'DETAIL'], result.blocked.map((b) => [b.project ?? '-', b.action, b.reason, b.detail])));
   }
-  if (result.transitions.length + result.actions.length + result.blocked.length === 0) printLine('nothing to do');
+  const happened = result.transitions.length + result.actions.length + result.blocked.length + followed.length;
+  if (happened === 0) printLine('nothing to do');
   if (result.queue) printLine(`\nqueue: ${result.queue.health.status}: ${result.queue.health.reason}`);
 }
 
