@@ -23,11 +23,12 @@ import { failedLaunchMoves, selectLaunches } from './core/launch.js';
 import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate, type StaleMarkerNotice } from './core/plan.js';
 import { policyEnterHook } from './core/policy-hooks.js';
 import { iso, isActive, isTerminal, ms, type Project } from './core/project.js';
-import { evaluateQueueBreaker } from './core/queue-breaker.js';
+import { evaluateQueueBreaker, isQueuePaused } from './core/queue-breaker.js';
 import { summariseQueue, type QueueSummary } from './core/queue-summary.js';
 import { evidenceCandidates, reconcile } from './core/reconcile.js';
 import type { RegistryDocument } from './core/registry-document.js';
 import { planRetries } from './core/retry.js';
+import { watchedServers } from './core/tmux-servers.js';
 import { scanIsClear, type Snapshot, type SourceReport } from './core/snapshot.js';
 import { canTransition } from './core/state-machine.js';
 import { messageOf } from './errors.js';
@@ -38,7 +39,6 @@ import type { Logger } from './log.js';
 import { keepLeased, type ProjectLeases } from './registry/leases.js';
 import type { RegistryStore, Transaction } from './registry/store.js';
 import { scan } from './scan/scanner.js';
-import { normaliseSocket } from './scan/tmux-command.js';
 import type { CycleSources } from './sources/source-set.js';
 import type { SourceSyncReport } from './sources/source.js';
 
@@ -123,12 +123,8 @@ export interface CycleOutcome {
   registry: RegistryDocument | null;
 }
 
-/** The servers a cycle scans: configured, else the default server plus every socket a project names. */
-export function socketsToScan(config: AgentConfig, projects: readonly Project[]): (string | null)[] {
-  const configured = config.tmuxSockets?.map(normaliseSocket);
-  const sockets = configured ?? [null, ...projects.map((p) => p.tmuxSocket)];
-  return [...new Set(sockets)];
-}
+/** The servers a cycle scans (see core/tmux-servers). */
+export const socketsToScan = watchedServers;
 
 function sessionKey(socket: string | null, session: string | null): string {
   return JSON.stringify([socket, session]);
@@ -401,12 +397,17 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
       const current = (id: string | null) => id === null || !stale.has(id);
 
       fresh.intents = fresh.intents.filter((i) => !cyclePlan.recoveredIntents.includes(i.id));
-      for (const t of plan.transitions) if (current(t.project)) applyPlanned(a, t);
+      // An operator paused or resumed the queue since the plan was made: their record stands, and a
+      // queue paused now gets no retry and no launch from a plan that did not know.
+      const queueMoved = JSON.stringify(fresh.queue) !== JSON.stringify(doc.queue);
+      const pausedNow = queueMoved && isQueuePaused(fresh.queue, now);
+      const isRetry = (t: PlannedTransition) => t.from === 'failed' && t.to === 'queued';
+      for (const t of plan.transitions) if (current(t.project) && !(pausedNow && isRetry(t))) applyPlanned(a, t);
       for (const u of plan.updates) if (current(u.project)) applyPlannedUpdate(a, u);
       result.counts.extensions = plan.updates.filter((u) => u.note === 'extended' || u.patch.timeoutExtensions !== undefined).length;
       result.counts.retries = result.transitions.filter((t) => t.from === 'failed' && t.to === 'queued').length;
 
-      if (leader && JSON.stringify(fresh.queue) !== JSON.stringify(cyclePlan.queue)) {
+      if (leader && !queueMoved && JSON.stringify(fresh.queue) !== JSON.stringify(cyclePlan.queue)) {
         fresh.queue = cyclePlan.queue;
         if (cyclePlan.queueEvent) {
           tx.audit({ at, type: 'note', project: null, by, reason: `queue breaker ${cyclePlan.queueEvent}`, queue: cyclePlan.queue });
@@ -415,7 +416,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
         }
       }
 
-      runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || findProject(fresh, act.project)?.state === 'queued'));
+      const launchable = (act: HealAction) => !pausedNow && act.project !== null && findProject(fresh, act.project)?.state === 'queued';
+      runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || launchable(act)));
       for (const act of runnable) {
         const id = newIntentId();
         intentIds.set(act, id);

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../log.js';
 import type { RegistryStore } from '../registry/store.js';
 import { isUrl, openOptionsOf, openStore } from '../registry/open.js';
 import type { OperationContext } from '../registry/operations.js';
+import type { ProjectActionContext } from '../heal/project-actions.js';
 import { policyEnterHook } from '../core/policy-hooks.js';
 import { legacyRegistryNotice } from './legacy-registry.js';
 
@@ -114,6 +115,12 @@ export function buildContext(
     },
     hostId,
     now,
-    operations: { store, now, by: `cli@${hostId}`, onEnter: policyEnterHook(config, Math.random) },
+    operations: { store, now, by: `cli@${hostId}`, onEnter: policyEnterHook(config, Math.random), servers: config },
   };
+}
+
+/** What the operator actions on one project (kill, reset --force, fail) need from a command's context. */
+export function projectActions(ctx: CliContext): ProjectActionContext {
+  const { store, config, now, hostId, operations } = ctx;
+  return { store, config, now, by: operations.by, hostId, operations };
 }

@@ -7,6 +7,7 @@ import { registerReportCommands } from './commands/report.js';
 import { registerHeal } from './commands/heal.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiagnostics } from './commands/diagnostics.js';
+import { registerQueue } from './commands/queue.js';
 import { registerRecovery } from './commands/recovery.js';
 import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerHeal(program);
   registerRecovery(program);
+  registerQueue(program);
   registerServe(program);
   registerDiagnostics(program);
   registerRegistry(program);

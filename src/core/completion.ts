@@ -74,7 +74,8 @@ export type CompletionVerdict =
 export function phasesEvidence(project: Project): CompletionEvidence | null {
   const phases = project.phases;
   if (phases.length === 0 || !phases.every((p) => p.done === true)) return null;
-  return { method: 'phases', weight: PHASES_WEIGHT, detail: `all ${phases.length} phases done (${phases.map((p) => p.name).join(', ')})` };
+  const which = phases.length === 1 ? 'its only phase' : `all ${phases.length} phases`;
+  return { method: 'phases', weight: PHASES_WEIGHT, detail: `${which} done (${phases.map((p) => p.name).join(', ')})` };
 }
 
 /** One entry per method, the strongest of each, in first-seen order. */

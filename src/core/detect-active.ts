@@ -275,8 +275,9 @@ function detectTimeout(project: Project, l: Liveness, ctx: DetectContext, plan: 
     };
     return;
   }
+  const extensions = config.maxTimeoutExtensions === 1 ? 'its one extension' : `all ${config.maxTimeoutExtensions} extensions`;
   const why = fresh
-    ? `all ${config.maxTimeoutExtensions} extensions used`
+    ? `${extensions} used`
     : last === null
       ? 'no heartbeat or pane activity ever seen'
       : `last heartbeat or pane activity ${secs(now - last)} ago (heartbeat timeout ${config.heartbeatTimeoutSec}s)`;

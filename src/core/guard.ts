@@ -26,6 +26,7 @@ import { isDestructive, type BlockedAction, type HealAction, type Plan } from '.
 import { scanIsClear, type Snapshot } from './snapshot.js';
 import { serverLabel } from './liveness.js';
 import { killSessionRefusal, killTreeRefusal, type KillRefusal, type KillSafety } from './kill-safety.js';
+import { countOf } from './wording.js';
 
 export interface GuardContext {
   snapshot: Snapshot;
@@ -84,7 +85,8 @@ export function guard(plan: Plan, ctx: GuardContext): GuardResult {
       const detail = `${victims.size} of ${ctx.processingCount} active projects would be killed in one cycle (more than half of at least 4)`;
       for (const action of kills) hold(action, 'too_many_processing', detail);
     } else if (kills.length > limit) {
-      const detail = `${kills.length} process trees planned, at most ${limit} per cycle (AGENT_MAX_KILLS_PER_CYCLE)`;
+      const planned = countOf(kills.length, 'process tree');
+      const detail = `${planned} planned, at most ${limit} per cycle (AGENT_MAX_KILLS_PER_CYCLE)`;
       for (const action of kills.slice(limit)) hold(action, 'too_many_kills', detail);
     }
   }

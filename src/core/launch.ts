@@ -10,8 +10,9 @@ import type { LaunchAction, PlannedTransition } from './plan.js';
 import { isActive, isImported, ms, SESSION_NAME_PATTERN, type Project } from './project.js';
 import { isQueuePaused } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
+import { launchServer, type ServerConfig } from './tmux-servers.js';
 
-export type LaunchConfig = BreakerConfig & Pick<AgentConfig, 'maxConcurrent'>;
+export type LaunchConfig = BreakerConfig & ServerConfig & Pick<AgentConfig, 'maxConcurrent'>;
 
 const SUFFIX_LENGTH = 9; // "-" + 8 hex digits
 const MAX_SESSION_LENGTH = 128;
@@ -26,12 +27,12 @@ export function hexSuffix(random: RandomSource): string {
 }
 
 /**
- * `<id>-<8 hex>` with every character a session name may not hold (the id
- * allows ".", tmux rewrites it) replaced by "_"; always matches
- * SESSION_NAME_PATTERN.
+ * `<base>-<8 hex>` with every character a session name may not hold (an id
+ * allows ".", tmux rewrites it) replaced by "_", the base cut to fit 128
+ * characters; always matches SESSION_NAME_PATTERN.
  */
-export function sessionNameFor(projectId: string, random: RandomSource): string {
-  const base = projectId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, MAX_SESSION_LENGTH - SUFFIX_LENGTH) || 'project';
+export function sessionNameFor(baseName: string, random: RandomSource): string {
+  const base = baseName.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, MAX_SESSION_LENGTH - SUFFIX_LENGTH) || 'project';
   return `${base}-${hexSuffix(random)}`;
 }
 
@@ -49,10 +50,17 @@ export function launchOrder(a: Project, b: Project): number {
  * attempt, in launch order, up to `maxConcurrent` minus the active
  * (processing, timing_out, zombie) projects; nothing while the queue is paused.
  * Active projects are counted across the whole registry, whichever host runs
- * them. A project's own `session` is kept; otherwise a fresh name is
- * generated. A recorded session that does not match SESSION_NAME_PATTERN is
- * replaced too, since tmux would reject or rewrite it. Imported projects
- * (`source` set) are neither launched nor counted: their own scheduler runs them.
+ * them. Imported projects (`source` set) are neither launched nor counted:
+ * their own scheduler runs them.
+ *
+ * A project without a tmux socket goes to the first watched server (config
+ * `tmuxSockets`), where the agent will see it; the launch records it.
+ *
+ * Every launch gets a fresh session name, `<sessionBase or id>-<8 hex>`: the
+ * session an earlier attempt recorded is never reused, since it may still be
+ * alive (a window its process left behind, a kill that did not finish) and
+ * tmux would refuse the launch as a duplicate, attempt after attempt, while
+ * the old session runs on untracked.
  *
  * @param random source of the session-name suffix (default Math.random).
  */
@@ -75,12 +83,13 @@ export function selectLaunches(
     .sort(launchOrder)
     .slice(0, slots);
   return candidates.map((p, i): LaunchAction => {
-    const session = p.session !== null && SESSION_NAME_PATTERN.test(p.session) ? p.session : sessionNameFor(p.id, random);
+    const base = p.sessionBase !== null && SESSION_NAME_PATTERN.test(p.sessionBase) ? p.sessionBase : p.id;
+    const session = sessionNameFor(base, random);
     return {
       kind: 'launch',
       project: p.id,
       session,
-      tmuxSocket: p.tmuxSocket,
+      tmuxSocket: launchServer(p, config),
       cwd: p.cwd,
       command: [...(p.command ?? [])],
       reason: `queued with priority ${p.priority} since ${p.enqueuedAt}; slot ${active + i + 1} of ${config.maxConcurrent}`,

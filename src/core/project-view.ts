@@ -1,22 +1,73 @@
 /**
  * How a project is listed to people and programs (`agent status --json`,
  * `GET /api/projects`): the fields an operator reads, with the breaker's
- * state as of `now`. The full record stays available as is.
+ * state as of `now`, when the next attempt comes (or what holds it), and
+ * since when the project is in its state. The full record stays available as is.
  */
 import type { AgentConfig } from '../config/keys.js';
-import { currentState } from './breaker.js';
-import { PROJECT_STATES, type Project } from './project.js';
+import { allowsAttempt, currentState } from './breaker.js';
+import { PROJECT_STATES, ms, type Project } from './project.js';
+import { isQueuePaused } from './queue-breaker.js';
+import type { QueueBreakerRecord } from './registry-document.js';
+import { retryRefusal } from './retry.js';
 
-export function projectRow(p: Project, config: AgentConfig, now: number) {
+/**
+ * The next attempt of a project as it stands at `now`:
+ * - `scheduled`: a retry at `at`, in the future, that nothing holds;
+ * - `due`: nothing holds it: a retry runs at the next cycle (`at` is when it fell due, or null),
+ *   a queued command when a launch slot is free;
+ * - `held`: it would be due, but `reason` holds it (the project's breaker is open, the queue is paused);
+ * - `never`: it will not be retried automatically (`reason`: attempts exhausted, retry disabled...);
+ * - `none`: no attempt to wait for (running, completed, or queued for an orchestrator to start).
+ */
+export interface NextAttempt {
+  status: 'scheduled' | 'due' | 'held' | 'never' | 'none';
+  at: string | null;
+  reason: string | null;
+}
+
+export function nextAttempt(p: Project, queue: QueueBreakerRecord, config: AgentConfig, now: number): NextAttempt {
+  const launchable = p.state === 'queued' && p.command !== null && p.command.length > 0;
+  if (p.state !== 'failed' && !launchable) return { status: 'none', at: null, reason: null };
+  if (p.state === 'failed') {
+    const refusal = retryRefusal(p, config);
+    if (refusal !== null) return { status: 'never', at: null, reason: refusal };
+  }
+  const at = p.state === 'failed' ? p.nextAttemptAt : null;
+  const when = ms(at);
+  if (!allowsAttempt(p.breaker, now, config)) return { status: 'held', at, reason: 'breaker open' };
+  if (isQueuePaused(queue, now)) return { status: 'held', at, reason: 'queue paused' };
+  if (when !== null && when > now) return { status: 'scheduled', at, reason: null };
+  return { status: 'due', at, reason: null };
+}
+
+/**
+ * When the project entered its current state: the latest history entry that
+ * moved it there, or a reset (a reset of a queued project is noted without a
+ * move); else `enqueuedAt`. After a reset this is the reset, not the start
+ * or end of the attempt before it.
+ */
+export function stateSince(p: Project): string {
+  for (let i = p.history.length - 1; i >= 0; i--) {
+    const h = p.history[i];
+    if (h && h.to === p.state && (h.from !== h.to || h.reason.startsWith('reset'))) return h.at;
+  }
+  return p.enqueuedAt;
+}
+
+export function projectRow(p: Project, config: AgentConfig, now: number, queue: QueueBreakerRecord) {
   return {
     id: p.id,
     name: p.name,
     state: p.state,
+    /** When it entered this state (see stateSince). */
+    since: stateSince(p),
     priority: p.priority,
     host: p.host,
     attempts: p.attempts,
     maxAttempts: p.maxAttempts ?? config.retryMaxAttempts,
     nextAttemptAt: p.nextAttemptAt,
+    nextAttempt: nextAttempt(p, queue, config, now),
     breaker: currentState(p.breaker, now, config),
     session: p.session,
     tmuxSocket: p.tmuxSocket,

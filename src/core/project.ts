@@ -105,7 +105,14 @@ export interface Project {
   state: ProjectState;
   priority: number;
   host: string | null;
+  /** The session the project runs in: named by the launcher, or reported by its orchestrator. */
   session: string | null;
+  /**
+   * Base of the session names the launcher generates for this project
+   * (`<base>-<8 hex>`, fresh at every launch); null: the project id. Set by
+   * `enqueue --session` for a project with a command.
+   */
+  sessionBase: string | null;
   tmuxSocket: string | null;
   pid: number | null;
   pidStartTime: number | null;
@@ -166,6 +173,7 @@ export function newProject(fields: Partial<Project> & { id: string; enqueuedAt: 
     priority: 0,
     host: null,
     session: null,
+    sessionBase: null,
     tmuxSocket: null,
     pid: null,
     pidStartTime: null,

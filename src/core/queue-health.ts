@@ -12,7 +12,7 @@
  */
 import type { AgentConfig } from '../config/keys.js';
 import { isActive, type Project } from './project.js';
-import { isQueuePaused } from './queue-breaker.js';
+import { isManualPause, isQueuePaused, pausedByText } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
 
 export interface QueueHealthInput {
@@ -29,7 +29,7 @@ export type QueueHealthStatus =
   | 'idle'
   /** Queued work and something active. */
   | 'running'
-  /** The queue breaker holds the queue. */
+  /** The queue breaker, or an operator, holds the queue. */
   | 'paused'
   /** Queued, nothing active, not yet for `queueBlockedAfterSec`. */
   | 'waiting'
@@ -89,7 +89,8 @@ export function queueHealth(
     reason = `${queued} queued and nothing active for ${Math.floor(waitedSec)}s`;
   } else if (paused) {
     status = 'paused';
-    reason = `queue paused by the queue breaker until ${queue.resumeAt ?? 'it is evaluated'}`;
+    const until = queue.resumeAt ?? (isManualPause(queue) ? 'resumed' : 'it is evaluated');
+    reason = `queue paused by ${pausedByText(queue)} until ${until}`;
   } else if (queued === 0) {
     status = 'idle';
     reason = 'nothing queued';

@@ -8,7 +8,8 @@ import { currentState } from './breaker.js';
 import { retryRefusal } from './retry.js';
 import { PROJECT_STATES, isActive, ms, type Project, type ProjectState } from './project.js';
 import { queueHealth, type QueueHealth } from './queue-health.js';
-import type { RegistryDocument } from './registry-document.js';
+import { isManualPause } from './queue-breaker.js';
+import { PAUSED_BY_BREAKER, type RegistryDocument } from './registry-document.js';
 
 export interface QueueSummary {
   counts: Record<ProjectState, number>;
@@ -16,7 +17,10 @@ export interface QueueSummary {
   /** Breaker states of the projects that may still run (completed and non-retriable failed ones excluded). */
   breakers: { closed: number; open: number; half_open: number };
   paused: boolean;
+  /** When a pause ends; null while running, or while a manual pause lasts until resumed. */
   resumeAt: string | null;
+  /** Who paused it (`breaker`, or the actor of `agent queue pause`); null while running. */
+  pausedBy: string | null;
   trippedBy: string[];
   oldestQueuedAt: string | null;
 }
@@ -77,8 +81,10 @@ export function summariseQueue(
     health,
     breakers,
     paused: health.paused === true,
-    resumeAt: doc.queue.paused ? doc.queue.resumeAt : null,
-    trippedBy: doc.queue.paused ? doc.queue.trippedBy : [],
+    resumeAt: health.paused ? doc.queue.resumeAt : null,
+    // A record written before pausedBy existed was paused by the breaker.
+    pausedBy: health.paused ? (doc.queue.pausedBy ?? PAUSED_BY_BREAKER) : null,
+    trippedBy: health.paused && !isManualPause(doc.queue) ? doc.queue.trippedBy : [],
     oldestQueuedAt: oldest === null ? null : new Date(oldest).toISOString(),
   };
 }

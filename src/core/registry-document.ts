@@ -6,16 +6,26 @@ export interface QueueBreakerRecord {
   paused: boolean;
   pausedAt: string | null;
   /**
-   * End of the current pause (cooldown end), or of the last one once running
-   * again: attempts finished before it never count toward the next trip.
-   * Null if the queue has never paused.
+   * End of the current pause (cooldown end, or the `--until` of a manual
+   * pause), or of the last one once running again: projects that finished
+   * before it never count toward the next trip. Null if the queue has never
+   * paused, or while a manual pause lasts until it is resumed.
    */
   resumeAt: string | null;
-  /** How many times the queue has paused since it last ran cleanly. */
+  /** How many times the queue breaker has tripped since the queue last ran cleanly. */
   opens: number;
-  /** The failed project ids that tripped it, newest first. */
+  /** The failed project ids that tripped the breaker last, newest first (kept after it resumes). */
   trippedBy: string[];
+  /**
+   * Who paused the queue: `breaker` when the queue breaker tripped, the actor
+   * (`cli@host`, `api@host`) for `agent queue pause`; null while running (and
+   * in records written before this field, read as the breaker's).
+   */
+  pausedBy: string | null;
 }
+
+/** `pausedBy` of a pause the queue breaker decided. */
+export const PAUSED_BY_BREAKER = 'breaker';
 
 /**
  * A destructive action recorded before it runs (DESIGN §7): after a crash the
@@ -46,7 +56,7 @@ export interface RegistryDocument {
 }
 
 export function emptyQueueBreaker(): QueueBreakerRecord {
-  return { paused: false, pausedAt: null, resumeAt: null, opens: 0, trippedBy: [] };
+  return { paused: false, pausedAt: null, resumeAt: null, opens: 0, trippedBy: [], pausedBy: null };
 }
 
 export function emptyDocument(): RegistryDocument {

@@ -6,6 +6,7 @@ import type { AgentConfig } from '../config/keys.js';
 import type { LaunchFailureReason } from '../core/launch.js';
 import type { HealAction } from '../core/plan.js';
 import { iso, type Project } from '../core/project.js';
+import { unwatchedRefusal } from '../core/tmux-servers.js';
 import { InputError, messageOf } from '../errors.js';
 import { readStartTime } from '../scan/proc-table.js';
 import { TmuxCommandError } from '../scan/tmux-command.js';
@@ -60,6 +61,11 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
       return { action, outcome: result.outcome, detail: result.detail };
     }
     case 'launch': {
+      // Launched where the agent does not look, a project would never be seen again.
+      const unwatched = unwatchedRefusal(action.tmuxSocket, config);
+      if (unwatched !== null) {
+        return { action, outcome: 'failure', detail: unwatched, launchFailure: 'invalid_command' };
+      }
       // Before tmux starts the command: nothing it writes (a marker, a commit) can predate the attempt.
       const startedAt = iso((options.now ?? Date.now)());
       let panePid: number;

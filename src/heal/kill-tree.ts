@@ -8,6 +8,7 @@
  */
 import { descendants, treeOf } from '../core/process-tree.js';
 import { killTreeRefusal, ownerRefusal, pidRefusal, protectedPids, type KillSafety } from '../core/kill-safety.js';
+import { countOf } from '../core/wording.js';
 import type { ProcessInfo } from '../core/snapshot.js';
 import { DEFAULT_PROC_ROOT, readProcess, readProcessTable, readStat } from '../scan/proc-table.js';
 
@@ -112,7 +113,8 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
     members.push({ pid: p.pid, startTime: p.startTime, pgid: p.pgid, state: p.state });
   }
   if (members.length === 0) {
-    return skipped(spared > 0 ? `nothing left to signal: ${spared} processes of other users left alone` : 'process already gone');
+    if (spared === 0) return skipped('process already gone');
+    return skipped(`nothing left to signal: ${countOf(spared, 'process')} of other users left alone`);
   }
   const memberPids = new Set(members.map((m) => m.pid));
 
@@ -179,11 +181,14 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
   if (survivors.length > 0) {
     return {
       outcome: 'failure',
-      detail: `${survivors.length} of ${members.length} processes survived SIGKILL: ${survivors.map((m) => m.pid).join(', ')}${suffix}`,
+      detail: `${survivors.length} of ${countOf(members.length, 'process')} survived SIGKILL: ${survivors.map((m) => m.pid).join(', ')}${
+        suffix
+      }`,
       signalled: [...signalled],
     };
   }
-  return { outcome: 'success', detail: `killed a tree of ${members.length} processes${suffix}`, signalled: [...signalled] };
+  const detail = `killed a tree of ${countOf(members.length, 'process')}${suffix}`;
+  return { outcome: 'success', detail, signalled: [...signalled] };
 }
 
 /** Poll until every member is gone or `timeoutMs` passed; returns the survivors. */

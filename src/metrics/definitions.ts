@@ -83,7 +83,11 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
       help: '1 when projects are queued, nothing is active and the queue is not paused, for at least QUEUE_BLOCKED_AFTER_SEC.',
       registers,
     }),
-    queuePaused: new Gauge({ name: 'orchestrator_queue_paused', help: '1 while the queue breaker holds the queue (no launches, no retries).', registers }),
+    queuePaused: new Gauge({
+      name: 'orchestrator_queue_paused',
+      help: '1 while the queue is paused, by the queue breaker or by hand (no launches, no retries).',
+      registers,
+    }),
     queueOldestEnqueued: new Gauge({
       name: 'orchestrator_queue_oldest_enqueued_timestamp_seconds',
       help: 'Enqueue time of the oldest queued project, Unix seconds; NaN when nothing is queued or the registry was never read.',

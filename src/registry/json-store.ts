@@ -23,6 +23,7 @@ import type { Project } from '../core/project.js';
 import { RegistryCorruptError, RegistryUnreadableError, messageOf } from '../errors.js';
 import { validateDocument } from './schema.js';
 import type { AuditEntry, RegistryHealth, RegistryStore, Transaction } from './store.js';
+import { countOf } from '../core/wording.js';
 
 export interface JsonStoreOptions {
   /** Path of the registry file. */
@@ -505,7 +506,9 @@ export class JsonStore implements RegistryStore {
   async repair(): Promise<{ restored: boolean; detail: string }> {
     return this.withLock(async () => {
       const current = await this.check();
-      if (current.ok) return { restored: false, detail: `registry ${this.location} is valid (${current.projects} projects); nothing to repair` };
+      if (current.ok) {
+        return { restored: false, detail: `registry ${this.location} is valid (${countOf(current.projects, 'project')}); nothing to repair` };
+      }
       const good = await this.readRaw(this.lastGoodPath).catch(() => null);
       if (good === null) {
         throw new RegistryUnreadableError(`registry ${this.location} is invalid and there is no last good copy at ${this.lastGoodPath} to restore; fix the file by hand`);
@@ -527,7 +530,8 @@ export class JsonStore implements RegistryStore {
       await this.appendLines(this.auditPath, [
         { at: new Date(this.clock()).toISOString(), type: 'repair', project: null, by: 'cli', detail: `restored from ${this.lastGoodPath}` },
       ]);
-      return { restored: true, detail: `restored ${this.location} from ${this.lastGoodPath} (${problems.document.projects.length} projects)` };
+      const count = countOf(problems.document.projects.length, 'project');
+      return { restored: true, detail: `restored ${this.location} from ${this.lastGoodPath} (${count})` };
     });
   }
 

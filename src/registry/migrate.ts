@@ -10,6 +10,7 @@ import type { RegistryDocument } from '../core/registry-document.js';
 import { ConflictError, InputError } from '../errors.js';
 import { documentChecksum } from './checksum.js';
 import type { AuditEntry, RegistryStore } from './store.js';
+import { countOf } from '../core/wording.js';
 
 export interface MigrationOptions {
   /** Replace a target that already holds projects or intents. */
@@ -50,7 +51,8 @@ export async function migrateRegistry(source: RegistryStore, target: RegistrySto
   const occupied = existing.projects.length > 0 || existing.intents.length > 0;
   if (occupied && !options.force) {
     throw new ConflictError(
-      `target ${target.location} already holds ${existing.projects.length} projects and ${existing.intents.length} intents; nothing copied ("--force" replaces them)`,
+      `target ${target.location} already holds ${countOf(existing.projects.length, 'project')} and ${countOf(existing.intents.length, 'intent')}; ` +
+        'nothing copied ("--force" replaces them)',
     );
   }
   const sha = documentChecksum(doc);

@@ -1,11 +1,19 @@
 /**
  * What an orchestrator or operator reports, as registry operations: enqueue,
- * start, heartbeat, complete, fail, reset. The CLI and the HTTP API both call
- * these, so validation and history are the same on every path.
+ * start, heartbeat, complete, fail, reset, and pausing or resuming the queue.
+ * The CLI and the HTTP API both call these, so validation and history are
+ * the same on every path.
  */
+import { stat } from 'node:fs/promises';
 import { applyTransition, applyUpdate, findProject, type EnterHook, type TransitionRecord } from '../core/apply.js';
 import { closedBreaker, iso, isActive, newProject, type Actor, type Project } from '../core/project.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import {
+  parsePauseEnd,
+  pauseQueue as pauseQueueRecord,
+  resumeQueue as resumeQueueRecord,
+} from '../core/queue-breaker.js';
+import type { QueueBreakerRecord, RegistryDocument } from '../core/registry-document.js';
+import { unwatchedRefusal, type ServerConfig } from '../core/tmux-servers.js';
 import { ConflictError, InputError, UnknownProjectError } from '../errors.js';
 import { commandSchema, projectIdSchema, sessionNameSchema, tmuxSocketSchema } from './schema.js';
 import type { RegistryStore, Transaction } from './store.js';
@@ -16,6 +24,8 @@ export interface OperationContext {
   by: Actor;
   /** Policy fields set on entering a state (breaker, retry time); see core/apply. */
   onEnter?: EnterHook;
+  /** The tmux servers the agent watches (config `tmuxSockets`); a project is refused any other. Default: all. */
+  servers?: ServerConfig;
 }
 
 /** `label` is the field in words for the message, `field` its name in the API (InputError.field). */
@@ -52,14 +62,37 @@ export interface EnqueueInput {
   command?: string[] | undefined;
 }
 
+/**
+ * The command's working directory must exist when it is enqueued: tmux would
+ * otherwise start the command elsewhere, and a launch that cannot start only
+ * fails later, when nobody is looking. (Checked on the host that enqueues.)
+ */
+async function checkDirectory(cwd: string): Promise<void> {
+  const refuse = (why: string) => new InputError(`invalid cwd ${JSON.stringify(cwd)}: ${why}; it must be an existing directory`, { field: 'cwd' });
+  const info = await stat(cwd).catch((err: NodeJS.ErrnoException) => err);
+  if (info instanceof Error) {
+    const missing = info.code === 'ENOENT' || info.code === 'ENOTDIR';
+    throw refuse(missing ? 'no such directory' : `cannot be read (${info.code ?? info.message})`);
+  }
+  if (!info.isDirectory()) throw refuse('not a directory');
+}
+
 export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promise<Project> {
   const id = validateProjectId(input.id);
   if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session, 'session');
-  if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
+  if (input.tmuxSocket !== undefined) {
+    check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
+    const refusal = ctx.servers ? unwatchedRefusal(input.tmuxSocket, ctx.servers) : null;
+    if (refusal !== null) {
+      const advice = 'add it there, or leave the socket out to use the first of them';
+      throw new InputError(`invalid tmux socket ${JSON.stringify(input.tmuxSocket)}: ${refusal}; ${advice}`, { field: 'tmuxSocket' });
+    }
+  }
   if (input.command !== undefined && input.command.length > 0) check(commandSchema, 'command', input.command, 'command');
   for (const [label, value, field] of [['cwd', input.cwd, 'cwd'], ['project dir', input.projectDir, 'projectDir']] as const) {
     if (value !== undefined && !value.startsWith('/')) throw new InputError(`invalid ${label} ${JSON.stringify(value)}: must be an absolute path`, { field });
   }
+  if (input.cwd !== undefined) await checkDirectory(input.cwd);
   if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1_000_000)) {
     throw new InputError(`invalid priority ${input.priority}: must be an integer from -1000000 to 1000000`, { field: 'priority' });
   }
@@ -72,17 +105,21 @@ export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promi
   return ctx.store.update((doc, tx) => {
     if (findProject(doc, id)) throw new ConflictError(`a project with id "${id}" already exists; use "agent reset ${id}" to run it again`);
     const at = iso(ctx.now());
+    const command = input.command !== undefined && input.command.length > 0 ? input.command : null;
+    const launched = command !== null;
     const project = newProject({
       id,
       enqueuedAt: at,
       name: input.name ?? null,
-      session: input.session ?? null,
+      // The agent names every session it launches afresh (`<session>-<8 hex>`); an orchestrator's is exact.
+      session: launched ? null : (input.session ?? null),
+      sessionBase: launched ? (input.session ?? null) : null,
       tmuxSocket: input.tmuxSocket ?? null,
       cwd: input.cwd ?? null,
       projectDir: input.projectDir ?? input.cwd ?? null,
       priority: input.priority ?? 0,
       maxAttempts: input.maxAttempts ?? null,
-      command: input.command && input.command.length > 0 ? input.command : null,
+      command,
     });
     doc.projects.push(project);
     tx.audit({ at, type: 'transition', project: id, from: null, to: 'queued', reason: 'enqueued', by: ctx.by });
@@ -208,5 +245,43 @@ export async function reset(ctx: OperationContext, id: string, options: { force?
     });
     tx.audit(record);
     return next;
+  });
+}
+
+export interface QueueChange {
+  queue: QueueBreakerRecord;
+  /** The record before the change. */
+  previous: QueueBreakerRecord;
+  /** False when there was nothing to do (resuming a queue that runs). */
+  changed: boolean;
+}
+
+/**
+ * `agent queue pause [--until T]`: no launches and no retries until `until`
+ * (an ISO time or a duration such as 30m), or until resumed when absent.
+ * Audited as a note with the actor.
+ */
+export async function pauseQueue(ctx: OperationContext, input: { until?: string | undefined }): Promise<QueueChange> {
+  const now = ctx.now();
+  const until = input.until === undefined ? null : parsePauseEnd(input.until, now);
+  return ctx.store.update((doc, tx) => {
+    const previous = doc.queue;
+    doc.queue = pauseQueueRecord(previous, now, ctx.by, until);
+    const reason = 'queue paused by operator';
+    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason, queue: doc.queue });
+    return { queue: doc.queue, previous, changed: true };
+  });
+}
+
+/** `agent queue resume`: launches and retries go on now, whoever paused the queue. Audited. */
+export async function resumeQueue(ctx: OperationContext): Promise<QueueChange> {
+  return ctx.store.update((doc, tx) => {
+    const now = ctx.now();
+    const previous = doc.queue;
+    doc.queue = resumeQueueRecord(previous, now);
+    if (doc.queue === previous) return { queue: previous, previous, changed: false };
+    const reason = 'queue resumed by operator';
+    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason, pausedBy: previous.pausedBy, queue: doc.queue });
+    return { queue: doc.queue, previous, changed: true };
   });
 }

@@ -41,6 +41,7 @@ import { RedisLeaderLease, RedisProjectLeases, type LeaderLease, type LeaseScrip
 import { COMMIT_SCRIPT, REPLACE_SCRIPT } from './redis-scripts.js';
 import { validateDocument } from './schema.js';
 import type { AuditEntry, RegistryHealth, RegistryStore, Transaction, UpdateOptions } from './store.js';
+import { countOf } from '../core/wording.js';
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port/db` (or `rediss://` for TLS). */
@@ -357,7 +358,10 @@ export class RedisStore implements RegistryStore, LeaseScripts {
   async repair(): Promise<{ restored: boolean; detail: string }> {
     const state = await this.read();
     const current = this.parse(state);
-    if (current.ok) return { restored: false, detail: `registry ${this.location} is valid (${current.document.projects.length} projects); nothing to repair` };
+    if (current.ok) {
+      const count = countOf(current.document.projects.length, 'project');
+      return { restored: false, detail: `registry ${this.location} is valid (${count}); nothing to repair` };
+    }
     const k = this.keys;
     const [text, at] = await this.call((r) => r.hmget(k.lastGood, 'doc', 'at'));
     if (!text) throw new RegistryUnreadableError(`registry ${this.location} is invalid and there is no last good copy in ${k.lastGood} to restore; fix the keys "agent registry check" names by hand`);
@@ -371,7 +375,9 @@ export class RedisStore implements RegistryStore, LeaseScripts {
     const copy = await this.keepCorruptCopy(state);
     const when = at ? new Date(Number(at)).toISOString() : 'an unknown time';
     await this.replace(good.document, { at: new Date(this.clock()).toISOString(), type: 'repair', project: null, by: 'cli', detail: `restored from ${k.lastGood} (saved ${when})${copy ? `; the invalid keys are kept at ${copy}` : ''}` });
-    return { restored: true, detail: `restored ${this.location} from ${k.lastGood}, saved ${when} (${good.document.projects.length} projects); changes since then are lost${copy ? `; the invalid keys are kept at ${copy}` : ''}` };
+    const kept = copy ? `; the invalid keys are kept at ${copy}` : '';
+    const count = countOf(good.document.projects.length, 'project');
+    return { restored: true, detail: `restored ${this.location} from ${k.lastGood}, saved ${when} (${count}); changes since then are lost${kept}` };
   }
 
   /** Overwrite the whole stored document at once (repair). */

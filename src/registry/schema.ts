@@ -93,6 +93,7 @@ export const projectSchema = z.looseObject({
   priority: z.number().int('must be an integer').min(-1_000_000).max(1_000_000).default(0),
   host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a host id (letters, digits, ".", "_", "-")').nullable().default(null),
   session: sessionNameSchema.nullable().default(null),
+  sessionBase: sessionNameSchema.nullable().default(null),
   tmuxSocket: tmuxSocketSchema.nullable().default(null),
   pid: z.number().int('must be an integer').min(1, 'must be a PID (1 or more)').max(4_194_304, 'must be a PID (at most 4194304)').nullable().default(null),
   pidStartTime: count.nullable().default(null),
@@ -134,6 +135,7 @@ const queueSchema = z
     resumeAt: nullableTime,
     opens: count.default(0),
     trippedBy: z.array(z.string().max(64)).max(10_000).default([]),
+    pausedBy: text(256).nullable().default(null),
   })
   .default(() => ({ ...emptyQueueBreaker() }));
 

@@ -3,6 +3,7 @@
  * shell), LC_ALL=C, a timeout, and the socket convention of DESIGN §4.
  */
 import { execFile } from 'node:child_process';
+import { describeSocket } from '../core/tmux-servers.js';
 
 /** `null` = the user's default server; a value with `/` = socket path (-S); otherwise a socket name (-L). */
 export function socketArgs(socket: string | null): string[] {
@@ -10,10 +11,7 @@ export function socketArgs(socket: string | null): string[] {
   return socket.includes('/') ? ['-S', socket] : ['-L', socket];
 }
 
-/** The config spelling `default` means the default server. */
-export function normaliseSocket(socket: string | null | undefined): string | null {
-  return socket === undefined || socket === null || socket === 'default' ? null : socket;
-}
+export { describeSocket, normaliseSocket } from '../core/tmux-servers.js';
 
 /** An exact session target: without `=` tmux matches by prefix (`w-1` finds `w-10`). */
 export function exactSession(session: string): string {
@@ -57,10 +55,6 @@ export interface RunTmuxOptions {
   timeoutMs: number;
   /** The tmux binary; found on PATH by default. */
   tmuxPath?: string;
-}
-
-export function describeSocket(socket: string | null): string {
-  return socket === null ? 'the default tmux server' : `tmux server ${socket}`;
 }
 
 /** Run one tmux command; resolves with stdout, rejects with a TmuxCommandError. */

@@ -34,7 +34,8 @@ export function readApi(deps: ServerDeps): express.Router {
     const doc = await deps.store.load();
     const now = deps.now();
     const projects = displayOrder(doc.projects.filter((p) => state === null || p.state === state));
-    res.json({ registry: deps.store.location, count: projects.length, projects: projects.map((p) => projectRow(p, deps.config, now)) });
+    const rows = projects.map((p) => projectRow(p, deps.config, now, doc.queue));
+    res.json({ registry: deps.store.location, count: projects.length, projects: rows });
   });
 
   router.get('/api/projects/:id', guard, async (req, res) => {

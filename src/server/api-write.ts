@@ -1,6 +1,7 @@
 /**
  * The write API: what an orchestrator reports (enqueue, start, heartbeat,
- * complete, fail), what an operator does (reset, heal), through the same
+ * complete, fail), what an operator does (reset, heal, pause or resume the
+ * queue), through the same
  * registry operations as the CLI. Every route needs the bearer token; the
  * actor recorded in history and audit is `api@<host>`.
  */
@@ -9,12 +10,13 @@ import { policyEnterHook } from '../core/policy-hooks.js';
 import type { Project } from '../core/project.js';
 import { InputError } from '../errors.js';
 import type { ActionOutcome } from '../heal/execute.js';
-import { resetProject } from '../heal/project-actions.js';
+import { failProject, resetProject, type ProjectActionContext } from '../heal/project-actions.js';
 import {
   complete,
   enqueue,
-  fail,
   heartbeat,
+  pauseQueue,
+  resumeQueue,
   start,
   validateProjectId,
   validateStartInput,
@@ -47,6 +49,7 @@ const START = {
 const NOTHING = {} as const satisfies Shape;
 const FAIL = { reason: { type: 'string' }, noRetry: { type: 'boolean' } } as const satisfies Shape;
 const RESET = { force: { type: 'boolean' } } as const satisfies Shape;
+const PAUSE = { until: { type: 'string' } } as const satisfies Shape;
 
 function actionsOf(outcomes: readonly ActionOutcome[]) {
   return outcomes.map((o) => ({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail }));
@@ -55,7 +58,9 @@ function actionsOf(outcomes: readonly ActionOutcome[]) {
 export function writeApi(deps: ServerDeps): express.Router {
   const router = express.Router();
   const by = `api@${deps.hostId}`;
-  const ops: OperationContext = { store: deps.store, now: deps.now, by, onEnter: policyEnterHook(deps.config, Math.random) };
+  const { store, config, now, hostId } = deps;
+  const ops: OperationContext = { store, now, by, onEnter: policyEnterHook(config, Math.random), servers: config };
+  const actions: ProjectActionContext = { store, config, now, by, hostId, operations: ops };
   // Authentication comes before the body is read: an unauthenticated client gets 401/403, never a parse error.
   const guard: RequestHandler[] = [requireToken(deps.config.apiToken), ...jsonBody()];
   const idOf = (params: Record<string, unknown>) => validateProjectId(params['id']);
@@ -107,16 +112,20 @@ export function writeApi(deps: ServerDeps): express.Router {
   router.post('/api/projects/:id/fail', ...guard, async (req, res) => {
     const id = idOf(req.params);
     const body = checkBody(req.body, FAIL);
-    const project = await fail(ops, id, { reason: body.reason, noRetry: body.noRetry });
-    logWrite('failed', id, { reason: project.failureReason, noRetry: body.noRetry === true });
-    sendProject(res, project);
+    const { project, outcomes } = await failProject(actions, id, { reason: body.reason, noRetry: body.noRetry });
+    const kills = actionsOf(outcomes);
+    logWrite('failed', id, { reason: project.failureReason, noRetry: body.noRetry === true, actions: kills });
+    if (outcomes.some((o) => o.outcome === 'failure')) {
+      deps.log.error('api: fail recorded, but the live project could not be killed', { project: id, actions: kills });
+    }
+    res.json({ project, actions: actionsOf(outcomes) });
   });
 
   router.post('/api/projects/:id/reset', ...guard, async (req, res) => {
     const id = idOf(req.params);
     const body = checkBody(req.body, RESET);
     const force = body.force === true;
-    const { project, outcomes } = await resetProject({ store: deps.store, config: deps.config, now: deps.now, by, operations: ops }, id, force);
+    const { project, outcomes } = await resetProject(actions, id, force);
     if (!project) {
       deps.log.error('api: reset --force could not kill the project; nothing reset', { project: id, actions: actionsOf(outcomes) });
       res.status(500).json({
@@ -127,6 +136,24 @@ export function writeApi(deps: ServerDeps): express.Router {
     }
     logWrite(force ? 'reset --force' : 'reset', id, { actions: actionsOf(outcomes) });
     res.json({ project, actions: actionsOf(outcomes) });
+  });
+
+  router.post('/api/queue/pause', ...guard, async (req, res) => {
+    const body = checkBody(req.body, PAUSE);
+    const { queue } = await pauseQueue(ops, { until: body.until });
+    logWrite('queue paused', null, { resumeAt: queue.resumeAt });
+    res.json({ queue });
+  });
+
+  router.post('/api/queue/resume', ...guard, async (req, res) => {
+    checkBody(req.body, NOTHING);
+    const { queue, changed } = await resumeQueue(ops);
+    if (changed) {
+      logWrite('queue resumed', null);
+      // The daemon does not wake on its own store's writes: the held launches and retries go now, not at the next tick.
+      void deps.requestCycle('api: queue resumed').catch(() => undefined);
+    }
+    res.json({ queue, changed });
   });
 
   router.post('/api/heal', ...guard, async (req, res) => {

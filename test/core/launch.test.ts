@@ -25,6 +25,12 @@ describe('launch selection', () => {
     ]);
   });
 
+  it('sends a project without a socket to the first watched server', () => {
+    const p = aQueuedProject('web', { command: cmd });
+    const [launch] = selectLaunches([p], aRunningQueue(), aConfig({ maxConcurrent: 1, tmuxSockets: ['agents', 'default'] }), T0, 'h', constant(0));
+    expect(launch?.tmuxSocket).to.equal('agents');
+  });
+
   it('leaves projects without a command to their orchestrator', () => {
     const projects = [aQueuedProject('ext'), aQueuedProject('empty', { command: [] })];
     expect(selectLaunches(projects, aRunningQueue(), three, T0, 'h')).to.deep.equal([]);
@@ -78,14 +84,28 @@ describe('launch selection', () => {
     expect(ids(selectLaunches([p], aPausedQueue(0, 30 * MIN), three, T0 + 30 * MIN, 'h'))).to.deep.equal(['q']);
   });
 
-  it('keeps a session name the project already has', () => {
-    const p = aQueuedProject('q', { command: cmd, session: 'my-session' });
-    expect(selectLaunches([p], aRunningQueue(), one, T0, 'h')[0]?.session).to.equal('my-session');
+  it('never reuses the session an earlier attempt recorded: every launch gets a fresh name', () => {
+    const p = aQueuedProject('q', { command: cmd, session: 'q-0badcafe', attempts: 1 });
+    expect(selectLaunches([p], aRunningQueue(), one, T0, 'h', constant(0.5))[0]?.session).to.equal('q-80000000');
   });
 
-  it('replaces a recorded session name tmux would not accept', () => {
-    const p = aQueuedProject('q', { command: cmd, session: 'bad:name' });
+  it('names the session after the base given at enqueue: <base>-<8 hex>', () => {
+    const p = aQueuedProject('q', { command: cmd, sessionBase: 'nightly' });
+    const [launch] = selectLaunches([p], aRunningQueue(), one, T0, 'h', constant(0));
+    expect(launch?.session).to.equal('nightly-00000000');
+    expect(launch?.then?.patch).to.deep.include({ session: 'nightly-00000000' });
+  });
+
+  it('falls back to the id for a base tmux would not accept', () => {
+    const p = aQueuedProject('q', { command: cmd, sessionBase: 'bad:name' });
     expect(selectLaunches([p], aRunningQueue(), one, T0, 'h', constant(0))[0]?.session).to.equal('q-00000000');
+  });
+
+  it('cuts a long base so the name stays within 128 characters', () => {
+    const p = aQueuedProject('q', { command: cmd, sessionBase: 'b'.repeat(128) });
+    const name = selectLaunches([p], aRunningQueue(), one, T0, 'h', constant(0))[0]?.session ?? '';
+    expect(name).to.equal(`${'b'.repeat(119)}-00000000`);
+    expect(name).to.match(SESSION_NAME_PATTERN);
   });
 
   it('generates a valid session name from an id with a dot', () => {

@@ -149,9 +149,10 @@ describe('e2e: crash recovery of a cycle', function () {
     const { result } = await q.heal();
     expect(result.actions.map((a) => `${a.action}:${a.outcome}`)).to.deep.equal(['launch:success']);
     const c = q.get('c');
-    expect(c).to.include({ state: 'processing', session: 'c-1', attempts: 1 });
+    expect(c).to.include({ state: 'processing', attempts: 1 });
     q.processes.track(c.pid as number);
-    expect(q.tmux.sessions()).to.deep.equal(['c-1']);
+    expect(c.session, 'a launch that never happened is launched again under a fresh name').to.match(/^c-[0-9a-f]{8}$/);
+    expect(q.tmux.sessions()).to.deep.equal([c.session]);
     expect(q.read().intents).to.deep.equal([]);
   });
 

@@ -224,22 +224,29 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     expect(q.get('broken').state, 'never retried: the command cannot run').to.equal('failed');
   });
 
-  it('a launch tmux refuses (its session name is taken) fails as launch_failed, is retried after its backoff and starts once the name is free', async () => {
-    const squatter = q.tmux.newSession('taken', ['sleep', '300']);
-    q.processes.track(squatter);
-    await enqueue('dup', ['sh', '-c', 'sleep 0.3; touch COMPLETED'], ['--session', 'taken']);
-    const { code, result } = await q.heal();
+  it('a launch tmux refuses fails as launch_failed, is retried after its backoff and starts once tmux accepts it', async () => {
+    const bin = join(q.dir.path, 'refusing-bin');
+    const refuse = join(q.dir.path, 'refuse');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(refuse, '');
+    // tmux itself, except that new-session is refused while the file "refuse" exists.
+    const tmux = execFileSync('sh', ['-c', 'command -v tmux'], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, 'tmux'), `#!/bin/sh\ncase " $* " in *" new-session "*) if [ -e '${refuse}' ]; then echo 'create window failed: fork failed: Resource temporarily unavailable' >&2; exit 1; fi;; esac\nexec ${tmux} "$@"\n`);
+    chmodSync(join(bin, 'tmux'), 0o755);
+    const env = { PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+    await enqueue('dup', ['sh', '-c', 'sleep 0.3; touch COMPLETED']);
+    const { code, result } = await q.heal(env);
     expect(code, 'the failed launch is reported').to.equal(1);
     expect(result.actions.map((a) => `${a.project}:${a.action}:${a.outcome}`)).to.deep.equal(['dup:launch:failure']);
-    expect(result.actions[0]?.detail).to.contain('duplicate session');
+    expect(result.actions[0]?.detail).to.contain('fork failed');
     const failed = q.get('dup');
     expect(failed).to.include({ state: 'failed', failureReason: 'launch_failed', attempts: 1, pid: null });
     expect(failed.nextAttemptAt, 'retried with backoff').to.be.a('string');
-    expect(failed.history.at(-1)?.reason).to.match(/^launch failed: tmux new-session .* duplicate session/);
+    expect(failed.history.at(-1)?.reason).to.match(/^launch failed: tmux new-session .* fork failed/);
     expect(q.read().intents).to.deep.equal([]);
-    expect(isRunning(squatter), 'the session that holds the name is not ours to touch').to.equal(true);
 
-    q.tmux.killSession('taken');
+    rmSync(refuse);
+    q.env = { ...q.env, ...env };
     await healUntil(() => q.get('dup').state === 'completed', 8000, 'the retried launch to complete');
     const done = q.get('dup');
     expect(done.attempts).to.equal(2);
@@ -278,6 +285,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     await report(['fail', 'ext', '--reason', 'tests failed']);
     const failed = q.get('ext');
     expect(failed).to.include({ state: 'failed', failureReason: 'tests failed' });
+    expect(isRunning(orchestrator), 'a live project that failed is killed').to.equal(false);
     const due = ms(failed.nextAttemptAt) as number;
     expect(due - (ms(failed.endedAt) as number)).to.be.within(0, 1000);
 
@@ -295,7 +303,6 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     }
     expect(q.get('ext')).to.include({ state: 'queued', attempts: 1, pid: null });
     expect(q.tmux.sessions()).to.deep.equal([]);
-    expect(isRunning(orchestrator), "the orchestrator's process is left alone").to.equal(true);
   });
 
   it('the queue breaker pauses the queue after several failures: no launch and no requeue while paused', async () => {

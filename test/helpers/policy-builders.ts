@@ -64,7 +64,7 @@ export function aRunningQueue(fields: Partial<QueueBreakerRecord> = {}): QueueBr
 }
 
 export function aPausedQueue(pausedAtOffsetMs: number, cooldownMs: number): QueueBreakerRecord {
-  return { paused: true, pausedAt: at(pausedAtOffsetMs), resumeAt: at(pausedAtOffsetMs + cooldownMs), opens: 1, trippedBy: ['x'] };
+  return { paused: true, pausedAt: at(pausedAtOffsetMs), resumeAt: at(pausedAtOffsetMs + cooldownMs), opens: 1, trippedBy: ['x'], pausedBy: 'breaker' };
 }
 
 /** A source that returns the given values in turn, then repeats the last. */

@@ -93,7 +93,7 @@ export function aBusyRegistry(): RegistryDocument {
       aProjectIn('bad-2', 'failed', { breaker: { state: 'open', consecutiveFailures: 3, openedAt: at(-2 * HOUR), opens: 1 } }),
       aProjectIn('ok-1', 'completed'),
     ],
-    { queue: { paused: true, pausedAt: at(-MIN), resumeAt: at(29 * MIN), opens: 1, trippedBy: ['bad-1', 'bad-2'] } },
+    { queue: { paused: true, pausedAt: at(-MIN), resumeAt: at(29 * MIN), opens: 1, trippedBy: ['bad-1', 'bad-2'], pausedBy: 'breaker' } },
   );
 }
 

@@ -157,7 +157,7 @@ describe('registry/json-store', () => {
     expect((await runCli(['--registry', registry.path, 'status'], { cwd: registry.dir })).code).to.equal(3);
     const repaired = await runCli(['--registry', registry.path, 'registry', 'repair'], { cwd: registry.dir });
     expect(repaired.code, repaired.stderr).to.equal(0);
-    expect(repaired.stdout).to.match(/restored .* \(1 projects\)/);
+    expect(repaired.stdout).to.match(/restored .* \(1 project\)/);
     expect(readFileSync(registry.path, 'utf8')).to.equal(good);
     expect((await runCli(['--registry', registry.path, 'registry', 'check'], { cwd: registry.dir })).code).to.equal(0);
     expect(readdirSync(registry.dir).some((f) => f.startsWith('registry.json.corrupt-'))).to.equal(true);

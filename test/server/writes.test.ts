@@ -28,7 +28,7 @@ describe('server: write API changes the registry', () => {
       name: 'mobile app',
       session: 'mobile-app-1',
       tmuxSocket: 'agents',
-      cwd: '/home/u/app',
+      cwd: h.dir,
       projectDir: '/home/u/app/src',
       priority: 5,
       maxAttempts: 2,
@@ -38,7 +38,7 @@ describe('server: write API changes the registry', () => {
     expect(r.headers.get('location')).to.equal('/api/projects/mobile-app.29');
     expect(r.json.project).to.include({ id: 'mobile-app.29', state: 'queued', priority: 5 });
     const p = await project('mobile-app.29');
-    expect(p).to.include({ name: 'mobile app', session: 'mobile-app-1', tmuxSocket: 'agents', cwd: '/home/u/app', projectDir: '/home/u/app/src', maxAttempts: 2 });
+    expect(p).to.include({ name: 'mobile app', session: null, sessionBase: 'mobile-app-1', tmuxSocket: 'agents', cwd: h.dir, projectDir: '/home/u/app/src', maxAttempts: 2 });
     expect(p.command).to.deep.equal(['python3', 'auto_orchestrate.py', '--spec', 'spec.md']);
     expect(p.enqueuedAt).to.equal(new Date(NOW).toISOString());
     const audit = await h.store.readAudit(10);

@@ -67,7 +67,7 @@ describe('agent sync tmux-orchestrator', function () {
     const second = await sync();
     expect(second.code, second.stderr).to.equal(0);
     expect(second.result.transitions.map((x) => `${x.project} ${x.from}->${x.to}`)).to.deep.equal([`to-${t.zombie} processing->zombie`, `to-${t.zombie} zombie->failed`]);
-    expect(second.result.actions).to.deep.include({ project: `to-${t.zombie}`, action: 'kill_tree', outcome: 'success', detail: 'killed a tree of 1 processes', reason: `pid ${t.zombiePid} alive but session mobile-app-1a2b3c4d missing on tmux server ${q.tmux.socket}` });
+    expect(second.result.actions).to.deep.include({ project: `to-${t.zombie}`, action: 'kill_tree', outcome: 'success', detail: 'killed a tree of 1 process', reason: `pid ${t.zombiePid} alive but session mobile-app-1a2b3c4d missing on tmux server ${q.tmux.socket}` });
     expect(second.result.sourceSync?.[0]).to.include({ ok: true, writtenBack: 1 });
     await waitUntil(() => !isRunning(t.zombiePid), 10_000, 'the zombie to be gone');
 

@@ -21,6 +21,7 @@ import { openStore } from '../../registry/open.js';
 import type { OperationContext } from '../../registry/operations.js';
 import type { RegistryStore } from '../../registry/store.js';
 import { printJson } from '../run.js';
+import { countOf } from '../../core/wording.js';
 
 interface DemoOptions {
   duration: number;
@@ -139,7 +140,8 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
     let lingerUntil: number | null = null;
     while (!interrupted && agent && run) {
       await run.refresh();
-      const footer = `${run.elapsedSec().toFixed(1)}s, ${agent.status().cycles} cycles, ${run.healedAt.size}/${scenarios.length} healed. Ctrl-C stops and cleans up.`;
+      const cycles = countOf(agent.status().cycles, 'cycle');
+      const footer = `${run.elapsedSec().toFixed(1)}s, ${cycles}, ${run.healedAt.size}/${scenarios.length} healed. Ctrl-C stops and cleans up.`;
       view.render(run.rows(), footer);
       if (run.allHealed() && lingerUntil === null) {
         lingerUntil = Date.now() + opts.linger * 1000;
@@ -158,7 +160,8 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
     }
     if (run && agent) {
       if (interrupted) view.event(run.elapsedSec(), `${interrupted}: stopping`);
-      view.finish(run.rows(), `${run.healedAt.size}/${scenarios.length} healed in ${run.elapsedSec().toFixed(1)}s, ${agent.status().cycles} cycles.`);
+      const cycles = countOf(agent.status().cycles, 'cycle');
+      view.finish(run.rows(), `${run.healedAt.size}/${scenarios.length} healed in ${run.elapsedSec().toFixed(1)}s, ${cycles}.`);
     }
   } catch (err) {
     failure = err;

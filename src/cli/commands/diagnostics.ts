@@ -15,7 +15,8 @@ import { JsonStore } from '../../registry/json-store.js';
 import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
 import { scanTmuxServer } from '../../scan/tmux-sessions.js';
 import { describeSocket } from '../../scan/tmux-command.js';
-import { socketsToScan } from '../../cycle.js';
+import { countOf } from '../../core/wording.js';
+import { unwatchedProjects, watchedServers, type UnwatchedProject } from '../../core/tmux-servers.js';
 import { staleMarkerTable, table } from '../format.js';
 import type { StaleMarker } from '../../core/project.js';
 import { printJson, printLine, run } from '../run.js';
@@ -73,17 +74,22 @@ export function registerDiagnostics(program: Command): void {
         let queue: QueueSummary | null = null;
         let sockets: (string | null)[] = [null];
         let staleMarkers: { project: string; startedAt: string | null; markers: StaleMarker[] }[] = [];
+        let unwatched: UnwatchedProject[] = [];
         if (health.ok) {
           const doc = await ctx.store.load();
           queue = summariseQueue(doc, ctx.config, now);
-          sockets = socketsToScan(ctx.config, doc.projects);
-          staleMarkers = doc.projects.filter((p) => p.staleMarkers.length > 0).map((p) => ({ project: p.id, startedAt: p.startedAt, markers: p.staleMarkers }));
+          sockets = watchedServers(ctx.config, doc.projects);
+          unwatched = unwatchedProjects(doc.projects, ctx.config);
+          staleMarkers = doc.projects
+            .filter((p) => p.staleMarkers.length > 0)
+            .map((p) => ({ project: p.id, startedAt: p.startedAt, markers: p.staleMarkers }));
         }
         const proc = await (async () => {
           try {
             const procfs = await hasProcfs();
             const t = await readProcessTable();
-            return { ok: true, detail: `${t.byPid.size} processes read from ${procfs ? '/proc' : 'ps (no /proc)'}` };
+            const from = procfs ? '/proc' : 'ps (no /proc)';
+            return { ok: true, detail: `${countOf(t.byPid.size, 'process')} read from ${from}` };
           } catch (err) {
             return { ok: false, detail: messageOf(err) };
           }
@@ -91,7 +97,8 @@ export function registerDiagnostics(program: Command): void {
         const tmux = await Promise.all(
           sockets.map(async (socket) => {
             const s = await scanTmuxServer(socket, { timeoutMs: ctx.config.tmuxTimeoutMs });
-            return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail: s.ok ? `${s.sessions.size} session(s)` : (s.error ?? 'failed') };
+            const detail = s.ok ? countOf(s.sessions.size, 'session') : (s.error ?? 'failed');
+            return { server: describeSocket(socket), ok: s.ok, sessions: s.sessions.size, detail };
           }),
         );
         const [readiness, holder, tmuxVersion, gitVersion, sqliteVersion, audit, sources] = await Promise.all([
@@ -134,16 +141,18 @@ export function registerDiagnostics(program: Command): void {
           sources,
           queue,
           staleMarkers,
+          unwatchedProjects: unwatched,
           recentActivity: audit,
           config,
         };
-        const ok = health.ok && proc.ok && tmux.every((t) => t.ok) && sources.every((s) => s.ok);
+        const ok = health.ok && proc.ok && tmux.every((t) => t.ok) && sources.every((s) => s.ok) && unwatched.length === 0;
         if (opts.json) {
           printJson(doc);
           return ok ? EXIT.ok : EXIT.problems;
         }
         printLine(`agent ${pkg.version}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
-        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${health.projects} projects${health.lastGood ? ', last good copy present' : ''})`);
+        const lastGood = health.lastGood ? ', last good copy present' : '';
+        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${countOf(health.projects, 'project')}${lastGood})`);
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
@@ -160,6 +169,11 @@ export function registerDiagnostics(program: Command): void {
         if (queue) {
           printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);
           printLine(`breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, half-open ${queue.breakers.half_open}`);
+        }
+        if (unwatched.length > 0) {
+          const what = countOf(unwatched.length, 'project');
+          printLine(`\nPROBLEM: ${what} on a tmux server the agent does not watch (never seen, never healed):`);
+          for (const u of unwatched) printLine(`  - ${u.reason}`);
         }
         const stale = staleMarkerTable(staleMarkers);
         if (stale !== null) printLine(`\n${stale}`);

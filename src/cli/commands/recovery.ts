@@ -5,12 +5,13 @@ import { livenessOf } from '../../core/liveness.js';
 import type { Project } from '../../core/project.js';
 import { ConflictError, EXIT } from '../../errors.js';
 import type { ActionOutcome } from '../../heal/execute.js';
-import { killProject as killProjectTree, resetProject } from '../../heal/project-actions.js';
+import { killProject, resetProject } from '../../heal/project-actions.js';
 import { validateProjectId } from '../../registry/operations.js';
 import { scan } from '../../scan/scanner.js';
 import { UnknownProjectError } from '../../errors.js';
 import { printJson, printLine, run } from '../run.js';
-import type { CliContext } from '../context.js';
+import { projectActions, type CliContext } from '../context.js';
+import { describePause, RESUME_HINT } from './queue.js';
 
 async function loadProject(ctx: CliContext, id: string): Promise<Project> {
   validateProjectId(id);
@@ -19,9 +20,6 @@ async function loadProject(ctx: CliContext, id: string): Promise<Project> {
   return project;
 }
 
-function killProject(ctx: CliContext, project: Project, reason: string): Promise<ActionOutcome[]> {
-  return killProjectTree({ store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by }, project, reason);
-}
 
 function report(outcomes: ActionOutcome[], json: boolean, extra: Record<string, unknown>): void {
   if (json) printJson({ ...extra, actions: outcomes.map((o) => ({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail })) });
@@ -47,7 +45,7 @@ export function registerRecovery(program: Command): void {
         if (!l.zombie && project.state !== 'zombie') {
           throw new ConflictError(`project "${id}" is not a zombie: ${l.alive ? `its session ${project.session ?? '-'} is live` : 'its process is not alive'}; "agent list-stuck" shows the zombies`);
         }
-        const outcomes = await killProject(ctx, project, 'kill-zombie by operator');
+        const outcomes = await killProject(projectActions(ctx), project, 'kill-zombie by operator');
         const killed = outcomes.every((o) => o.outcome !== 'failure');
         if (!killed) {
           report(outcomes, opts.json === true, { project: id, state: project.state });
@@ -82,14 +80,18 @@ export function registerRecovery(program: Command): void {
     .option('--json', 'print the project as one JSON document')
     .action((id: string, opts: { force?: boolean; json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const { project: next, outcomes } = await resetProject({ store: ctx.store, config: ctx.config, now: ctx.now, by: ctx.operations.by, operations: ctx.operations }, id, opts.force === true);
+        const { project: next, outcomes } = await resetProject(projectActions(ctx), id, opts.force === true);
         if (!next) {
           report(outcomes, opts.json === true, { project: id });
           return EXIT.problems;
         }
         if (!opts.json) for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
         if (opts.json) printJson(next);
-        else printLine(`${next.id}: reset to queued (attempts 0, breaker closed)`);
+        else {
+          printLine(`${next.id}: reset to queued (attempts 0, breaker closed)`);
+          const pause = describePause((await ctx.store.load()).queue, ctx.now());
+          if (pause !== null) printLine(`queue paused ${pause}: ${next.id} waits until then; ${RESUME_HINT}`);
+        }
         return EXIT.ok;
       }),
     );

@@ -1,6 +1,7 @@
 /** `agent registry check`, `agent registry repair` and `agent registry migrate`. */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { countOf } from '../../core/wording.js';
 import { PROJECT_STATES } from '../../core/project.js';
 import { EXIT, InputError } from '../../errors.js';
 import { migrateRegistry } from '../../registry/migrate.js';
@@ -18,7 +19,7 @@ export function registerRegistry(program: Command): void {
       run(cmd, async (ctx) => {
         const health = await ctx.store.check();
         if (opts.json) printJson(health);
-        else if (health.ok) printLine(`registry ${health.location} is valid: ${health.projects} projects`);
+        else if (health.ok) printLine(`registry ${health.location} is valid: ${countOf(health.projects, 'project')}`);
         else {
           printLine(`registry ${health.location} is INVALID:`);
           for (const issue of health.issues) printLine(`  - ${issue}`);

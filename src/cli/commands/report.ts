@@ -1,8 +1,10 @@
 /** What an orchestrator reports: enqueue, start, heartbeat, complete, fail. */
 import { Option, type Command } from 'commander';
-import { InputError } from '../../errors.js';
-import { complete, enqueue, fail, heartbeat, start, validateStartInput } from '../../registry/operations.js';
+import { EXIT, InputError } from '../../errors.js';
+import { failProject } from '../../heal/project-actions.js';
+import { complete, enqueue, heartbeat, start, validateStartInput } from '../../registry/operations.js';
 import { checkReportedPid } from '../../scan/reported-pid.js';
+import { projectActions } from '../context.js';
 import type { Project } from '../../core/project.js';
 import { printJson, printLine, run } from '../run.js';
 
@@ -103,14 +105,25 @@ export function registerReportCommands(program: Command): void {
 
   program
     .command('fail')
-    .description('report that a project failed; it is retried with backoff unless --no-retry')
+    .description(
+      'report that a project failed; a live one is then killed (its tree and session, after the kill grace); retried with backoff unless --no-retry',
+    )
     .argument('<id>', 'project id')
     .option('--reason <reason>', 'why (letters, digits, spaces, ._:/-)', 'reported')
     .option('--no-retry', 'never retry this failure')
     .addOption(jsonOption())
     .action((id: string, opts: Record<string, unknown>, cmd: Command) =>
-      run(cmd, async (ctx) =>
-        show(await fail(ctx.operations, id, { reason: opts['reason'] as string, noRetry: opts['retry'] === false }), opts['json'] === true, 'failed'),
-      ),
+      run(cmd, async (ctx) => {
+        const json = opts['json'] === true;
+        const input = { reason: opts['reason'] as string, noRetry: opts['retry'] === false };
+        const { project, outcomes } = await failProject(projectActions(ctx), id, input);
+        if (!json) {
+          show(project, false, 'failed');
+          const grace = `grace ${ctx.config.killGraceSec}s`;
+          if (outcomes.length > 0) printLine(`${project.id} was live: its process tree and session were killed (${grace})`);
+          for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
+        } else show(project, true, 'failed');
+        return outcomes.some((o) => o.outcome === 'failure') ? EXIT.problems : EXIT.ok;
+      }),
     );
 }

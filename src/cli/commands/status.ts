@@ -2,9 +2,11 @@
 import type { Command } from 'commander';
 import { currentState, halfOpensAt } from '../../core/breaker.js';
 import { PROJECT_STATES, type Project } from '../../core/project.js';
-import { displayOrder, projectRow } from '../../core/project-view.js';
+import { displayOrder, nextAttempt, projectRow, stateSince } from '../../core/project-view.js';
+import type { QueueBreakerRecord } from '../../core/registry-document.js';
 import { summariseQueue } from '../../core/queue-summary.js';
 import { exitReport, reasonText, relative, staleMarkerTable, table } from '../format.js';
+import { describePause, RESUME_HINT } from './queue.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 
@@ -13,6 +15,22 @@ function breakerText(project: Project, ctx: CliContext, now: number): string {
   if (state !== 'open') return state;
   const at = halfOpensAt(project.breaker, ctx.config);
   return at === null ? 'open' : `open (half-open ${relative(new Date(at).toISOString(), now)})`;
+}
+
+/** "in 12s", "due now", "held: breaker open", "never: attempts exhausted (5 of 5)": never a time in the past. */
+function nextAttemptText(project: Project, queue: QueueBreakerRecord, ctx: CliContext, now: number): string {
+  const next = nextAttempt(project, queue, ctx.config, now);
+  switch (next.status) {
+    case 'scheduled':
+      return relative(next.at, now);
+    case 'due':
+      return project.state === 'queued' ? 'next free slot' : 'due now';
+    case 'held':
+    case 'never':
+      return `${next.status}: ${next.reason ?? '?'}`;
+    case 'none':
+      return '-';
+  }
 }
 
 export function registerStatus(program: Command): void {
@@ -30,7 +48,7 @@ export function registerStatus(program: Command): void {
           printJson({
             registry: ctx.store.location,
             queue: summary,
-            projects: projects.map((p) => projectRow(p, ctx.config, now)),
+            projects: projects.map((p) => projectRow(p, ctx.config, now, doc.queue)),
           });
           return;
         }
@@ -39,7 +57,8 @@ export function registerStatus(program: Command): void {
         printLine(`queue     ${summary.health.status}: ${summary.health.reason}`);
         printLine(`projects  ${PROJECT_STATES.map((s) => `${s} ${c[s]}`).join(', ')}`);
         printLine(`breakers  closed ${summary.breakers.closed}, open ${summary.breakers.open}, half-open ${summary.breakers.half_open}`);
-        if (summary.paused) printLine(`paused    until ${summary.resumeAt ?? '?'}; tripped by ${summary.trippedBy.join(', ') || '-'}`);
+        const pause = describePause(doc.queue, now);
+        if (pause !== null) printLine(`paused    ${pause}; ${RESUME_HINT}`);
         if (projects.length === 0) {
           printLine('\nno projects; add one with: agent enqueue --id <id> -- <command...>');
           return;
@@ -53,11 +72,11 @@ export function registerStatus(program: Command): void {
               p.state,
               String(p.priority),
               `${p.attempts}/${p.maxAttempts ?? ctx.config.retryMaxAttempts}`,
-              p.state === 'failed' ? relative(p.nextAttemptAt, now) : '-',
+              nextAttemptText(p, doc.queue, ctx, now),
               breakerText(p, ctx, now),
               p.session ?? '-',
               p.pid === null ? '-' : String(p.pid),
-              relative(p.endedAt ?? p.startedAt ?? p.enqueuedAt, now),
+              relative(stateSince(p), now),
               reasonText(p),
             ]),
           ),
