@@ -1,5 +1,5 @@
 /**
- * SQLite through Debian's `sqlite3` command-line shell: execFile with an
+ * SQLite through Debian's `sqlite3` command-line program: execFile with an
  * argument array (never a shell), the script on stdin, `-json` output, no
  * ~/.sqliterc (`-init /dev/null`), `-bail` so the first error ends the run.
  * A native module would need a compiler and install scripts; one short-lived
