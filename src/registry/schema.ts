@@ -14,6 +14,7 @@ import {
   SOCKET_NAME_PATTERN,
   closedBreaker,
 } from '../core/project.js';
+import { AGENT_ACTIVITY_KINDS } from '../core/agent-activity/catalogue.js';
 import { emptyQueueBreaker, type RegistryDocument } from '../core/registry-document.js';
 import { previewValue } from '../errors.js';
 
@@ -86,6 +87,30 @@ const sourceSchema = z
   .nullable()
   .optional();
 
+const agentActivitySchema = z
+  .looseObject({
+    finding: z
+      .looseObject({
+        kind: z.enum(AGENT_ACTIVITY_KINDS, { message: `must be one of ${AGENT_ACTIVITY_KINDS.join(', ')}` }),
+        agent: text(64),
+        line: text(1024),
+        since: timestamp,
+        resetAt: nullableTime,
+        resetFrom: z.enum(['text', 'default']).nullable().default(null),
+      })
+      .nullable()
+      .default(null),
+    progress: z.looseObject({ signature: text(64), since: timestamp }).nullable().default(null),
+    pausedMs: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be 0 or more')
+      .max(1e13, 'must be at most 1e13')
+      .default(0),
+  })
+  .nullable()
+  .default(null);
+
 export const projectSchema = z.looseObject({
   id: projectIdSchema,
   name: text(256).nullable().default(null),
@@ -124,6 +149,7 @@ export const projectSchema = z.looseObject({
     .array(z.looseObject({ method: z.enum(['marker', 'failure_marker']), file: text(4096), modifiedAt: timestamp }))
     .max(100)
     .default([]),
+  agentActivity: agentActivitySchema,
   history: z.array(historySchema).default([]),
   source: sourceSchema,
 });

@@ -12,6 +12,7 @@ import type { RegistryDocument } from '../core/registry-document.js';
 import { messageOf } from '../errors.js';
 import { displayOrder } from '../core/project-view.js';
 import type { AgentStatus, ServerDeps } from './app.js';
+import { agentActivitySection, launchHoldLine } from './status-page-activity.js';
 
 /** Projects listed on the page; the rest are at /api/projects. */
 const PROJECT_ROWS = 100;
@@ -40,7 +41,7 @@ export async function statusPageData(deps: ServerDeps): Promise<StatusPageData> 
   let summary: QueueSummary | null = null;
   try {
     doc = await deps.store.load();
-    summary = summariseQueue(doc, deps.config, now, { scanOk: status.lastCycle?.ok ?? true });
+    summary = summariseQueue(doc, deps.config, now, { scanOk: status.lastCycle?.ok ?? true, hostId: deps.hostId });
   } catch (err) {
     registryError = messageOf(err);
   }
@@ -73,7 +74,7 @@ function queueSection(d: StatusPageData): string {
     : '';
   const blocked = s.health.blocked ? `<p class="error">Queue blocked: ${e(s.health.reason)}</p>` : '';
   return `<section><h2>Queue ${badge(s.health.status, tone)}</h2>
-<p>${e(s.health.reason)}</p>${paused}${blocked}
+<p>${e(s.health.reason)}</p>${paused}${launchHoldLine(s)}${blocked}
 <div class="counts">${counts}</div>
 <p class="muted">Oldest queued: ${e(s.oldestQueuedAt ?? '-')}</p></section>`;
 }
@@ -168,6 +169,7 @@ export function renderStatusPage(d: StatusPageData): string {
 <main>
 ${queueSection(d)}
 ${stuckSection(d)}
+${agentActivitySection(d.status.lastCycle?.detections ?? null)}
 ${breakerSection(d)}
 ${cycleSection(d)}
 ${eventsSection(d)}
