@@ -17,6 +17,7 @@ const BENCHES: { file: string; args: string[] }[] = [
   { file: 'idle.ts', args: [] },
   { file: 'detection-latency.ts', args: [] },
   { file: 'source-sync.ts', args: [] },
+  { file: 'tmux-calls.ts', args: [] },
 ];
 
 function runOne(file: string, args: string[]): Promise<{ code: number | null; seconds: number }> {
