@@ -23,7 +23,7 @@ export const STATUS_STYLE = [
   '.badge.bad{background:#ffe0e0;color:#b42318}.badge.muted{background:#eef0f3;color:#5b6372}',
   '.error{color:#b42318}.warn{color:#9a6700}.muted,.abs{color:#5b6372}',
   'code{background:#eef0f3;padding:0 4px;border-radius:3px;overflow-wrap:anywhere}',
-  'time[title]{text-decoration:underline dotted #8a93a3}',
+  'time{white-space:nowrap}time[title]{text-decoration:underline dotted #8a93a3}',
   'code.cmd{user-select:all;-webkit-user-select:all;',
   'background:#1d2330;color:#fff;padding:2px 8px;font-size:13px;white-space:nowrap}',
   'ul.errors{margin:4px 0;padding-left:20px}section.problems{border-color:#f1b5b0}',

@@ -13,7 +13,7 @@
 import { expect } from 'chai';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHROMIUM, pngSize, runChromium } from '../helpers/chromium.js';
+import { CHROMIUM, pngSize, runChromium, stopChromiumRuns } from '../helpers/chromium.js';
 import { eventually, startAgent, type RunningAgent } from '../helpers/daemon.js';
 import { TestQueue } from '../helpers/queue.js';
 
@@ -31,6 +31,7 @@ describe('e2e: the status page in headless Chromium', function () {
     q = new TestQueue({ AGENT_MAX_CONCURRENT: '1' });
   });
   afterEach(async () => {
+    stopChromiumRuns();
     await agent?.stop('SIGKILL');
     agent = null;
     await q.destroy();
@@ -38,7 +39,7 @@ describe('e2e: the status page in headless Chromium', function () {
 
   it('renders a crashed project with its exit status and output, and logs no console error', async () => {
     agent = await startAgent({ ...q.env, LOG_LEVEL: 'info' }, q.dir.path);
-    await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 30_000, 'the first cycle');
+    await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 60_000, 'the first cycle');
     // No --tmux-socket: the launch goes to the first watched server, this test's private one.
     const enqueued = await q.agent(['enqueue', '--id', 'crash', '--cwd', q.dir.path, '--', 'sh', '-c', CRASH]);
     expect(enqueued.code, enqueued.stderr).to.equal(0);
@@ -48,6 +49,10 @@ describe('e2e: the status page in headless Chromium', function () {
     }, 60_000, 'the crash to be failed with its exit status').catch((err: Error) => {
       throw new Error(`${err.message}; registry: ${q.bytes()}; agent log: ${agent?.stderr().slice(-2000)}`);
     });
+
+    // The page can only show what the registry holds: say which side lost the line if it is missing.
+    const crash = q.get('crash');
+    expect(crash.lastOutput, `the registry's record of the crash: ${JSON.stringify(crash)}`).to.include('fatal: API key expired');
 
     const page = `${agent.url}/`;
     const shots: Record<string, string> = { desk: join(q.dir.path, 'status-desk.png'), phone: join(q.dir.path, 'status-phone.png') };
@@ -72,7 +77,7 @@ describe('e2e: the status page in headless Chromium', function () {
 
   it('shows an unreadable registry once and says "unknown" for what depends on it', async () => {
     agent = await startAgent({ ...q.env, LOG_LEVEL: 'info' }, q.dir.path);
-    await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 30_000, 'the first cycle');
+    await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 60_000, 'the first cycle');
     writeFileSync(q.registry, '{"version": 1, "projects": [');
     // Wait for a cycle that read the broken file, so the error reaches the page by every road.
     await eventually(async () => {

@@ -65,6 +65,14 @@ function kill(target: number): void {
   }
 }
 
+/** Runs not finished yet: each entry kills its browser and removes its profile. */
+const running = new Set<() => void>();
+
+/** Kill every run still going and remove its profile (for afterEach, when a test timed out mid-run). */
+export function stopChromiumRuns(): void {
+  for (const stop of [...running]) stop();
+}
+
 /**
  * One headless Chromium run on `url` with `extra` flags (`--dump-dom`,
  * `--screenshot=<file>`, `--window-size=W,H`); rejects after `timeoutMs`.
@@ -75,6 +83,13 @@ export async function runChromium(url: string, extra: string[], timeoutMs = 90_0
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const stop = (): void => {
+    running.delete(stop);
+    if (child.pid !== undefined) kill(-child.pid);
+    for (const pid of processesNaming(profile.path)) kill(pid);
+    profile.cleanup();
+  };
+  running.add(stop);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -89,9 +104,7 @@ export async function runChromium(url: string, extra: string[], timeoutMs = 90_0
     return { code, stdout, stderr, console: consoleLines(stderr) };
   } finally {
     clearTimeout(timer);
-    if (child.pid !== undefined) kill(-child.pid);
-    for (const pid of processesNaming(profile.path)) kill(pid);
-    profile.cleanup();
+    stop();
   }
 }
 
