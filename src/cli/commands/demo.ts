@@ -5,7 +5,6 @@
  * Never touches the user's registry, tmux server or processes; removes
  * everything it started on exit, Ctrl-C included.
  */
-import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { Agent } from '../../agent.js';
 import type { AgentConfig, KeyName } from '../../config/keys.js';
@@ -22,6 +21,7 @@ import type { OperationContext } from '../../registry/operations.js';
 import type { RegistryStore } from '../../registry/store.js';
 import { printJson } from '../run.js';
 import { countOf } from '../../core/wording.js';
+import { packageVersion } from '../../version.js';
 
 interface DemoOptions {
   duration: number;
@@ -32,10 +32,6 @@ interface DemoOptions {
 }
 
 const TICK_MS = 250;
-
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 function seconds(name: string, max: number): (value: string) => number {
   return (value) => {
@@ -122,10 +118,10 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
       await s.setup(world, ops, config);
     }
     if (!interrupted) {
-      agent = new Agent({ store: openStore(world.registry), config, hostId: DEMO_HOST_ID, version: version(), log });
+      agent = new Agent({ store: openStore(world.registry), config, hostId: DEMO_HOST_ID, version: packageVersion(), log });
       url = (await agent.start())?.url ?? null;
       view.header([
-        `tmux-orchestrator-agent ${version()} demo: ${scenarios.length} failure modes on a private tmux server and a temporary registry`,
+        `tmux-orchestrator-agent ${packageVersion()} demo: ${scenarios.length} failure modes on a private tmux server and a temporary registry`,
         `  status page  ${url ?? '-'}/`,
         `  metrics      ${url ?? '-'}/metrics`,
         `  tmux server  tmux -L ${world.socket} ls`,

@@ -5,7 +5,6 @@
  * recent activity, breakers and queue, and versions.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { KEY_DEFINITIONS } from '../../config/keys.js';
 import { summariseQueue, type QueueSummary } from '../../core/queue-summary.js';
@@ -22,6 +21,7 @@ import type { StaleMarker } from '../../core/project.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { checkSource } from '../../sources/source-set.js';
+import { packageVersion } from '../../version.js';
 
 function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -112,7 +112,6 @@ export function registerDiagnostics(program: Command): void {
           ctx.store.readAudit(10).catch(() => []),
           Promise.all(ctx.config.sources.map((s) => checkSource(s, ctx.config, ctx.log))),
         ]);
-        const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         const config = KEY_DEFINITIONS.map((d) => ({
           key: d.key,
           env: d.env,
@@ -127,7 +126,7 @@ export function registerDiagnostics(program: Command): void {
         }));
         const doc = {
           versions: {
-            agent: pkg.version,
+            agent: packageVersion(),
             node: process.version,
             tmux: tmuxVersion,
             git: gitVersion,
@@ -150,7 +149,7 @@ export function registerDiagnostics(program: Command): void {
           printJson(doc);
           return ok ? EXIT.ok : EXIT.problems;
         }
-        printLine(`agent ${pkg.version}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
+        printLine(`agent ${packageVersion()}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
         const lastGood = health.lastGood ? ', last good copy present' : '';
         printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${countOf(health.projects, 'project')}${lastGood})`);
         for (const issue of health.issues) printLine(`  - ${issue}`);
