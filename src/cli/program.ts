@@ -1,6 +1,7 @@
 /** The `agent` command line (DESIGN §9): the commander program and its runner. */
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, exitCodeOf, messageOf } from '../errors.js';
+import { messageOf } from '../errors.js';
+import { EXIT, exitCodeOf } from './exit-codes.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerHeal } from './commands/heal.js';

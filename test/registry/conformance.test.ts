@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { newProject, type Project } from '../../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
 import { RegistryCorruptError } from '../../src/errors.js';
+import { exitCodeOf } from '../../src/cli/exit-codes.js';
 import { JsonStore } from '../../src/registry/json-store.js';
 import { MemoryStore } from '../../src/registry/memory-store.js';
 import { RedisStore } from '../../src/registry/redis-store.js';
@@ -244,7 +245,7 @@ describe('registry store conformance', () => {
         await fx.corrupt();
         const loadErr = await rejection(fx.open().load());
         expect(loadErr).to.be.instanceOf(RegistryCorruptError);
-        expect((loadErr as RegistryCorruptError).exitCode).to.equal(3);
+        expect(exitCodeOf(loadErr), 'exit code').to.equal(3);
         expect((loadErr as Error).message).to.match(/field "state": must be one of queued, processing/);
         let called = false;
         const updateErr = await rejection(
