@@ -15,7 +15,7 @@
 import type { AgentConfig } from '../config/keys.js';
 import type { HealAction } from '../core/plan.js';
 import type { Logger } from '../log.js';
-import { LEADER_RELEASE_SCRIPT, LEADER_SCRIPT, PROJECT_LEASE_SCRIPT, PROJECT_RELEASE_SCRIPT } from './redis-scripts.js';
+import type { ScriptName } from './redis/scripts.js';
 import type { RegistryStore } from './store.js';
 
 export interface LeaderState {
@@ -45,7 +45,7 @@ export interface ProjectLeases {
 /** What a store offers to run the lease scripts (the Redis store). */
 export interface LeaseScripts {
   key(suffix: string): string;
-  run(script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  run(name: ScriptName, keys: readonly string[], args: Record<string, unknown>): Promise<unknown>;
 }
 
 /** A store that keeps leases. */
@@ -117,12 +117,14 @@ export class RedisLeaderLease implements LeaderLease {
   ) {}
 
   async acquireOrRenew(): Promise<LeaderState> {
-    const [leader, token, holder, pttl] = (await this.redis.run(LEADER_SCRIPT, [this.redis.key('leader'), this.redis.key('leader:fence')], [this.holder, this.ttlMs])) as [number, string, string, number];
+    const keys = [this.redis.key('leader'), this.redis.key('leader:fence')];
+    const reply = await this.redis.run('leader', keys, { holder: this.holder, ttlMs: this.ttlMs });
+    const [leader, token, holder, pttl] = reply as [number, string, string, number];
     return { leader: leader === 1, token: token === '' ? null : Number(token), holder, expiresInMs: pttl };
   }
 
   async release(): Promise<void> {
-    await this.redis.run(LEADER_RELEASE_SCRIPT, [this.redis.key('leader')], [this.holder]);
+    await this.redis.run('leader-release', [this.redis.key('leader')], { holder: this.holder });
   }
 }
 
@@ -136,7 +138,8 @@ export class RedisProjectLeases implements ProjectLeases {
   ) {}
 
   async acquire(ids: readonly string[]): Promise<Set<string>> {
-    const taken = await Promise.all(ids.map(async (id) => (await this.redis.run(PROJECT_LEASE_SCRIPT, [this.redis.key(`lease:${id}`)], [this.holder, this.ttlMs])) === 1));
+    const args = { holder: this.holder, ttlMs: this.ttlMs };
+    const taken = await Promise.all(ids.map(async (id) => (await this.redis.run('project-lease', [this.redis.key(`lease:${id}`)], args)) === 1));
     const out = new Set<string>();
     ids.forEach((id, i) => {
       if (taken[i]) {
@@ -150,6 +153,6 @@ export class RedisProjectLeases implements ProjectLeases {
   async releaseAll(): Promise<void> {
     const ids = [...this.held];
     this.held.clear();
-    await Promise.all(ids.map((id) => this.redis.run(PROJECT_RELEASE_SCRIPT, [this.redis.key(`lease:${id}`)], [this.holder])));
+    await Promise.all(ids.map((id) => this.redis.run('project-release', [this.redis.key(`lease:${id}`)], { holder: this.holder })));
   }
 }

@@ -11,7 +11,7 @@ import { emptyDocument, type RegistryDocument } from '../../src/core/registry-do
 import { RegistryCorruptError } from '../../src/errors.js';
 import { exitCodeOf } from '../../src/cli/exit-codes.js';
 import { JsonStore } from '../../src/registry/json-store.js';
-import { MemoryStore } from '../../src/registry/memory-store.js';
+import { MemoryStore } from '../helpers/memory-store.js';
 import { RedisStore } from '../../src/registry/redis-store.js';
 import type { AuditEntry, RegistryStore } from '../../src/registry/store.js';
 import { tempDir } from '../helpers/cli.js';

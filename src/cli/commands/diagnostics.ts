@@ -10,8 +10,6 @@ import { KEY_DEFINITIONS } from '../../config/keys.js';
 import { summariseQueue, type QueueSummary } from '../../core/queue-summary.js';
 import { messageOf } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { holderAlive, readDaemonHolder } from '../../registry/daemon-holder.js';
-import { JsonStore } from '../../registry/json-store.js';
 import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
 import { scanTmuxServer } from '../../scan/tmux-sessions.js';
 import { describeSocket } from '../../scan/tmux-command.js';
@@ -42,10 +40,10 @@ interface HolderReport {
 
 /** The daemon holding a JSON registry, as its record says, and whether it still runs. */
 async function daemonHolder(ctx: CliContext): Promise<HolderReport | null> {
-  if (!(ctx.store instanceof JsonStore)) return null;
-  const holder = await readDaemonHolder(ctx.store.location);
-  if (holder === null) return null;
-  return { pid: holder.pid, host: holder.host, since: holder.startedAt, alive: await holderAlive(holder) };
+  const daemon = await ctx.store.daemonHolder();
+  if (daemon === null) return null;
+  const { holder, alive } = daemon;
+  return { pid: holder.pid, host: holder.host, since: holder.startedAt, alive };
 }
 
 /** The daemon's /readyz on the configured listen address, if one answers. */
