@@ -90,13 +90,13 @@ export function detectLeftoverProcesses(projects: readonly Project[], local: rea
   );
   for (const project of local) {
     if (!isTerminal(project.state) || project.pid === null || project.pidStartTime === null) continue;
-    const process = snapshot.processes.byPid.get(project.pid);
-    if (!process || process.startTime !== project.pidStartTime) continue;
+    const seen = snapshot.processes.byPid.get(project.pid);
+    if (!seen || seen.startTime !== project.pidStartTime) continue;
     if (claimed.has(`${project.pid}:${project.pidStartTime}`)) continue;
     const ended = ms(project.endedAt);
     if (ended === null || now - ended <= graceMs) continue;
     if (pidStatusOf(project, snapshot).status !== 'alive') {
-      const reason = `pid ${project.pid} (${process.comm}) of ${project.state} project ${project.id} is defunct ${secs(now - ended)} after it ended: its parent (pid ${process.ppid}) never reaped it; nothing to kill`;
+      const reason = `pid ${project.pid} (${seen.comm}) of ${project.state} project ${project.id} is defunct ${secs(now - ended)} after it ended: its parent (pid ${seen.ppid}) never reaped it; nothing to kill`;
       plan.detections.push(detection('defunct_process', project, reason));
       continue;
     }

@@ -62,7 +62,7 @@ export function launchOrder(a: Project, b: Project): number {
  * tmux would refuse the launch as a duplicate, attempt after attempt, while
  * the old session runs on untracked.
  *
- * @param random source of the session-name suffix (default Math.random).
+ * @param random source of the session-name suffix.
  */
 export function selectLaunches(
   projects: readonly Project[],
@@ -70,7 +70,7 @@ export function selectLaunches(
   config: LaunchConfig,
   now: number,
   hostId: string,
-  random: RandomSource = Math.random,
+  random: RandomSource,
 ): LaunchAction[] {
   if (isQueuePaused(queue, now)) return [];
   const own = projects.filter((p) => !isImported(p));
