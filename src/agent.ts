@@ -1,5 +1,5 @@
 /**
- * The daemon's composition (DESIGN §2, §3): cycles on a node-cron schedule
+ * The daemon's composition: cycles on a node-cron schedule
  * and on events (registry changes, tmux session/pane deaths, tracked PIDs
  * exiting), never overlapping — triggers that arrive during a cycle coalesce
  * into one follow-up cycle — with metrics and the HTTP server fed from each

@@ -1,4 +1,4 @@
-/** The `agent` command line (DESIGN §9): the commander program and its runner. */
+/** The `agent` command line: the commander program and its runner. */
 import { Command, CommanderError, Option } from 'commander';
 import { messageOf } from '../errors.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';

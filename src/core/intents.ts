@@ -1,5 +1,5 @@
 /**
- * Intents (DESIGN §7): a destructive action or a launch is written to the
+ * Intents (docs/architecture.md#crash-safety): a destructive action or a launch is written to the
  * registry before it runs. A cycle that finds intents left by a crashed one
  * (or by a launch whose tmux timed out, so that its session may exist)
  * finishes them from what it sees now — never by repeating a kill:

@@ -1,5 +1,5 @@
 /**
- * The launcher's choice (DESIGN §7): which queued projects the agent starts
+ * The launcher's choice (docs/design.md#self-healing-policy): which queued projects the agent starts
  * this cycle. Pure: `now`, the host id and the session-suffix source are
  * arguments; the tmux call happens in heal/.
  */

@@ -1,5 +1,5 @@
 /**
- * The project lifecycle (DESIGN §5). Pure: `now` and `by` are arguments. The
+ * The project lifecycle (docs/design.md#state-machine). Pure: `now` and `by` are arguments. The
  * table below is the only source of allowed moves; anything else is an
  * IllegalTransitionError and is never written.
  */

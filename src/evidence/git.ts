@@ -1,5 +1,5 @@
 /**
- * Git evidence (DESIGN §6): a commit in projectDir since startedAt whose
+ * Git evidence (docs/design.md#completion-detection): a commit in projectDir since startedAt whose
  * subject matches `completionGitPatterns` (weight 0.6). Not a repository, or a
  * repository without commits, is "nothing found"; git missing, a timeout or
  * any other git error is `unavailable`.

@@ -1,6 +1,6 @@
 /**
  * The one way this project runs tmux: execFile with an argument array (never a
- * shell), LC_ALL=C, a timeout, and the socket convention of DESIGN §4.
+ * shell), LC_ALL=C, a timeout, and the socket convention of docs/design.md#registry-schema.
  */
 import { execFile } from 'node:child_process';
 import { describeSocket } from '../core/tmux-servers.js';
