@@ -265,12 +265,19 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const plan = guarded.plan;
   result.detections = plan.detections;
   result.staleMarkers = plan.staleMarkers;
-  result.blocked = guarded.blocked.map((b) => ({ project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail }));
-  for (const b of guarded.blocked) log.warn('action held back by the guard', { project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail });
+  result.blocked = guarded.blocked.map((b) => ({
+    project: b.action.project,
+    action: b.action.kind,
+    reason: b.reason,
+    detail: b.detail,
+  }));
+  for (const b of result.blocked) log.warn('action held back by the guard', { ...b });
 
   if (dryRun) {
-    result.transitions = plan.transitions.map((t) => ({ project: t.project, from: t.from, to: t.to, reason: t.reason }));
-    result.actions = plan.actions.map((a) => ({ project: a.project, action: a.kind, outcome: 'planned', detail: describeAction(a), reason: a.reason }));
+    result.transitions = plan.transitions.map(({ project, from, to, reason }) => ({ project, from, to, reason }));
+    result.actions = plan.actions.map((a) => {
+      return { project: a.project, action: a.kind, outcome: 'planned', detail: describeAction(a), reason: a.reason };
+    });
     result.queue = summariseQueue(doc, options.config, now, { scanOk: scanIsClear(snapshot) });
     registry = doc;
     return finish();
@@ -310,7 +317,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   } catch (err) {
     // The intents stay in the registry: the next cycle finishes them from what it sees.
     result.errors.push({ source: 'registry', message: messageOf(err) });
-    log.error('registry write of action outcomes failed; the next cycle finishes the recorded intents', { error: messageOf(err) });
+    const error = messageOf(err);
+    log.error('registry write of action outcomes failed; the next cycle finishes the recorded intents', { error });
   }
   registry = await observe(options, snapshot, clock, result);
   // Sources: the agent's terminal decisions go back to the queues they came from.
@@ -319,8 +327,16 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
 }
 
 /** Run the committed actions (concurrently: one grace per cycle) and report each outcome. */
-async function heal(runnable: HealAction[], options: CycleOptions, clock: () => number, result: CycleResult): Promise<ActionOutcome[]> {
-  const where = { ...(options.procRoot ? { procRoot: options.procRoot } : {}), ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}) };
+async function heal(
+  runnable: HealAction[],
+  options: CycleOptions,
+  clock: () => number,
+  result: CycleResult,
+): Promise<ActionOutcome[]> {
+  const where = {
+    ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+    ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
+  };
   const outcomes = await executeActions(runnable, { config: options.config, now: clock, ...where });
   for (const o of outcomes) {
     const { project, kind, reason } = o.action;
@@ -332,7 +348,12 @@ async function heal(runnable: HealAction[], options: CycleOptions, clock: () => 
 }
 
 /** The registry as committed, and what the cycle's report says about it; null when it cannot be read. */
-async function observe(options: CycleOptions, snapshot: Snapshot, clock: () => number, result: CycleResult): Promise<RegistryDocument | null> {
+async function observe(
+  options: CycleOptions,
+  snapshot: Snapshot,
+  clock: () => number,
+  result: CycleResult,
+): Promise<RegistryDocument | null> {
   try {
     const committed = await options.store.load();
     result.queue = summariseQueue(committed, options.config, clock(), { scanOk: scanIsClear(snapshot) });

@@ -91,7 +91,10 @@ export function previewValue(value: unknown, max = 60): string {
   let text: string;
   try {
     // A long string is cut before it is serialised: a 10 MB value costs nothing to show.
-    text = typeof value === 'string' && value.length > max ? JSON.stringify(value.slice(0, max)) : (JSON.stringify(value) ?? String(value));
+    text =
+      typeof value === 'string' && value.length > max
+        ? JSON.stringify(value.slice(0, max))
+        : (JSON.stringify(value) ?? String(value));
   } catch {
     text = Array.isArray(value) ? '(a list nested too deeply to show)' : `(${typeof value} nested too deeply to show)`;
   }

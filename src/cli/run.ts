@@ -25,7 +25,7 @@ export interface RunOptions {
 }
 
 export async function run(command: Command, action: Action, options: RunOptions = {}): Promise<void> {
-  const json = (command.opts() as { json?: boolean }).json === true;
+  const json = command.opts<{ json?: boolean }>().json === true;
   let ctx: CliContext | undefined;
   try {
     ctx = buildContext(globalOptions(command), process.env, options.daemon ? {} : { defaultLogLevel: 'warn' });

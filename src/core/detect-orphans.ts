@@ -28,7 +28,7 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
   for (const p of projects) {
     if (p.session === null) continue;
     let bySession = owned.get(p.tmuxSocket);
-    if (!bySession) owned.set(p.tmuxSocket, (bySession = new Map()));
+    if (!bySession) owned.set(p.tmuxSocket, (bySession = new Map<string, Project[]>()));
     const list = bySession.get(p.session);
     if (list) list.push(p);
     else bySession.set(p.session, [p]);

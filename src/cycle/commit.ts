@@ -183,54 +183,57 @@ export async function commitPlan(p: PlanToCommit, ctx: CommitContext, now: numbe
   };
   if (!hasObservations(p, config, now, leader)) return committed;
   const seen = new Map(doc.projects.map((project) => [project.id, fingerprint(project)]));
-  return ctx.store.update((fresh, tx) => {
-    // A store with optimistic concurrency may run this again on a fresh copy: start over each time.
-    const out: CommittedPlan = {
-      transitions: [],
-      counts: { retries: 0, queueTrips: 0, extensions: 0 },
-      runnable: [],
-      intentIds: new Map(),
-    };
-    const at = iso(now);
-    const a: Applier = { doc: fresh, tx, now, by, onEnter: ctx.onEnter, reports: out.transitions };
-    const changed = (project: Project) => seen.has(project.id) && seen.get(project.id) !== fingerprint(project);
-    const stale = new Set(fresh.projects.filter(changed).map((project) => project.id));
-    for (const id of stale) log.info('project changed during the cycle; its plan is dropped', { project: id });
-    const current = (id: string | null) => id === null || !stale.has(id);
+  return ctx.store.update(
+    (fresh, tx) => {
+      // A store with optimistic concurrency may run this again on a fresh copy: start over each time.
+      const out: CommittedPlan = {
+        transitions: [],
+        counts: { retries: 0, queueTrips: 0, extensions: 0 },
+        runnable: [],
+        intentIds: new Map(),
+      };
+      const at = iso(now);
+      const a: Applier = { doc: fresh, tx, now, by, onEnter: ctx.onEnter, reports: out.transitions };
+      const changed = (project: Project) => seen.has(project.id) && seen.get(project.id) !== fingerprint(project);
+      const stale = new Set(fresh.projects.filter(changed).map((project) => project.id));
+      for (const id of stale) log.info('project changed during the cycle; its plan is dropped', { project: id });
+      const current = (id: string | null) => id === null || !stale.has(id);
 
-    fresh.intents = fresh.intents.filter((i) => !p.recoveredIntents.includes(i.id));
-    // An operator paused or resumed the queue since the plan was made: their record stands, and a
-    // queue paused now gets no retry and no launch from a plan that did not know.
-    const queueMoved = JSON.stringify(fresh.queue) !== JSON.stringify(doc.queue);
-    const pausedNow = queueMoved && isQueuePaused(fresh.queue, now);
-    const isRetry = (t: PlannedTransition) => t.from === 'failed' && t.to === 'queued';
-    for (const t of plan.transitions) if (current(t.project) && !(pausedNow && isRetry(t))) applyPlanned(a, t);
-    for (const u of plan.updates) if (current(u.project)) applyPlannedUpdate(a, u);
-    const extended = (u: PlannedUpdate) => u.note === 'extended' || u.patch.timeoutExtensions !== undefined;
-    out.counts.extensions = plan.updates.filter(extended).length;
-    out.counts.retries = out.transitions.filter((t) => t.from === 'failed' && t.to === 'queued').length;
+      fresh.intents = fresh.intents.filter((i) => !p.recoveredIntents.includes(i.id));
+      // An operator paused or resumed the queue since the plan was made: their record stands, and a
+      // queue paused now gets no retry and no launch from a plan that did not know.
+      const queueMoved = JSON.stringify(fresh.queue) !== JSON.stringify(doc.queue);
+      const pausedNow = queueMoved && isQueuePaused(fresh.queue, now);
+      const isRetry = (t: PlannedTransition) => t.from === 'failed' && t.to === 'queued';
+      for (const t of plan.transitions) if (current(t.project) && !(pausedNow && isRetry(t))) applyPlanned(a, t);
+      for (const u of plan.updates) if (current(u.project)) applyPlannedUpdate(a, u);
+      const extended = (u: PlannedUpdate) => u.note === 'extended' || u.patch.timeoutExtensions !== undefined;
+      out.counts.extensions = plan.updates.filter(extended).length;
+      out.counts.retries = out.transitions.filter((t) => t.from === 'failed' && t.to === 'queued').length;
 
-    if (leader && !queueMoved && JSON.stringify(fresh.queue) !== JSON.stringify(p.queue)) {
-      fresh.queue = p.queue;
-      if (p.queueEvent) {
-        tx.audit({ at, type: 'note', project: null, by, reason: `queue breaker ${p.queueEvent}`, queue: p.queue });
-        if (p.queueEvent === 'tripped') out.counts.queueTrips += 1;
-        log.warn(`queue breaker ${p.queueEvent}`, { trippedBy: p.queue.trippedBy, resumeAt: p.queue.resumeAt });
+      if (leader && !queueMoved && JSON.stringify(fresh.queue) !== JSON.stringify(p.queue)) {
+        fresh.queue = p.queue;
+        if (p.queueEvent) {
+          tx.audit({ at, type: 'note', project: null, by, reason: `queue breaker ${p.queueEvent}`, queue: p.queue });
+          if (p.queueEvent === 'tripped') out.counts.queueTrips += 1;
+          log.warn(`queue breaker ${p.queueEvent}`, { trippedBy: p.queue.trippedBy, resumeAt: p.queue.resumeAt });
+        }
       }
-    }
 
-    const launchable = (act: HealAction) =>
-      !pausedNow && act.project !== null && findProject(fresh, act.project)?.state === 'queued';
-    out.runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || launchable(act)));
-    for (const act of out.runnable) {
-      const id = newIntentId();
-      out.intentIds.set(act, id);
-      fresh.intents.push(intentFor(act, id, at, by));
-    }
-    const archived = leader ? archiveExpired(fresh, tx, config, now) : 0;
-    if (archived > 0) log.info('terminal projects archived', { count: archived });
-    return out;
-  }, leader ? { fence: ctx.fence } : {});
+      const launchable = (act: HealAction) =>
+        !pausedNow && act.project !== null && findProject(fresh, act.project)?.state === 'queued';
+      out.runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || launchable(act)));
+      for (const act of out.runnable) {
+        const id = newIntentId();
+        out.intentIds.set(act, id);
+        fresh.intents.push(intentFor(act, id, at, by));
+      }
+      const archived = leader ? archiveExpired(fresh, tx, config, now) : 0;
+      if (archived > 0) log.info('terminal projects archived', { count: archived });
+      return out;
+    },
+    leader ? { fence: ctx.fence } : {},
+  );
 }
 
 /**
@@ -265,7 +268,13 @@ export async function commitOutcomes(
       const project = findProject(fresh, act.project);
       if (!project) continue;
       const patch = o.launched ? { ...act.then.patch, ...o.launched } : act.then.patch;
-      const move = { project: project.id, from: project.state, to: act.then.to, reason: act.then.reason, ...(patch ? { patch } : {}) };
+      const move = {
+        project: project.id,
+        from: project.state,
+        to: act.then.to,
+        reason: act.then.reason,
+        ...(patch ? { patch } : {}),
+      };
       if (applyPlanned(a, move) && act.kind === 'launch') out.launches += 1;
     }
     // A launch whose outcome is unknown (tmux timed out: its session may exist) keeps its

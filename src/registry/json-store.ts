@@ -24,11 +24,24 @@ import { writeFileAtomic } from './json/atomic-file.js';
 import { appendLines, readSince, readTail } from './json/audit-log.js';
 import { cacheEntry, identityOf, type CachedDocument } from './json/document-cache.js';
 import { withFileLock } from './json/file-lock.js';
-import { corruptCopyPath, keepCorruptCopy, parseRegistry, readRegistryBytes, readRegistryFile } from './json/registry-file.js';
+import {
+  corruptCopyPath,
+  keepCorruptCopy,
+  parseRegistry,
+  readRegistryBytes,
+  readRegistryFile,
+} from './json/registry-file.js';
 import { sameJson, validateChanges } from './json/validate-changes.js';
 import type { AuditEntry, RegistryHealth, RegistryStore, Transaction } from './store.js';
 import { pendingTransaction } from './transaction.js';
-import { healthOf, invalidLastGoodCopy, invalidRegistryError, noLastGoodCopy, nothingToRepair, validForWrite } from './validity.js';
+import {
+  healthOf,
+  invalidLastGoodCopy,
+  invalidRegistryError,
+  noLastGoodCopy,
+  nothingToRepair,
+  validForWrite,
+} from './validity.js';
 import { countOf } from '../core/wording.js';
 
 export interface JsonStoreOptions {
@@ -88,7 +101,12 @@ export class JsonStore implements RegistryStore {
       this.cached = null;
       // Written before (its last good copy exists) and gone now: deleted or moved. Starting over from an
       // empty queue would make every live project's session an orphan and overwrite the last good copy.
-      if (await fs.lstat(this.lastGoodPath).then(() => true, () => false)) {
+      if (
+        await fs.lstat(this.lastGoodPath).then(
+          () => true,
+          () => false,
+        )
+      ) {
         throw new RegistryUnreadableError(
           `registry ${this.location} is missing, but its last good copy ${this.lastGoodPath} exists: ` +
             'it was deleted or moved; put it back or run "agent registry repair" ' +
@@ -101,7 +119,11 @@ export class JsonStore implements RegistryStore {
     const parsed = parseRegistry(raw.bytes);
     if (!parsed.ok) {
       this.cached = null;
-      throw invalidRegistryError(this.location, parsed.issues, await keepCorruptCopy(this.location, raw.bytes, this.clock()));
+      throw invalidRegistryError(
+        this.location,
+        parsed.issues,
+        await keepCorruptCopy(this.location, raw.bytes, this.clock()),
+      );
     }
     this.cached = cacheEntry(parsed.document, raw.identity, this.clock());
     return this.cached;
@@ -179,7 +201,9 @@ export class JsonStore implements RegistryStore {
       }
       await writeFileAtomic(this.location, good);
       const at = new Date(this.clock()).toISOString();
-      await appendLines(this.auditPath, [{ at, type: 'repair', project: null, by: 'cli', detail: `restored from ${this.lastGoodPath}` }]);
+      await appendLines(this.auditPath, [
+        { at, type: 'repair', project: null, by: 'cli', detail: `restored from ${this.lastGoodPath}` },
+      ]);
       const count = countOf(parsed.document.projects.length, 'project');
       return { restored: true, detail: `restored ${this.location} from ${this.lastGoodPath} (${count})` };
     });

@@ -30,16 +30,38 @@ import type { RegistryDocument } from '../core/registry-document.js';
 import { LeaseLostError, RegistryUnreadableError, messageOf } from '../errors.js';
 import type { Trigger } from '../events/event-source.js';
 import { RedisWatch } from '../events/redis-watch.js';
-import { RedisLeaderLease, RedisProjectLeases, type LeaderLease, type LeaseScripts, type ProjectLeases } from './leases.js';
+import {
+  RedisLeaderLease,
+  RedisProjectLeases,
+  type LeaderLease,
+  type LeaseScripts,
+  type ProjectLeases,
+} from './leases.js';
 import { readStreamSince, readStreamTail } from './redis/audit-stream.js';
 import { watchChanges, type ChangeWatch } from './redis/changes.js';
 import { RedisConnection } from './redis/connection.js';
-import { commitArgs, dumpState, parseState, readState, registryKeys, replaceArgs, type RegistryKeys, type StoredState } from './redis/document.js';
+import {
+  commitArgs,
+  dumpState,
+  parseState,
+  readState,
+  registryKeys,
+  replaceArgs,
+  type RegistryKeys,
+  type StoredState,
+} from './redis/document.js';
 import type { ScriptName } from './redis/scripts.js';
 import { validateDocument } from './schema.js';
 import type { AuditEntry, RegistryHealth, RegistryStore, Transaction, UpdateOptions } from './store.js';
 import { pendingTransaction } from './transaction.js';
-import { healthOf, invalidLastGoodCopy, invalidRegistryError, noLastGoodCopy, nothingToRepair, validForWrite } from './validity.js';
+import {
+  healthOf,
+  invalidLastGoodCopy,
+  invalidRegistryError,
+  noLastGoodCopy,
+  nothingToRepair,
+  validForWrite,
+} from './validity.js';
 import { countOf } from '../core/wording.js';
 
 export { redactUrl } from './redis/connection.js';
@@ -117,7 +139,10 @@ export class RedisStore implements RegistryStore, LeaseScripts {
     return this.validated(await readState(this.conn, this.keys));
   }
 
-  async update<T>(mutate: (doc: RegistryDocument, tx: Transaction) => T | Promise<T>, options: UpdateOptions = {}): Promise<T> {
+  async update<T>(
+    mutate: (doc: RegistryDocument, tx: Transaction) => T | Promise<T>,
+    options: UpdateOptions = {},
+  ): Promise<T> {
     const deadline = this.clock() + this.conflictWaitMs;
     const k = this.keys;
     for (let attempt = 1; ; attempt++) {
@@ -173,7 +198,8 @@ export class RedisStore implements RegistryStore, LeaseScripts {
     const current = parseState(state, k);
     if (current.ok) return nothingToRepair(this.location, current.document.projects.length);
     const [text, at] = await this.conn.call((r) => r.hmget(k.lastGood, 'doc', 'at'));
-    if (!text) throw noLastGoodCopy(this.location, `in ${k.lastGood}`, 'fix the keys "agent registry check" names by hand');
+    if (!text)
+      throw noLastGoodCopy(this.location, `in ${k.lastGood}`, 'fix the keys "agent registry check" names by hand');
     let good: ReturnType<typeof validateDocument>;
     try {
       good = validateDocument(JSON.parse(text));
@@ -191,9 +217,16 @@ export class RedisStore implements RegistryStore, LeaseScripts {
       by: 'cli',
       detail: `restored from ${k.lastGood} (saved ${when})${kept}`,
     };
-    await this.conn.run('replace', [k.rev, k.meta, k.order, k.projects, k.audit], replaceArgs(good.document, note, this.streamMaxLen, k.changed, this.writerId));
+    await this.conn.run(
+      'replace',
+      [k.rev, k.meta, k.order, k.projects, k.audit],
+      replaceArgs(good.document, note, this.streamMaxLen, k.changed, this.writerId),
+    );
     const count = countOf(good.document.projects.length, 'project');
-    return { restored: true, detail: `restored ${this.location} from ${k.lastGood}, saved ${when} (${count}); changes since then are lost${kept}` };
+    return {
+      restored: true,
+      detail: `restored ${this.location} from ${k.lastGood}, saved ${when} (${count}); changes since then are lost${kept}`,
+    };
   }
 
   readAudit(limit: number): Promise<AuditEntry[]> {
@@ -229,7 +262,7 @@ export class RedisStore implements RegistryStore, LeaseScripts {
     return new RedisWatch(this, trigger);
   }
 
-  /** No claim: several agents share a Redis registry, and the leader lease decides who takes the queue-wide decisions. */
+  /** No claim: agents share a Redis registry, and the leader lease decides who takes the queue-wide decisions. */
   async claimDaemon(): Promise<null> {
     return null;
   }

@@ -242,5 +242,5 @@ export function validateDocument(raw: unknown): ValidationResult {
     projects.push(project);
   });
   if (issues.length > 0) return { ok: false, issues: issues.slice(0, 50) };
-  return { ok: true, document: { ...top.data, projects } as RegistryDocument };
+  return { ok: true, document: { ...top.data, projects } };
 }

@@ -29,11 +29,17 @@ function runtimeImports(file: ts.SourceFile): string[] {
   for (const s of file.statements) {
     if (ts.isImportDeclaration(s) && !s.importClause?.isTypeOnly && ts.isStringLiteral(s.moduleSpecifier)) {
       const named = s.importClause?.namedBindings;
-      const onlyTypes = s.importClause !== undefined && s.importClause.name === undefined && named !== undefined &&
-        ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+      const onlyTypes =
+        s.importClause !== undefined &&
+        s.importClause.name === undefined &&
+        named !== undefined &&
+        ts.isNamedImports(named) &&
+        named.elements.length > 0 &&
+        named.elements.every((e) => e.isTypeOnly);
       if (!onlyTypes) out.push(s.moduleSpecifier.text);
     }
-    if (ts.isExportDeclaration(s) && !s.isTypeOnly && s.moduleSpecifier && ts.isStringLiteral(s.moduleSpecifier)) out.push(s.moduleSpecifier.text);
+    if (ts.isExportDeclaration(s) && !s.isTypeOnly && s.moduleSpecifier && ts.isStringLiteral(s.moduleSpecifier))
+      out.push(s.moduleSpecifier.text);
   }
   return out;
 }
@@ -65,16 +71,23 @@ function impureCalls(file: ts.SourceFile): string[] {
   const visit = (node: ts.Node): void => {
     if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression)) {
       const name = `${node.expression.text}.${node.name.text}`;
-      if (['Date.now', 'Math.random', 'performance.now', 'crypto.randomUUID', 'crypto.getRandomValues'].includes(name)) at(node, name);
+      if (['Date.now', 'Math.random', 'performance.now', 'crypto.randomUUID', 'crypto.getRandomValues'].includes(name))
+        at(node, name);
     }
-    if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'Date' && (node.arguments?.length ?? 0) === 0) {
+    if (
+      ts.isNewExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      node.expression.text === 'Date' &&
+      (node.arguments?.length ?? 0) === 0
+    ) {
       at(node, 'new Date() (the clock)');
     }
     if (ts.isIdentifier(node) && ['process', 'performance', 'crypto', 'globalThis'].includes(node.text)) {
       const parent = node.parent;
       const isMemberName =
         (ts.isPropertyAccessExpression(parent) && parent.name === node) ||
-        ((ts.isPropertyAssignment(parent) || ts.isPropertySignature(parent) || ts.isPropertyDeclaration(parent)) && parent.name === node);
+        ((ts.isPropertyAssignment(parent) || ts.isPropertySignature(parent) || ts.isPropertyDeclaration(parent)) &&
+          parent.name === node);
       if (!isMemberName) at(node, `${node.text} (a global with I/O, or a local that hides it)`);
     }
     ts.forEachChild(node, visit);

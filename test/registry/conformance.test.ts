@@ -152,7 +152,7 @@ describe('registry store conformance', () => {
       it('preserves unknown fields of projects and of the document', async () => {
         await store.update((doc) => {
           doc['orchestrator'] = { shard: 3 };
-          doc.projects.push({ ...aProject('p1'), spec: { file: 'spec.md', tokens: 12 } } as Project);
+          doc.projects.push({ ...aProject('p1'), spec: { file: 'spec.md', tokens: 12 } });
         });
         await store.update((doc) => {
           doc.projects[0]!.priority = 5;

@@ -108,7 +108,7 @@ export function validRegistry(path: string): RegistryDocument {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`registry ${path} does not parse: ${(err as Error).message}\n${text.slice(0, 500)}`);
+    throw new Error(`registry ${path} does not parse: ${(err as Error).message}\n${text.slice(0, 500)}`, { cause: err });
   }
   const checked = validateDocument(raw);
   if (!checked.ok) throw new Error(`registry ${path} does not validate: ${checked.issues.join('; ')}`);

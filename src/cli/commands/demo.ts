@@ -80,7 +80,7 @@ function demoConfig(world: DemoWorld, listenPort: number, logLevel: string | und
 }
 
 async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
-  const globals = cmd.optsWithGlobals() as { logLevel?: string };
+  const globals = cmd.optsWithGlobals<{ logLevel?: string }>();
   const view = new LiveView(opts.json ? process.stderr : process.stdout, opts.plain === true);
   const say = (text: string): void => void (opts.json ? process.stderr : process.stdout).write(`${text}\n`);
   let interrupted: NodeJS.Signals | null = null;
@@ -102,7 +102,7 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
   let run: DemoRun | null = null;
   let url: string | null = null;
   let failure: unknown = null;
-  let cleanup: CleanupReport | null = null;
+  let cleanup: CleanupReport | null;
   const startedAt = Date.now();
   try {
     const config = demoConfig(world, opts.port, globals.logLevel);

@@ -60,7 +60,12 @@ export async function readTail(path: string, limit: number): Promise<AuditEntry[
     if (isErrno(err, 'ENOENT')) return [];
     throw err;
   }
-  return parseLines(text.split('\n').filter((l) => l.length > 0).slice(-limit));
+  return parseLines(
+    text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .slice(-limit),
+  );
 }
 
 /**
@@ -68,7 +73,10 @@ export async function readTail(path: string, limit: number): Promise<AuditEntry[
  * A null cursor starts at the end; a new file (another inode) or a shorter
  * one starts over; a line still being written is read next time.
  */
-export async function readSince(path: string, cursor: string | null): Promise<{ entries: AuditEntry[]; cursor: string }> {
+export async function readSince(
+  path: string,
+  cursor: string | null,
+): Promise<{ entries: AuditEntry[]; cursor: string }> {
   let handle;
   try {
     handle = await fs.open(path, fsc.O_RDONLY);

@@ -89,7 +89,12 @@ export async function keepCorruptCopy(registry: string, bytes: Buffer, now: numb
       const existing = join(dir, name);
       const stat = await fs.stat(existing);
       if (stat.size !== bytes.length) continue;
-      if (createHash('sha256').update(await fs.readFile(existing)).digest('hex') === digest) return existing;
+      if (
+        createHash('sha256')
+          .update(await fs.readFile(existing))
+          .digest('hex') === digest
+      )
+        return existing;
     }
     const copy = corruptCopyPath(registry, now);
     await fs.writeFile(copy, bytes, { mode: FILE_MODE, flag: 'wx' });

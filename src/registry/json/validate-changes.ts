@@ -40,7 +40,10 @@ export function sameJson(a: unknown, b: unknown): boolean {
  * id, is reported by the full validation, so its messages name the right
  * positions.
  */
-export function validateChanges(doc: RegistryDocument, base: RegistryDocument | null): ReturnType<typeof validateDocument> {
+export function validateChanges(
+  doc: RegistryDocument,
+  base: RegistryDocument | null,
+): ReturnType<typeof validateDocument> {
   const full = () => validateDocument(JSON.parse(JSON.stringify(doc)));
   if (base === null || !Array.isArray(doc.projects)) return full();
   const previous = new Map(base.projects.map((p) => [p.id, p]));

@@ -27,7 +27,11 @@ export async function readStreamTail(conn: RedisConnection, key: string, limit: 
 }
 
 /** Entries after `cursor`, the id of the last stream entry read (`0-0` before the first; null: from now on). */
-export async function readStreamSince(conn: RedisConnection, key: string, cursor: string | null): Promise<{ entries: AuditEntry[]; cursor: string }> {
+export async function readStreamSince(
+  conn: RedisConnection,
+  key: string,
+  cursor: string | null,
+): Promise<{ entries: AuditEntry[]; cursor: string }> {
   if (cursor === null) {
     const last = await conn.call((r) => r.xrevrange(key, '+', '-', 'COUNT', 1));
     return { entries: [], cursor: last[0]?.[0] ?? '0-0' };

@@ -17,7 +17,12 @@ export interface ChangeWatch {
  * Resolves once subscribed, or after the connection's timeout with the
  * subscription still pending.
  */
-export async function watchChanges(conn: RedisConnection, channel: string, writer: string, onChange: () => void): Promise<ChangeWatch> {
+export async function watchChanges(
+  conn: RedisConnection,
+  channel: string,
+  writer: string,
+  onChange: () => void,
+): Promise<ChangeWatch> {
   let closed = false;
   let subscribed = false;
   let lastError: string | null = null;

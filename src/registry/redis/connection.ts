@@ -40,7 +40,7 @@ export class RedisConnection {
       maxRetriesPerRequest: 0,
       connectTimeout: timeoutMs,
       commandTimeout: timeoutMs,
-      // A socket that does not close after disconnect() is destroyed this soon (the driver's 2 s would hold a CLI command).
+      // A socket still open after disconnect() is destroyed this soon (the driver's 2 s would hold a CLI command).
       disconnectTimeout: 200,
       // Reconnect in the background until closed: an outage heals without a restart.
       retryStrategy: reconnectEvery(() => this.closed),
@@ -86,7 +86,8 @@ export class RedisConnection {
   /** Run a Lua script by name (by its SHA, loading it when the server does not know it yet); `args` travel as JSON. */
   run(name: ScriptName, keys: readonly string[], args: Record<string, unknown>): Promise<unknown> {
     const script = luaScript(name);
-    if (keys.length !== script.keys) throw new Error(`the Lua script ${name} takes ${script.keys} keys, not ${keys.length}`);
+    if (keys.length !== script.keys)
+      throw new Error(`the Lua script ${name} takes ${script.keys} keys, not ${keys.length}`);
     const json = JSON.stringify(args);
     return this.call(async (r) => {
       try {
@@ -109,7 +110,10 @@ export class RedisConnection {
     this.closed = true;
     const r = this.redis;
     if (r.status === 'ready') {
-      await Promise.race([r.quit().catch(() => undefined), new Promise((done) => setTimeout(done, this.timeoutMs).unref())]);
+      await Promise.race([
+        r.quit().catch(() => undefined),
+        new Promise((done) => setTimeout(done, this.timeoutMs).unref()),
+      ]);
     }
     // Also cancels a pending reconnect, so a Redis coming back cannot reopen a closed store.
     if (r.status !== 'end') r.disconnect();

@@ -102,7 +102,8 @@ export function parseState(state: StoredState, k: RegistryKeys): ValidationResul
     try {
       const project = JSON.parse(state.projects[id] as string) as unknown;
       const recorded = project !== null && typeof project === 'object' ? (project as { id?: unknown }).id : undefined;
-      if (recorded !== id) issues.push(`project record "${id}" in ${k.projects} has id ${JSON.stringify(recorded) ?? 'nothing'}`);
+      if (recorded !== id)
+        issues.push(`project record "${id}" in ${k.projects} has id ${JSON.stringify(recorded) ?? 'nothing'}`);
       else projects.push(project);
     } catch (err) {
       issues.push(`project record "${id}" in ${k.projects} is not valid JSON: ${messageOf(err)}`);
@@ -172,7 +173,13 @@ export function commitArgs(c: CommitInput): Record<string, unknown> {
 }
 
 /** The named arguments of the replace script (lua/replace-5.lua). */
-export function replaceArgs(doc: RegistryDocument, audit: AuditEntry | null, maxLen: number, channel: string, writer: string): Record<string, unknown> {
+export function replaceArgs(
+  doc: RegistryDocument,
+  audit: AuditEntry | null,
+  maxLen: number,
+  channel: string,
+  writer: string,
+): Record<string, unknown> {
   const { projects, ...rest } = doc;
   return {
     meta: JSON.stringify(rest),
