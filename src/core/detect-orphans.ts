@@ -1,5 +1,5 @@
 /**
- * Leftovers (docs/design.md#liveness-and-detection-rules): sessions nobody live owns, processes of finished
+ * Leftovers (docs/design.md#liveness-and-detection): sessions nobody live owns, processes of finished
  * projects, and defunct processes inside tracked trees.
  *
  * Ownership is by exact session name and socket. A session owned by any

@@ -1,5 +1,5 @@
 /**
- * What the snapshot says about one project's process and session (docs/design.md#liveness-and-detection-rules).
+ * What the snapshot says about one project's process and session (docs/design.md#liveness-and-detection).
  * Each side is known-alive, known-dead, or unknown: a source that could not be
  * read, or a PID whose identity cannot be verified, is never taken for "dead",
  * so no project is failed on a blind spot.

@@ -1,5 +1,5 @@
 /**
- * The project record as the registry holds it (docs/design.md#registry-schema), in its normalised
+ * The project record as the registry holds it (docs/design.md#the-document), in its normalised
  * in-memory form: every known field is present (null when unknown), times are
  * ISO-8601 UTC strings exactly as stored. Unknown fields an orchestrator keeps
  * ride along untouched in the index signature.
@@ -202,7 +202,7 @@ export function newProject(fields: Partial<Project> & { id: string; enqueuedAt: 
   };
 }
 
-/** Id and session-name rules (docs/design.md#registry-schema). */
+/** Id and session-name rules (docs/design.md#the-document). */
 export const PROJECT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** A tmux socket name (-L) has no slash; a socket path (-S) is absolute. */

@@ -55,7 +55,7 @@ export interface TmuxPane {
 }
 
 export interface TmuxServerSnapshot {
-  /** null for the default server, else a socket name or path (the convention of docs/design.md#registry-schema). */
+  /** null for the default server, else a socket name or path (the convention of docs/design.md#the-document). */
   socket: string | null;
   /** false when the server could not be read (not the same as "no server running"). */
   ok: boolean;

@@ -1,5 +1,5 @@
 /**
- * The JSON-file registry (docs/design.md#registry-schema): one file, written
+ * The JSON-file registry (docs/design.md#the-document): one file, written
  * under a cross-process lock (`<registry>.lock`, json/file-lock.ts), re-read
  * under the lock, validated, and replaced atomically (json/atomic-file.ts).
  * A file that does not parse or validate is never overwritten: a copy is kept

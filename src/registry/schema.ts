@@ -1,5 +1,5 @@
 /**
- * Registry schema version 1 (docs/design.md#registry-schema), validated with zod. Validation
+ * Registry schema version 1 (docs/design.md#the-document), validated with zod. Validation
  * normalises a document (missing optional fields become null/defaults) and
  * keeps unknown fields, so an orchestrator's own fields survive a rewrite.
  * Errors name the project and the field.

@@ -1,6 +1,6 @@
 /**
  * The one way this project runs tmux: execFile with an argument array (never a
- * shell), LC_ALL=C, a timeout, and the socket convention of docs/design.md#registry-schema.
+ * shell), LC_ALL=C, a timeout, and the socket convention of docs/design.md#the-document.
  */
 import { execFile } from 'node:child_process';
 import { programOptions } from '../program-options.js';
