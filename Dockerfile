@@ -4,7 +4,7 @@
 #
 # It watches processes and tmux sessions of the *host*, so run it with the
 # host's PID namespace, the tmux socket directory and the registry directory
-# mounted, and the uid that owns the tmux server (README, "Docker"):
+# mounted, and the uid that owns the tmux server (docs/deployment.md, "Docker"):
 #
 #   docker run -d --name toa --pid=host --user "$(id -u):$(id -g)" \
 #     -e AGENT_HOST_ID="$(hostname)" \

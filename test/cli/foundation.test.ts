@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PROJECT_STATES } from '../../src/core/project.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 
-/** The field names of a project in DESIGN §4's example, which every written project carries. */
+/** Field names every written project carries (the example in docs/design.md#the-document has them all). */
 const SCHEMA_FIELDS = [
   'id', 'name', 'state', 'priority', 'host', 'session', 'tmuxSocket', 'pid', 'pidStartTime', 'command', 'cwd', 'projectDir',
   'enqueuedAt', 'startedAt', 'heartbeatAt', 'endedAt', 'timeoutExtensions', 'timingOutSince', 'lastSeenAliveAt', 'attempts',

@@ -21,7 +21,7 @@ function inState(state: ProjectState) {
 }
 
 describe('core/state-machine', () => {
-  it('has exactly the ten moves of DESIGN §5', () => {
+  it('has exactly ten moves', () => {
     const table = PROJECT_STATES.flatMap((from) => TRANSITIONS[from].map((to) => [from, to]));
     expect(table).to.have.deep.members(ALLOWED);
     expect(table).to.have.length(ALLOWED.length);

@@ -251,7 +251,7 @@ describe('dashboards', () => {
       expect((byTitle('Failed (24 h)') as Panel & { timeFrom?: string }).timeFrom).to.equal('24h');
     });
 
-    it('has the time series the issue lists', () => {
+    it('has the time series of queue, transitions, heals, retries, breakers and scans', () => {
       for (const title of [
         'Projects by state', 'Transitions by target state', 'Heal actions', 'Retries', 'Circuit breakers',
         'Scan duration p50 / p99', 'Scan errors by source',

@@ -1,5 +1,5 @@
 /**
- * Issue 6 end to end, against the real servers on loopback: `agent serve`,
+ * Alerting end to end, against the real servers on loopback: `agent serve`,
  * Prometheus (the shipped rules, every `for:` shortened, evaluated every
  * second), Alertmanager (the shipped route, webhook URLs pointed at a
  * receiver inside this test, short group timers) and a real zombie project

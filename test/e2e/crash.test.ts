@@ -1,7 +1,7 @@
 /**
- * Crash safety of one cycle (DESIGN §7: "an action is recorded as intended
- * before it runs; after a crash the next cycle finishes or re-plans it, never
- * repeats a kill on a new PID"), against a real tmux server and real processes:
+ * Crash safety of one cycle (docs/design.md#intents: an action is recorded as
+ * intended before it runs; after a crash the next cycle finishes or re-plans
+ * it, never repeats a kill on a new PID), against a real tmux server and real processes:
  * registries left as a crashed cycle would leave them, and `agent heal --once`
  * SIGKILLed while it kills.
  */

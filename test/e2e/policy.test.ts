@@ -1,5 +1,5 @@
 /**
- * The self-healing policy (DESIGN §7) end to end: `agent heal --once`, run
+ * The self-healing policy (docs/design.md#self-healing-policy) end to end: `agent heal --once`, run
  * again and again against a private tmux server with short config values,
  * launches, completes, fails, retries with backoff, opens breakers and pauses
  * the queue — checked through the registry, `agent status --json` and tmux.

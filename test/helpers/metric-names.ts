@@ -1,6 +1,6 @@
 /**
  * Every metric name the shipped alert rules and dashboards may query, written
- * from DESIGN §10. The rule and dashboard tests fail on any other name, and
+ * from docs/design.md#metrics. The rule and dashboard tests fail on any other name, and
  * the end-to-end test compares `EXPOSITION_METRIC_NAMES` with what a live
  * agent serves on /metrics.
  *
@@ -8,7 +8,7 @@
  * initialised them; the names here are the metric names, not series.
  */
 
-/** Gauges and counters of DESIGN §10, as they appear in the text exposition (counters with `_total`). */
+/** Gauges and counters, as they appear in the text exposition (counters with `_total`). */
 export const AGENT_SCALAR_METRIC_NAMES = [
   'orchestrator_projects',
   'orchestrator_stuck_projects',
@@ -34,7 +34,7 @@ export const AGENT_SCALAR_METRIC_NAMES = [
   'orchestrator_source_up',
 ] as const;
 
-/** Histograms of DESIGN §10 (base names; the series carry the suffixes below). */
+/** Histograms (base names; the series carry the suffixes below). */
 export const AGENT_HISTOGRAM_NAMES = [
   'orchestrator_project_duration_seconds',
   'orchestrator_scan_duration_seconds',

@@ -23,7 +23,7 @@ import {
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RULES_FILE = join(REPO_ROOT, 'alerts', 'orchestrator-agent.rules.yml');
 
-/** DESIGN §10, family by family: type and label names, exactly; then this module's additions. */
+/** The metrics of docs/design.md, family by family: type and label names, exactly; then this module's additions. */
 const CONTRACT: Record<string, { type: string; labels: string[] }> = {
   orchestrator_projects: { type: 'gauge', labels: ['state'] },
   orchestrator_stuck_projects: { type: 'gauge', labels: ['kind'] },
@@ -104,7 +104,7 @@ describe('metrics exposition', () => {
     expect(missing).to.deep.equal([]);
   });
 
-  it('serves no orchestrator family outside DESIGN §10 and the documented additions', async () => {
+  it('serves no orchestrator family outside the documented ones', async () => {
     const e = await scrape(aBusyAgentMetrics());
     const documented = new Set<string>([...AGENT_SCALAR_METRIC_NAMES, ...AGENT_HISTOGRAM_NAMES, ...Object.keys(METRIC_ADDITIONS)]);
     const families = new Set(e.samples.map((s) => familyOf(s.name, e.types)).filter((n) => n.startsWith('orchestrator_')));

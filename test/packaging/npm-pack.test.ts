@@ -1,6 +1,6 @@
 /**
  * The npm package: `npm pack` holds only what runs (dist/ without test files
- * or source maps, config/default.yaml, README.md, package.json), and the
+ * or source maps, config/default.yaml, README.md, LICENSE, package.json), and the
  * tarball installed into an empty directory (production dependencies from
  * the registry) gives a working `agent`. Needs `npm run build` first (npm
  * test does it) and the npm registry (or npm's cache) for the install.
@@ -44,9 +44,9 @@ describe('npm package', function () {
 
   after(() => work?.cleanup());
 
-  it('holds dist/, config/default.yaml, README.md and package.json, and no sources, tests, maps or benchmarks', async () => {
+  it('holds dist/, config/default.yaml, README.md, LICENSE and package.json, and no sources, tests, maps or benchmarks', async () => {
     const paths = packed.files.map((f) => f.path);
-    expect(paths).to.include.members(['package.json', 'README.md', 'config/default.yaml', 'dist/cli/main.js', 'dist/agent.js']);
+    expect(paths).to.include.members(['package.json', 'README.md', 'LICENSE', 'config/default.yaml', 'dist/cli/main.js', 'dist/agent.js']);
     // The Redis registry's Lua scripts are files the build copies next to their loader.
     expect(paths).to.include.members(['dist/registry/redis/lua/commit-8.lua', 'dist/registry/redis/lua/leader-2.lua']);
     for (const p of paths) {

@@ -1,9 +1,9 @@
 /**
- * Bad input, one table (DESIGN §4, §8, §9): command-line arguments, config
+ * Bad input, one table: command-line arguments, config
  * files, environment values, registry documents and HTTP bodies — oversize,
  * wrong types, negative and huge numbers, unknown states, shell and tmux
  * metacharacters, paths, a 10 MB string. Each is refused with a message
- * naming the field, the exit code or HTTP status of DESIGN §9, and nothing
+ * naming the field, the documented exit code or HTTP status, and nothing
  * changes (registry bytes compared after every row). The rows carrying
  * `$(touch F)` or `; touch F` run in a temporary working directory, and no
  * file F appears anywhere they could have put it.

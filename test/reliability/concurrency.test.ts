@@ -1,5 +1,5 @@
 /**
- * Concurrency with the daemon (DESIGN §4): `agent serve` cycling every
+ * Concurrency with the daemon (docs/design.md#writing-it-safely): `agent serve` cycling every
  * second and on every registry change, while 4 writer processes drive their
  * own projects through the command line (enqueue, start, heartbeat,
  * complete) and the daemon fails the ones whose process exits (phantoms).

@@ -1,5 +1,5 @@
 /**
- * Crash safety of the daemon (DESIGN §4, §7): `agent serve` SIGKILLed at
+ * Crash safety of the daemon (docs/design.md#intents): `agent serve` SIGKILLed at
  * random points, over and over, while zombie, phantom and timeout projects
  * keep arriving and cycles run back to back. test/e2e/crash.test.ts pins the
  * recovery of single crafted intents; this one checks the invariants across

@@ -1,5 +1,5 @@
 /**
- * Faults against a running `agent serve` (DESIGN §2, §4, §7): tmux missing,
+ * Faults against a running `agent serve` (docs/design.md#safety-rules-for-every-destructive-action): tmux missing,
  * hanging, or killed mid-scan; processes exiting during scans; the registry
  * directory read-only, its disk full, the registry replaced by a symlink.
  * Each fault: no destructive action while the agent cannot see clearly, the

@@ -1,5 +1,5 @@
 /**
- * Security (DESIGN §7, §9): no shell anywhere, the write API refused without
+ * Security (docs/design.md#safety-rules-for-every-destructive-action, docs/api.md#access): no shell anywhere, the write API refused without
  * the right token (compared in constant time), no signal to another user's
  * process unless configured, and owner-only files. The injection rows of
  * bad-input.test.ts show metacharacters refused at the door; here a command

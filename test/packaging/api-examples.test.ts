@@ -1,29 +1,18 @@
 /**
- * The README's integration examples, run as written against a real
+ * The integration examples of docs/api.md, run as written against a real
  * `agent serve`: the Python (urllib.request) client and the curl calls.
  * Only the PID in the curl example is replaced by a live process's PID.
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../alerts/tools.js';
+import { fencedBlock } from '../docs/markdown.js';
 import { cleanEnv } from '../helpers/cli.js';
 import { startAgent, type RunningAgent } from '../helpers/daemon.js';
 import { Processes } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
 
-const TOKEN = 'readme-example-token-0123456789';
-
-/** The first fenced block of `lang` after `marker` in the README. */
-function block(marker: string, lang: string): string {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const at = readme.indexOf(marker);
-  if (at < 0) throw new Error(`README has no "${marker}"`);
-  const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(readme.slice(at));
-  if (!m?.[1]) throw new Error(`README has no ${lang} block after "${marker}"`);
-  return m[1];
-}
+const TOKEN = 'api-example-token-0123456789';
+const API_DOC = 'docs/api.md';
 
 function run(cmd: string, args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -33,7 +22,7 @@ function run(cmd: string, args: string[], cwd: string, env: Record<string, strin
   });
 }
 
-describe('README integration examples against agent serve', function () {
+describe('docs/api.md integration examples against agent serve', function () {
   this.timeout(60_000);
   let q: TestQueue;
   let agent: RunningAgent;
@@ -52,7 +41,7 @@ describe('README integration examples against agent serve', function () {
   });
 
   it('the Python client enqueues, starts, heartbeats, reads and completes a project', async () => {
-    const script = block('From Python, with the standard library only', 'python');
+    const script = fencedBlock(API_DOC, 'From Python, with the standard library only', 'python');
     const r = await run('python3', ['-c', script], q.dir.path, cleanEnv({ AGENT_URL: agent.url, AGENT_API_TOKEN: TOKEN }));
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout.trim()).to.equal('processing');
@@ -61,9 +50,9 @@ describe('README integration examples against agent serve', function () {
     expect(p8.history.map((h) => `${h.from}->${h.to}`)).to.deep.equal(['queued->processing', 'processing->completed']);
   });
 
-  it('the curl calls answer as the README says: created, started, heartbeat, completed, fail refused with 409, reads', async () => {
+  it('the curl calls answer as the doc says: created, started, heartbeat, completed, fail refused with 409, reads', async () => {
     const pid = await processes.sleeper();
-    const script = block('The same over HTTP', 'sh')
+    const script = fencedBlock(API_DOC, 'The same over HTTP', 'sh')
       .replace('AGENT=http://127.0.0.1:9820', `AGENT=${agent.url}`)
       .replace('"pid": 4242', `"pid": ${pid}`)
       .replaceAll('curl -s ', "curl -s -w ' HTTP%{http_code}\\n' ");
