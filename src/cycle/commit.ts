@@ -171,27 +171,20 @@ function hasObservations(p: PlanToCommit, config: AgentConfig, now: number, lead
   return config.retentionDays > 0 && doc.projects.some((project) => isExpired(project, retentionCutoff(config, now)));
 }
 
+function nothingCommitted(): CommittedPlan {
+  return { transitions: [], counts: { retries: 0, queueTrips: 0, extensions: 0 }, runnable: [], intentIds: new Map() };
+}
+
 /** The first write: the plan's observations and the intents of its actions. Throws when the registry write fails. */
 export async function commitPlan(p: PlanToCommit, ctx: CommitContext, now: number): Promise<CommittedPlan> {
   const { plan, doc } = p;
   const { config, log, by, leader } = ctx;
-  const committed: CommittedPlan = {
-    transitions: [],
-    counts: { retries: 0, queueTrips: 0, extensions: 0 },
-    runnable: [],
-    intentIds: new Map(),
-  };
-  if (!hasObservations(p, config, now, leader)) return committed;
+  if (!hasObservations(p, config, now, leader)) return nothingCommitted();
   const seen = new Map(doc.projects.map((project) => [project.id, fingerprint(project)]));
   return ctx.store.update(
     (fresh, tx) => {
       // A store with optimistic concurrency may run this again on a fresh copy: start over each time.
-      const out: CommittedPlan = {
-        transitions: [],
-        counts: { retries: 0, queueTrips: 0, extensions: 0 },
-        runnable: [],
-        intentIds: new Map(),
-      };
+      const out = nothingCommitted();
       const at = iso(now);
       const a: Applier = { doc: fresh, tx, now, by, onEnter: ctx.onEnter, reports: out.transitions };
       const changed = (project: Project) => seen.has(project.id) && seen.get(project.id) !== fingerprint(project);
