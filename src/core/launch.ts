@@ -1,5 +1,5 @@
 /**
- * The launcher's choice (DESIGN §7): which queued projects the agent starts
+ * The launcher's choice (docs/design.md#self-healing-policy): which queued projects the agent starts
  * this cycle. Pure: `now`, the host id and the session-suffix source are
  * arguments; the tmux call happens in heal/.
  */
@@ -62,7 +62,7 @@ export function launchOrder(a: Project, b: Project): number {
  * tmux would refuse the launch as a duplicate, attempt after attempt, while
  * the old session runs on untracked.
  *
- * @param random source of the session-name suffix (default Math.random).
+ * @param random source of the session-name suffix.
  */
 export function selectLaunches(
   projects: readonly Project[],
@@ -70,7 +70,7 @@ export function selectLaunches(
   config: LaunchConfig,
   now: number,
   hostId: string,
-  random: RandomSource = Math.random,
+  random: RandomSource,
 ): LaunchAction[] {
   if (isQueuePaused(queue, now)) return [];
   const own = projects.filter((p) => !isImported(p));
