@@ -27,6 +27,7 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../src/config/keys.js';
 import { runCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
 import { JsonStore } from '../src/registry/json-store.js';
+import { parseStat } from '../src/scan/proc-table.js';
 import {
   BenchTmux,
   buildRegistry,
@@ -168,9 +169,7 @@ async function main(teardown: Teardown): Promise<void> {
   }
   const load1 = loadAverage();
   const exporterCpu = (() => {
-    const text = readFileSync(`/proc/${exporter.pid}/stat`, 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
+    return (parseStat(readFileSync(`/proc/${exporter.pid}/stat`, 'utf8')).cpuTicks ?? 0) * 10;
   })();
 
   // The daemon's memory: `agent serve` on the same registry with the default schedule (a cycle every

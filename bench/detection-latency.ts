@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newProject, type Project } from '../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../src/core/registry-document.js';
+import { parseStat } from '../src/scan/proc-table.js';
 
 const count = Number(process.argv[2] ?? 50);
 const AGENT = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -28,8 +29,7 @@ function tmux(args: string[]): string {
 }
 
 function startTime(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+  return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).startTime;
 }
 
 function read(): RegistryDocument {

@@ -236,7 +236,7 @@ async function main(teardown: Teardown): Promise<void> {
   const growth = (late - early) / early;
   const fdDrift = end.fds - base.fds;
   const seconds = (Date.now() - t0) / 1000;
-  console.log(`cycles run by the agent: ${agent.cycles} (${cycles} requested, the rest from events and the schedule), not ok: ${failedCycles}, in ${seconds.toFixed(0)} s`);
+  console.log(`cycles run by the agent: ${agent.status().cycles} (${cycles} requested, the rest from events and the schedule), not ok: ${failedCycles}, in ${seconds.toFixed(0)} s`);
   for (const f of failures) console.log(`not ok: ${f}`);
   console.log(`churn: ${JSON.stringify(counts)}`);
   console.log(`transitions: ${JSON.stringify(transitions)}`);

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 case "$mode" in
   run) packages=(tmux procps git sqlite3) ;;
-  test) packages=(tmux procps git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd) ;;
+  test) packages=(tmux procps git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd chromium) ;;
   *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
 esac
 

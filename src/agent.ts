@@ -1,5 +1,5 @@
 /**
- * The daemon's composition (DESIGN §2, §3): cycles on a node-cron schedule
+ * The daemon's composition: cycles on a node-cron schedule
  * and on events (registry changes, tmux session/pane deaths, tracked PIDs
  * exiting), never overlapping — triggers that arrive during a cycle coalesce
  * into one follow-up cycle — with metrics and the HTTP server fed from each
@@ -11,19 +11,15 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { AgentConfig } from './config/keys.js';
 import { isActive } from './core/project.js';
 import type { RegistryDocument } from './core/registry-document.js';
-import { runCycle, socketsToScan, type CycleOutcome, type CycleResult } from './cycle.js';
+import { runCycle, socketsToScan, type CycleOptions, type CycleOutcome, type CycleResult } from './cycle.js';
 import type { PaneReadStates } from './cycle-activity.js';
 import { ListenError, messageOf } from './errors.js';
 import type { EventSource } from './events/event-source.js';
 import { PidProbe } from './events/pid-probe.js';
-import { RegistryWatch } from './events/registry-watch.js';
 import { TmuxHooks } from './events/tmux-hooks.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics/metrics.js';
-import { claimRegistry, type DaemonClaim } from './registry/daemon-holder.js';
-import { JsonStore } from './registry/json-store.js';
-import { RedisStore } from './registry/redis-store.js';
-import { RedisWatch } from './events/redis-watch.js';
+import type { DaemonClaim } from './registry/daemon-holder.js';
 import { coordinationFor, type Coordination, type LeaderState } from './registry/leases.js';
 import type { RegistryStore } from './registry/store.js';
 import { createApp, type AgentStatus } from './server/app.js';
@@ -40,6 +36,8 @@ export interface AgentOptions {
   pidProbeMs?: number;
   /** Start no HTTP server (tests of the scheduler). */
   noServer?: boolean;
+  /** Runs one cycle; default runCycle. A test wraps it to see when cycles run. */
+  cycle?: (options: CycleOptions) => Promise<CycleOutcome>;
 }
 
 /** Listening address of the HTTP server once started. */
@@ -77,10 +75,8 @@ export class Agent {
   private readonly paneReads: PaneReadStates = new Map();
   /** A cycle at the end of a usage limit's launch hold, so the queue moves on at the reset. */
   private holdTimer: NodeJS.Timeout | null = null;
-  /** Cycles run, and the most that ever ran at once (1, by construction). */
-  cycles = 0;
-  running = 0;
-  peakConcurrency = 0;
+  /** Cycles started since the agent was created (status: `cycles`). */
+  private cycles = 0;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log;
@@ -92,8 +88,8 @@ export class Agent {
     this.tmuxHooks = new TmuxHooks(`${options.store.location}|${options.hostId}`, trigger, { timeoutMs: options.config.tmuxTimeoutMs });
     this.pidProbe = new PidProbe(trigger, options.pidProbeMs ?? 500);
     const store = options.store;
-    if (store instanceof JsonStore) this.events.push(new RegistryWatch(store.location, trigger, () => store.lastWrite()));
-    if (store instanceof RedisStore) this.events.push(new RedisWatch(store, trigger));
+    const registryWatch = store.watch(trigger);
+    if (registryWatch) this.events.push(registryWatch);
     this.events.push(this.tmuxHooks, this.pidProbe);
     this.coordination = coordinationFor(store, `${options.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, options.config);
     this.sources = SourceSet.fromConfig(options.config.sources, options.config, options.log);
@@ -164,12 +160,10 @@ export class Agent {
   }
 
   private async execute(reasons: string[]): Promise<CycleResult> {
-    this.running += 1;
-    this.peakConcurrency = Math.max(this.peakConcurrency, this.running);
     this.cycles += 1;
     try {
       const lease = await this.renewLease();
-      const outcome = await runCycle({
+      const outcome = await (this.options.cycle ?? runCycle)({
         store: this.options.store,
         config: this.options.config,
         hostId: this.options.hostId,
@@ -182,12 +176,12 @@ export class Agent {
         sources: this.sources,
         paneReads: this.paneReads,
       });
-      await this.coordination.projects.releaseAll().catch(() => undefined);
       await this.afterCycle(outcome);
       this.log.debug('cycle done', { reasons: [...new Set(reasons)].slice(0, 5), durationMs: outcome.result.durationMs, ok: outcome.result.ok });
       return outcome.result;
     } finally {
-      this.running -= 1;
+      // A project's action lease never outlives the cycle that took it.
+      await this.coordination.projects.releaseAll().catch(() => undefined);
     }
   }
 
@@ -279,8 +273,8 @@ export class Agent {
    */
   async start(): Promise<Listening | null> {
     const { config, store } = this.options;
-    if (store instanceof JsonStore) {
-      this.claim = await claimRegistry(store, this.options.hostId, this.now);
+    this.claim = await store.claimDaemon(this.options.hostId, this.now);
+    if (this.claim) {
       const gone = this.claim.replaced;
       if (gone) {
         const was = { pid: gone.pid, host: gone.host, since: gone.startedAt };

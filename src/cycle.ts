@@ -1,46 +1,36 @@
 /**
- * One cycle (DESIGN §2): scan → evidence → reconcile + policy → guard →
- * record intents → heal → commit. Used by `agent heal --once` and by the
- * daemon. All policy is in src/core/; this file only sequences I/O around it.
- *
- * Two locked registry writes per cycle at most:
- * 1. observations (transitions and updates that need no action, retries,
- *    the queue breaker, retention) together with the intents of the actions
- *    about to run;
- * 2. the outcomes: follow-up moves of actions that succeeded, launches, and
- *    the intents cleared.
- * Each write re-reads the registry under the lock and drops any planned item
- * whose project changed since the scan (a report arrived meanwhile), together
- * with its actions: a stale plan never kills.
+ * One cycle, as data flows through it (docs/architecture.md#one-cycle):
+ * load → sources sync → scan → evidence → plan → guard → commit the plan →
+ * heal → commit the outcomes → observe. Used by `agent heal --once` and by the
+ * daemon. All policy is in src/core/ and the two registry writes are in
+ * cycle/commit.ts; this file only sequences the steps.
  */
-import { randomBytes } from 'node:crypto';
 import type { AgentConfig } from './config/keys.js';
-import { applyTransition, applyUpdate, findProject, type EnterHook } from './core/apply.js';
 import type { RandomSource } from './core/backoff.js';
 import { guard } from './core/guard.js';
-import { intentFor, recoverIntents } from './core/intents.js';
-import { failedLaunchMoves, selectLaunches } from './core/launch.js';
-import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedTransition, type PlannedUpdate, type StaleMarkerNotice } from './core/plan.js';
+import { recoverIntents } from './core/intents.js';
+import { selectLaunches } from './core/launch.js';
+import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedUpdate, type StaleMarkerNotice } from './core/plan.js';
 import { policyEnterHook } from './core/policy-hooks.js';
+import { iso, isActive } from './core/project.js';
+import { evaluateQueueBreaker } from './core/queue-breaker.js';
+import { launchHoldView, summariseQueue, type LaunchHoldView, type QueueSummary } from './core/queue-summary.js';
 import { keepPaneReads, observeCycleActivity, readCyclePanes } from './cycle-activity.js';
 import type { CycleActivity, PaneReadStates } from './cycle-activity.js';
-import { iso, isActive, isTerminal, ms, type Project } from './core/project.js';
-import { evaluateQueueBreaker, isQueuePaused } from './core/queue-breaker.js';
-import { launchHoldView, summariseQueue, type LaunchHoldView, type QueueSummary } from './core/queue-summary.js';
 import { evidenceCandidates, reconcile } from './core/reconcile.js';
 import type { RegistryDocument } from './core/registry-document.js';
 import { planRetries } from './core/retry.js';
 import { watchedServers } from './core/tmux-servers.js';
 import { scanIsClear, type Snapshot, type SourceReport } from './core/snapshot.js';
-import { canTransition } from './core/state-machine.js';
 import { messageOf } from './errors.js';
 import { gatherEvidence } from './evidence/gather.js';
 import { executeActions, type ActionOutcome } from './heal/execute.js';
 import { agentKillSafety } from './heal/kill-tree.js';
 import type { Logger } from './log.js';
 import { keepLeased, type ProjectLeases } from './registry/leases.js';
-import type { RegistryStore, Transaction } from './registry/store.js';
+import type { RegistryStore } from './registry/store.js';
 import { scan } from './scan/scanner.js';
+import { commitOutcomes, commitPlan, type CommitContext } from './cycle/commit.js';
 import type { CycleSources } from './sources/source-set.js';
 import type { SourceSyncReport } from './sources/source.js';
 
@@ -134,97 +124,6 @@ export const socketsToScan = watchedServers;
 
 function sessionKey(socket: string | null, session: string | null): string {
   return JSON.stringify([socket, session]);
-}
-
-function newIntentId(): string {
-  return randomBytes(6).toString('hex');
-}
-
-/** The identity of a project as the plan saw it: if any of this changed, the plan is stale for it. */
-function fingerprint(p: Project): string {
-  return JSON.stringify([p.state, p.pid, p.pidStartTime, p.session, p.tmuxSocket, p.startedAt, p.attempts]);
-}
-
-function actionAudit(o: ActionOutcome, at: string, by: string) {
-  const a = o.action;
-  return {
-    at,
-    type: 'action' as const,
-    project: a.project,
-    by,
-    action: a.kind,
-    outcome: o.outcome,
-    detail: o.detail,
-    reason: a.reason,
-    pid: a.kind === 'kill_tree' ? a.pid : (o.launched?.pid ?? null),
-    session: a.session,
-    tmuxSocket: a.tmuxSocket,
-  };
-}
-
-interface Applier {
-  doc: RegistryDocument;
-  tx: Transaction;
-  now: number;
-  by: string;
-  onEnter: EnterHook;
-  reports: TransitionReport[];
-}
-
-/** Apply one planned move if the project is still where the plan found it. */
-function applyPlanned(a: Applier, t: PlannedTransition): boolean {
-  const project = findProject(a.doc, t.project);
-  // A move the state machine forbids would throw and lose the whole commit, every cycle: skip it instead.
-  if (!project || project.state !== t.from || !canTransition(t.from, t.to)) return false;
-  const { record } = applyTransition(a.doc, project, t.to, { now: a.now, by: a.by, reason: t.reason, patch: t.patch, details: t.details }, a.onEnter);
-  a.tx.audit(record);
-  a.reports.push({ project: t.project, from: t.from, to: t.to, reason: t.reason });
-  return true;
-}
-
-function applyPlannedUpdate(a: Applier, u: PlannedUpdate): void {
-  const project = findProject(a.doc, u.project);
-  if (!project) return;
-  const note = u.note ? { reason: u.note, now: a.now, by: a.by, details: u.details } : undefined;
-  const { record } = applyUpdate(a.doc, project, u.patch, note);
-  if (record) a.tx.audit(record);
-}
-
-/** Terminal projects past the retention move to the archive. */
-function archiveExpired(doc: RegistryDocument, tx: Transaction, config: AgentConfig, now: number): number {
-  if (config.retentionDays <= 0) return 0;
-  const cutoff = now - config.retentionDays * 86_400_000;
-  const keep: Project[] = [];
-  let moved = 0;
-  for (const p of doc.projects) {
-    if (isExpired(p, cutoff)) {
-      tx.archive(p);
-      moved += 1;
-    } else keep.push(p);
-  }
-  doc.projects = keep;
-  return moved;
-}
-
-/** A terminal project that ended before `cutoff` and will not be retried. */
-function isExpired(p: Project, cutoff: number): boolean {
-  const ended = ms(p.endedAt);
-  // A failed project that may still be retried stays.
-  const waitingRetry = p.state === 'failed' && p.nextAttemptAt !== null;
-  return isTerminal(p.state) && ended !== null && ended < cutoff && !waitingRetry;
-}
-
-/**
- * Whether the first write has anything to commit. A steady queue (nothing to
- * move, update, act on, settle or archive) skips it: no lock, no re-read of
- * the registry, no rewrite.
- */
-function hasObservations(doc: RegistryDocument, plan: Plan, cyclePlan: CyclePlan, config: AgentConfig, now: number, leader: boolean): boolean {
-  if (plan.transitions.length > 0 || plan.updates.length > 0 || plan.actions.length > 0 || cyclePlan.recoveredIntents.length > 0) return true;
-  if (cyclePlan.activityUpdates.length > 0) return true;
-  if (!leader) return false;
-  if (JSON.stringify(doc.queue) !== JSON.stringify(cyclePlan.queue)) return true;
-  return config.retentionDays > 0 && doc.projects.some((p) => isExpired(p, now - config.retentionDays * 86_400_000));
 }
 
 /** A cycle result with nothing in it yet (also the base of test fixtures). */
@@ -403,12 +302,19 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const plan = guarded.plan;
   result.detections = plan.detections;
   result.staleMarkers = plan.staleMarkers;
-  result.blocked = guarded.blocked.map((b) => ({ project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail }));
-  for (const b of guarded.blocked) log.warn('action held back by the guard', { project: b.action.project, action: b.action.kind, reason: b.reason, detail: b.detail });
+  result.blocked = guarded.blocked.map((b) => ({
+    project: b.action.project,
+    action: b.action.kind,
+    reason: b.reason,
+    detail: b.detail,
+  }));
+  for (const b of result.blocked) log.warn('action held back by the guard', { ...b });
 
   if (dryRun) {
-    result.transitions = plan.transitions.map((t) => ({ project: t.project, from: t.from, to: t.to, reason: t.reason }));
-    result.actions = plan.actions.map((a) => ({ project: a.project, action: a.kind, outcome: 'planned', detail: describeAction(a), reason: a.reason }));
+    result.transitions = plan.transitions.map(({ project, from, to, reason }) => ({ project, from, to, reason }));
+    result.actions = plan.actions.map((a) => {
+      return { project: a.project, action: a.kind, outcome: 'planned', detail: describeAction(a), reason: a.reason };
+    });
     result.queue = summariseQueue(doc, options.config, now, { scanOk: scanIsClear(snapshot), hostId: options.hostId });
     registry = doc;
     return finish();
@@ -416,119 +322,85 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
 
   plan.actions = await keepLeased(plan.actions, options.projectLeases, log);
   const leader = options.leader !== false;
-  const onEnter = policyEnterHook(options.config, random);
-  const write = hasObservations(doc, plan, cyclePlan, options.config, now, leader);
-  const seen = new Map(write ? doc.projects.map((p) => [p.id, fingerprint(p)]) : []);
-  let runnable: HealAction[] = [];
-  const intentIds = new Map<HealAction, string>();
-
+  const commit: CommitContext = {
+    store: options.store,
+    config: options.config,
+    log,
+    by,
+    onEnter: policyEnterHook(options.config, random),
+    leader,
+    fence: options.fence ?? null,
+  };
+  let runnable: HealAction[];
+  let intentIds: ReadonlyMap<HealAction, string>;
   try {
-    if (write) await options.store.update((fresh, tx) => {
-      // A store with optimistic concurrency may run this again on a fresh copy: start over each time.
-      result.transitions.length = 0;
-      result.counts.queueTrips = 0;
-      intentIds.clear();
-      const at = iso(now);
-      const a: Applier = { doc: fresh, tx, now, by, onEnter, reports: result.transitions };
-      const stale = new Set(fresh.projects.filter((p) => seen.has(p.id) && seen.get(p.id) !== fingerprint(p)).map((p) => p.id));
-      for (const id of stale) log.info('project changed during the cycle; its plan is dropped', { project: id });
-      const current = (id: string | null) => id === null || !stale.has(id);
-
-      fresh.intents = fresh.intents.filter((i) => !cyclePlan.recoveredIntents.includes(i.id));
-      // An operator paused or resumed the queue since the plan was made: their record stands, and a
-      // queue paused now gets no retry and no launch from a plan that did not know.
-      const queueMoved = JSON.stringify(fresh.queue) !== JSON.stringify(doc.queue);
-      const pausedNow = queueMoved && isQueuePaused(fresh.queue, now);
-      const isRetry = (t: PlannedTransition) => t.from === 'failed' && t.to === 'queued';
-      for (const u of cyclePlan.activityUpdates) if (current(u.project)) applyPlannedUpdate(a, u);
-      for (const t of plan.transitions) if (current(t.project) && !(pausedNow && isRetry(t))) applyPlanned(a, t);
-      for (const u of plan.updates) if (current(u.project)) applyPlannedUpdate(a, u);
-      result.counts.extensions = plan.updates.filter((u) => u.note === 'extended' || u.patch.timeoutExtensions !== undefined).length;
-      result.counts.retries = result.transitions.filter((t) => t.from === 'failed' && t.to === 'queued').length;
-
-      if (leader && !queueMoved && JSON.stringify(fresh.queue) !== JSON.stringify(cyclePlan.queue)) {
-        fresh.queue = cyclePlan.queue;
-        if (cyclePlan.queueEvent) {
-          tx.audit({ at, type: 'note', project: null, by, reason: `queue breaker ${cyclePlan.queueEvent}`, queue: cyclePlan.queue });
-          if (cyclePlan.queueEvent === 'tripped') result.counts.queueTrips += 1;
-          log.warn(`queue breaker ${cyclePlan.queueEvent}`, { trippedBy: cyclePlan.queue.trippedBy, resumeAt: cyclePlan.queue.resumeAt });
-        }
-      }
-
-      const launchable = (act: HealAction) => !pausedNow && act.project !== null && findProject(fresh, act.project)?.state === 'queued';
-      runnable = plan.actions.filter((act) => current(act.project) && (act.kind !== 'launch' || launchable(act)));
-      for (const act of runnable) {
-        const id = newIntentId();
-        intentIds.set(act, id);
-        fresh.intents.push(intentFor(act, id, at, by));
-      }
-      const archived = leader ? archiveExpired(fresh, tx, options.config, now) : 0;
-      if (archived > 0) log.info('terminal projects archived', { count: archived });
-    }, leader ? { fence: options.fence ?? null } : {});
+    const { activityUpdates, recoveredIntents, queue, queueEvent } = cyclePlan;
+    const committed = await commitPlan({ doc, plan, activityUpdates, recoveredIntents, queue, queueEvent }, commit, now);
+    result.transitions.push(...committed.transitions);
+    result.counts = { ...result.counts, ...committed.counts };
+    ({ runnable, intentIds } = committed);
   } catch (err) {
     result.errors.push({ source: 'registry', message: messageOf(err) });
     log.error('registry write failed; no action taken', { error: messageOf(err) });
     return finish();
   }
 
-  const outcomes = await executeActions(runnable, { config: options.config, now: clock, ...(options.procRoot ? { procRoot: options.procRoot } : {}), ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}) });
-  for (const o of outcomes) {
-    result.actions.push({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail, reason: o.action.reason });
-    const level = o.outcome === 'failure' ? 'error' : 'info';
-    log[level](`${o.action.kind} ${o.outcome}`, { project: o.action.project, detail: o.detail, reason: o.action.reason });
-  }
+  const outcomes = await heal(runnable, options, clock, result);
 
-  if (outcomes.length > 0) {
-    const planned = result.transitions.length;
-    try {
-      await options.store.update((fresh, tx) => {
-        result.transitions.length = planned;
-        result.counts.launches = 0;
-        const done = clock();
-        const at = iso(done);
-        const a: Applier = { doc: fresh, tx, now: done, by, onEnter, reports: result.transitions };
-        for (const o of outcomes) {
-          tx.audit(actionAudit(o, at, by));
-          const act = o.action;
-          if (act.kind === 'launch' && o.launchFailure) {
-            // A launch that did not start is a failed attempt (retried with backoff, counted by the
-            // breakers); left queued it would be tried again every cycle and hold its slot.
-            const [attempted, failed] = failedLaunchMoves(act, o.detail, o.launchFailure);
-            if (applyPlanned(a, attempted)) applyPlanned(a, failed);
-            continue;
-          }
-          if (o.outcome !== 'success' || act.project === null || !act.then) continue;
-          const project = findProject(fresh, act.project);
-          if (!project) continue;
-          const patch = o.launched ? { ...act.then.patch, ...o.launched } : act.then.patch;
-          if (applyPlanned(a, { project: project.id, from: project.state, to: act.then.to, reason: act.then.reason, ...(patch ? { patch } : {}) })) {
-            if (act.kind === 'launch') result.counts.launches += 1;
-          }
-        }
-        // A launch whose outcome is unknown (tmux timed out: its session may exist) keeps its
-        // intent; the next cycle adopts the session or, when it is missing, launches again.
-        const unknown = (o: ActionOutcome) => o.action.kind === 'launch' && o.outcome === 'failure' && !o.launchFailure;
-        const settled = new Set(outcomes.filter((o) => !unknown(o)).map((o) => intentIds.get(o.action)));
-        fresh.intents = fresh.intents.filter((i) => !settled.has(i.id));
-      });
-    } catch (err) {
-      // The intents stay in the registry: the next cycle finishes them from what it sees.
-      result.errors.push({ source: 'registry', message: messageOf(err) });
-      log.error('registry write of action outcomes failed; the next cycle finishes the recorded intents', { error: messageOf(err) });
-    }
-  }
   try {
-    const committed = await options.store.load();
-    registry = committed;
-    const view = { scanOk: scanIsClear(snapshot), hostId: options.hostId };
-    result.queue = summariseQueue(committed, options.config, clock(), view);
-    result.counts.breakerTrips = breakerTrips(committed, result.transitions);
+    const committed = await commitOutcomes(outcomes, intentIds, commit, clock);
+    result.transitions.push(...committed.transitions);
+    result.counts.launches = committed.launches;
   } catch (err) {
+    // The intents stay in the registry: the next cycle finishes them from what it sees.
     result.errors.push({ source: 'registry', message: messageOf(err) });
+    const error = messageOf(err);
+    log.error('registry write of action outcomes failed; the next cycle finishes the recorded intents', { error });
   }
+  registry = await observe(options, snapshot, clock, result);
   // Sources: the agent's terminal decisions go back to the queues they came from.
   if (sources && registry) registry = await sources.writeBack(registry, sourceStep());
   return finish();
+}
+
+/** Run the committed actions (concurrently: one grace per cycle) and report each outcome. */
+async function heal(
+  runnable: HealAction[],
+  options: CycleOptions,
+  clock: () => number,
+  result: CycleResult,
+): Promise<ActionOutcome[]> {
+  const where = {
+    ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+    ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
+  };
+  const outcomes = await executeActions(runnable, { config: options.config, now: clock, ...where });
+  for (const o of outcomes) {
+    const { project, kind, reason } = o.action;
+    result.actions.push({ project, action: kind, outcome: o.outcome, detail: o.detail, reason });
+    const level = o.outcome === 'failure' ? 'error' : 'info';
+    options.log[level](`${kind} ${o.outcome}`, { project, detail: o.detail, reason });
+  }
+  return outcomes;
+}
+
+/** The registry as committed, and what the cycle's report says about it; null when it cannot be read. */
+async function observe(
+  options: CycleOptions,
+  snapshot: Snapshot,
+  clock: () => number,
+  result: CycleResult,
+): Promise<RegistryDocument | null> {
+  try {
+    const committed = await options.store.load();
+    const view = { scanOk: scanIsClear(snapshot), hostId: options.hostId };
+    result.queue = summariseQueue(committed, options.config, clock(), view);
+    result.counts.breakerTrips = breakerTrips(committed, result.transitions);
+    return committed;
+  } catch (err) {
+    result.errors.push({ source: 'registry', message: messageOf(err) });
+    return null;
+  }
 }
 
 /** Breakers opened this cycle: projects failed now whose last history entry says the breaker opened. */

@@ -1,30 +1,18 @@
 /**
- * One error class per failure, each with its exit code (DESIGN §9). The CLI
- * and the HTTP server map errors to exit codes and statuses in one place,
- * through `exitCodeOf` and `httpStatusOf`.
+ * One error class per failure. They are plain domain errors: which exit code
+ * or HTTP status each one means is decided at the edges, in one table each
+ * (src/cli/exit-codes.ts, src/server/http-status.ts).
  */
 
-export const EXIT = {
-  ok: 0,
-  problems: 1,
-  usage: 2,
-  registryUnreadable: 3,
-} as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
-
 export class AgentError extends Error {
-  readonly exitCode: ExitCode = EXIT.problems;
-  readonly httpStatus: number = 500;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
   }
 }
 
-/** Bad CLI arguments, HTTP bodies or other input: exit 2, HTTP 400. */
+/** Bad CLI arguments, HTTP bodies or other input. */
 export class InputError extends AgentError {
-  override readonly exitCode = EXIT.usage;
-  override readonly httpStatus = 400;
   /** The input field at fault, named as the HTTP API names it (`pid`, `session`...), when there is one. */
   readonly field: string | undefined;
   constructor(message: string, options?: ErrorOptions & { field?: string }) {
@@ -33,10 +21,8 @@ export class InputError extends AgentError {
   }
 }
 
-/** An invalid configuration value: exit 2. */
+/** An invalid configuration value. */
 export class ConfigError extends AgentError {
-  override readonly exitCode = EXIT.usage;
-  override readonly httpStatus = 500;
   constructor(
     readonly key: string,
     message: string,
@@ -45,20 +31,15 @@ export class ConfigError extends AgentError {
   }
 }
 
-/** A project id that is not in the registry: exit 2, HTTP 404. */
+/** A project id that is not in the registry. */
 export class UnknownProjectError extends AgentError {
-  override readonly exitCode = EXIT.usage;
-  override readonly httpStatus = 404;
   constructor(readonly projectId: string) {
     super(`no project with id "${projectId}" in the registry`);
   }
 }
 
-/** The registry does not exist as a readable file, does not parse, or does not validate: exit 3, HTTP 503. */
-export class RegistryUnreadableError extends AgentError {
-  override readonly exitCode = EXIT.registryUnreadable;
-  override readonly httpStatus = 503;
-}
+/** The registry does not exist as a readable file, does not parse, or does not validate. */
+export class RegistryUnreadableError extends AgentError {}
 
 /** The registry failed validation; `issues` name the project and field. */
 export class RegistryCorruptError extends RegistryUnreadableError {
@@ -71,24 +52,17 @@ export class RegistryCorruptError extends RegistryUnreadableError {
   }
 }
 
-/** A command refused for a reason of state (e.g. a live project without --force): exit 1, HTTP 409. */
-export class ConflictError extends AgentError {
-  override readonly exitCode = EXIT.problems;
-  override readonly httpStatus = 409;
-}
+/** A command refused for a reason of state (e.g. a live project without --force). */
+export class ConflictError extends AgentError {}
 
 /**
- * A second daemon on a JSON registry another `agent serve` holds: exit 2.
+ * A second daemon on a JSON registry another `agent serve` holds.
  * One daemon per registry, or two would launch the same project twice.
  */
-export class RegistryHeldError extends AgentError {
-  override readonly exitCode = EXIT.usage;
-  override readonly httpStatus = 409;
-}
+export class RegistryHeldError extends AgentError {}
 
-/** The HTTP server cannot bind its address (in use, not local, not permitted): exit 2, one line. */
+/** The HTTP server cannot bind its address (in use, not local, not permitted). */
 export class ListenError extends AgentError {
-  override readonly exitCode = EXIT.usage;
   constructor(
     readonly address: string,
     cause: NodeJS.ErrnoException,
@@ -108,14 +82,6 @@ export class ListenError extends AgentError {
 /** A queue-wide write carried a leader fencing token older than the newest one issued: another agent leads now. */
 export class LeaseLostError extends ConflictError {}
 
-export function exitCodeOf(err: unknown): ExitCode {
-  return err instanceof AgentError ? err.exitCode : EXIT.problems;
-}
-
-export function httpStatusOf(err: unknown): number {
-  return err instanceof AgentError ? err.httpStatus : 500;
-}
-
 /**
  * A value shown in an error message: JSON, at most `max` characters. Never
  * throws: a value nested too deeply to serialise (a hostile body, config or
@@ -125,7 +91,10 @@ export function previewValue(value: unknown, max = 60): string {
   let text: string;
   try {
     // A long string is cut before it is serialised: a 10 MB value costs nothing to show.
-    text = typeof value === 'string' && value.length > max ? JSON.stringify(value.slice(0, max)) : (JSON.stringify(value) ?? String(value));
+    text =
+      typeof value === 'string' && value.length > max
+        ? JSON.stringify(value.slice(0, max))
+        : (JSON.stringify(value) ?? String(value));
   } catch {
     text = Array.isArray(value) ? '(a list nested too deeply to show)' : `(${typeof value} nested too deeply to show)`;
   }

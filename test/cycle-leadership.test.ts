@@ -11,7 +11,7 @@ import { newProject } from '../src/core/project.js';
 import { emptyDocument, type Intent } from '../src/core/registry-document.js';
 import { runCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
-import { MemoryStore } from '../src/registry/memory-store.js';
+import { MemoryStore } from './helpers/memory-store.js';
 import { PrivateTmux } from './helpers/tmux.js';
 
 describe('cycle: leadership and host scoping', () => {

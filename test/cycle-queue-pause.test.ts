@@ -12,7 +12,7 @@ import { pauseQueue } from '../src/core/queue-breaker.js';
 import { emptyDocument, type RegistryDocument } from '../src/core/registry-document.js';
 import { runCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
-import { MemoryStore } from '../src/registry/memory-store.js';
+import { MemoryStore } from './helpers/memory-store.js';
 import type { Transaction } from '../src/registry/store.js';
 import { PrivateTmux } from './helpers/tmux.js';
 

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { iso, newProject, type Project, type ProjectState } from '../../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import { parseStat } from '../../src/scan/proc-table.js';
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Undo steps, run newest first, each at most once, whatever failed before. */
@@ -52,8 +53,7 @@ export function tempDir(teardown: Teardown, prefix: string): string {
 
 /** Field 22 of /proc/<pid>/stat. */
 export function startTimeOf(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+  return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).startTime;
 }
 
 /** Number of PIDs in /proc now. */
@@ -131,8 +131,7 @@ export async function idleProcesses(teardown: Teardown, count: number): Promise<
       .filter((n) => /^\d+$/.test(n))
       .filter((n) => {
         try {
-          const text = readFileSync(`/proc/${n}/stat`, 'utf8');
-          return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[2]) === pgid;
+          return parseStat(readFileSync(`/proc/${n}/stat`, 'utf8')).pgid === pgid;
         } catch {
           return false;
         }
@@ -262,9 +261,7 @@ export function rssOf(pid: number): { rssMiB: number; peakMiB: number } {
 
 /** utime + stime of a process, in ms (clock ticks of 10 ms on Linux). */
 export function cpuMsOf(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return (parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuTicks ?? 0) * 10;
 }
 
 export function machine(): string {

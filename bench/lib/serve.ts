@@ -78,7 +78,7 @@ export async function startServe(teardown: Teardown, options: ServeOptions): Pro
   try {
     await waitForHttp(`${url}${until}`, timeoutMs);
   } catch (err) {
-    throw new Error(`agent serve did not answer: ${err instanceof Error ? err.message : String(err)}\n${output()}`);
+    throw new Error(`agent serve did not answer: ${err instanceof Error ? err.message : String(err)}\n${output()}`, { cause: err });
   }
   return { child, url, output };
 }

@@ -66,7 +66,7 @@ function parseSets(pairs: readonly string[]): Flags {
 }
 
 export function globalOptions(command: Command): GlobalOptions {
-  return command.optsWithGlobals() as GlobalOptions;
+  return command.optsWithGlobals<GlobalOptions>();
 }
 
 /**

@@ -1,7 +1,7 @@
-/** The `agent` command line (DESIGN §9): the commander program and its runner. */
-import { readFileSync } from 'node:fs';
+/** The `agent` command line: the commander program and its runner. */
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, exitCodeOf, messageOf } from '../errors.js';
+import { messageOf } from '../errors.js';
+import { EXIT, exitCodeOf } from './exit-codes.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerHeal } from './commands/heal.js';
@@ -12,16 +12,12 @@ import { registerRecovery } from './commands/recovery.js';
 import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { packageVersion } from '../version.js';
 
 export function buildProgram(): Command {
   const program = new Command('agent')
     .description('tmux-orchestrator-agent: keeps a queue of tmux-hosted AI-agent projects healthy')
-    .version(version(), '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .option('-c, --config <file>', 'YAML or JSON config file (see config/default.yaml)')
     .option(
       '-r, --registry <path|url>',

@@ -1,9 +1,11 @@
 /**
- * Runs one command action: builds the context, maps errors to the exit codes
- * of DESIGN §9 in one place, and keeps stdout for output only.
+ * Runs one command action: builds the context, maps errors to exit codes
+ * (exit-codes.ts), and keeps stdout for output only.
  */
 import type { Command } from 'commander';
-import { EXIT, exitCodeOf, messageOf } from '../errors.js';
+import { AgentError, messageOf } from '../errors.js';
+import { TmuxCommandError } from '../scan/tmux-command.js';
+import { EXIT, exitCodeOf } from './exit-codes.js';
 import { buildContext, globalOptions, type CliContext } from './context.js';
 
 export type Action = (ctx: CliContext) => Promise<number | void>;
@@ -23,7 +25,7 @@ export interface RunOptions {
 }
 
 export async function run(command: Command, action: Action, options: RunOptions = {}): Promise<void> {
-  const json = (command.opts() as { json?: boolean }).json === true;
+  const json = command.opts<{ json?: boolean }>().json === true;
   let ctx: CliContext | undefined;
   try {
     ctx = buildContext(globalOptions(command), process.env, options.daemon ? {} : { defaultLogLevel: 'warn' });
@@ -33,7 +35,8 @@ export async function run(command: Command, action: Action, options: RunOptions 
     const code = exitCodeOf(err);
     process.stderr.write(`agent: ${messageOf(err)}\n`);
     if (json) printJson({ error: { message: messageOf(err), exitCode: code, type: err instanceof Error ? err.name : 'Error' } });
-    if (code === EXIT.problems && !(err instanceof Error && 'exitCode' in err)) {
+    // An error of no known kind is a bug or an I/O failure: the log keeps its stack.
+    if (code === EXIT.problems && !(err instanceof AgentError || err instanceof TmuxCommandError)) {
       ctx?.log.error('command failed', { error: messageOf(err), stack: err instanceof Error ? err.stack : undefined });
     }
     process.exitCode = code;

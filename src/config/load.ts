@@ -187,7 +187,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-/** Load the configuration: defaults < file < environment < flags (DESIGN §8). */
+/** Load the configuration: defaults < file < environment < flags. */
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
   const sources: Record<string, string> = {};

@@ -126,7 +126,7 @@ function parseEntry(raw: unknown, index: number): SourceConfig {
       tmuxSocket,
       readOnly: optionalBool(entry, index, 'readOnly') ?? false,
       heal: optionalBool(entry, index, 'heal') ?? true,
-      busyTimeoutMs: (timeout as number | undefined) ?? 10_000,
+      busyTimeoutMs: timeout ?? 10_000,
     };
   }
   const pattern = entry['pattern'];

@@ -1,5 +1,5 @@
 /**
- * Full-jitter exponential backoff (DESIGN §7): the delay before attempt n is
+ * Full-jitter exponential backoff (docs/design.md#self-healing-policy): the delay before attempt n is
  * drawn uniformly from [0, min(cap, base × 2^(n-1))) seconds. Pure: the random
  * source is an argument, so tests pass a fixed one or use `noJitterDelaySec`.
  */

@@ -1,5 +1,5 @@
 /**
- * The per-project circuit breaker (DESIGN §7) over the persisted BreakerRecord.
+ * The per-project circuit breaker (docs/design.md#self-healing-policy) over the persisted BreakerRecord.
  * Pure: `now` is epoch milliseconds, dates in the record are ISO strings.
  *
  * Only `closed` and `open` are ever written by the failure/success steps; an

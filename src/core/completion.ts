@@ -1,5 +1,5 @@
 /**
- * Completion scoring (DESIGN §6). Pure: the evidence was gathered elsewhere
+ * Completion scoring (docs/design.md#completion-detection). Pure: the evidence was gathered elsewhere
  * (src/evidence/) and arrives as data; phases are read from the project record
  * itself, so they never need I/O.
  *

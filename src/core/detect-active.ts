@@ -1,5 +1,5 @@
 /**
- * The rules for one active project (DESIGN §5): completion first, then a
+ * The rules for one active project (docs/design.md#liveness-and-detection): completion first, then a
  * launched command's failing exit status, zombie, phantom, timeout with
  * extensions, the timing-out grace, and stale heartbeats. Pure: everything arrives in the context, `now` included.
  *

@@ -1,5 +1,5 @@
 /**
- * Leftovers (DESIGN §5): sessions nobody live owns, processes of finished
+ * Leftovers (docs/design.md#liveness-and-detection): sessions nobody live owns, processes of finished
  * projects, and defunct processes inside tracked trees.
  *
  * Ownership is by exact session name and socket. A session owned by any
@@ -28,7 +28,7 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
   for (const p of projects) {
     if (p.session === null) continue;
     let bySession = owned.get(p.tmuxSocket);
-    if (!bySession) owned.set(p.tmuxSocket, (bySession = new Map()));
+    if (!bySession) owned.set(p.tmuxSocket, (bySession = new Map<string, Project[]>()));
     const list = bySession.get(p.session);
     if (list) list.push(p);
     else bySession.set(p.session, [p]);
@@ -90,13 +90,13 @@ export function detectLeftoverProcesses(projects: readonly Project[], local: rea
   );
   for (const project of local) {
     if (!isTerminal(project.state) || project.pid === null || project.pidStartTime === null) continue;
-    const process = snapshot.processes.byPid.get(project.pid);
-    if (!process || process.startTime !== project.pidStartTime) continue;
+    const seen = snapshot.processes.byPid.get(project.pid);
+    if (!seen || seen.startTime !== project.pidStartTime) continue;
     if (claimed.has(`${project.pid}:${project.pidStartTime}`)) continue;
     const ended = ms(project.endedAt);
     if (ended === null || now - ended <= graceMs) continue;
     if (pidStatusOf(project, snapshot).status !== 'alive') {
-      const reason = `pid ${project.pid} (${process.comm}) of ${project.state} project ${project.id} is defunct ${secs(now - ended)} after it ended: its parent (pid ${process.ppid}) never reaped it; nothing to kill`;
+      const reason = `pid ${project.pid} (${seen.comm}) of ${project.state} project ${project.id} is defunct ${secs(now - ended)} after it ended: its parent (pid ${seen.ppid}) never reaped it; nothing to kill`;
       plan.detections.push(detection('defunct_process', project, reason));
       continue;
     }

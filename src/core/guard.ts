@@ -1,5 +1,5 @@
 /**
- * The blast-radius guard (DESIGN §7): strips destructive actions from a plan
+ * The blast-radius guard (docs/design.md#self-healing-policy): strips destructive actions from a plan
  * when the scan is not trustworthy or the plan would kill too much. Pure.
  *
  * Rules, in order:

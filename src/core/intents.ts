@@ -1,5 +1,5 @@
 /**
- * Intents (DESIGN §7): a destructive action or a launch is written to the
+ * Intents (docs/architecture.md#crash-safety): a destructive action or a launch is written to the
  * registry before it runs. A cycle that finds intents left by a crashed one
  * (or by a launch whose tmux timed out, so that its session may exist)
  * finishes them from what it sees now — never by repeating a kill:
@@ -85,6 +85,12 @@ export function recoverIntents(intents: readonly Intent[], projects: readonly Pr
     const server = findServer(snapshot, intent.tmuxSocket);
     const sessionPanes = intent.session !== null && server ? server.sessions.get(intent.session) : undefined;
     recovery.settled.push(intent.id);
+    // The kill's target is gone: the kill is done, and its follow-up move is due.
+    const killDone = (target: string): void => {
+      const t = followUp(project, intent, `finished after a restart: ${target} is gone`, recovery.notes);
+      if (t) recovery.transitions.push(t);
+      recovery.notes.push(`intent ${intent.id}: ${target} is gone; kill counted as done`);
+    };
     switch (intent.action) {
       case 'kill_tree': {
         const proc = intent.pid === null ? undefined : snapshot.processes.byPid.get(intent.pid);
@@ -93,9 +99,7 @@ export function recoverIntents(intents: readonly Intent[], projects: readonly Pr
           recovery.notes.push(`intent ${intent.id}: kill of pid ${intent.pid} interrupted and the tree still lives; re-planned`);
           break;
         }
-        const t = followUp(project, intent, `finished after a restart: pid ${intent.pid} is gone`, recovery.notes);
-        if (t) recovery.transitions.push(t);
-        recovery.notes.push(`intent ${intent.id}: pid ${intent.pid} is gone; kill counted as done`);
+        killDone(`pid ${intent.pid}`);
         break;
       }
       case 'kill_session': {
@@ -103,9 +107,7 @@ export function recoverIntents(intents: readonly Intent[], projects: readonly Pr
           recovery.notes.push(`intent ${intent.id}: session ${intent.session} still exists; re-planned`);
           break;
         }
-        const t = followUp(project, intent, `finished after a restart: session ${intent.session} is gone`, recovery.notes);
-        if (t) recovery.transitions.push(t);
-        recovery.notes.push(`intent ${intent.id}: session ${intent.session} is gone; kill counted as done`);
+        killDone(`session ${intent.session}`);
         break;
       }
       case 'launch': {

@@ -1,6 +1,6 @@
 /**
- * The one rule of which processes and sessions may be signalled (DESIGN §7
- * safety rules). The executor asks it right before each signal with what it
+ * The one rule of which processes and sessions may be signalled
+ * (docs/design.md#safety-rules-for-every-destructive-action). The executor asks it right before each signal with what it
  * reads then; the guard asks it with what the scan saw, so a dry-run plan
  * shows a kill the executor would refuse as held back, with the same reason,
  * never as a kill. Pure: who "we" are arrives as data.
@@ -38,11 +38,11 @@ export function pidRefusal(pid: number, safety: KillSafety): KillRefusal | null 
 }
 
 /** Why a process other than the agent's own user's is left alone, or null when it may be signalled. */
-export function ownerRefusal(process: Pick<ProcessInfo, 'uid'>, safety: KillSafety): KillRefusal | null {
-  if (safety.allowForeignUsers || (process.uid !== null && process.uid === safety.uid)) return null;
+export function ownerRefusal(owner: Pick<ProcessInfo, 'uid'>, safety: KillSafety): KillRefusal | null {
+  if (safety.allowForeignUsers || (owner.uid !== null && owner.uid === safety.uid)) return null;
   return {
     reason: 'foreign_user',
-    detail: `owned by uid ${process.uid ?? 'unknown'}, not ours (${safety.uid ?? 'unknown'}); allowForeignUsers is off`,
+    detail: `owned by uid ${owner.uid ?? 'unknown'}, not ours (${safety.uid ?? 'unknown'}); allowForeignUsers is off`,
   };
 }
 

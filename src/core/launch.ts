@@ -1,5 +1,5 @@
 /**
- * The launcher's choice (DESIGN §7): which queued projects the agent starts
+ * The launcher's choice (docs/design.md#self-healing-policy): which queued projects the agent starts
  * this cycle. Pure: `now`, the host id and the session-suffix source are
  * arguments; the tmux call happens in heal/.
  */
@@ -67,7 +67,7 @@ export function launchOrder(a: Project, b: Project): number {
  * tmux would refuse the launch as a duplicate, attempt after attempt, while
  * the old session runs on untracked.
  *
- * @param random source of the session-name suffix (default Math.random).
+ * @param random source of the session-name suffix.
  * @param holds launch holds of usage limits (default none).
  */
 export function selectLaunches(
@@ -76,7 +76,7 @@ export function selectLaunches(
   config: LaunchConfig,
   now: number,
   hostId: string,
-  random: RandomSource = Math.random,
+  random: RandomSource,
   holds: LaunchHolds | null = null,
 ): LaunchAction[] {
   if (isQueuePaused(queue, now)) return [];

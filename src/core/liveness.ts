@@ -1,5 +1,5 @@
 /**
- * What the snapshot says about one project's process and session (DESIGN §5).
+ * What the snapshot says about one project's process and session (docs/design.md#liveness-and-detection).
  * Each side is known-alive, known-dead, or unknown: a source that could not be
  * read, or a PID whose identity cannot be verified, is never taken for "dead",
  * so no project is failed on a blind spot.
@@ -92,15 +92,15 @@ function groupLivesOn(snapshot: Snapshot, pgid: number): boolean {
 export function pidStatusOf(project: Project, snapshot: Snapshot): { status: PidStatus; process: ProcessInfo | undefined } {
   if (project.pid === null) return { status: 'none', process: undefined };
   if (!processScanOk(snapshot)) return { status: 'unknown', process: undefined };
-  const process = snapshot.processes.byPid.get(project.pid);
-  if (!process) return { status: 'gone', process };
-  if (project.pidStartTime === null || process.startTime === null) return { status: 'unverified', process };
-  if (process.startTime !== project.pidStartTime) return { status: 'reused', process };
+  const seen = snapshot.processes.byPid.get(project.pid);
+  if (!seen) return { status: 'gone', process: seen };
+  if (project.pidStartTime === null || seen.startTime === null) return { status: 'unverified', process: seen };
+  if (seen.startTime !== project.pidStartTime) return { status: 'reused', process: seen };
   // A defunct process has exited. tmux drops a pane's session before it reaps the pane's process,
   // so "defunct pid, session missing" is a command that just ended, not a zombie to kill; it is gone
   // unless its group lives on without it.
-  if (isDefunct(process) && !(process.pgid === process.pid && groupLivesOn(snapshot, process.pid))) return { status: 'gone', process };
-  return { status: 'alive', process };
+  if (isDefunct(seen) && !(seen.pgid === seen.pid && groupLivesOn(snapshot, seen.pid))) return { status: 'gone', process: seen };
+  return { status: 'alive', process: seen };
 }
 
 export function livenessOf(project: Project, snapshot: Snapshot): Liveness {

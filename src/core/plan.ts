@@ -1,5 +1,5 @@
 /**
- * A Plan is what one cycle decided, before anything is executed (DESIGN §2):
+ * A Plan is what one cycle decided, before anything is executed (docs/architecture.md#one-cycle):
  * state moves, field updates, destructive actions, and the stuck conditions it
  * saw. Every item carries a human-readable reason.
  */

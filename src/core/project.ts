@@ -1,5 +1,5 @@
 /**
- * The project record as the registry holds it (DESIGN §4), in its normalised
+ * The project record as the registry holds it (docs/design.md#the-document), in its normalised
  * in-memory form: every known field is present (null when unknown), times are
  * ISO-8601 UTC strings exactly as stored. Unknown fields an orchestrator keeps
  * ride along untouched in the index signature.
@@ -30,7 +30,7 @@ export function isTerminal(state: ProjectState): boolean {
 export const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
 export type BreakerState = (typeof BREAKER_STATES)[number];
 
-/** Per-project circuit breaker, persisted in the registry (DESIGN §7). */
+/** Per-project circuit breaker, persisted in the registry (docs/design.md#self-healing-policy). */
 export interface BreakerRecord {
   state: BreakerState;
   consecutiveFailures: number;
@@ -58,7 +58,7 @@ export interface Phase {
 export const COMPLETION_METHODS = ['marker', 'exit', 'phases', 'git', 'output', 'failure_marker', 'reported'] as const;
 export type CompletionMethod = (typeof COMPLETION_METHODS)[number];
 
-/** One piece of completion evidence (DESIGN §6). */
+/** One piece of completion evidence (docs/design.md#completion-detection). */
 export interface CompletionEvidence {
   method: CompletionMethod;
   weight: number;
@@ -230,7 +230,7 @@ export function newProject(fields: Partial<Project> & { id: string; enqueuedAt: 
   };
 }
 
-/** Id and session-name rules (DESIGN §4). */
+/** Id and session-name rules (docs/design.md#the-document). */
 export const PROJECT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** A tmux socket name (-L) has no slash; a socket path (-S) is absolute. */

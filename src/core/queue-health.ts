@@ -1,5 +1,5 @@
 /**
- * Queue health (DESIGN §7): is queued work waiting with nothing running?
+ * Queue health (docs/design.md#self-healing-policy): is queued work waiting with nothing running?
  * Pure: the caller keeps `blockedSince` between cycles and passes it back.
  *
  * A failed registry read or scan is never read as "something is active" (which

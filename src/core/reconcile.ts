@@ -1,5 +1,5 @@
 /**
- * The reconcile step (DESIGN §2, §5): projects + snapshot + evidence + config
+ * The reconcile step (docs/design.md#liveness-and-detection): projects + snapshot + evidence + config
  * + now => Plan. Pure; nothing is executed here. The rules live in
  * detect-active.ts (one active project) and detect-orphans.ts (leftovers).
  *

@@ -1,7 +1,7 @@
 import type { FollowUp, HealActionKind } from './plan.js';
 import type { Project } from './project.js';
 
-/** Queue-wide breaker state, persisted in the registry (DESIGN §7). */
+/** Queue-wide breaker state, persisted in the registry (docs/design.md#self-healing-policy). */
 export interface QueueBreakerRecord {
   paused: boolean;
   pausedAt: string | null;
@@ -28,7 +28,7 @@ export interface QueueBreakerRecord {
 export const PAUSED_BY_BREAKER = 'breaker';
 
 /**
- * A destructive action recorded before it runs (DESIGN §7): after a crash the
+ * A destructive action recorded before it runs (docs/architecture.md#crash-safety): after a crash the
  * next cycle finishes or re-plans it and never repeats a kill on a new PID.
  */
 export interface Intent {

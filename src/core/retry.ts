@@ -1,5 +1,5 @@
 /**
- * Retries of failed projects (DESIGN §7). Pure: `now` (epoch ms) and the
+ * Retries of failed projects (docs/design.md#self-healing-policy). Pure: `now` (epoch ms) and the
  * random source are arguments.
  *
  * Two halves: `onProjectFailed` / `onProjectCompleted` give the fields the

@@ -1,5 +1,5 @@
 /**
- * What the scanners saw, as plain data (DESIGN §2). Produced by src/scan/,
+ * What the scanners saw, as plain data (docs/architecture.md#one-cycle). Produced by src/scan/,
  * consumed by the pure reconcile step. Unknown values are undefined/null,
  * never 0.
  */
@@ -55,7 +55,7 @@ export interface TmuxPane {
 }
 
 export interface TmuxServerSnapshot {
-  /** null for the default server, else a socket name or path (DESIGN §4 convention). */
+  /** null for the default server, else a socket name or path (the convention of docs/design.md#the-document). */
   socket: string | null;
   /** false when the server could not be read (not the same as "no server running"). */
   ok: boolean;

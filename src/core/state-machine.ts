@@ -1,9 +1,9 @@
 /**
- * The project lifecycle (DESIGN §5). Pure: `now` and `by` are arguments. The
+ * The project lifecycle (docs/design.md#state-machine). Pure: `now` and `by` are arguments. The
  * table below is the only source of allowed moves; anything else is an
  * IllegalTransitionError and is never written.
  */
-import { AgentError, EXIT } from '../errors.js';
+import { AgentError } from '../errors.js';
 import { HISTORY_LIMIT, iso, type Actor, type HistoryEntry, type Project, type ProjectState } from './project.js';
 
 export const TRANSITIONS: Readonly<Record<ProjectState, readonly ProjectState[]>> = {
@@ -20,8 +20,6 @@ export function canTransition(from: ProjectState, to: ProjectState): boolean {
 }
 
 export class IllegalTransitionError extends AgentError {
-  override readonly exitCode = EXIT.problems;
-  override readonly httpStatus = 409;
   constructor(
     readonly projectId: string,
     readonly from: ProjectState,

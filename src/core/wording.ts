@@ -4,3 +4,22 @@
 export function countOf(n: number, noun: string, plural = noun.endsWith('s') ? `${noun}es` : `${noun}s`): string {
   return `${n} ${n === 1 ? noun : plural}`;
 }
+
+/** "3m 20s ago", "in 1h 5m": relative times for humans. */
+export function relative(isoTime: string | null, now: number): string {
+  if (isoTime === null) return '-';
+  const t = Date.parse(isoTime);
+  if (Number.isNaN(t)) return isoTime;
+  const delta = Math.round((t - now) / 1000);
+  const text = duration(Math.abs(delta));
+  return delta <= 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** "45s", "3m 20s", "2h 5m", "1d 3h": a length of time for humans, in two units at most. */
+export function duration(totalSec: number): string {
+  const s = Math.floor(totalSec);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}

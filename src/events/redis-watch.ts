@@ -4,7 +4,8 @@
  * another agent, another agent's cycle) triggers a cycle. This agent's own
  * commits are recognised by the writer id and trigger nothing.
  */
-import type { ChangeWatch, RedisStore } from '../registry/redis-store.js';
+import type { ChangeWatch } from '../registry/redis/changes.js';
+import type { RedisStore } from '../registry/redis-store.js';
 import type { EventSource, Trigger } from './event-source.js';
 
 export class RedisWatch implements EventSource {

@@ -1,5 +1,5 @@
 /**
- * Runs every gatherer for every candidate project (DESIGN §2, evidence step)
+ * Runs every gatherer for every candidate project (the evidence step of docs/architecture.md#one-cycle)
  * with a bounded number of gatherers in flight, and collects one
  * EvidenceReport per project. A gatherer with a `prepare` (pane output) first
  * reads in bulk for all the projects; its per-project calls use that and read

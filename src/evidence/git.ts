@@ -1,5 +1,5 @@
 /**
- * Git evidence (DESIGN §6): a commit in projectDir since startedAt whose
+ * Git evidence (docs/design.md#completion-detection): a commit in projectDir since startedAt whose
  * subject matches `completionGitPatterns` (weight 0.6). Not a repository, or a
  * repository without commits, is "nothing found"; git missing, a timeout or
  * any other git error is `unavailable`.
@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { compilePatterns } from '../core/patterns.js';
 import { ms, type Project } from '../core/project.js';
 import { errorText, withDeadline } from './deadline.js';
+import { programOptions } from '../program-options.js';
 import type { EvidenceGatherer, GatherContext, GatherResult } from './types.js';
 
 const GIT_WEIGHT = 0.6;
@@ -40,13 +41,8 @@ function runGit(gitPath: string, projectDir: string, args: string[], timeoutMs: 
     execFile(
       gitPath,
       ['-C', projectDir, ...args],
-      {
-        timeout: timeoutMs,
-        killSignal: 'SIGKILL',
-        maxBuffer: MAX_BUFFER,
-        env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', GIT_PAGER: 'cat' },
-        windowsHide: true,
-      },
+      // No prompt for credentials, no optional lock taken in the project's repository, no pager.
+      programOptions(timeoutMs, MAX_BUFFER, { GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', GIT_PAGER: 'cat' }),
       (error, stdout, stderr) => {
         if (!error) {
           resolve({ ok: true, stdout });

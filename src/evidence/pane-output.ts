@@ -1,5 +1,5 @@
 /**
- * Pane-output evidence (DESIGN §6): the last 200 lines of every pane of the
+ * Pane-output evidence (docs/design.md#completion-detection): the last 200 lines of every pane of the
  * project's session. A line matching `completionErrorPatterns` vetoes; else a
  * line matching `completionOutputPatterns` is evidence (weight 0.5). A missing
  * session or server is "nothing found"; any other tmux failure or a timeout is

@@ -1,5 +1,5 @@
 /**
- * The contract of a completion-evidence gatherer (DESIGN §2, §6): one method,
+ * The contract of a completion-evidence gatherer (docs/design.md#completion-detection): one method,
  * one `gather` call per project. A gatherer never throws and never turns a
  * failure into "not complete": what it could not read is `unavailable`.
  */

@@ -1,5 +1,5 @@
 /**
- * Kill a project's process tree (DESIGN §7): verify the root is still the
+ * Kill a project's process tree (docs/design.md#self-healing-policy): verify the root is still the
  * recorded process, SIGTERM the tree, wait the grace, SIGKILL survivors.
  * Every signal is preceded by a start-time check, so a PID that was reused by
  * another process in the meantime is never hit. (Node has no pidfd, so a

@@ -1,5 +1,5 @@
 /**
- * The metric families of DESIGN §10 (plus the additions listed in
+ * The metric families of docs/design.md#metrics (plus the additions listed in
  * `METRIC_ADDITIONS`), created on a caller's private registry with every
  * known label combination pre-initialised, so `rate()` and `increase()` have
  * a zero to start from and dashboards show 0 rather than "no data".
@@ -25,7 +25,7 @@ export const SOURCE_SYNC_DURATION_BUCKETS = [
 export const SCAN_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
- * Families this module exports beyond the table of DESIGN §10, with why.
+ * Families this module exports beyond the table in docs/design.md#metrics, with why.
  * Tests check that every `orchestrator_*` family is in §10 or here.
  */
 export const METRIC_ADDITIONS: Readonly<Record<string, string>> = {

@@ -1,5 +1,5 @@
 /**
- * The agent's Prometheus metrics (DESIGN §10) on a private registry.
+ * The agent's Prometheus metrics (docs/design.md#metrics) on a private registry.
  *
  * Every gauge is precomputed when a cycle or audit entries are observed, so a
  * scrape does nothing but serialise (plus prom-client's default process and

@@ -2,7 +2,7 @@
  * Which projects get per-project series, and the values of those series.
  * Pure: the registry, the cycle's usage and the cap in, plain rows out.
  *
- * Only non-terminal projects get series (DESIGN §10), so the series count
+ * Only non-terminal projects get series (docs/design.md#metrics), so the series count
  * never grows with history. Under the cap, active projects (processing,
  * timing_out, zombie) come before queued ones — they are the ones an operator
  * looks at, and there are few of them — then the oldest enqueued first.

@@ -17,7 +17,13 @@ import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { RegistryHeldError, messageOf } from '../errors.js';
 import { readStartTime } from '../scan/proc-table.js';
-import { writeFileAtomic, type JsonStore } from './json-store.js';
+import { writeFileAtomic } from './json/atomic-file.js';
+
+/** What a claim needs of the registry: where it is, and its writers' lock. */
+export interface ClaimableRegistry {
+  readonly location: string;
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+}
 
 export interface DaemonHolder {
   pid: number;
@@ -116,11 +122,7 @@ function heldMessage(registry: string, holder: DaemonHolder, alive: boolean | nu
 }
 
 /** Claim a JSON registry for this daemon, or refuse (RegistryHeldError, exit 2) while another holds it. */
-export async function claimRegistry(
-  store: JsonStore,
-  hostId: string,
-  now: () => number = Date.now,
-): Promise<DaemonClaim> {
+export async function claimRegistry(store: ClaimableRegistry, hostId: string, now: () => number): Promise<DaemonClaim> {
   const path = holderPath(store.location);
   const me: DaemonHolder = {
     pid: process.pid,

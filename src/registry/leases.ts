@@ -15,7 +15,7 @@
 import type { AgentConfig } from '../config/keys.js';
 import type { HealAction } from '../core/plan.js';
 import type { Logger } from '../log.js';
-import { LEADER_RELEASE_SCRIPT, LEADER_SCRIPT, PROJECT_LEASE_SCRIPT, PROJECT_RELEASE_SCRIPT } from './redis-scripts.js';
+import type { ScriptName } from './redis/scripts.js';
 import type { RegistryStore } from './store.js';
 
 export interface LeaderState {
@@ -45,7 +45,7 @@ export interface ProjectLeases {
 /** What a store offers to run the lease scripts (the Redis store). */
 export interface LeaseScripts {
   key(suffix: string): string;
-  run(script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  run(name: ScriptName, keys: readonly string[], args: Record<string, unknown>): Promise<unknown>;
 }
 
 /** A store that keeps leases. */
@@ -55,7 +55,10 @@ export interface LeaseProvider {
 }
 
 function providesLeases(store: RegistryStore): store is RegistryStore & LeaseProvider {
-  return typeof (store as Partial<LeaseProvider>).leaderLease === 'function' && typeof (store as Partial<LeaseProvider>).projectLeases === 'function';
+  return (
+    typeof (store as Partial<LeaseProvider>).leaderLease === 'function' &&
+    typeof (store as Partial<LeaseProvider>).projectLeases === 'function'
+  );
 }
 
 /** The only agent of a single-host registry: always the leader. */
@@ -80,11 +83,20 @@ export interface Coordination {
 }
 
 /** The leases of an agent named `holder` on `store`, with TTLs from the configuration. */
-export function coordinationFor(store: RegistryStore, holder: string, config: Pick<AgentConfig, 'leaseTtlMs' | 'killGraceSec' | 'tmuxTimeoutMs'>): Coordination {
+export function coordinationFor(
+  store: RegistryStore,
+  holder: string,
+  config: Pick<AgentConfig, 'leaseTtlMs' | 'killGraceSec' | 'tmuxTimeoutMs'>,
+): Coordination {
   if (!providesLeases(store)) return { holder, leader: soleLeader, projects: ownProjects, shared: false };
   // An action lease outlives the slowest action: a kill waits killGraceSec between its signals.
   const actionMs = Math.max(config.leaseTtlMs, 2 * config.killGraceSec * 1000 + 4 * config.tmuxTimeoutMs + 10_000);
-  return { holder, leader: store.leaderLease(holder, config.leaseTtlMs), projects: store.projectLeases(holder, actionMs), shared: true };
+  return {
+    holder,
+    leader: store.leaderLease(holder, config.leaseTtlMs),
+    projects: store.projectLeases(holder, actionMs),
+    shared: true,
+  };
 }
 
 /**
@@ -92,7 +104,11 @@ export function coordinationFor(store: RegistryStore, holder: string, config: Pi
  * project, such as an orphan session on this host, are always kept). A lease
  * that cannot be taken, or an error taking it, holds the action back.
  */
-export async function keepLeased(actions: HealAction[], leases: ProjectLeases | undefined, log: Logger): Promise<HealAction[]> {
+export async function keepLeased(
+  actions: HealAction[],
+  leases: ProjectLeases | undefined,
+  log: Logger,
+): Promise<HealAction[]> {
   if (!leases || actions.length === 0) return actions;
   const ids = [...new Set(actions.flatMap((a) => (a.project === null ? [] : [a.project])))];
   if (ids.length === 0) return actions;
@@ -100,11 +116,14 @@ export async function keepLeased(actions: HealAction[], leases: ProjectLeases | 
   try {
     held = await leases.acquire(ids);
   } catch (err) {
-    log.warn('project leases could not be taken; their actions wait for the next cycle', { error: err instanceof Error ? err.message : String(err) });
+    log.warn('project leases could not be taken; their actions wait for the next cycle', {
+      error: err instanceof Error ? err.message : String(err),
+    });
     held = new Set();
   }
   for (const a of actions) {
-    if (a.project !== null && !held.has(a.project)) log.info('project is leased by another agent; action left to it', { project: a.project, action: a.kind });
+    if (a.project !== null && !held.has(a.project))
+      log.info('project is leased by another agent; action left to it', { project: a.project, action: a.kind });
   }
   return actions.filter((a) => a.project === null || held.has(a.project));
 }
@@ -117,12 +136,14 @@ export class RedisLeaderLease implements LeaderLease {
   ) {}
 
   async acquireOrRenew(): Promise<LeaderState> {
-    const [leader, token, holder, pttl] = (await this.redis.run(LEADER_SCRIPT, [this.redis.key('leader'), this.redis.key('leader:fence')], [this.holder, this.ttlMs])) as [number, string, string, number];
+    const keys = [this.redis.key('leader'), this.redis.key('leader:fence')];
+    const reply = await this.redis.run('leader', keys, { holder: this.holder, ttlMs: this.ttlMs });
+    const [leader, token, holder, pttl] = reply as [number, string, string, number];
     return { leader: leader === 1, token: token === '' ? null : Number(token), holder, expiresInMs: pttl };
   }
 
   async release(): Promise<void> {
-    await this.redis.run(LEADER_RELEASE_SCRIPT, [this.redis.key('leader')], [this.holder]);
+    await this.redis.run('leader-release', [this.redis.key('leader')], { holder: this.holder });
   }
 }
 
@@ -136,7 +157,10 @@ export class RedisProjectLeases implements ProjectLeases {
   ) {}
 
   async acquire(ids: readonly string[]): Promise<Set<string>> {
-    const taken = await Promise.all(ids.map(async (id) => (await this.redis.run(PROJECT_LEASE_SCRIPT, [this.redis.key(`lease:${id}`)], [this.holder, this.ttlMs])) === 1));
+    const args = { holder: this.holder, ttlMs: this.ttlMs };
+    const taken = await Promise.all(
+      ids.map(async (id) => (await this.redis.run('project-lease', [this.redis.key(`lease:${id}`)], args)) === 1),
+    );
     const out = new Set<string>();
     ids.forEach((id, i) => {
       if (taken[i]) {
@@ -150,6 +174,8 @@ export class RedisProjectLeases implements ProjectLeases {
   async releaseAll(): Promise<void> {
     const ids = [...this.held];
     this.held.clear();
-    await Promise.all(ids.map((id) => this.redis.run(PROJECT_RELEASE_SCRIPT, [this.redis.key(`lease:${id}`)], [this.holder])));
+    await Promise.all(
+      ids.map((id) => this.redis.run('project-release', [this.redis.key(`lease:${id}`)], { holder: this.holder })),
+    );
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Registry schema version 1 (DESIGN §4), validated with zod. Validation
+ * Registry schema version 1 (docs/design.md#the-document), validated with zod. Validation
  * normalises a document (missing optional fields become null/defaults) and
  * keeps unknown fields, so an orchestrator's own fields survive a rewrite.
  * Errors name the project and the field.
@@ -268,5 +268,5 @@ export function validateDocument(raw: unknown): ValidationResult {
     projects.push(project);
   });
   if (issues.length > 0) return { ok: false, issues: issues.slice(0, 50) };
-  return { ok: true, document: { ...top.data, projects } as RegistryDocument };
+  return { ok: true, document: { ...top.data, projects } };
 }

@@ -5,6 +5,8 @@
  */
 import type { Project } from '../core/project.js';
 import type { RegistryDocument } from '../core/registry-document.js';
+import type { EventSource, Trigger } from '../events/event-source.js';
+import type { DaemonClaim, DaemonHolder } from './daemon-holder.js';
 
 /** One line of the append-only audit log: a transition, a heal action with its outcome, or a note. */
 export interface AuditEntry {
@@ -76,5 +78,23 @@ export interface RegistryStore {
    * entries written from now on are returned.
    */
   readAuditSince(cursor: string | null): Promise<{ entries: AuditEntry[]; cursor: string }>;
+  /**
+   * The event source that asks for a cycle when another writer commits (a
+   * file watch, a change channel); the store's own commits ask for nothing.
+   * null: the backend has none (the schedule still runs cycles).
+   */
+  watch(trigger: Trigger): EventSource | null;
+  /**
+   * Claim the registry for this daemon, before it starts anything. A JSON
+   * registry has one daemon: RegistryHeldError while another one runs. null:
+   * the backend needs no claim (Redis: the leader lease decides).
+   */
+  claimDaemon(hostId: string, now: () => number): Promise<DaemonClaim | null>;
+  /**
+   * The daemon holding the registry as its claim records it, and whether it
+   * still runs (null: on another host, cannot be checked); null when no
+   * daemon claimed it or the backend has no claims.
+   */
+  daemonHolder(): Promise<{ holder: DaemonHolder; alive: boolean | null } | null>;
   close(): Promise<void>;
 }

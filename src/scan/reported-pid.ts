@@ -9,8 +9,6 @@
 import type { AgentConfig } from '../config/keys.js';
 import { socketsToScan } from '../cycle.js';
 import { InputError } from '../errors.js';
-import { liveDaemonPid } from '../registry/daemon-holder.js';
-import { JsonStore } from '../registry/json-store.js';
 import type { RegistryStore } from '../registry/store.js';
 import { readStartTime } from './proc-table.js';
 import { describeSocket, normaliseSocket, runTmux } from './tmux-command.js';
@@ -43,7 +41,8 @@ export async function checkReportedPid(pid: number, options: ReportedPidOptions)
   if (pid === 1) refuse(pid, "PID 1 is the system's init process, never a project's");
   if (pid === options.self.pid) refuse(pid, `that is ${options.self.what} itself, not the project's process`);
   const store = options.store;
-  if (store instanceof JsonStore && (await liveDaemonPid(store.location)) === pid) {
+  const daemon = await store.daemonHolder();
+  if (daemon?.alive === true && daemon.holder.pid === pid) {
     refuse(pid, `that is the agent daemon (agent serve) holding registry ${store.location}`);
   }
   const startTime = await readStartTime(pid);

@@ -118,7 +118,7 @@ export async function scan(options: ScanOptions = {}): Promise<Snapshot> {
     processes: table,
     // scanTmuxServer never rejects, so a missing value is a bug worth surfacing per server.
     tmux: tmux.value ?? sockets.map((socket) => ({ socket, ok: false, error: tmux.report.error, sessions: new Map() })),
-    usage: usage.value ?? new Map(),
+    usage: usage.value ?? new Map<string, ResourceUsage>(),
     sources: [processes.report, tmux.report, usage.report],
   };
 }

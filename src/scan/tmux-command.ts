@@ -1,8 +1,9 @@
 /**
  * The one way this project runs tmux: execFile with an argument array (never a
- * shell), LC_ALL=C, a timeout, and the socket convention of DESIGN §4.
+ * shell), LC_ALL=C, a timeout, and the socket convention of docs/design.md#the-document.
  */
 import { execFile } from 'node:child_process';
+import { programOptions } from '../program-options.js';
 import { describeSocket } from '../core/tmux-servers.js';
 
 /** `null` = the user's default server; a value with `/` = socket path (-S); otherwise a socket name (-L). */
@@ -64,13 +65,7 @@ export function runTmux(socket: string | null, args: readonly string[], options:
     execFile(
       options.tmuxPath ?? 'tmux',
       fullArgs,
-      {
-        timeout: options.timeoutMs,
-        killSignal: 'SIGKILL',
-        maxBuffer: 64 * 1024 * 1024,
-        env: { ...process.env, LC_ALL: 'C' },
-        windowsHide: true,
-      },
+      programOptions(options.timeoutMs, 64 * 1024 * 1024),
       (error, stdout, stderr) => {
         if (!error) {
           resolve(stdout);

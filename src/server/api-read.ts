@@ -32,7 +32,7 @@ export function readApi(deps: ServerDeps): express.Router {
   const guard = requireTokenOffHost(deps.config.apiToken, 'bearer');
 
   router.get('/api/projects', guard, async (req, res) => {
-    const state = stateFilter(req.query as Record<string, unknown>);
+    const state = stateFilter(req.query);
     const doc = await deps.store.load();
     const now = deps.now();
     const projects = displayOrder(doc.projects.filter((p) => state === null || p.state === state));

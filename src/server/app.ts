@@ -1,5 +1,5 @@
 /**
- * The express app of `agent serve` (DESIGN §9): `/metrics`, `/healthz`,
+ * The express app of `agent serve`: `/metrics`, `/healthz`,
  * `/readyz` (open), the status page `/` and the read API (open to this
  * host, the token from elsewhere: see auth.ts), and the token-guarded write
  * API. The app owns no state: the registry, the last cycle and the metrics

@@ -1,12 +1,13 @@
 /**
  * Every error answer of the HTTP server has one shape,
  * `{ "error": { "message": "...", "field"?: "pid" } }`, and one mapping:
- * agent errors through `httpStatusOf`, body-parser failures by their type,
+ * agent errors through `httpStatusOf` (http-status.ts), body-parser failures by their type,
  * anything else 500 with its message logged and a generic one sent. No
  * stack trace ever leaves the process.
  */
 import type { ErrorRequestHandler, Response } from 'express';
-import { AgentError, InputError, httpStatusOf, messageOf } from '../errors.js';
+import { AgentError, InputError, messageOf } from '../errors.js';
+import { httpStatusOf } from './http-status.js';
 import type { Logger } from '../log.js';
 
 export interface ErrorBody {

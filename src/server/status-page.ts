@@ -1,25 +1,26 @@
 /**
  * The status page at `/`: one self-contained HTML document (inline CSS, no
- * script, no external asset) for a person glancing at the queue. Every value
- * from the registry or the last cycle (ids, names, sessions, reasons, error
- * messages) is user data and goes through `escapeHtml`. An unreadable
- * registry is shown as the error it is; the rest of the page still renders.
+ * script, no external asset) that answers "why did X fail and when will it
+ * run again" at a glance, on a desk or a phone. Every value from the registry
+ * or the last cycle (ids, names, sessions, reasons, output, error messages) is
+ * user data and goes through `escapeHtml`. An unreadable registry is shown
+ * once, as the error it is, and what depends on it says "unknown", never
+ * "none"; the rest of the page still renders.
  */
-import { currentState, halfOpensAt } from '../core/breaker.js';
-import { PROJECT_STATES, type Project } from '../core/project.js';
+import type { AgentConfig } from '../config/keys.js';
+import { scheduleIntervalSec } from '../config/schedule.js';
+import { PROJECT_STATES, ms } from '../core/project.js';
 import { summariseQueue, type QueueSummary } from '../core/queue-summary.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import { PAUSED_BY_BREAKER, type RegistryDocument } from '../core/registry-document.js';
+import { countOf } from '../core/wording.js';
 import { messageOf } from '../errors.js';
-import { displayOrder } from '../core/project-view.js';
 import type { AgentStatus, ServerDeps } from './app.js';
-import { agentActivitySection, launchHoldLine } from './status-page-activity.js';
+import { absolute, badge, command, escapeHtml, table, timeAgo, timeBoth, type Tone } from './html.js';
+import { detectionBadge, detectionText } from './project-why.js';
+import { completedSection, projectsSection } from './status-projects.js';
+import { STATUS_STYLE } from './status-style.js';
 
-/** Projects listed on the page; the rest are at /api/projects. */
-const PROJECT_ROWS = 100;
-
-export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
+export { escapeHtml } from './html.js';
 
 export interface StatusPageData {
   now: number;
@@ -45,136 +46,210 @@ export async function statusPageData(deps: ServerDeps): Promise<StatusPageData> 
   } catch (err) {
     registryError = messageOf(err);
   }
-  return { now, hostId: deps.hostId, version: deps.version, registryLocation: deps.store.location, doc, registryError, summary, status, config: deps.config };
+  const { hostId, version, config } = deps;
+  return { now, hostId, version, registryLocation: deps.store.location, doc, registryError, summary, status, config };
 }
 
 const e = escapeHtml;
 
-function table(headers: string[], rows: string[][]): string {
-  if (rows.length === 0) return '<p class="muted">none</p>';
-  const head = headers.map((h) => `<th>${e(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
-  return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+/** Refresh bounds: at least 5 s (a `* * * * * *` schedule would reload all the time), at most 5 min. */
+const REFRESH_MIN_SEC = 5;
+const REFRESH_MAX_SEC = 300;
+/** When the schedule cannot be read (it was validated at start, so this is a safety net). */
+const REFRESH_FALLBACK_SEC = 30;
+
+/** How often the page reloads itself: the cycle interval of the scan schedule, within bounds. */
+export function refreshSec(config: Pick<AgentConfig, 'scanSchedule'>): number {
+  const interval = scheduleIntervalSec(config.scanSchedule) ?? REFRESH_FALLBACK_SEC;
+  return Math.min(REFRESH_MAX_SEC, Math.max(REFRESH_MIN_SEC, interval));
 }
 
-function badge(text: string, tone: 'ok' | 'warn' | 'bad' | 'muted'): string {
-  return `<span class="badge ${tone}">${e(text)}</span>`;
+interface Problem {
+  what: string;
+  message: string;
+  tone: Tone;
+  hint: string;
+}
+
+const REPAIR_HINT =
+  'Nothing is changed while the registry is unreadable. ' +
+  `${command('agent registry check')} names the problem; ` +
+  `${command('agent registry repair')} restores the last good version.`;
+
+/** Said wherever a value depends on the registry while it cannot be read. */
+const UNKNOWN = '<p class="muted">Unknown: the registry cannot be read (see Problems).</p>';
+
+/**
+ * Every error the page knows, each once: the registry as read now, the last
+ * cycle's errors and failed sources, and why the agent is not ready. One
+ * fault reaches the page by several roads (the registry error is also the
+ * cycle's error and the readiness reason): a message that contains or is
+ * contained in one already listed is the same fault.
+ */
+export function problems(d: StatusPageData): Problem[] {
+  const list: Problem[] = [];
+  const add = (what: string, message: string, tone: Tone, hint = ''): void => {
+    if (message === '' || list.some((p) => p.message.includes(message) || message.includes(p.message))) return;
+    list.push({ what, message, tone, hint });
+  };
+  if (d.registryError !== null) add('Registry unreadable', d.registryError, 'bad', REPAIR_HINT);
+  const cycle = d.status.lastCycle;
+  for (const x of cycle?.errors ?? []) {
+    add(x.source === 'registry' ? 'Registry' : x.source, x.message, x.source === 'evidence' ? 'warn' : 'bad');
+  }
+  for (const s of cycle?.sourceSync ?? []) if (!s.ok && s.error !== null) add(`source ${s.source}`, s.error, 'warn');
+  // Before the first cycle "not ready" is the normal start, said by the cycle section.
+  if (!d.status.ready && d.status.reason !== null && cycle !== null) add('Not ready', d.status.reason, 'bad');
+  return list;
+}
+
+function problemsSection(list: readonly Problem[]): string {
+  if (list.length === 0) return '';
+  const items = list.map((p) => {
+    const hint = p.hint === '' ? '' : `<br><small>${p.hint}</small>`;
+    return `<li class="${p.tone === 'bad' ? 'error' : 'warn'}"><b>${e(p.what)}</b>: ${e(p.message)}${hint}</li>`;
+  });
+  return `<section class="problems"><h2>Problems</h2><ul class="errors">${items.join('')}</ul></section>`;
+}
+
+/** Who paused the queue, since and until when, which projects tripped the breaker, and how to resume. */
+function pauseBox(d: StatusPageData, s: QueueSummary): string {
+  if (!s.paused) return '';
+  const byBreaker = s.pausedBy === PAUSED_BY_BREAKER;
+  const who = byBreaker ? 'the queue breaker' : (s.pausedBy ?? 'someone');
+  const ids = s.trippedBy.map((id) => `<b>${e(id)}</b>`).join(', ');
+  const tripped = byBreaker && s.trippedBy.length > 0 ? `; tripped by ${ids}` : '';
+  const resume = ms(s.resumeAt);
+  const until = resume === null ? 'until resumed' : `until ${timeBoth(resume, d.now)}`;
+  const pausedAt = ms(d.doc?.queue.pausedAt ?? null);
+  const since = pausedAt === null ? '' : ` ${timeAgo(pausedAt, d.now)}`;
+  return `<div class="pause"><p><b>Queue paused</b> by <b>${e(who)}</b>${since}, ${until}${tripped}. \
+No launches and no retries meanwhile.</p>
+<p>Resume now: ${command('agent queue resume')}</p></div>`;
+}
+
+/** What a usage limit holds (every launch of this host, or one project's next attempt), until its reset. */
+function launchHoldLine(s: QueueSummary, now: number): string {
+  const hold = s.launchHold;
+  if (hold === null) return '';
+  const what = hold.scope === 'host' ? 'No launch on this host' : `No new attempt of <b>${e(hold.project)}</b>`;
+  const reset = ms(hold.until);
+  const until = reset === null ? 'until its reset' : `until ${timeBoth(reset, now)}`;
+  return `<div class="pause"><p><b>${what}</b> ${until}: a usage limit of <b>${e(hold.project)}</b> \
+(<q>${e(hold.line)}</q>). It ends by itself at the reset.</p></div>`;
+}
+
+function healthTone(status: QueueSummary['health']['status']): Tone {
+  if (status === 'blocked' || status === 'error') return 'bad';
+  return status === 'paused' || status === 'waiting' ? 'warn' : 'ok';
 }
 
 function queueSection(d: StatusPageData): string {
-  if (d.registryError !== null || d.summary === null) {
-    return `<section><h2>Queue</h2><p class="error">Registry unreadable: ${e(d.registryError)}</p>
-<p class="muted">Nothing is changed while the registry is unreadable. <code>agent registry check</code> names the problem; <code>agent registry repair</code> restores the last good version.</p></section>`;
-  }
   const s = d.summary;
-  const tone = s.health.status === 'blocked' || s.health.status === 'error' ? 'bad' : s.health.status === 'paused' || s.health.status === 'waiting' ? 'warn' : 'ok';
-  const counts = PROJECT_STATES.map((state) => `<div class="count"><span class="n">${s.counts[state]}</span><span class="label">${e(state)}</span></div>`).join('');
-  const paused = s.paused
-    ? `<p class="warn">Queue paused by the queue breaker until ${e(s.resumeAt ?? '?')}; tripped by ${e(s.trippedBy.join(', ') || '-')}.</p>`
-    : '';
-  const blocked = s.health.blocked ? `<p class="error">Queue blocked: ${e(s.health.reason)}</p>` : '';
-  return `<section><h2>Queue ${badge(s.health.status, tone)}</h2>
-<p>${e(s.health.reason)}</p>${paused}${launchHoldLine(s)}${blocked}
+  if (s === null) return `<section><h2>Queue ${badge('unknown', 'muted')}</h2>${UNKNOWN}</section>`;
+  const count = (state: (typeof PROJECT_STATES)[number]): string =>
+    `<div class="count"><span class="n">${s.counts[state]}</span><span class="label">${e(state)}</span></div>`;
+  const counts = PROJECT_STATES.map(count).join('');
+  // A pause and a usage limit's hold are said by their own boxes, with who or what and until when.
+  let reason = `<p>${e(s.health.reason)}</p>`;
+  if (s.paused || (s.health.status === 'held' && s.launchHold !== null)) reason = '';
+  else if (s.health.blocked) reason = `<p class="error">Queue blocked: ${e(s.health.reason)}</p>`;
+  const b = s.breakers;
+  const oldestAt = ms(s.oldestQueuedAt);
+  const oldest = oldestAt === null ? '' : ` Oldest queued: enqueued ${timeAgo(oldestAt, d.now)}.`;
+  const breakers = `Project breakers: closed ${b.closed}, open ${b.open}, half-open ${b.half_open}.`;
+  return `<section><h2>Queue ${badge(s.health.status, healthTone(s.health.status))}</h2>
+${reason}${pauseBox(d, s)}${launchHoldLine(s, d.now)}
 <div class="counts">${counts}</div>
-<p class="muted">Oldest queued: ${e(s.oldestQueuedAt ?? '-')}</p></section>`;
+<p class="muted">${breakers}${oldest}</p></section>`;
 }
 
 function stuckSection(d: StatusPageData): string {
   const cycle = d.status.lastCycle;
   if (cycle === null) return '<section><h2>Stuck</h2><p class="muted">No cycle has completed yet.</p></section>';
-  const rows = cycle.detections.map((x) => [e(x.kind), e(x.project ?? '-'), e(x.session ?? '-'), e(x.pid ?? '-'), e(x.reason)]);
-  const blocked = cycle.blocked.length === 0 ? '' : `<h3>Held back by the guard</h3>${table(['Project', 'Action', 'Reason', 'Detail'], cycle.blocked.map((b) => [e(b.project ?? '-'), e(b.action), e(b.reason), e(b.detail)]))}`;
-  return `<section><h2>Stuck (last cycle)</h2>${table(['Kind', 'Project', 'Session', 'PID', 'Reason'], rows)}${blocked}</section>`;
-}
-
-function breakerSection(d: StatusPageData): string {
-  if (d.doc === null || d.summary === null) return '';
-  const b = d.summary.breakers;
-  const notClosed = d.doc.projects
-    .map((p) => ({ p, state: currentState(p.breaker, d.now, d.config) }))
-    .filter((x) => x.state !== 'closed')
-    .map(({ p, state }) => {
-      const at = halfOpensAt(p.breaker, d.config);
-      return [e(p.id), badge(state, state === 'open' ? 'bad' : 'warn'), e(p.breaker.consecutiveFailures), e(state === 'open' && at !== null ? new Date(at).toISOString() : '-')];
-    });
-  return `<section><h2>Circuit breakers</h2>
-<p>closed ${b.closed}, open ${b.open}, half-open ${b.half_open}; queue breaker ${d.summary.paused ? badge('open (paused)', 'bad') : badge('closed', 'ok')}</p>
-${notClosed.length === 0 ? '' : table(['Project', 'Breaker', 'Consecutive failures', 'Half-opens at'], notClosed)}</section>`;
-}
-
-function projectsSection(d: StatusPageData): string {
-  if (d.doc === null) return '';
-  const shown = displayOrder(d.doc.projects.filter((p) => p.state !== 'completed'));
-  const rows = shown.slice(0, PROJECT_ROWS).map((p: Project) => [
-    e(p.id),
-    e(p.name ?? ''),
-    e(p.state),
-    e(`${p.attempts}/${p.maxAttempts ?? d.config.retryMaxAttempts}`),
-    e(p.session ?? '-'),
-    e(p.pid ?? '-'),
-    e(p.heartbeatAt ?? '-'),
-    e(p.failureReason ?? ''),
+  // "None" is only an answer when the last cycle saw everything and the registry reads now.
+  const clear = cycle.ok && d.registryError === null;
+  const unclear = 'the last cycle did not see everything (see Problems).';
+  const rows = cycle.detections.map((x) => [
+    detectionBadge(x.kind),
+    e(x.project ?? '-'),
+    e(x.session ?? '-'),
+    e(x.pid ?? '-'),
+    detectionText(x, d.now),
   ]);
-  const more = shown.length > PROJECT_ROWS ? `<p class="muted">${shown.length - PROJECT_ROWS} more at <a href="/api/projects">/api/projects</a>.</p>` : '';
-  return `<section><h2>Projects (not completed)</h2>${table(['ID', 'Name', 'State', 'Attempts', 'Session', 'PID', 'Heartbeat', 'Failure'], rows)}${more}</section>`;
+  const partial = !clear && rows.length > 0 ? `<p class="warn">At least these: ${unclear}</p>` : '';
+  const found = table(['Kind', 'Project', 'Session', 'PID', 'Reason'], rows, clear ? 'None.' : `Unknown: ${unclear}`);
+  const heldBack = cycle.blocked.map((b) => [e(b.project ?? '-'), e(b.action), e(b.reason), e(b.detail)]);
+  const guard = table(['Project', 'Action', 'Reason', 'Detail'], heldBack, '');
+  const blocked = heldBack.length === 0 ? '' : `<h3>Held back by the guard</h3>${guard}`;
+  return `<section><h2>Stuck (last cycle)</h2>${partial}${found}${blocked}</section>`;
 }
 
-function cycleSection(d: StatusPageData): string {
+function leaseLine(l: AgentStatus['leadership']): string {
+  if (!l?.shared) return '';
+  if (l.leader) return `<p>Leader lease: ${badge('leader', 'ok')} token ${e(l.token ?? '-')}</p>`;
+  return `<p>Leader lease: ${badge('follower', 'warn')} held by ${e(l.holder ?? 'nobody')}</p>`;
+}
+
+function cycleSection(d: StatusPageData, problemCount: number): string {
   const c = d.status.lastCycle;
-  const l = d.status.leadership;
-  const lease = l?.shared ? `<p>Leader lease: ${l.leader ? badge('leader', 'ok') : badge('follower', 'warn')} ${l.leader ? `token ${e(l.token ?? '-')}` : `held by ${e(l.holder ?? 'nobody')}`}</p>` : '';
-  const head = `<p>${d.status.ready ? badge('ready', 'ok') : badge('not ready', 'bad')} ${d.status.reason === null ? '' : e(d.status.reason)}</p>${lease}`;
-  if (c === null) return `<section><h2>Last cycle</h2>${head}<p class="muted">None yet (${e(d.status.cycles)} run).</p></section>`;
-  const errors = c.errors.length === 0 ? '<p class="muted">No errors.</p>' : `<ul class="errors">${c.errors.map((x) => `<li><b>${e(x.source)}</b>: ${e(x.message)}</li>`).join('')}</ul>`;
+  const ready = d.status.ready ? badge('ready', 'ok') : badge('not ready', 'bad');
+  const why = d.status.ready || problemCount === 0 ? '' : ' <span class="muted">(why: see Problems)</span>';
+  const head = `<p>${ready}${why}</p>${leaseLine(d.status.leadership)}`;
+  if (c === null) {
+    return `<section><h2>Last cycle</h2>${head}<p class="muted">None yet (${e(d.status.cycles)} run).</p></section>`;
+  }
+  const errors = c.errors.length === 0 ? 'no errors' : `${countOf(c.errors.length, 'error')} (under Problems)`;
+  const work = `${c.transitions.length} transitions, ${c.actions.length} actions, ${c.blocked.length} held back`;
+  const took = `Started ${timeAgo(ms(c.startedAt), d.now)}, took ${e(c.durationMs)} ms`;
   return `<section><h2>Last cycle</h2>${head}
-<p>Started ${e(c.startedAt)}, took ${e(c.durationMs)} ms; ${e(c.transitions.length)} transitions, ${e(c.actions.length)} actions, ${e(c.blocked.length)} held back; ${e(d.status.cycles)} cycles since start.</p>
-${errors}</section>`;
+<p>${took}: ${work}, ${errors}; ${e(countOf(d.status.cycles, 'cycle'))} since start.</p></section>`;
 }
 
 function eventsSection(d: StatusPageData): string {
-  const rows = Object.entries(d.status.events).map(([name, s]) => [e(name), s.up ? badge('up', 'ok') : badge('down', 'warn'), e(s.detail)]);
-  return `<section><h2>Event sources</h2>${table(['Source', 'State', 'Detail'], rows)}</section>`;
+  const rows = Object.entries(d.status.events).map(([name, s]) => [
+    e(name),
+    s.up ? badge('up', 'ok') : badge('down', 'warn'),
+    e(s.detail),
+  ]);
+  return `<section><h2>Event sources</h2>${table(['Source', 'State', 'Detail'], rows, 'None.')}</section>`;
 }
 
-const STYLE = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:12px 24px;display:flex;flex-wrap:wrap;gap:16px;align-items:baseline}
-header h1{font-size:18px;margin:0}header span{opacity:.75}header nav{margin-left:auto}header a{color:#9cc4ff;margin-left:12px}
-main{max-width:1100px;margin:0 auto;padding:16px 24px}
-section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:12px 16px;margin:12px 0}
-h2{font-size:16px;margin:0 0 8px}h3{font-size:14px;margin:12px 0 6px}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;vertical-align:top;word-break:break-word}
-th{color:#5b6372;font-weight:600}
-.counts{display:flex;flex-wrap:wrap;gap:8px}.count{border:1px solid #e1e4ea;border-radius:6px;padding:6px 12px;min-width:80px}
-.count .n{display:block;font-size:20px;font-weight:600}.count .label{color:#5b6372;font-size:12px}
-.badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600}
-.badge.ok{background:#dff3e4;color:#1a7f37}.badge.warn{background:#fff1d6;color:#9a6700}.badge.bad{background:#ffe0e0;color:#b42318}.badge.muted{background:#eef0f3;color:#5b6372}
-.error{color:#b42318}.warn{color:#9a6700}.muted{color:#5b6372}code{background:#eef0f3;padding:0 4px;border-radius:3px}
-ul.errors{margin:4px 0;padding-left:20px;color:#b42318}
-`;
+function registrySections(d: StatusPageData): string {
+  if (d.doc === null) return `<section><h2>Projects</h2>${UNKNOWN}</section>`;
+  const view = { now: d.now, config: d.config, doc: d.doc, cycle: d.status.lastCycle, hostId: d.hostId };
+  return `${projectsSection(view)}\n${stuckSection(d)}\n${completedSection(view)}`;
+}
+
+const NAV = ['/metrics', '/api/projects', '/api/stuck', '/readyz']
+  .map((href) => `<a href="${href}">${href}</a>`)
+  .join('');
 
 export function renderStatusPage(d: StatusPageData): string {
+  const refresh = refreshSec(d.config);
+  const found = problems(d);
+  const about = [`host ${e(d.hostId)}`, `version ${e(d.version)}`, `registry ${e(d.registryLocation)}`];
+  const schedule = `scan schedule <code>${e(d.config.scanSchedule)}</code>`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="30">
+<meta http-equiv="refresh" content="${refresh}">
 <title>tmux-orchestrator-agent on ${e(d.hostId)}</title>
-<style>${STYLE}</style>
+<style>${STATUS_STYLE}</style>
 </head>
 <body>
-<header><h1>tmux-orchestrator-agent</h1><span>host ${e(d.hostId)}</span><span>version ${e(d.version)}</span><span>registry ${e(d.registryLocation)}</span>
-<nav><a href="/metrics">/metrics</a><a href="/api/projects">/api/projects</a><a href="/api/stuck">/api/stuck</a><a href="/readyz">/readyz</a></nav></header>
+<header><h1>tmux-orchestrator-agent</h1>${about.map((x) => `<span>${x}</span>`).join('')}
+<nav>${NAV}</nav></header>
 <main>
+${problemsSection(found)}
 ${queueSection(d)}
-${stuckSection(d)}
-${agentActivitySection(d.status.lastCycle?.detections ?? null)}
-${breakerSection(d)}
-${cycleSection(d)}
+${registrySections(d)}
+${cycleSection(d, found.length)}
 ${eventsSection(d)}
-${projectsSection(d)}
-<p class="muted">Rendered ${e(new Date(d.now).toISOString())}; refreshes every 30 s.</p>
+<p class="muted">Rendered ${absolute(d.now)}; refreshes every ${refresh} s (${schedule}). \
+Times are relative; hover one for the exact time.</p>
 </main>
 </body>
 </html>

@@ -107,7 +107,7 @@ function create(doc: RegistryDocument, sink: MergeSink, source: SourceIdentity, 
   const project = newProject({
     ...item.fields,
     id: item.id,
-    enqueuedAt: (item.fields.enqueuedAt as string | undefined) ?? isoOrNull(item.startedAt) ?? at,
+    enqueuedAt: item.fields.enqueuedAt ?? isoOrNull(item.startedAt) ?? at,
     state: item.state,
     host: ctx.hostId,
     attempts: active ? 1 : 0,

@@ -10,6 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
+import { programOptions } from '../program-options.js';
 
 export type SqliteFailure =
   | 'missing'
@@ -100,13 +101,7 @@ export function runSqlite(path: string, script: string, options: SqliteOptions):
     const child = execFile(
       options.sqlitePath ?? 'sqlite3',
       args,
-      {
-        timeout: timeoutMs,
-        killSignal: 'SIGKILL',
-        maxBuffer: 512 * 1024 * 1024,
-        env: { ...process.env, LC_ALL: 'C' },
-        windowsHide: true,
-      },
+      programOptions(timeoutMs, 512 * 1024 * 1024),
       (error, stdout, stderr) => {
         if (!error) {
           resolve(stdout);

@@ -75,7 +75,7 @@ describe('cli: the default registry', function () {
     expect(existsSync(old)).to.equal(true);
     expect(existsSync(expected)).to.equal(false);
     // The command it names moves the queue: the default registry then holds the old project.
-    const move = /To move that queue: (.*?)  \(or keep it/.exec(lines[0] as string)?.[1];
+    const move = /To move that queue: (.*?) {2}\(or keep it/.exec(lines[0] as string)?.[1];
     expect(move, lines[0]).to.be.a('string');
     const moved = await onTerminal(move as string, w, {});
     expect(moved.code, moved.terminal).to.equal(0);

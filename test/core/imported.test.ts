@@ -11,12 +11,12 @@ const cmd = ['python3', 'run.py'];
 describe('imported projects (source set)', () => {
   it('are never launched, even with a command', () => {
     const p = aQueuedProject('to-7', { command: cmd, source });
-    expect(selectLaunches([p], aRunningQueue(), aConfig({ maxConcurrent: 3 }), T0, 'h')).to.deep.equal([]);
+    expect(selectLaunches([p], aRunningQueue(), aConfig({ maxConcurrent: 3 }), T0, 'h', constant(0))).to.deep.equal([]);
   });
 
   it('take no launcher slot from the registry’s own projects', () => {
     const projects = [aProcessingProject('to-1', { source: { ...source, ref: '1', status: 'processing' } }), aQueuedProject('own', { command: cmd })];
-    expect(selectLaunches(projects, aRunningQueue(), aConfig({ maxConcurrent: 1 }), T0, 'h').map((a) => a.project)).to.deep.equal(['own']);
+    expect(selectLaunches(projects, aRunningQueue(), aConfig({ maxConcurrent: 1 }), T0, 'h', constant(0)).map((a) => a.project)).to.deep.equal(['own']);
   });
 
   it('are never retried', () => {

@@ -33,7 +33,7 @@ describe('launch selection', () => {
 
   it('leaves projects without a command to their orchestrator', () => {
     const projects = [aQueuedProject('ext'), aQueuedProject('empty', { command: [] })];
-    expect(selectLaunches(projects, aRunningQueue(), three, T0, 'h')).to.deep.equal([]);
+    expect(selectLaunches(projects, aRunningQueue(), three, T0, 'h', constant(0))).to.deep.equal([]);
   });
 
   it('fills only the slots maxConcurrent leaves beside active projects', () => {
@@ -43,12 +43,12 @@ describe('launch selection', () => {
       aQueuedProject('q1', { command: cmd, enqueuedAt: at(1) }),
       aQueuedProject('q2', { command: cmd, enqueuedAt: at(2) }),
     ];
-    expect(ids(selectLaunches(projects, aRunningQueue(), three, T0, 'h'))).to.deep.equal(['q1']);
+    expect(ids(selectLaunches(projects, aRunningQueue(), three, T0, 'h', constant(0)))).to.deep.equal(['q1']);
   });
 
   it('counts a zombie as active', () => {
     const projects = [aProcessingProject('z', { state: 'zombie' }), aQueuedProject('q', { command: cmd })];
-    expect(selectLaunches(projects, aRunningQueue(), one, T0, 'h')).to.deep.equal([]);
+    expect(selectLaunches(projects, aRunningQueue(), one, T0, 'h', constant(0))).to.deep.equal([]);
   });
 
   it('picks the highest priority first, then the oldest, then by id', () => {
@@ -58,7 +58,7 @@ describe('launch selection', () => {
       aQueuedProject('urgent', { command: cmd, enqueuedAt: at(9 * MIN), priority: 10 }),
       aQueuedProject('a-old', { command: cmd, enqueuedAt: at(0) }),
     ];
-    expect(ids(selectLaunches(projects, aRunningQueue(), three, T0, 'h'))).to.deep.equal(['urgent', 'a-old', 'b-old']);
+    expect(ids(selectLaunches(projects, aRunningQueue(), three, T0, 'h', constant(0)))).to.deep.equal(['urgent', 'a-old', 'b-old']);
   });
 
   it('skips a project whose breaker is open and gives its slot to the next', () => {
@@ -66,22 +66,22 @@ describe('launch selection', () => {
       aQueuedProject('tripped', { command: cmd, priority: 5, breaker: anOpenBreaker(0) }),
       aQueuedProject('fine', { command: cmd }),
     ];
-    expect(ids(selectLaunches(projects, aRunningQueue(), one, T0 + MIN, 'h'))).to.deep.equal(['fine']);
+    expect(ids(selectLaunches(projects, aRunningQueue(), one, T0 + MIN, 'h', constant(0)))).to.deep.equal(['fine']);
   });
 
   it('launches a project whose breaker is half-open', () => {
     const p = aQueuedProject('trial', { command: cmd, breaker: anOpenBreaker(0) });
-    expect(ids(selectLaunches([p], aRunningQueue(), one, T0 + 30 * MIN, 'h'))).to.deep.equal(['trial']);
+    expect(ids(selectLaunches([p], aRunningQueue(), one, T0 + 30 * MIN, 'h', constant(0)))).to.deep.equal(['trial']);
   });
 
   it('launches nothing while the queue is paused', () => {
     const p = aQueuedProject('q', { command: cmd });
-    expect(selectLaunches([p], aPausedQueue(0, 30 * MIN), three, T0 + MIN, 'h')).to.deep.equal([]);
+    expect(selectLaunches([p], aPausedQueue(0, 30 * MIN), three, T0 + MIN, 'h', constant(0))).to.deep.equal([]);
   });
 
   it('launches again once the pause has ended', () => {
     const p = aQueuedProject('q', { command: cmd });
-    expect(ids(selectLaunches([p], aPausedQueue(0, 30 * MIN), three, T0 + 30 * MIN, 'h'))).to.deep.equal(['q']);
+    expect(ids(selectLaunches([p], aPausedQueue(0, 30 * MIN), three, T0 + 30 * MIN, 'h', constant(0)))).to.deep.equal(['q']);
   });
 
   it('never reuses the session an earlier attempt recorded: every launch gets a fresh name', () => {

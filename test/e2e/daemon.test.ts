@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { loadConfig } from '../../src/config/load.js';
+import { runCycle, type CycleOptions, type CycleOutcome } from '../../src/cycle.js';
 import { createLogger } from '../../src/log.js';
 import { JsonStore } from '../../src/registry/json-store.js';
 import { PROJECT_STATES } from '../../src/core/project.js';
@@ -111,15 +112,31 @@ describe('the daemon scheduler', function () {
   it('overlapping triggers never run concurrent cycles: they coalesce into one follow-up', async () => {
     q.write([]);
     const { config } = loadConfig({ env: q.env });
-    const agent = new Agent({ store: new JsonStore({ path: q.registry }), config, hostId: 'test-host', version: 'test', log: createLogger({ level: 'error' }), noServer: true });
+    // The cycle the agent runs, wrapped to count how many run and how many at once.
+    let running = 0;
+    let peak = 0;
+    let cycles = 0;
+    const cycle = async (options: CycleOptions): Promise<CycleOutcome> => {
+      running += 1;
+      cycles += 1;
+      peak = Math.max(peak, running);
+      try {
+        return await runCycle(options);
+      } finally {
+        running -= 1;
+      }
+    };
+    const store = new JsonStore({ path: q.registry });
+    const agent = new Agent({ store, config, hostId: 'test-host', version: 'test', log: createLogger({ level: 'error' }), noServer: true, cycle });
     try {
       const results = await Promise.all(Array.from({ length: 30 }, (_, i) => agent.requestCycle(`trigger ${i}`)));
       expect(results).to.have.length(30);
-      expect(agent.peakConcurrency).to.equal(1);
-      expect(agent.cycles).to.equal(2);
+      expect(peak).to.equal(1);
+      expect(cycles).to.equal(2);
       await Promise.all([agent.requestCycle('a'), agent.requestCycle('b')]);
-      expect(agent.cycles).to.equal(4);
-      expect(agent.peakConcurrency).to.equal(1);
+      expect(cycles).to.equal(4);
+      expect(agent.status().cycles).to.equal(4);
+      expect(peak).to.equal(1);
     } finally {
       await agent.stop();
     }

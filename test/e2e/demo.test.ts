@@ -8,11 +8,12 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_BIN, cleanEnv } from '../helpers/cli.js';
 import { eventually } from '../helpers/daemon.js';
+import { statOrNull } from '../helpers/processes.js';
 
 interface DemoJson {
   ok: boolean;
@@ -32,13 +33,8 @@ const ANSI = /\u001b\[/;
 
 /** Start time of a running (not defunct) process, or null. */
 function runningStartTime(pid: number): number | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' ? null : Number(fields[19]);
-  } catch {
-    return null;
-  }
+  const stat = statOrNull(pid);
+  return stat === null || stat.state === 'Z' ? null : stat.startTime;
 }
 
 /** PIDs of processes whose working directory is inside `dir`. */

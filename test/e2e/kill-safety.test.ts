@@ -6,18 +6,12 @@
  */
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
-import { statStartTime, waitUntil } from '../helpers/processes.js';
+import { statOrNull, statStartTime, waitUntil } from '../helpers/processes.js';
 import { SEC, TestQueue } from '../helpers/queue.js';
 
 /** The state letter and parent of /proc/<pid>/stat, or null when the process is gone. */
 function stat(pid: number): { state: string; ppid: number } | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] as string, ppid: Number(fields[1]) };
-  } catch {
-    return null;
-  }
+  return statOrNull(pid);
 }
 
 /** The children of `parent` in /proc right now. */

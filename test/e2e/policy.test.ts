@@ -125,7 +125,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
       const delaySec = h['delaySec'];
       expect(delaySec, JSON.stringify(h)).to.be.a('number').within(0, 1);
       const retry = history.slice(i + 1).find((x: HistoryEntry) => x.from === 'failed' && x.to === 'queued');
-      if (retry) expect(ms(retry.at) as number, `${retry.at} after ${h.at} + ${delaySec}s`).to.be.at.least((ms(h.at) as number) + (delaySec as number) * 1000);
+      if (retry) expect(ms(retry.at), `${retry.at} after ${h.at} + ${delaySec}s`).to.be.at.least((ms(h.at) as number) + (delaySec as number) * 1000);
     }
     expect(history.filter((h) => h.to === 'failed').map((h) => h['breaker'] ?? null)).to.deep.equal([null, null, 'opened']);
     expect(p.breaker).to.include({ state: 'open', consecutiveFailures: 3, opens: 1 });
@@ -170,7 +170,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     });
     const retry = q.get('bad').history.at(-1) as HistoryEntry;
     expect(retry).to.include({ from: 'failed', to: 'queued', reason: 'retry', breaker: 'half_open', attempt: 4 });
-    expect(ms(retry.at) as number).to.be.at.least(halfOpen);
+    expect(ms(retry.at)).to.be.at.least(halfOpen);
 
     await healUntil(() => q.get('bad').state === 'failed', 8000, 'the trial to fail');
     const p = q.get('bad');
@@ -295,7 +295,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     const queued = q.get('ext');
     const retry = queued.history.at(-1) as HistoryEntry;
     expect(retry).to.include({ from: 'failed', to: 'queued', reason: 'retry', attempt: 2 });
-    expect(ms(retry.at) as number).to.be.at.least(due);
+    expect(ms(retry.at)).to.be.at.least(due);
 
     for (let i = 0; i < 2; i++) {
       const r = await heal();
@@ -337,7 +337,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     const s = await status();
     expect(s.queue.paused).to.equal(true);
     expect([...s.queue.trippedBy].sort()).to.deep.equal(['f1', 'f2', 'f3']);
-    expect(ms(s.queue.resumeAt) as number).to.be.greaterThan(Date.now() + 50_000);
+    expect(ms(s.queue.resumeAt)).to.be.greaterThan(Date.now() + 50_000);
     const audit = q.audit().filter((a) => a['type'] === 'note' && a['reason'] === 'queue breaker tripped');
     expect(audit).to.have.length(1);
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killTree } from '../../src/heal/kill-tree.js';
 import { readProcessTable } from '../../src/scan/proc-table.js';
-import { isRunning, Processes, statStartTime, waitUntil } from '../helpers/processes.js';
+import { isRunning, Processes, readStat, statStartTime, waitUntil } from '../helpers/processes.js';
 
 const GRACE_MS = 300;
 
@@ -43,8 +43,7 @@ describe('kill-tree', () => {
     const orphan = Number(lines.find((l) => l.startsWith('orphan '))?.split(' ')[1]);
     processes.track(orphan);
     const root = child.pid as number;
-    const orphanStat = await readFile(`/proc/${orphan}/stat`, 'utf8');
-    expect(Number(orphanStat.slice(orphanStat.lastIndexOf(')') + 2).split(' ')[1]), 'orphan ppid').to.not.equal(root);
+    expect(readStat(orphan).ppid, 'orphan ppid').to.not.equal(root);
 
     const result = await killTree({ pid: root, pidStartTime: statStartTime(root), graceMs: GRACE_MS });
     expect(result.outcome, result.detail).to.equal('success');

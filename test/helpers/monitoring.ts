@@ -79,7 +79,7 @@ async function startServer(name: string, binary: string, args: (address: string)
     }, 20_000, `${name} to be ready on ${address}`, 100);
   } catch (err) {
     await server.stop();
-    throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${out}`);
+    throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${out}`, { cause: err });
   }
   return server;
 }

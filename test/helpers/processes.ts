@@ -5,23 +5,34 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { parseStat, type StatFields } from '../../src/scan/proc-table.js';
 
-/** Start time (field 22) of /proc/<pid>/stat, parsed independently of src/ so tests check the parser. */
+/**
+ * /proc/<pid>/stat of a process, parsed by the scan's own parser (its tests pin it on fixture lines).
+ * Throws when the process is gone.
+ */
+export function readStat(pid: number | 'self'): StatFields {
+  return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** The stat fields of a process, or null when it is gone. */
+export function statOrNull(pid: number | string): StatFields | null {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Start time (field 22) of /proc/<pid>/stat. */
 export function statStartTime(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[19]);
+  return readStat(pid).startTime;
 }
 
 /** True while the process exists and is not a zombie (a zombie runs nothing and cannot be killed further). */
 export function isRunning(pid: number): boolean {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  const state = statOrNull(pid)?.state;
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

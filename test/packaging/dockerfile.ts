@@ -72,7 +72,7 @@ export function execForm(args: string): string[] | null {
   if (!text.startsWith('[')) return null;
   const parsed: unknown = JSON.parse(text);
   if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) throw new Error(`not an exec form: ${args}`);
-  return parsed as string[];
+  return parsed;
 }
 
 export interface CopySpec {

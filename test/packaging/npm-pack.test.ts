@@ -47,8 +47,10 @@ describe('npm package', function () {
   it('holds dist/, config/default.yaml, README.md, LICENSE and package.json, and no sources, tests, maps or benchmarks', async () => {
     const paths = packed.files.map((f) => f.path);
     expect(paths).to.include.members(['package.json', 'README.md', 'LICENSE', 'config/default.yaml', 'dist/cli/main.js', 'dist/agent.js']);
+    // The Redis registry's Lua scripts are files the build copies next to their loader.
+    expect(paths).to.include.members(['dist/registry/redis/lua/commit-8.lua', 'dist/registry/redis/lua/leader-2.lua']);
     for (const p of paths) {
-      expect(p, p).to.match(/^(dist\/.+\.js|config\/default\.yaml|README\.md|package\.json|LICENSE)$/);
+      expect(p, p).to.match(/^(dist\/.+\.js|dist\/registry\/redis\/lua\/[a-z-]+-\d+\.lua|config\/default\.yaml|README\.md|package\.json|LICENSE)$/);
       expect(p, p).to.not.match(/(^|\/)(src|test|bench)\/|\.test\.js$|\.map$|\.ts$/);
     }
     // The tarball itself, read back with tar.

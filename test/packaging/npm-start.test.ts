@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanEnv, tempDir } from '../helpers/cli.js';
 import { eventually, freePort } from '../helpers/daemon.js';
-import { isRunning } from '../helpers/processes.js';
+import { isRunning, statOrNull } from '../helpers/processes.js';
 import { PrivateTmux } from '../helpers/tmux.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -16,13 +16,8 @@ function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // gone meanwhile
-    }
+    const ppid = statOrNull(name)?.ppid; // undefined: gone meanwhile
+    if (ppid !== undefined) children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
   }
   const out: number[] = [];
   const walk = (pid: number): void => {

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { newProject, type Project } from '../../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
 import { RegistryCorruptError } from '../../src/errors.js';
+import { exitCodeOf } from '../../src/cli/exit-codes.js';
 import { JsonStore } from '../../src/registry/json-store.js';
-import { MemoryStore } from '../../src/registry/memory-store.js';
+import { MemoryStore } from '../helpers/memory-store.js';
 import { RedisStore } from '../../src/registry/redis-store.js';
 import type { AuditEntry, RegistryStore } from '../../src/registry/store.js';
 import { tempDir } from '../helpers/cli.js';
@@ -151,7 +152,7 @@ describe('registry store conformance', () => {
       it('preserves unknown fields of projects and of the document', async () => {
         await store.update((doc) => {
           doc['orchestrator'] = { shard: 3 };
-          doc.projects.push({ ...aProject('p1'), spec: { file: 'spec.md', tokens: 12 } } as Project);
+          doc.projects.push({ ...aProject('p1'), spec: { file: 'spec.md', tokens: 12 } });
         });
         await store.update((doc) => {
           doc.projects[0]!.priority = 5;
@@ -244,7 +245,7 @@ describe('registry store conformance', () => {
         await fx.corrupt();
         const loadErr = await rejection(fx.open().load());
         expect(loadErr).to.be.instanceOf(RegistryCorruptError);
-        expect((loadErr as RegistryCorruptError).exitCode).to.equal(3);
+        expect(exitCodeOf(loadErr), 'exit code').to.equal(3);
         expect((loadErr as Error).message).to.match(/field "state": must be one of queued, processing/);
         let called = false;
         const updateErr = await rejection(

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { fail, enqueue, reset, start } from '../../src/registry/operations.js';
-import { MemoryStore } from '../../src/registry/memory-store.js';
+import { MemoryStore } from '../helpers/memory-store.js';
 
 describe('registry operations: the host of a project', () => {
   const T0 = Date.parse('2026-11-26T10:00:00.000Z');

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { newProject } from '../../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
 import { RegistryCorruptError } from '../../src/errors.js';
-import { JsonStore, sameJson, serialise } from '../../src/registry/json-store.js';
+import { JsonStore, serialise } from '../../src/registry/json-store.js';
+import { sameJson } from '../../src/registry/json/validate-changes.js';
 import { aRegistryFilePerTest } from './registry-file.js';
 
 const T0 = '2026-11-26T10:00:00.000Z';

@@ -91,7 +91,7 @@ describe('reliability: faults against a running agent serve', function () {
     try {
       await eventually(async () => (await readyz(a.url)).status === 200, 20_000, '/readyz 200');
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nagent exit ${a.child.exitCode} ${a.child.signalCode}; log:\n${a.stderr().slice(-3000)}`);
+      throw new Error(`${(err as Error).message}\nagent exit ${a.child.exitCode} ${a.child.signalCode}; log:\n${a.stderr().slice(-3000)}`, { cause: err });
     }
   }
 
@@ -117,7 +117,7 @@ describe('reliability: faults against a running agent serve', function () {
       last = s;
       return s.status === 503 && check.reason.test(s.reason ?? '') ? s : null;
     }, 15_000, `/readyz 503 naming the ${check.source} fault`).catch((err: Error) => {
-      throw new Error(`${err.message}; last /readyz ${JSON.stringify(last)}; log:\n${a.stderr().slice(-3000)}`);
+      throw new Error(`${err.message}; last /readyz ${JSON.stringify(last)}; log:\n${a.stderr().slice(-3000)}`, { cause: err });
     });
     expect(r.reason).to.match(check.reason);
     // Several failing cycles, each counted.

@@ -8,6 +8,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RegistryDocument } from '../../src/core/registry-document.js';
 import { validateDocument } from '../../src/registry/schema.js';
+import { parseStat } from '../../src/scan/proc-table.js';
 import { isRunning, statStartTime, waitUntil, type Processes } from '../helpers/processes.js';
 import type { PrivateTmux } from '../helpers/tmux.js';
 
@@ -91,9 +92,8 @@ export class Victims {
     const out: Signalled[] = [];
     for (const line of readFileSync(this.log, 'utf8').split('\n')) {
       if (!line.startsWith('TERM ')) continue;
-      const stat = line.slice(5);
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.push({ pid: Number(stat.slice(0, stat.indexOf(' '))), startTime: Number(fields[19]) });
+      const { pid, startTime } = parseStat(line.slice(5));
+      out.push({ pid, startTime });
     }
     return out;
   }
@@ -108,7 +108,7 @@ export function validRegistry(path: string): RegistryDocument {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`registry ${path} does not parse: ${(err as Error).message}\n${text.slice(0, 500)}`);
+    throw new Error(`registry ${path} does not parse: ${(err as Error).message}\n${text.slice(0, 500)}`, { cause: err });
   }
   const checked = validateDocument(raw);
   if (!checked.ok) throw new Error(`registry ${path} does not validate: ${checked.issues.join('; ')}`);

@@ -100,7 +100,7 @@ describe('server: write API bodies', () => {
       headers: { authorization: 'Bearer test-token-0123456789abcdef', 'content-type': 'application/json' },
       body: stream,
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(res.status).to.equal(413);
     unchanged();
   });

@@ -10,7 +10,7 @@ import type { TmuxOrchestratorSourceConfig } from '../../src/config/sources.js';
 import { applyTransition, findProject } from '../../src/core/apply.js';
 import { emptyDocument } from '../../src/core/registry-document.js';
 import { createLogger } from '../../src/log.js';
-import { MemoryStore } from '../../src/registry/memory-store.js';
+import { MemoryStore } from '../helpers/memory-store.js';
 import { SourceSet } from '../../src/sources/source-set.js';
 import { readQueue, writeRows } from '../../src/sources/tmux-orchestrator/queue-db.js';
 import { FULL_READ_EVERY_MS, TmuxOrchestratorSource } from '../../src/sources/tmux-orchestrator/source.js';

@@ -5,7 +5,6 @@
  * Never touches the user's registry, tmux server or processes; removes
  * everything it started on exit, Ctrl-C included.
  */
-import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { Agent } from '../../agent.js';
 import type { AgentConfig, KeyName } from '../../config/keys.js';
@@ -15,13 +14,15 @@ import { DemoRun } from '../../demo/demo-run.js';
 import { demoScenarios, DEMO_HOST_ID, ORPHAN_PATTERN } from '../../demo/scenarios.js';
 import { LiveView } from '../../demo/live-view.js';
 import { DemoWorld, type CleanupReport, type TrackedProcess } from '../../demo/world.js';
-import { EXIT, exitCodeOf, messageOf } from '../../errors.js';
+import { messageOf } from '../../errors.js';
+import { EXIT, exitCodeOf } from '../exit-codes.js';
 import { createLogger } from '../../log.js';
 import { openStore } from '../../registry/open.js';
 import type { OperationContext } from '../../registry/operations.js';
 import type { RegistryStore } from '../../registry/store.js';
 import { printJson } from '../run.js';
 import { countOf } from '../../core/wording.js';
+import { packageVersion } from '../../version.js';
 
 interface DemoOptions {
   duration: number;
@@ -32,10 +33,6 @@ interface DemoOptions {
 }
 
 const TICK_MS = 250;
-
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 function seconds(name: string, max: number): (value: string) => number {
   return (value) => {
@@ -83,7 +80,7 @@ function demoConfig(world: DemoWorld, listenPort: number, logLevel: string | und
 }
 
 async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
-  const globals = cmd.optsWithGlobals() as { logLevel?: string };
+  const globals = cmd.optsWithGlobals<{ logLevel?: string }>();
   const view = new LiveView(opts.json ? process.stderr : process.stdout, opts.plain === true);
   const say = (text: string): void => void (opts.json ? process.stderr : process.stdout).write(`${text}\n`);
   let interrupted: NodeJS.Signals | null = null;
@@ -105,7 +102,7 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
   let run: DemoRun | null = null;
   let url: string | null = null;
   let failure: unknown = null;
-  let cleanup: CleanupReport | null = null;
+  let cleanup: CleanupReport | null;
   const startedAt = Date.now();
   try {
     const config = demoConfig(world, opts.port, globals.logLevel);
@@ -122,10 +119,10 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
       await s.setup(world, ops, config);
     }
     if (!interrupted) {
-      agent = new Agent({ store: openStore(world.registry), config, hostId: DEMO_HOST_ID, version: version(), log });
+      agent = new Agent({ store: openStore(world.registry), config, hostId: DEMO_HOST_ID, version: packageVersion(), log });
       url = (await agent.start())?.url ?? null;
       view.header([
-        `tmux-orchestrator-agent ${version()} demo: ${scenarios.length} failure modes on a private tmux server and a temporary registry`,
+        `tmux-orchestrator-agent ${packageVersion()} demo: ${scenarios.length} failure modes on a private tmux server and a temporary registry`,
         `  status page  ${url ?? '-'}/`,
         `  metrics      ${url ?? '-'}/metrics`,
         `  tmux server  tmux -L ${world.socket} ls`,

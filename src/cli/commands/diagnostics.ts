@@ -5,13 +5,11 @@
  * recent activity, breakers and queue, and versions.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { KEY_DEFINITIONS } from '../../config/keys.js';
 import { summariseQueue, type QueueSummary } from '../../core/queue-summary.js';
-import { EXIT, messageOf } from '../../errors.js';
-import { holderAlive, readDaemonHolder } from '../../registry/daemon-holder.js';
-import { JsonStore } from '../../registry/json-store.js';
+import { messageOf } from '../../errors.js';
+import { EXIT } from '../exit-codes.js';
 import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
 import { scanTmuxServer } from '../../scan/tmux-sessions.js';
 import { describeSocket } from '../../scan/tmux-command.js';
@@ -22,6 +20,7 @@ import type { StaleMarker } from '../../core/project.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { checkSource } from '../../sources/source-set.js';
+import { packageVersion } from '../../version.js';
 
 function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -41,10 +40,10 @@ interface HolderReport {
 
 /** The daemon holding a JSON registry, as its record says, and whether it still runs. */
 async function daemonHolder(ctx: CliContext): Promise<HolderReport | null> {
-  if (!(ctx.store instanceof JsonStore)) return null;
-  const holder = await readDaemonHolder(ctx.store.location);
-  if (holder === null) return null;
-  return { pid: holder.pid, host: holder.host, since: holder.startedAt, alive: await holderAlive(holder) };
+  const daemon = await ctx.store.daemonHolder();
+  if (daemon === null) return null;
+  const { holder, alive } = daemon;
+  return { pid: holder.pid, host: holder.host, since: holder.startedAt, alive };
 }
 
 /** The daemon's /readyz on the configured listen address, if one answers. */
@@ -112,7 +111,6 @@ export function registerDiagnostics(program: Command): void {
           ctx.store.readAudit(10).catch(() => []),
           Promise.all(ctx.config.sources.map((s) => checkSource(s, ctx.config, ctx.log))),
         ]);
-        const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         const config = KEY_DEFINITIONS.map((d) => ({
           key: d.key,
           env: d.env,
@@ -127,7 +125,7 @@ export function registerDiagnostics(program: Command): void {
         }));
         const doc = {
           versions: {
-            agent: pkg.version,
+            agent: packageVersion(),
             node: process.version,
             tmux: tmuxVersion,
             git: gitVersion,
@@ -150,7 +148,7 @@ export function registerDiagnostics(program: Command): void {
           printJson(doc);
           return ok ? EXIT.ok : EXIT.problems;
         }
-        printLine(`agent ${pkg.version}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
+        printLine(`agent ${packageVersion()}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
         const lastGood = health.lastGood ? ', last good copy present' : '';
         printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${countOf(health.projects, 'project')}${lastGood})`);
         for (const issue of health.issues) printLine(`  - ${issue}`);

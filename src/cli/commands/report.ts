@@ -1,6 +1,7 @@
 /** What an orchestrator reports: enqueue, start, heartbeat, complete, fail. */
 import { Option, type Command } from 'commander';
-import { EXIT, InputError } from '../../errors.js';
+import { InputError } from '../../errors.js';
+import { EXIT } from '../exit-codes.js';
 import { failProject } from '../../heal/project-actions.js';
 import { complete, enqueue, heartbeat, start, validateStartInput } from '../../registry/operations.js';
 import { checkReportedPid } from '../../scan/reported-pid.js';

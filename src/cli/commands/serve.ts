@@ -1,13 +1,9 @@
 /** `agent serve`: the daemon. */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { Agent } from '../../agent.js';
 import { messageOf } from '../../errors.js';
 import { run } from '../run.js';
-
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
+import { packageVersion } from '../../version.js';
 
 export function registerServe(program: Command): void {
   program
@@ -26,7 +22,7 @@ export function registerServe(program: Command): void {
     )
     .action((_opts: unknown, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const agent = new Agent({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, version: version(), log: ctx.log });
+        const agent = new Agent({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, version: packageVersion(), log: ctx.log });
         let stopping = false;
         let stopped!: () => void;
         const done = new Promise<void>((resolve) => (stopped = resolve));
@@ -59,7 +55,7 @@ export function registerServe(program: Command): void {
         }
         const url = listening?.url ?? '';
         process.stderr.write(
-          `tmux-orchestrator-agent ${version()} serving registry ${ctx.store.location}\n` +
+          `tmux-orchestrator-agent ${packageVersion()} serving registry ${ctx.store.location}\n` +
             `  status page  ${url}/\n  metrics      ${url}/metrics\n  ready        ${url}/readyz\n`,
         );
         ctx.log.info('serving', { registry: ctx.store.location, listen: ctx.config.listen, url, schedule: ctx.config.scanSchedule, host: ctx.hostId });

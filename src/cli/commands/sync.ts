@@ -12,7 +12,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseSources, SourceConfigIssue, type TmuxOrchestratorSourceConfig } from '../../config/sources.js';
-import { EXIT, InputError } from '../../errors.js';
+import { InputError } from '../../errors.js';
+import { EXIT } from '../exit-codes.js';
 import { SourceSet } from '../../sources/source-set.js';
 import { describeReport } from '../../sources/source.js';
 import { checkDatabasePath, SqliteError } from '../../sources/sqlite-cli.js';

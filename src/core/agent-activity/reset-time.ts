@@ -178,7 +178,7 @@ const formatters = new Map<string, Intl.DateTimeFormat | null>();
 /** One formatter per zone (memoised; null for a zone Intl does not know). */
 function formatterOf(zone: string): Intl.DateTimeFormat | null {
   if (!formatters.has(zone)) {
-    let formatter: Intl.DateTimeFormat | null = null;
+    let formatter: Intl.DateTimeFormat | null;
     try {
       formatter = new Intl.DateTimeFormat('en-US', {
         timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric',

@@ -1,9 +1,14 @@
-/** The in-memory twin of the JSON store: same contract, no I/O. For tests and dry runs. */
-import type { Project } from '../core/project.js';
-import { emptyDocument, type RegistryDocument } from '../core/registry-document.js';
-import { RegistryCorruptError } from '../errors.js';
-import { validateDocument } from './schema.js';
-import type { AuditEntry, RegistryHealth, RegistryStore, Transaction } from './store.js';
+/**
+ * The in-memory twin of the JSON store for tests: same contract, no I/O, no
+ * watch and no daemon claim. It runs the store conformance suite with the
+ * real backends.
+ */
+import type { Project } from '../../src/core/project.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import { validateDocument } from '../../src/registry/schema.js';
+import type { AuditEntry, RegistryHealth, RegistryStore, Transaction } from '../../src/registry/store.js';
+import { pendingTransaction } from '../../src/registry/transaction.js';
+import { healthOf, invalidRegistryError, validForWrite } from '../../src/registry/validity.js';
 
 export class MemoryStore implements RegistryStore {
   readonly backend = 'memory' as const;
@@ -19,7 +24,7 @@ export class MemoryStore implements RegistryStore {
 
   async load(): Promise<RegistryDocument> {
     const result = validateDocument(JSON.parse(this.text));
-    if (!result.ok) throw new RegistryCorruptError(`registry (memory) is invalid: ${result.issues[0]}`, result.issues, null);
+    if (!result.ok) throw invalidRegistryError(this.location, result.issues, null);
     return result.document;
   }
 
@@ -27,27 +32,19 @@ export class MemoryStore implements RegistryStore {
     // Serialise updates like the file lock does.
     const run = this.tail.then(async () => {
       const doc = await this.load();
-      const pending: AuditEntry[] = [];
-      const result = await mutate(doc, { audit: (e) => pending.push(e), archive: (p) => this.archived.push(p) });
-      const validated = validateDocument(JSON.parse(JSON.stringify(doc)));
-      if (!validated.ok) throw new RegistryCorruptError(`refusing to write an invalid registry: ${validated.issues[0]}`, validated.issues, null);
-      this.text = JSON.stringify(validated.document);
-      this.auditLines.push(...pending);
+      const { tx, audit, archived } = pendingTransaction();
+      const result = await mutate(doc, tx);
+      this.text = JSON.stringify(validForWrite(validateDocument(JSON.parse(JSON.stringify(doc)))));
+      this.archived.push(...archived);
+      this.auditLines.push(...audit);
       return result;
     });
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  async check(): Promise<RegistryHealth> {
-    const result = validateDocument(JSON.parse(this.text));
-    return {
-      ok: result.ok,
-      issues: result.ok ? [] : result.issues,
-      projects: result.ok ? result.document.projects.length : 0,
-      location: this.location,
-      lastGood: true,
-    };
+  check(): Promise<RegistryHealth> {
+    return healthOf(this.location, Promise.resolve(true), () => this.load());
   }
 
   async repair(): Promise<{ restored: boolean; detail: string }> {
@@ -61,6 +58,18 @@ export class MemoryStore implements RegistryStore {
   async readAuditSince(cursor: string | null): Promise<{ entries: AuditEntry[]; cursor: string }> {
     const from = cursor === null ? this.auditLines.length : Number(cursor);
     return { entries: this.auditLines.slice(from), cursor: String(this.auditLines.length) };
+  }
+
+  watch(): null {
+    return null;
+  }
+
+  async claimDaemon(): Promise<null> {
+    return null;
+  }
+
+  async daemonHolder(): Promise<null> {
+    return null;
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,43 @@
+/**
+ * The status page's stylesheet, inline (the Content-Security-Policy allows
+ * inline styles and nothing else). Below 760 px each table row becomes a
+ * card whose cells are labelled by their column header (`data-label`).
+ */
+export const STATUS_STYLE = [
+  'body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f6f7f9}',
+  'header{background:#1d2330;color:#fff;padding:12px 24px;',
+  'display:flex;flex-wrap:wrap;gap:4px 16px;align-items:baseline}',
+  'header h1{font-size:18px;margin:0}header span{opacity:.75;word-break:break-all}',
+  'header nav{margin-left:auto}header a{color:#9cc4ff;margin-right:12px}',
+  'main{max-width:1200px;margin:0 auto;padding:16px 24px}',
+  'section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:12px 16px;margin:12px 0}',
+  'h2{font-size:16px;margin:0 0 8px}h3{font-size:14px;margin:12px 0 6px}',
+  'table{border-collapse:collapse;width:100%;font-size:13px}',
+  'th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;vertical-align:top;overflow-wrap:anywhere}',
+  'th{color:#5b6372;font-weight:600;white-space:nowrap}small{font-size:12px}.nowrap{white-space:nowrap}',
+  '.counts{display:flex;flex-wrap:wrap;gap:8px}',
+  '.count{border:1px solid #e1e4ea;border-radius:6px;padding:6px 12px;min-width:80px}',
+  '.count .n{display:block;font-size:20px;font-weight:600}.count .label{color:#5b6372;font-size:12px}',
+  '.badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;white-space:nowrap}',
+  '.badge.ok{background:#dff3e4;color:#1a7f37}.badge.warn{background:#fff1d6;color:#9a6700}',
+  '.badge.bad{background:#ffe0e0;color:#b42318}.badge.muted{background:#eef0f3;color:#5b6372}',
+  '.error{color:#b42318}.warn{color:#9a6700}.muted,.abs{color:#5b6372}',
+  'code{background:#eef0f3;padding:0 4px;border-radius:3px;overflow-wrap:anywhere}',
+  'time{white-space:nowrap}time[title]{text-decoration:underline dotted #8a93a3}',
+  'code.cmd{user-select:all;-webkit-user-select:all;',
+  'background:#1d2330;color:#fff;padding:2px 8px;font-size:13px;white-space:nowrap}',
+  'ul.errors{margin:4px 0;padding-left:20px}section.problems{border-color:#f1b5b0}',
+  '.pause{background:#fff8e6;border:1px solid #f0d9a0;border-radius:6px;padding:4px 12px;margin:8px 0}',
+  '.pause p{margin:6px 0}',
+  'ul.why{margin:0;padding-left:16px}ul.why li{margin:0 0 2px}',
+  'details.output summary{cursor:pointer}',
+  'details.output pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#1d2330;color:#e8eaf0;padding:6px 8px;',
+  'border-radius:4px;max-height:24em;overflow:auto;margin:4px 0;font-size:12px}',
+  'section>details>summary{cursor:pointer}section>details>summary h2{display:inline}',
+  '@media (max-width:760px){',
+  'header{padding:10px 12px}header nav{margin-left:0}main{padding:4px 8px}section{padding:10px}',
+  'thead{display:none}table,tbody,tr,td{display:block;width:auto}tr{border-bottom:2px solid #e1e4ea;padding:6px 0}',
+  'td{border:0;padding:2px 4px;display:flex;gap:8px}td.empty{display:none}td>div{flex:1;min-width:0}',
+  'td::before{content:attr(data-label);flex:0 0 92px;color:#5b6372;font-size:12px;padding-top:1px}',
+  '}',
+].join('\n');
