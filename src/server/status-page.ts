@@ -141,7 +141,7 @@ function launchHoldLine(s: QueueSummary, now: number): string {
 
 function healthTone(status: QueueSummary['health']['status']): Tone {
   if (status === 'blocked' || status === 'error') return 'bad';
-  return status === 'paused' || status === 'waiting' ? 'warn' : 'ok';
+  return status === 'paused' || status === 'waiting' || status === 'held' ? 'warn' : 'ok';
 }
 
 function queueSection(d: StatusPageData): string {

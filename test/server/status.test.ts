@@ -326,6 +326,7 @@ describe('status page: why a project is where it is', () => {
     const detection = { kind: 'rate_limited' as const, project: 'lim', session: 'w-lim', tmuxSocket: null, pid: 1, reason: agentActivity.finding.line, agent: 'claude-code', since: agentActivity.finding.since, until: resetAt };
     const html = page({ projects: [limited, waiting], status: { lastCycle: aCycleResult({ detections: [detection] }) } });
     expect(text(html)).to.include('Queue held No launch on this host until in 1h 30m 2026-11-26 11:30:00 UTC');
+    expect(html).to.include('<h2>Queue <span class="badge warn">held</span></h2>');
     expect(text(html)).to.include("a usage limit of lim (You've hit your session limit · resets 5:40pm (Europe/Berlin)). It ends by itself at the reset.");
     expect(text(rowOf(html, 'lim'))).to.include('usage limit You\'ve hit your session limit · resets 5:40pm (Europe/Berlin) claude-code usage limit since 1m 0s ago; resets in 1h 30m');
     expect(text(rowOf(html, 'next'))).to.include('held usage limit (project lim) until the reset in 1h 30m');
