@@ -82,10 +82,7 @@ describe('e2e: what the agent in the pane is doing', function () {
     await q.destroy();
   });
 
-  const enqueue = async (id: string, command: string[]): Promise<void> => {
-    const r = await q.agent(['enqueue', '--id', id, '--tmux-socket', q.tmux.socket, '--', ...command]);
-    expect(r.code, r.stderr).to.equal(0);
-  };
+  const enqueue = (id: string, command: string[]): Promise<void> => q.enqueue(id, command);
   const stuck = async (): Promise<StuckAnswer> => (await (await fetch(`${agent!.url}/api/stuck`)).json()) as StuckAnswer;
   const metrics = async (): Promise<string> => (await fetch(`${agent!.url}/metrics`)).text();
   /** The value of one exposition line that starts with `series`, or null. */
@@ -119,6 +116,10 @@ describe('e2e: what the agent in the pane is doing', function () {
     expect(listed.code, listed.stderr).to.equal(1);
     const fromCli = (JSON.parse(listed.stdout) as { stuck: Stuck[] }).stuck.find((d) => d.project === 'ask');
     expect(fromCli).to.include({ kind: 'awaiting_input', reason: 'Do you want to proceed?', since: seen.since });
+
+    const page = await (await fetch(`${agent.url}/`)).text();
+    expect(page).to.include('<span class="badge bad">waiting on a prompt</span> <q>Do you want to proceed?</q>');
+    expect(page).to.match(/claude-code asks since .*; never killed for it; timeout clock paused until /);
 
     const body = await metrics();
     expect(sample(body, 'orchestrator_stuck_projects{kind="awaiting_input"}')).to.equal(1);
@@ -168,6 +169,8 @@ describe('e2e: what the agent in the pane is doing', function () {
       expect(q.get('next').state).to.equal('queued');
       const status = await q.agent(['status']);
       expect(status.stdout).to.match(new RegExp(`held +no launch on this host until ${new Date(reset).toISOString()}`));
+      const page = await (await fetch(`${agent.url}/`)).text();
+      expect(page).to.include(`<b>No launch on this host</b> until <time datetime="${new Date(reset).toISOString()}"`);
     }
 
     const next = await eventually(() => (q.get('next').state === 'processing' ? q.get('next') : null), 90_000, 'the queued project to launch after the reset');

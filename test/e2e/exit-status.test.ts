@@ -31,10 +31,7 @@ describe('e2e: a launched command that ends', function () {
     await q.destroy();
   });
 
-  const enqueue = async (id: string, command: string[]): Promise<void> => {
-    const r = await q.agent(['enqueue', '--id', id, '--tmux-socket', q.tmux.socket, '--', ...command]);
-    expect(r.code, r.stderr).to.equal(0);
-  };
+  const enqueue = (id: string, command: string[]): Promise<void> => q.enqueue(id, command);
 
   it('agent serve fails a crashing command within a cycle with exit_status, its status and output, closes its session and launches the next project', async () => {
     agent = await startAgent({ ...q.env, AGENT_SCAN_SCHEDULE: HOURLY, LOG_LEVEL: 'info' }, q.dir.path);
