@@ -80,7 +80,8 @@ export function launchArgv(command: readonly string[]): string[] {
  * its pane when the command exits (`remain-on-exit on`), so the cycle can read
  * the exit status and the last lines of output before it closes the session;
  * the option is set in the same tmux call, which the server runs to the end
- * before it handles the child's exit, so even an instant exit keeps its pane.
+ * before it handles the child's exit, so even an instant exit keeps its pane
+ * (and its PID, read from the pane when tmux printed none).
  * Throws InputError for bad input (nothing run) and TmuxCommandError when tmux
  * fails (a duplicate session, say).
  */
@@ -104,7 +105,12 @@ export async function launchSession(
   }
   const keepPane = [';', 'set-option', '-w', '-t', `${exactSession(session)}:`, 'remain-on-exit', 'on'];
   const stdout = await runTmux(socket, [...args, '--', ...argv, ...keepPane], options);
-  const text = stdout.trim();
+  let text = stdout.trim();
+  if (text === '') {
+    // In a burst of launches that start the server, tmux sometimes drops the -P output of a session it made. The
+    // kept pane still has its PID, and the session is this launch's alone (every launch gets a fresh name).
+    text = (await runTmux(socket, ['list-panes', '-t', `${exactSession(session)}:`, '-F', '#{pane_pid}'], options)).trim();
+  }
   const panePid = Number(text);
   if (!/^\d+$/.test(text) || panePid <= 0) {
     throw new Error(`tmux new-session on ${describeSocket(socket)} printed no pane pid: ${JSON.stringify(stdout)}`);
