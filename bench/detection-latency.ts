@@ -98,6 +98,16 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   const tmux = new BenchTmux(teardown, 'latency');
   const sessionCount = SINGLES + BURSTS * BURST;
   const sessionPids = tmux.newSessions('s-', sessionCount, HUP_IMMUNE);
+  // They ignore SIGHUP, so killing the tmux server leaves them: killed here (after the server, steps run newest first).
+  teardown.add('kill the session processes', () => {
+    for (const pid of sessionPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
   const exitPids: number[] = [];
   for (let i = 0; i < sessionCount; i++) {
     const child = spawn('sleep', ['3600'], { detached: true, stdio: 'ignore' });

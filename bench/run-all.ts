@@ -33,13 +33,20 @@ const BENCHES: { file: string; env?: Record<string, string> }[] = [
 const startedAt = new Date();
 const dir = process.env['BENCH_RESULTS_DIR'] ?? join(REPO, '.tmp', 'bench', startedAt.toISOString().replace(/[:.]/g, '-'));
 
+/** Set on SIGINT/SIGTERM: the running bench is told, and none starts after it. */
+let stopped = false;
+
 function runOne(file: string, env: Record<string, string>): Promise<{ code: number | null; seconds: number }> {
   const started = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))], {
     stdio: 'inherit',
     env: { ...process.env, ...env, BENCH_RESULTS_DIR: dir },
   });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const forward = (signal: NodeJS.Signals) => {
+    // The bench tears its load down on the signal; no bench starts after it.
+    stopped = true;
+    child.kill(signal);
+  };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   return new Promise((resolve) => {
@@ -54,6 +61,7 @@ function runOne(file: string, env: Record<string, string>): Promise<{ code: numb
 const summary: string[] = [];
 let failed = false;
 for (const b of BENCHES) {
+  if (stopped) break;
   const label = `bench/${b.file}${b.env?.['BENCH_CODE'] ? ` (BENCH_CODE=${b.env['BENCH_CODE']})` : ''}`;
   console.log(`\n== ${label} (load ${loadAverage()}) ==`);
   const { code, seconds } = await runOne(b.file, b.env ?? {});
@@ -62,5 +70,8 @@ for (const b of BENCHES) {
 }
 console.log(`\n== summary (${((Date.now() - startedAt.getTime()) / 60_000).toFixed(1)} min, load now ${loadAverage()}) ==\n${summary.join('\n')}`);
 console.log(`results in ${dir}`);
-if (process.argv.includes('--doc')) console.log(`wrote ${renderReport(dir, { command: 'npm run bench:doc', failed })}`);
+if (stopped) {
+  console.log('stopped by a signal: no page rendered');
+  failed = true;
+} else if (process.argv.includes('--doc')) console.log(`wrote ${renderReport(dir, { command: 'npm run bench:doc', failed })}`);
 if (failed) process.exitCode = 1;
