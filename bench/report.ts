@@ -7,7 +7,7 @@
  * why) is written here; the history of the performance work, with the
  * figures measured when each change was made, is docs/performance-history.md.
  *
- *   npx tsx bench/report.ts <results dir>
+ *   npx tsx bench/report.ts <results dir> [the command that ran the benches]
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -237,7 +237,7 @@ export function renderReport(dir: string, options: { command: string; failed?: b
 What the agent costs on this project's development machine, against its budgets, and how each
 figure is taken. **Every figure on this page comes from one run of \`${options.command}\`,
 ${utc(first.startedAt)} to ${utc(last.endedAt)}**, on commit ${first.commit}${first.base ? `, with the older code of commit ${first.base.commit} measured on the same load where this work changed the code (before/after)` : ''}.
-Machine: ${first.machine.replace(/, load .*$/, '')}; the 1-minute load average was ${first.loadStart} when the run
+Machine: ${first.machine.replace(/, load .*$/, '')}; the load average (1, 5 and 15 minutes) was ${first.loadStart} when the run
 started and ${last.loadEnd} when it ended (each section gives its own). The raw results are in
 [bench-results/](bench-results/); the figures measured when each optimisation was made are in
 [performance-history.md](performance-history.md).
@@ -277,8 +277,8 @@ ${sections.join('\n')}`;
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dir = process.argv[2];
   if (!dir) {
-    console.error('usage: npx tsx bench/report.ts <results dir>');
+    console.error('usage: npx tsx bench/report.ts <results dir> [command]');
     process.exit(2);
   }
-  console.log(`wrote ${renderReport(dir)}`);
+  console.log(`wrote ${renderReport(dir, { command: process.argv[3] ?? 'npm run bench:doc' })}`);
 }

@@ -73,5 +73,5 @@ console.log(`results in ${dir}`);
 if (stopped) {
   console.log('stopped by a signal: no page rendered');
   failed = true;
-} else if (process.argv.includes('--doc')) console.log(`wrote ${renderReport(dir, { command: 'npm run bench:doc', failed })}`);
+} else if (process.argv.includes('--doc')) console.log(`wrote ${renderReport(dir, { command: `${process.env['BENCH_BASE'] ? 'BENCH_BASE=<a built checkout of the older code> ' : ''}npm run bench:doc`, failed })}`);
 if (failed) process.exitCode = 1;

@@ -241,13 +241,6 @@ export function writeRegistry(path: string, doc: RegistryDocument): void {
   writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
 }
 
-/** Resident and peak resident memory of a process (kB from /proc/<pid>/status), in MiB. */
-export function rssOf(pid: number): { rssMiB: number; peakMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
-}
-
 /**
  * CPU time of a process, in ms: its own (utime + stime) and that of the
  * children it waited for (cutime + cstime: tmux clients, git, sqlite3).
