@@ -18,7 +18,8 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
 export function staleMarkerTable(notices: readonly Pick<StaleMarkerNotice, 'project' | 'startedAt' | 'markers'>[]): string | null {
   const rows = notices.flatMap((n) => n.markers.map((m) => [n.project, m.file, m.modifiedAt, n.startedAt ?? '-']));
   if (rows.length === 0) return null;
-  return `stale markers (older than the attempt, never evidence):\n${table(['PROJECT', 'MARKER', 'MODIFIED', 'ATTEMPT STARTED'], rows)}`;
+  const listed = table(['PROJECT', 'MARKER', 'MODIFIED', 'ATTEMPT STARTED'], rows);
+  return `stale markers (older than the attempt, never evidence):\n${listed}`;
 }
 
 /** "exit_status 3": a failure reason with the exit status it carries. */

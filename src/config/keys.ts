@@ -23,7 +23,10 @@ export interface AgentConfig {
   apiToken: string | null;
   /** node-cron schedule of full cycles (six fields: with seconds). */
   scanSchedule: string;
-  /** tmux servers to scan: `default`, a socket name, or a socket path; null means the default server plus every socket named by a project. */
+  /**
+   * tmux servers to scan: `default`, a socket name, or a socket path; null means the default server plus every
+   * socket named by a project.
+   */
   tmuxSockets: string[] | null;
   maxProcessRuntimeSec: number;
   heartbeatTimeoutSec: number;
@@ -114,12 +117,12 @@ function def<K extends KeyName>(key: K, env: string, dflt: AgentConfig[K], kind:
 }
 
 export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
-  def('registry', 'AGENT_REGISTRY', null, { type: 'string', nullable: true, emptyIsNull: false }, 'Registry location: path of the JSON registry file (a relative path is taken from the working directory), or redis://[user:password@]host:port/db for a registry shared by several hosts; null means $XDG_STATE_HOME/tmux-orchestrator-agent/registry.json (~/.local/state/... when XDG_STATE_HOME is unset or not absolute), the same file from any directory.'),
+  def('registry', 'AGENT_REGISTRY', null, { type: 'string', nullable: true, emptyIsNull: false }, 'Registry location: path of the JSON registry file (a relative path is taken from the working ' + 'directory), or redis://[user:password@]host:port/db for a registry shared by several hosts; ' + 'null means $XDG_STATE_HOME/tmux-orchestrator-agent/registry.json (~/.local/state/... when ' + 'XDG_STATE_HOME is unset or not absolute), the same file from any directory.'),
   def('hostId', 'AGENT_HOST_ID', null, { type: 'string', nullable: true, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, patternText: 'letters, digits, ".", "_", "-" (1-64, starting with a letter or digit)' }, "This agent's host id, recorded on the projects it starts; null means the machine's hostname."),
   def('listen', 'AGENT_LISTEN', '0.0.0.0:9820', { type: 'listen' }, 'HTTP listen address of `agent serve` (or `agent serve --listen`), host:port.'),
-  def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API, and by the status page and the read API from other hosts; null means writes are refused with 403 and those reads answer this host only.'),
+  def('apiToken', 'AGENT_API_TOKEN', null, { type: 'string', nullable: true, pattern: /^[\x21-\x7e]{16,512}$/, patternText: '16-512 printable ASCII characters without spaces' }, 'Bearer token required by the write API, and by the status page and the read API from other ' + 'hosts; null means writes are refused with 403 and those reads answer this host only.'),
   def('scanSchedule', 'AGENT_SCAN_SCHEDULE', '*/15 * * * * *', { type: 'cron' }, 'node-cron schedule of full cycles (six fields, seconds first); events trigger cycles in between.'),
-  def('tmuxSockets', 'AGENT_TMUX_SOCKETS', null, { type: 'list', nullable: true, regex: false, item: /^(default|[A-Za-z0-9._-]{1,64}|\/[^\0]{1,4095})$/, itemText: '"default", a socket name (letters, digits, ".", "_", "-") or an absolute socket path' }, 'tmux servers to watch: "default", a socket name (-L) or a socket path (-S). A launch without a socket goes to the first; a project naming another is refused. null means the default server plus every socket named by a project.'),
+  def('tmuxSockets', 'AGENT_TMUX_SOCKETS', null, { type: 'list', nullable: true, regex: false, item: /^(default|[A-Za-z0-9._-]{1,64}|\/[^\0]{1,4095})$/, itemText: '"default", a socket name (letters, digits, ".", "_", "-") or an absolute socket path' }, 'tmux servers to watch: "default", a socket name (-L) or a socket path (-S). A launch without a ' + 'socket goes to the first; a project naming another is refused. null means the default server ' + 'plus every socket named by a project.'),
   def('maxProcessRuntimeSec', 'MAX_PROCESS_RUNTIME_SEC', 1800, positiveSeconds, 'Runtime before timeout handling starts.'),
   def('heartbeatTimeoutSec', 'HEARTBEAT_TIMEOUT_SEC', 600, positiveSeconds, 'A heartbeat (reported, or tmux window activity) older than this is stale.'),
   def('maxTimeoutExtensions', 'MAX_TIMEOUT_EXTENSIONS', 3, int(0, 1000), 'Timeout extensions granted while heartbeats are fresh.'),
@@ -129,7 +132,7 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('timingOutGraceSec', 'TIMING_OUT_GRACE_SEC', 120, seconds, 'Grace in timing_out before the tree is killed and the project failed.'),
   def('killGraceSec', 'KILL_GRACE_SEC', 10, int(0, 3600), 'Wait between SIGTERM and SIGKILL when killing a process tree.'),
   def('orphanGraceSec', 'ORPHAN_GRACE_SEC', 600, seconds, 'Age before an orphaned session (pattern match, or a terminal project\'s session) is killed.'),
-  def('orphanSessionPatterns', 'AGENT_ORPHAN_SESSION_PATTERNS', [], regexList, 'Regular expressions of session names the agent owns; a matching session that no live project owns is an orphan. Sessions matching none are never touched.'),
+  def('orphanSessionPatterns', 'AGENT_ORPHAN_SESSION_PATTERNS', [], regexList, 'Regular expressions of session names the agent owns; a matching session that no live project ' + 'owns is an orphan. Sessions matching none are never touched.'),
   def('queueBlockedAfterSec', 'QUEUE_BLOCKED_AFTER_SEC', 300, seconds, 'Queued work with nothing processing for this long reports the queue as blocked.'),
   def('maxConcurrent', 'AGENT_MAX_CONCURRENT', 1, int(1, 10_000), 'Processing projects the launcher allows at once.'),
   def('maxKillsPerCycle', 'AGENT_MAX_KILLS_PER_CYCLE', 5, int(0, 10_000), 'Trees one cycle may kill; a plan over this (or over half of at least 4 processing projects) is held back.'),
@@ -144,12 +147,12 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('queueBreakerMinFinished', 'AGENT_QUEUE_BREAKER_MIN_FINISHED', 5, int(1, 10_000), 'Finished projects needed before the queue breaker may trip.'),
   def('queueBreakerFailureRatio', 'AGENT_QUEUE_BREAKER_FAILURE_RATIO', 0.5, { type: 'number', min: 0.01, max: 1 }, 'Failed share of the window that pauses the queue.'),
   def('queueBreakerCooldownSec', 'AGENT_QUEUE_BREAKER_COOLDOWN_SEC', 1800, seconds, 'How long the queue stays paused once tripped.'),
-  def('completionMarkerFiles', 'AGENT_COMPLETION_MARKER_FILES', ['COMPLETED', '.orchestrator/COMPLETION_MARKER'], list, 'Files in projectDir whose presence decides completion (weight 1.0) when modified after the attempt started; an older one is reported as stale, never evidence.'),
-  def('failureMarkerFiles', 'AGENT_FAILURE_MARKER_FILES', ['FAILED'], list, 'Files in projectDir whose presence decides failure when modified after the attempt started; an older one is reported as stale.'),
+  def('completionMarkerFiles', 'AGENT_COMPLETION_MARKER_FILES', ['COMPLETED', '.orchestrator/COMPLETION_MARKER'], list, 'Files in projectDir whose presence decides completion (weight 1.0) when modified after the ' + 'attempt started; an older one is reported as stale, never evidence.'),
+  def('failureMarkerFiles', 'AGENT_FAILURE_MARKER_FILES', ['FAILED'], list, 'Files in projectDir whose presence decides failure when modified after the attempt started; an ' + 'older one is reported as stale.'),
   def('completionGitPatterns', 'AGENT_COMPLETION_GIT_PATTERNS', ['^(feat|chore|release)(\\(.*\\))?!?: .*(complete|done|finish)', '\\[orchestrator\\] complete'], regexList, 'Commit subjects since startedAt that count as completion evidence (weight 0.6).'),
   def('completionOutputPatterns', 'AGENT_COMPLETION_OUTPUT_PATTERNS', ['(?i)all (tasks|phases) (are )?(complete|completed|done)', '(?i)orchestration complete'], regexList, 'Pane output lines that count as completion evidence (weight 0.5).'),
   def('completionErrorPatterns', 'AGENT_COMPLETION_ERROR_PATTERNS', ['(?i)traceback \\(most recent call last\\)', '(?i)^fatal:', '(?i)orchestration failed'], regexList, 'Pane output lines that veto output-based completion.'),
-  def('completionExitZeroWeight', 'AGENT_COMPLETION_EXIT_ZERO_WEIGHT', 1.0, { type: 'number', min: 0, max: 1 }, 'Completion evidence weight of a command the agent launched that exited with status 0; any other status fails the attempt at once (exit_status).'),
+  def('completionExitZeroWeight', 'AGENT_COMPLETION_EXIT_ZERO_WEIGHT', 1.0, { type: 'number', min: 0, max: 1 }, 'Completion evidence weight of a command the agent launched that exited with status 0; any other ' + 'status fails the attempt at once (exit_status).'),
   def('agentPatterns', 'AGENT_CLI_PATTERNS', DEFAULT_AGENT_PATTERNS, agentPatterns,
     'Pane lines of agent CLIs (Claude Code, Codex CLI, Gemini CLI, Aider) that mean the agent waits on a prompt ' +
     '(awaiting_input) or a usage limit (rate_limited): {agent, kind, pattern} entries, the bottom-most match wins; ' +
@@ -172,7 +175,7 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('redisKeyPrefix', 'AGENT_REDIS_KEY_PREFIX', 'toa:', { type: 'string', nullable: false, pattern: /^[A-Za-z0-9:{}._-]{1,64}$/, patternText: 'letters, digits, ":", "{", "}", ".", "_", "-" (1-64)' }, 'Prefix of every key of a Redis registry, so several queues can share one Redis (wrap it in {} for Redis Cluster).'),
   def('redisTimeoutMs', 'AGENT_REDIS_TIMEOUT_MS', 2000, int(100, 60_000), 'Connect and command timeout of a Redis registry: an unreachable Redis fails a read or write after this long.'),
   def('redisStreamMaxLen', 'AGENT_REDIS_STREAM_MAXLEN', 100_000, int(1000, 100_000_000), 'Approximate number of entries kept in the audit and archive streams of a Redis registry (XADD MAXLEN ~).'),
-  def('leaseTtlMs', 'AGENT_LEASE_TTL_MS', 15_000, int(1000, 600_000), 'TTL of the leader lease (and the floor of per-project action leases) with a Redis registry; a dead leader is replaced within it.'),
+  def('leaseTtlMs', 'AGENT_LEASE_TTL_MS', 15_000, int(1000, 600_000), 'TTL of the leader lease (and the floor of per-project action leases) with a Redis registry; a ' + 'dead leader is replaced within it.'),
   def(
     'sources',
     'AGENT_SOURCES',
@@ -181,7 +184,7 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
     'Queues synced every cycle: [{kind: tmux-orchestrator, db: /path/task_queue.db}, ' +
       '{kind: tmux-sessions, pattern: "^claudesquad_"}]; JSON in the environment. See docs/sources.md.',
   ),
-  def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr; when none is set, `agent serve` logs at info and every other command at warn.'),
+  def('logLevel', 'LOG_LEVEL', 'info', { type: 'enum', values: ['error', 'warn', 'info', 'debug'] }, 'Log level of the JSON-lines log on stderr; when none is set, `agent serve` logs at info and ' + 'every other command at warn.'),
 ];
 
 export const DEFAULT_CONFIG: Readonly<AgentConfig> = Object.freeze(

@@ -6,7 +6,8 @@ import { compilePattern } from '../core/patterns.js';
 import { parseSources, SourceConfigIssue } from './sources.js';
 import { agentPatternProblem, type AgentPattern } from '../core/agent-activity/catalogue.js';
 
-// yaml and node-cron are loaded only when a value needs them: CLI start-up time matters to orchestrators calling `agent heartbeat`.
+// yaml and node-cron are loaded only when a value needs them: CLI start-up time matters to orchestrators
+// calling `agent heartbeat`.
 const require = createRequire(import.meta.url);
 const lazyYaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
 const lazyCron = (): typeof import('node-cron').default => require('node-cron') as typeof import('node-cron').default;
@@ -96,7 +97,9 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
       return raw;
     }
     case 'list': {
-      const allowed = `${fromText ? 'a comma-separated list' : 'a list of strings'}${kind.regex ? ' of regular expressions' : ''}${kind.nullable ? ', or null' : ''}`;
+      const allowed =
+        `${fromText ? 'a comma-separated list' : 'a list of strings'}` +
+        `${kind.regex ? ' of regular expressions' : ''}${kind.nullable ? ', or null' : ''}`;
       if (kind.nullable && nullish) return null;
       let items: unknown[];
       if (fromText) items = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -196,7 +199,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     for (const [key, value] of Object.entries(doc)) {
       const def = keyDefinition(key);
       if (!def) {
-        throw new ConfigError(key, `unknown config key "${key}" in ${options.file}; allowed keys: ${KEY_DEFINITIONS.map((d) => d.key).join(', ')}`);
+        throw new ConfigError(
+          key,
+          `unknown config key "${key}" in ${options.file}; ` +
+            `allowed keys: ${KEY_DEFINITIONS.map((d) => d.key).join(', ')}`,
+        );
       }
       config[key] = parseValue(def, value, { kind: 'file', path: options.file });
       sources[key] = `file ${options.file}`;
@@ -228,13 +235,15 @@ function checkRelations(config: AgentConfig): void {
   if (config.breakerMaxCooldownSec < config.breakerCooldownSec) {
     throw new ConfigError(
       'breakerMaxCooldownSec',
-      `invalid config key "breakerMaxCooldownSec": got ${config.breakerMaxCooldownSec}; allowed: at least breakerCooldownSec (${config.breakerCooldownSec})`,
+      `invalid config key "breakerMaxCooldownSec": got ${config.breakerMaxCooldownSec}; ` +
+        `allowed: at least breakerCooldownSec (${config.breakerCooldownSec})`,
     );
   }
   if (config.retryMaxDelaySec < config.retryBaseSec) {
     throw new ConfigError(
       'retryMaxDelaySec',
-      `invalid config key "retryMaxDelaySec": got ${config.retryMaxDelaySec}; allowed: at least retryBaseSec (${config.retryBaseSec})`,
+      `invalid config key "retryMaxDelaySec": got ${config.retryMaxDelaySec}; ` +
+        `allowed: at least retryBaseSec (${config.retryBaseSec})`,
     );
   }
 }

@@ -5,7 +5,8 @@ import { KEY_DEFINITIONS } from './keys.js';
 export function renderDefaultYaml(): string {
   const lines = [
     '# tmux-orchestrator-agent configuration: every key with its default.',
-    '# Precedence: these defaults < this file (--config) < environment < flags (--registry, --log-level, --set key=value).',
+    '# Precedence: these defaults < this file (--config) < environment ' +
+      '< flags (--registry, --log-level, --set key=value).',
     '# Each key names its environment variable. Lists in the environment are comma-separated.',
     '# Regular expressions are JavaScript syntax; a leading (?i) makes one case-insensitive.',
     '',

@@ -105,10 +105,14 @@ export function mayFail(verdict: CompletionVerdict): boolean {
 export function describeVerdict(verdict: CompletionVerdict): string {
   switch (verdict.outcome) {
     case 'completed':
-    case 'failed':
-      return `${verdict.outcome} (score ${verdict.record.score}: ${verdict.record.evidence.map((e) => `${e.method} ${e.detail}`).join('; ')})`;
-    case 'incomplete':
-      return `not complete (score ${verdict.score}${verdict.evidence.length ? `: ${verdict.evidence.map((e) => e.method).join(', ')}` : ', no evidence'})`;
+    case 'failed': {
+      const found = verdict.record.evidence.map((e) => `${e.method} ${e.detail}`).join('; ');
+      return `${verdict.outcome} (score ${verdict.record.score}: ${found})`;
+    }
+    case 'incomplete': {
+      const found = verdict.evidence.length ? `: ${verdict.evidence.map((e) => e.method).join(', ')}` : ', no evidence';
+      return `not complete (score ${verdict.score}${found})`;
+    }
     case 'unknown':
       return `completion unknown (score ${verdict.score}; ${verdict.why})`;
   }

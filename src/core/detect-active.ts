@@ -174,7 +174,9 @@ function failOnExit(project: Project, exit: CommandExit, ctx: DetectContext, pla
     project: project.id,
     from: project.state,
     to: 'failed',
-    reason: `exit_status: the launched command ${describeExit(exit)}${last === undefined ? '' : `; last output: ${JSON.stringify(last)}`}`,
+    reason:
+      `exit_status: the launched command ${describeExit(exit)}` +
+      (last === undefined ? '' : `; last output: ${JSON.stringify(last)}`),
     patch: { ...patch, failureReason: 'exit_status' },
     details: { exitStatus: exit.status, completion: describeVerdict(verdict) },
   });
@@ -326,7 +328,9 @@ function detectTimeout(project: Project, l: Liveness, ctx: DetectContext, plan: 
       timeoutExtensions: n,
       deadlineAt: iso(deadline + config.extensionDurationSec * 1000),
       lastActivityAt: iso(last),
-      detail: `runtime past its deadline (${budget}) but active ${secs(now - last)} ago: extension ${n} of ${config.maxTimeoutExtensions}`,
+      detail:
+        `runtime past its deadline (${budget}) but active ${secs(now - last)} ago: ` +
+        `extension ${n} of ${config.maxTimeoutExtensions}`,
     };
     return;
   }
@@ -346,10 +350,11 @@ function detectStaleHeartbeat(project: Project, l: Liveness, ctx: DetectContext,
   const reference = last ?? ms(project.startedAt);
   const timeoutMs = ctx.config.heartbeatTimeoutSec * 1000;
   if (reference === null || ctx.now - reference <= timeoutMs) return;
+  const limit = `(heartbeat timeout ${ctx.config.heartbeatTimeoutSec}s)`;
   const reason =
     last === null
-      ? `no heartbeat or pane activity since it started ${secs(ctx.now - reference)} ago (heartbeat timeout ${ctx.config.heartbeatTimeoutSec}s)`
-      : `last heartbeat or pane activity ${secs(ctx.now - reference)} ago (heartbeat timeout ${ctx.config.heartbeatTimeoutSec}s)`;
+      ? `no heartbeat or pane activity since it started ${secs(ctx.now - reference)} ago ${limit}`
+      : `last heartbeat or pane activity ${secs(ctx.now - reference)} ago ${limit}`;
   plan.detections.push(detection('heartbeat_stale', project, reason));
 }
 

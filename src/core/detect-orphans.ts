@@ -23,7 +23,8 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
   const patterns = compilePatterns(config.orphanSessionPatterns);
   const graceMs = config.orphanGraceSec * 1000;
   const localIds = new Set(local.map((p) => p.id));
-  // Owners by socket and session name, indexed once: a registry holds thousands of projects, a server hundreds of sessions.
+  // Owners by socket and session name, indexed once: a registry holds thousands of projects, a server hundreds
+  // of sessions.
   const owned = new Map<string | null, Map<string, Project[]>>();
   for (const p of projects) {
     if (p.session === null) continue;
@@ -55,9 +56,11 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
         // A session whose panes are all dead (kept by remain-on-exit) runs nothing: no grace to wait out.
         const dead = panes.every((p) => p.paneDead);
         if (!dead && now - endedAt <= graceMs) continue;
+        const subject = `session ${name} of ${owner.state} project ${owner.id}`;
         const reason = dead
-          ? `session ${name} of ${owner.state} project ${owner.id} on ${where} holds only dead panes: nothing runs in it`
-          : `session ${name} of ${owner.state} project ${owner.id} still alive on ${where} ${secs(now - endedAt)} after it ended (orphan grace ${config.orphanGraceSec}s)`;
+          ? `${subject} on ${where} holds only dead panes: nothing runs in it`
+          : `${subject} still alive on ${where} ${secs(now - endedAt)} after it ended ` +
+            `(orphan grace ${config.orphanGraceSec}s)`;
         plan.actions.push({ kind: 'kill_session', project: owner.id, session: name, tmuxSocket: server.socket, reason });
         plan.detections.push({ kind: 'orphan_session', project: owner.id, session: name, tmuxSocket: server.socket, pid: null, reason });
         continue;
@@ -67,7 +70,9 @@ export function detectOrphanSessions(projects: readonly Project[], local: readon
       const created = panes.find((p) => p.sessionCreatedAt !== null)?.sessionCreatedAt ?? null;
       // Unknown age: never old enough.
       if (created === null || now - created <= graceMs) continue;
-      const reason = `session ${name} on ${where} matches orphan pattern ${pattern.source}, is owned by no live project, and was created ${secs(now - created)} ago (orphan grace ${config.orphanGraceSec}s)`;
+      const reason =
+        `session ${name} on ${where} matches orphan pattern ${pattern.source}, is owned by no live project, ` +
+        `and was created ${secs(now - created)} ago (orphan grace ${config.orphanGraceSec}s)`;
       plan.actions.push({ kind: 'kill_session', project: null, session: name, tmuxSocket: server.socket, reason });
       plan.detections.push({ kind: 'orphan_session', project: null, session: name, tmuxSocket: server.socket, pid: null, reason });
     }
@@ -96,11 +101,15 @@ export function detectLeftoverProcesses(projects: readonly Project[], local: rea
     const ended = ms(project.endedAt);
     if (ended === null || now - ended <= graceMs) continue;
     if (pidStatusOf(project, snapshot).status !== 'alive') {
-      const reason = `pid ${project.pid} (${seen.comm}) of ${project.state} project ${project.id} is defunct ${secs(now - ended)} after it ended: its parent (pid ${seen.ppid}) never reaped it; nothing to kill`;
+      const reason =
+        `pid ${project.pid} (${seen.comm}) of ${project.state} project ${project.id} is defunct ` +
+        `${secs(now - ended)} after it ended: its parent (pid ${seen.ppid}) never reaped it; nothing to kill`;
       plan.detections.push(detection('defunct_process', project, reason));
       continue;
     }
-    const reason = `pid ${project.pid} of ${project.state} project ${project.id} still alive ${secs(now - ended)} after it ended (orphan grace ${config.orphanGraceSec}s)`;
+    const reason =
+      `pid ${project.pid} of ${project.state} project ${project.id} still alive ${secs(now - ended)} ` +
+      `after it ended (orphan grace ${config.orphanGraceSec}s)`;
     plan.actions.push({
       kind: 'kill_tree',
       project: project.id,
@@ -143,8 +152,9 @@ export function detectDefunct(local: readonly Project[], ctx: DetectContext, pla
     const first = defunct[0];
     if (!first) continue;
     const list = defunct.map((p) => `${p?.pid} (${p?.comm})`).join(', ');
+    const what = `${defunct.length} defunct process${defunct.length > 1 ? 'es' : ''}`;
     plan.detections.push(
-      detection('defunct_process', project, `${defunct.length} defunct process${defunct.length > 1 ? 'es' : ''} in the tree of project ${project.id}: ${list}`, first.pid),
+      detection('defunct_process', project, `${what} in the tree of project ${project.id}: ${list}`, first.pid),
     );
   }
 }

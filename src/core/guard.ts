@@ -82,7 +82,9 @@ export function guard(plan: Plan, ctx: GuardContext): GuardResult {
     const victims = new Set(kills.filter((a) => a.then !== undefined && a.project !== null).map((a) => a.project));
     const limit = ctx.config.maxKillsPerCycle;
     if (ctx.processingCount >= 4 && victims.size * 2 > ctx.processingCount) {
-      const detail = `${victims.size} of ${ctx.processingCount} active projects would be killed in one cycle (more than half of at least 4)`;
+      const detail =
+        `${victims.size} of ${ctx.processingCount} active projects would be killed in one cycle ` +
+        '(more than half of at least 4)';
       for (const action of kills) hold(action, 'too_many_processing', detail);
     } else if (kills.length > limit) {
       const planned = countOf(kills.length, 'process tree');

@@ -1,7 +1,7 @@
 /**
  * The one rule of which processes and sessions may be signalled
- * (docs/design.md#safety-rules-for-every-destructive-action). The executor asks it right before each signal with what it
- * reads then; the guard asks it with what the scan saw, so a dry-run plan
+ * (docs/design.md#safety-rules-for-every-destructive-action). The executor asks it right before each signal with
+ * what it reads then; the guard asks it with what the scan saw, so a dry-run plan
  * shows a kill the executor would refuse as held back, with the same reason,
  * never as a kill. Pure: who "we" are arrives as data.
  */

@@ -100,7 +100,9 @@ export function selectLaunches(
       tmuxSocket: launchServer(p, config),
       cwd: p.cwd,
       command: [...(p.command ?? [])],
-      reason: `queued with priority ${p.priority} since ${p.enqueuedAt}; slot ${active + i + 1} of ${config.maxConcurrent}`,
+      reason:
+        `queued with priority ${p.priority} since ${p.enqueuedAt}; ` +
+        `slot ${active + i + 1} of ${config.maxConcurrent}`,
       then: { to: 'processing', reason: 'launched', patch: { host: hostId, session } },
     };
   });

@@ -136,9 +136,15 @@ export function describePid(project: Project, l: Liveness): string {
     case 'gone':
       return l.process && isDefunct(l.process) ? `pid ${pid} exited (defunct, not yet reaped)` : `pid ${pid} gone`;
     case 'reused':
-      return `pid ${pid} now belongs to another process (start time ${l.process?.startTime}, recorded ${project.pidStartTime})`;
+      return (
+        `pid ${pid} now belongs to another process ` +
+        `(start time ${l.process?.startTime}, recorded ${project.pidStartTime})`
+      );
     case 'unverified':
-      return `pid ${pid} present but its start time cannot be compared (recorded ${project.pidStartTime ?? 'none'}, seen ${l.process?.startTime ?? 'unknown'})`;
+      return (
+        `pid ${pid} present but its start time cannot be compared ` +
+        `(recorded ${project.pidStartTime ?? 'none'}, seen ${l.process?.startTime ?? 'unknown'})`
+      );
   }
 }
 
@@ -147,8 +153,10 @@ export function describeSession(project: Project, l: Liveness): string {
   switch (l.session) {
     case 'none':
       return 'no session recorded';
-    case 'unknown':
-      return `session ${project.session} unknown (${where} ${l.server ? `not read: ${l.server.error ?? 'error'}` : 'not scanned'})`;
+    case 'unknown': {
+      const why = l.server ? `not read: ${l.server.error ?? 'error'}` : 'not scanned';
+      return `session ${project.session} unknown (${where} ${why})`;
+    }
     case 'live':
       return `session ${project.session} live on ${where}`;
     case 'dead':

@@ -89,7 +89,9 @@ export function queueHealth(
   let reason: string;
   if (blocked) {
     status = 'blocked';
-    reason = `${queued} queued and nothing active for ${Math.floor(waitedSec)}s (limit ${config.queueBlockedAfterSec}s)`;
+    reason =
+      `${queued} queued and nothing active for ${Math.floor(waitedSec)}s ` +
+      `(limit ${config.queueBlockedAfterSec}s)`;
   } else if (waiting) {
     status = 'waiting';
     reason = `${queued} queued and nothing active for ${Math.floor(waitedSec)}s`;

@@ -27,7 +27,8 @@ export class IllegalTransitionError extends AgentError {
   ) {
     const allowed = TRANSITIONS[from];
     super(
-      `project "${projectId}" cannot move from ${from} to ${to}; from ${from} it may move to ${allowed.length ? allowed.join(', ') : 'nothing'}`,
+      `project "${projectId}" cannot move from ${from} to ${to}; ` +
+        `from ${from} it may move to ${allowed.length ? allowed.join(', ') : 'nothing'}`,
     );
   }
 }

@@ -102,7 +102,10 @@ export function demoScenarios(): Scenario[] {
       healed(obs, config) {
         const p = find(obs, 'demo-hangs');
         if (!p || p.state !== 'failed' || !moved(p, 'timing_out') || obs.alive.has(p.id) || !killedTree(obs, p.id)) return null;
-        return `past its ${config.maxProcessRuntimeSec}s timeout: timing_out, tree killed after ${config.timingOutGraceSec}s of grace, failed`;
+        return (
+          `past its ${config.maxProcessRuntimeSec}s timeout: timing_out, ` +
+          `tree killed after ${config.timingOutGraceSec}s of grace, failed`
+        );
       },
     },
     {
@@ -160,7 +163,10 @@ export function demoScenarios(): Scenario[] {
       healed(obs, config) {
         const p = find(obs, 'demo-flaky');
         if (p?.breaker.state !== 'open') return null;
-        return `failed ${p.breaker.consecutiveFailures} times, retried with backoff; breaker open: no retry for ${config.breakerCooldownSec}s`;
+        return (
+          `failed ${p.breaker.consecutiveFailures} times, retried with backoff; ` +
+          `breaker open: no retry for ${config.breakerCooldownSec}s`
+        );
       },
     },
     {

@@ -12,7 +12,10 @@
 import { DEFAULT_PROC_ROOT, readStat } from '../scan/proc-table.js';
 import type { EventSource, Trigger } from './event-source.js';
 
-/** Every this many probes, each tracked PID's stat is read too (every 10 s at the default 500 ms; a scheduled cycle comes every 15 s anyway). */
+/**
+ * Every this many probes, each tracked PID's stat is read too (every 10 s at the default 500 ms; a scheduled cycle
+ * comes every 15 s anyway).
+ */
 export const STAT_EVERY = 20;
 
 /** True while `pid` exists (a process of another user answers EPERM, and exists). */

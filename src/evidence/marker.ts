@@ -2,8 +2,8 @@
  * Marker files (docs/design.md#completion-detection): a file from `completionMarkerFiles` in projectDir
  * decides completion, one from `failureMarkerFiles` decides failure. Both
  * weigh 1.0, but only when modified during this attempt: an older one was
- * left by an earlier run and is reported as stale, never evidence. Absent (ENOENT/ENOTDIR) is routine; any other error means the
- * directory could not be read, which is `unavailable`, never "not complete".
+ * left by an earlier run and is reported as stale, never evidence. Absent (ENOENT/ENOTDIR) is routine; any other
+ * error means the directory could not be read, which is `unavailable`, never "not complete".
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';

@@ -179,11 +179,10 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
   if (errors.length > 0) notes.push(errors.join('; '));
   const suffix = notes.length > 0 ? ` (${notes.join('; ')})` : '';
   if (survivors.length > 0) {
+    const pids = survivors.map((m) => m.pid).join(', ');
     return {
       outcome: 'failure',
-      detail: `${survivors.length} of ${countOf(members.length, 'process')} survived SIGKILL: ${survivors.map((m) => m.pid).join(', ')}${
-        suffix
-      }`,
+      detail: `${survivors.length} of ${countOf(members.length, 'process')} survived SIGKILL: ${pids}${suffix}`,
       signalled: [...signalled],
     };
   }

@@ -30,15 +30,18 @@ export const SCAN_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
  */
 export const METRIC_ADDITIONS: Readonly<Record<string, string>> = {
   orchestrator_event_source_up:
-    'gauge {source}: 1 while an event source of the daemon (registry_watch, tmux_hooks, pid_probe) is running, 0 when it failed and the daemon fell back to the cron schedule alone.',
+    'gauge {source}: 1 while an event source of the daemon (registry_watch, tmux_hooks, pid_probe) ' +
+    'is running, 0 when it failed and the daemon fell back to the cron schedule alone.',
   orchestrator_active_project_series_dropped:
-    'gauge: non-terminal projects left without per-project series because of metricsProjectLimit (0 when none), so a truncated dashboard says so.',
+    'gauge: non-terminal projects left without per-project series because of metricsProjectLimit (0 ' +
+    'when none), so a truncated dashboard says so.',
   orchestrator_active_project_waiting_since_timestamp_seconds:
     "gauge {project, session, kind, agent, line}: since when an active project's agent waits on a prompt " +
     '(awaiting_input) or a usage limit (rate_limited), with the pane line; one series per such project, capped ' +
     'with the other per-project series, so an alert can page with the project, its session and the prompt.',
   orchestrator_leader:
-    'gauge: 1 while this agent holds the leader lease and takes the queue-wide decisions (always 1 with a single-host registry); the sum over agents sharing a Redis registry is 1.',
+    'gauge: 1 while this agent holds the leader lease and takes the queue-wide decisions (always 1 ' +
+    'with a single-host registry); the sum over agents sharing a Redis registry is 1.',
 };
 
 export interface MetricFamilies {
@@ -86,7 +89,9 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
     }),
     queueBlocked: new Gauge({
       name: 'orchestrator_queue_blocked',
-      help: '1 when projects are queued, nothing is active and the queue is not paused, for at least QUEUE_BLOCKED_AFTER_SEC.',
+      help:
+        '1 when projects are queued, nothing is active and the queue is not paused, for at least ' +
+        'QUEUE_BLOCKED_AFTER_SEC.',
       registers,
     }),
     queuePaused: new Gauge({
@@ -96,7 +101,9 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
     }),
     queueOldestEnqueued: new Gauge({
       name: 'orchestrator_queue_oldest_enqueued_timestamp_seconds',
-      help: 'Enqueue time of the oldest queued project, Unix seconds; NaN when nothing is queued or the registry was never read.',
+      help:
+        'Enqueue time of the oldest queued project, Unix seconds; NaN when nothing is queued or the ' +
+        'registry was never read.',
       registers,
     }),
     circuitBreakers: new Gauge({
@@ -145,7 +152,9 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
     }),
     scanErrors: new Counter({
       name: 'orchestrator_scan_errors_total',
-      help: 'Cycles in which a source failed (processes, tmux, registry, evidence), plus registry errors outside cycles.',
+      help:
+        'Cycles in which a source failed (processes, tmux, registry, evidence), plus registry errors ' +
+        'outside cycles.',
       labelNames: ['source'],
       registers,
     }),
@@ -156,13 +165,17 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
     }),
     tmuxSessions: new Gauge({
       name: 'orchestrator_tmux_sessions',
-      help: 'Sessions on each tmux server scanned by the last cycle (default = the default server); absent for a server that could not be read.',
+      help:
+        'Sessions on each tmux server scanned by the last cycle (default = the default server); absent ' +
+        'for a server that could not be read.',
       labelNames: ['socket'],
       registers,
     }),
     activeProjectInfo: new Gauge({
       name: 'orchestrator_active_project_info',
-      help: 'Always 1: one series per non-terminal project (queued, processing, timing_out, zombie), capped at metricsProjectLimit.',
+      help:
+        'Always 1: one series per non-terminal project (queued, processing, timing_out, zombie), capped ' +
+        'at metricsProjectLimit.',
       labelNames: ['project', 'session', 'state'],
       registers,
     }),
@@ -225,7 +238,9 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
     }),
     leader: new Gauge({
       name: 'orchestrator_leader',
-      help: '1 while this agent holds the leader lease (retries, launches, queue breaker); always 1 with a single-host registry.',
+      help:
+        '1 while this agent holds the leader lease (retries, launches, queue breaker); always 1 with a ' +
+        'single-host registry.',
       registers,
     }),
     sourceUp: new Gauge({

@@ -47,7 +47,10 @@ export interface RenderedMetrics {
 /** prom-client default metrics that `promtool check metrics` rejects (gauges with a `_total` suffix). */
 export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
-/** Resolution of the nodejs_eventloop_lag_* histogram (ms): one sample a second; a stall of any length still shows as a late sample. */
+/**
+ * Resolution of the nodejs_eventloop_lag_* histogram (ms): one sample a second; a stall of any length still shows
+ * as a late sample.
+ */
 export const EVENT_LOOP_SAMPLE_MS = 1000;
 
 /** Event source names are label values: short snake_case words, so they stay bounded. */

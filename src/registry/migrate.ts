@@ -51,8 +51,8 @@ export async function migrateRegistry(source: RegistryStore, target: RegistrySto
   const occupied = existing.projects.length > 0 || existing.intents.length > 0;
   if (occupied && !options.force) {
     throw new ConflictError(
-      `target ${target.location} already holds ${countOf(existing.projects.length, 'project')} and ${countOf(existing.intents.length, 'intent')}; ` +
-        'nothing copied ("--force" replaces them)',
+      `target ${target.location} already holds ${countOf(existing.projects.length, 'project')} ` +
+        `and ${countOf(existing.intents.length, 'intent')}; nothing copied ("--force" replaces them)`,
     );
   }
   const sha = documentChecksum(doc);

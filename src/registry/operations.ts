@@ -33,7 +33,8 @@ function check<T>(schema: { safeParse(v: unknown): { success: true; data: T } | 
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const shown = JSON.stringify(value) ?? String(value);
-  throw new InputError(`invalid ${label} ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { field });
+  const cut = shown.length > 60 ? `${shown.slice(0, 57)}...` : shown;
+  throw new InputError(`invalid ${label} ${cut}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { field });
 }
 
 export function validateProjectId(id: unknown): string {
@@ -151,7 +152,8 @@ export async function start(ctx: OperationContext, id: string, input: StartInput
     const patch: Partial<Project> = { pid: input.pid, pidStartTime: input.pidStartTime };
     if (input.session !== undefined) patch.session = input.session;
     if (input.tmuxSocket !== undefined) patch.tmuxSocket = input.tmuxSocket;
-    // The process runs where its start is reported from: that host owns the project now, whichever ran an earlier attempt.
+    // The process runs where its start is reported from: that host owns the project now, whichever ran an
+    // earlier attempt.
     if (input.host !== undefined) patch.host = input.host;
     const { project: next, record } = applyTransition(doc, project, 'processing', { now: ctx.now(), by: ctx.by, reason: 'started (reported)', patch }, ctx.onEnter);
     tx.audit(record);
@@ -205,7 +207,11 @@ export async function fail(ctx: OperationContext, id: string, input: FailInput):
   validateProjectId(id);
   const reason = input.reason ?? 'reported';
   if (!FAILURE_REASON_PATTERN.test(reason)) {
-    throw new InputError(`invalid failure reason ${JSON.stringify(reason.slice(0, 60))}: letters, digits, spaces and ._:/- only, 1-200 characters`, { field: 'reason' });
+    throw new InputError(
+      `invalid failure reason ${JSON.stringify(reason.slice(0, 60))}: ` +
+        'letters, digits, spaces and ._:/- only, 1-200 characters',
+      { field: 'reason' },
+    );
   }
   return ctx.store.update((doc, tx) => {
     const project = mustFind(doc, id);
@@ -236,7 +242,10 @@ export async function reset(ctx: OperationContext, id: string, options: { force?
       return next;
     }
     if (isActive(project.state)) {
-      throw new ConflictError(`project "${id}" is ${project.state} (live); "agent reset ${id} --force" kills its process tree and session first`);
+      throw new ConflictError(
+        `project "${id}" is ${project.state} (live); ` +
+          `"agent reset ${id} --force" kills its process tree and session first`,
+      );
     }
     if (project.state === 'completed' && !options.force) {
       throw new ConflictError(`project "${id}" is completed; "agent reset ${id} --force" runs it again`);

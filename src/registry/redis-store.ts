@@ -179,7 +179,8 @@ export class RedisStore implements RegistryStore, LeaseScripts {
       }
       if (this.clock() > deadline) {
         throw new RegistryUnreadableError(
-          `registry ${this.location} is too busy: ${attempt} attempts in ${this.conflictWaitMs} ms lost to other writers`,
+          `registry ${this.location} is too busy: ` +
+            `${attempt} attempts in ${this.conflictWaitMs} ms lost to other writers`,
         );
       }
       // Another writer committed first: back off a little (full jitter, capped) and redo on its result.
@@ -225,7 +226,9 @@ export class RedisStore implements RegistryStore, LeaseScripts {
     const count = countOf(good.document.projects.length, 'project');
     return {
       restored: true,
-      detail: `restored ${this.location} from ${k.lastGood}, saved ${when} (${count}); changes since then are lost${kept}`,
+      detail:
+        `restored ${this.location} from ${k.lastGood}, saved ${when} (${count}); ` +
+        `changes since then are lost${kept}`,
     };
   }
 

@@ -237,7 +237,8 @@ export type ValidationResult = { ok: true; document: RegistryDocument } | { ok: 
 /** Validate and normalise a parsed registry document. */
 export function validateDocument(raw: unknown): ValidationResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ok: false, issues: [`the registry must be a JSON object with "version" and "projects", got ${Array.isArray(raw) ? 'a list' : raw === null ? 'null' : typeof raw}`] };
+    const got = Array.isArray(raw) ? 'a list' : raw === null ? 'null' : typeof raw;
+    return { ok: false, issues: [`the registry must be a JSON object with "version" and "projects", got ${got}`] };
   }
   const deep = tooDeep(raw);
   if (deep !== null) return { ok: false, issues: [`field "${deep}": nested more than ${MAX_NESTING} levels deep`] };
@@ -257,7 +258,8 @@ export function validateDocument(raw: unknown): ValidationResult {
     const parsed = projectSchema.safeParse(candidate);
     if (!parsed.success) {
       for (const issue of parsed.error.issues.slice(0, 5)) {
-        issues.push(`${label} field "${fieldPath(issue.path) || '(project)'}": ${issue.message}; got ${shortValue(valueAt(candidate, issue.path))}`);
+        const got = shortValue(valueAt(candidate, issue.path));
+        issues.push(`${label} field "${fieldPath(issue.path) || '(project)'}": ${issue.message}; got ${got}`);
       }
       return;
     }

@@ -60,7 +60,10 @@ const baseHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** The q the Accept header gives a media type: from its most specific matching range (exact, then `major/*`, then any); 0 when none matches. */
+/**
+ * The q the Accept header gives a media type: from its most specific matching range (exact, then `major/*`, then
+ * any); 0 when none matches.
+ */
 function qualityOf(accept: string, type: string): number {
   const [major] = type.split('/');
   let specificity = 0;
@@ -180,7 +183,14 @@ export function createApp(serverDeps: ServerDeps): express.Express {
     else next();
   });
 
-  app.use((req, res) => sendError(res, 404, `no such route: ${req.method} ${req.path.slice(0, 200)}; see /, /api/projects, /api/stuck, /metrics, /healthz, /readyz`));
+  app.use((req, res) =>
+    sendError(
+      res,
+      404,
+      `no such route: ${req.method} ${req.path.slice(0, 200)}; ` +
+        'see /, /api/projects, /api/stuck, /metrics, /healthz, /readyz',
+    ),
+  );
   app.use(errorHandler(deps.log, BODY_LIMIT_BYTES));
   return app;
 }

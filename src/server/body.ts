@@ -83,13 +83,15 @@ function checkValue(field: string, rule: Rule, value: unknown): unknown {
 export function checkBody<S extends Shape>(body: unknown, shape: S): Checked<S> {
   const input = body === undefined ? {} : body;
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new InputError(`the body must be a JSON object${Object.keys(shape).length > 0 ? ` with the fields ${Object.keys(shape).join(', ')}` : ' (or empty)'}`);
+    const fields = Object.keys(shape).length > 0 ? ` with the fields ${Object.keys(shape).join(', ')}` : ' (or empty)';
+    throw new InputError(`the body must be a JSON object${fields}`);
   }
   const record = input as Record<string, unknown>;
   const allowed = Object.keys(shape);
   for (const key of Object.keys(record)) {
     if (!Object.hasOwn(shape, key)) {
-      throw new InputError(`unknown field "${key.slice(0, 64)}"; ${allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : 'this request takes no fields'}`, { field: key.slice(0, 64) });
+      const hint = allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : 'this request takes no fields';
+      throw new InputError(`unknown field "${key.slice(0, 64)}"; ${hint}`, { field: key.slice(0, 64) });
     }
   }
   const out: Record<string, unknown> = {};

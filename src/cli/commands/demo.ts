@@ -122,13 +122,15 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
       agent = new Agent({ store: openStore(world.registry), config, hostId: DEMO_HOST_ID, version: packageVersion(), log });
       url = (await agent.start())?.url ?? null;
       view.header([
-        `tmux-orchestrator-agent ${packageVersion()} demo: ${scenarios.length} failure modes on a private tmux server and a temporary registry`,
+        `tmux-orchestrator-agent ${packageVersion()} demo: ${scenarios.length} failure modes ` +
+          'on a private tmux server and a temporary registry',
         `  status page  ${url ?? '-'}/`,
         `  metrics      ${url ?? '-'}/metrics`,
         `  tmux server  tmux -L ${world.socket} ls`,
         `  registry     ${world.registry}`,
-        `  timings      timeout ${config.maxProcessRuntimeSec}s, heartbeat ${config.heartbeatTimeoutSec}s, phantom grace ${config.phantomGracePeriodSec}s, ` +
-          `timing-out grace ${config.timingOutGraceSec}s, orphan grace ${config.orphanGraceSec}s, a cycle every second and on events`,
+        `  timings      timeout ${config.maxProcessRuntimeSec}s, heartbeat ${config.heartbeatTimeoutSec}s, ` +
+          `phantom grace ${config.phantomGracePeriodSec}s, timing-out grace ${config.timingOutGraceSec}s, ` +
+          `orphan grace ${config.orphanGraceSec}s, a cycle every second and on events`,
         '',
         ...scenarios.map((s) => `  ${s.kind.padEnd(17)} ${(s.project ?? s.session ?? '').padEnd(15)} ${s.story}`),
       ]);
@@ -138,7 +140,8 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
     while (!interrupted && agent && run) {
       await run.refresh();
       const cycles = countOf(agent.status().cycles, 'cycle');
-      const footer = `${run.elapsedSec().toFixed(1)}s, ${cycles}, ${run.healedAt.size}/${scenarios.length} healed. Ctrl-C stops and cleans up.`;
+      const healed = `${run.healedAt.size}/${scenarios.length} healed`;
+      const footer = `${run.elapsedSec().toFixed(1)}s, ${cycles}, ${healed}. Ctrl-C stops and cleans up.`;
       view.render(run.rows(), footer);
       if (run.allHealed() && lingerUntil === null) {
         lingerUntil = Date.now() + opts.linger * 1000;
@@ -170,9 +173,11 @@ async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
     process.off('SIGTERM', onSignal);
   }
 
+  const unkilled = cleanup.survivors.length > 0 ? `, ${cleanup.survivors.length} could not be killed` : '';
   say(
-    `cleaned up: tmux server ${world.socket} ${cleanup.tmuxServer}, ${cleanup.killed.length} leftover processes killed` +
-      `${cleanup.survivors.length > 0 ? `, ${cleanup.survivors.length} could not be killed` : ''}, ${world.dir} ${cleanup.dirRemoved ? 'removed' : 'NOT removed'}`,
+    `cleaned up: tmux server ${world.socket} ${cleanup.tmuxServer}, ` +
+      `${cleanup.killed.length} leftover processes killed${unkilled}, ` +
+      `${world.dir} ${cleanup.dirRemoved ? 'removed' : 'NOT removed'}`,
   );
   const results = run?.results() ?? [];
   const allHealed = results.length > 0 && results.every((r) => r.healed);
@@ -203,8 +208,9 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'stage every failure mode (completes, hangs, zombie, phantom, fails repeatedly, orphan session) on a private tmux server and a ' +
-        'temporary registry, and watch the agent detect and heal them live; never touches your registry or tmux server',
+      'stage every failure mode (completes, hangs, zombie, phantom, fails repeatedly, orphan session) ' +
+        'on a private tmux server and a temporary registry, and watch the agent detect and heal them live; ' +
+        'never touches your registry or tmux server',
     )
     .option('--duration <sec>', 'stop after this long even if not everything was healed', seconds('--duration', 3600), 120)
     .option('--linger <sec>', 'keep the daemon serving this long after everything was healed, to look at the URLs', seconds('--linger', 3600), 0)

@@ -25,7 +25,8 @@ import { packageVersion } from '../../version.js';
 function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
     execFile(command, args, { timeout: 3000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout) => {
-      resolve(err ? `unavailable (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : err.message.split('\n')[0]})` : stdout.trim().split('\n')[0] ?? '');
+      const missing = (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+      resolve(err ? `unavailable (${missing ? 'not installed' : err.message.split('\n')[0]})` : stdout.trim().split('\n')[0] ?? '');
     });
   });
 }
@@ -64,7 +65,10 @@ async function daemonReadiness(ctx: CliContext): Promise<{ url: string; status: 
 export function registerDiagnostics(program: Command): void {
   program
     .command('diagnostics')
-    .description('configuration in force, /proc and tmux reachability, registry health, daemon readiness, recent activity, breakers, versions')
+    .description(
+      'configuration in force, /proc and tmux reachability, registry health, daemon readiness, recent activity, ' +
+        'breakers, versions',
+    )
     .option('--json', 'print one JSON document')
     .action((opts: { json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
@@ -150,7 +154,8 @@ export function registerDiagnostics(program: Command): void {
         }
         printLine(`agent ${packageVersion()}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
         const lastGood = health.lastGood ? ', last good copy present' : '';
-        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${countOf(health.projects, 'project')}${lastGood})`);
+        const projectCount = countOf(health.projects, 'project');
+        printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${projectCount}${lastGood})`);
         for (const issue of health.issues) printLine(`  - ${issue}`);
         printLine(`/proc     ${proc.ok ? 'ok' : 'FAILED'}: ${proc.detail}`);
         for (const t of tmux) printLine(`tmux      ${t.ok ? 'ok' : 'FAILED'}: ${t.server}: ${t.detail}`);
@@ -158,7 +163,9 @@ export function registerDiagnostics(program: Command): void {
           printLine(`source    ${s.ok ? 'ok' : 'FAILED'}: ${s.source} (${s.kind}, ${s.location}): ${s.detail}`);
         }
         const daemon = readiness;
-        printLine(`daemon    ${daemon.status === null ? 'not reachable' : daemon.status === 200 ? 'ready' : `NOT READY (${daemon.status})`}: ${daemon.url}${daemon.status === 200 ? '' : ` ${daemon.body}`}`);
+        const ready =
+          daemon.status === null ? 'not reachable' : daemon.status === 200 ? 'ready' : `NOT READY (${daemon.status})`;
+        printLine(`daemon    ${ready}: ${daemon.url}${daemon.status === 200 ? '' : ` ${daemon.body}`}`);
         if (holder) {
           const state = holder.alive === null ? 'on another host, not checked' : holder.alive ? 'running' : 'gone';
           const who = `agent serve pid ${holder.pid} on host ${holder.host}`;
@@ -166,7 +173,10 @@ export function registerDiagnostics(program: Command): void {
         }
         if (queue) {
           printLine(`queue     ${queue.health.status}: ${queue.health.reason}`);
-          printLine(`breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, half-open ${queue.breakers.half_open}`);
+          printLine(
+            `breakers  closed ${queue.breakers.closed}, open ${queue.breakers.open}, ` +
+              `half-open ${queue.breakers.half_open}`,
+          );
         }
         if (unwatched.length > 0) {
           const what = countOf(unwatched.length, 'project');

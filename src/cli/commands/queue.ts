@@ -27,7 +27,8 @@ export function registerQueue(program: Command): void {
     .description('pause the queue: no launches and no retries until --until, or until "agent queue resume"')
     .option(
       '--until <time>',
-      'when the pause ends: an ISO-8601 time with its zone (2026-12-04T18:00:00Z) or a duration (30m, 2h; units s, m, h, d)',
+      'when the pause ends: an ISO-8601 time with its zone (2026-12-04T18:00:00Z) ' +
+        'or a duration (30m, 2h; units s, m, h, d)',
     )
     .option('--json', 'print the queue record as one JSON document')
     .action((opts: { until?: string; json?: boolean }, cmd: Command) =>

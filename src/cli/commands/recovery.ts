@@ -44,7 +44,8 @@ export function registerRecovery(program: Command): void {
         if (failed.length > 0) throw new ConflictError(`cannot see clearly, nothing killed: ${failed.map((s) => `${s.source}: ${s.error}`).join('; ')}`);
         const l = livenessOf(project, snapshot);
         if (!l.zombie && project.state !== 'zombie') {
-          throw new ConflictError(`project "${id}" is not a zombie: ${l.alive ? `its session ${project.session ?? '-'} is live` : 'its process is not alive'}; "agent list-stuck" shows the zombies`);
+          const why = l.alive ? `its session ${project.session ?? '-'} is live` : 'its process is not alive';
+          throw new ConflictError(`project "${id}" is not a zombie: ${why}; "agent list-stuck" shows the zombies`);
         }
         const outcomes = await killProject(projectActions(ctx), project, 'kill-zombie by operator');
         const killed = outcomes.every((o) => o.outcome !== 'failure');
@@ -75,7 +76,10 @@ export function registerRecovery(program: Command): void {
 
   program
     .command('reset')
-    .description('put a project back to queued (attempts and breaker reset); --force re-runs a completed project, or kills a live one first')
+    .description(
+      'put a project back to queued (attempts and breaker reset); ' +
+        '--force re-runs a completed project, or kills a live one first',
+    )
     .argument('<id>', 'project id')
     .option('--force', 'kill a live project first, or re-run a completed one')
     .option('--json', 'print the project as one JSON document')

@@ -42,7 +42,10 @@ export function registerRegistry(program: Command): void {
     );
   registry
     .command('migrate')
-    .description('copy a registry between a JSON file and Redis (either way), then verify counts and a sha256 of the document; exit 0 when verified')
+    .description(
+      'copy a registry between a JSON file and Redis (either way), ' +
+        'then verify counts and a sha256 of the document; exit 0 when verified',
+    )
     .requiredOption('--from <path|url>', 'source registry: a JSON file path or redis://host:port/db')
     .requiredOption('--to <path|url>', 'target registry: a JSON file path or redis://host:port/db')
     .option('--force', 'replace a target that already holds projects or intents')

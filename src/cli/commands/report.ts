@@ -28,7 +28,10 @@ const jsonOption = () => new Option('--json', 'print the project as one JSON doc
 export function registerReportCommands(program: Command): void {
   program
     .command('enqueue')
-    .description('add a project to the queue; a command after -- is launched by the agent, without one an orchestrator reports the start')
+    .description(
+      'add a project to the queue; a command after -- is launched by the agent, ' +
+        'without one an orchestrator reports the start',
+    )
     .requiredOption('--id <id>', 'project id (letters, digits, ".", "_", "-"; 1-64)')
     .option('--name <name>', 'display name')
     .option('--session <name>', 'tmux session name (generated at launch when absent)')
@@ -107,7 +110,8 @@ export function registerReportCommands(program: Command): void {
   program
     .command('fail')
     .description(
-      'report that a project failed; a live one is then killed (its tree and session, after the kill grace); retried with backoff unless --no-retry',
+      'report that a project failed; a live one is then killed (its tree and session, after the kill grace); ' +
+        'retried with backoff unless --no-retry',
     )
     .argument('<id>', 'project id')
     .option('--reason <reason>', 'why (letters, digits, spaces, ._:/-)', 'reported')

@@ -77,7 +77,10 @@ export function registerStatus(program: Command): void {
         printLine(`registry  ${ctx.store.location}`);
         printLine(`queue     ${summary.health.status}: ${summary.health.reason}`);
         printLine(`projects  ${PROJECT_STATES.map((s) => `${s} ${c[s]}`).join(', ')}`);
-        printLine(`breakers  closed ${summary.breakers.closed}, open ${summary.breakers.open}, half-open ${summary.breakers.half_open}`);
+        printLine(
+          `breakers  closed ${summary.breakers.closed}, open ${summary.breakers.open}, ` +
+            `half-open ${summary.breakers.half_open}`,
+        );
         const pause = describePause(doc.queue, now);
         if (pause !== null) printLine(`paused    ${pause}; ${RESUME_HINT}`);
         const hold = summary.launchHold;
