@@ -192,6 +192,17 @@ export function closedBreaker(): BreakerRecord {
   return { state: 'closed', consecutiveFailures: 0, openedAt: null, opens: 0 };
 }
 
+/**
+ * What an attempt leaves on its project that the next attempt must not inherit: its outcome, its output, the
+ * markers it found stale, what its agent was waiting on. Empty on a new project and at every start.
+ */
+export function attemptOutcomeCleared(): Pick<
+  Project,
+  'failureReason' | 'completion' | 'exitStatus' | 'lastOutput' | 'staleMarkers' | 'agentActivity'
+> {
+  return { failureReason: null, completion: null, exitStatus: null, lastOutput: null, staleMarkers: [], agentActivity: null };
+}
+
 /** A new queued project with every optional field at its empty value. */
 export function newProject(fields: Partial<Project> & { id: string; enqueuedAt: string }): Project {
   return {
@@ -219,12 +230,7 @@ export function newProject(fields: Partial<Project> & { id: string; enqueuedAt: 
     retry: true,
     breaker: closedBreaker(),
     phases: [],
-    failureReason: null,
-    completion: null,
-    exitStatus: null,
-    lastOutput: null,
-    staleMarkers: [],
-    agentActivity: null,
+    ...attemptOutcomeCleared(),
     history: [],
     ...fields,
   };

@@ -4,7 +4,7 @@
  * IllegalTransitionError and is never written.
  */
 import { AgentError } from '../errors.js';
-import { HISTORY_LIMIT, iso, type Actor, type HistoryEntry, type Project, type ProjectState } from './project.js';
+import { attemptOutcomeCleared, HISTORY_LIMIT, iso, type Actor, type HistoryEntry, type Project, type ProjectState } from './project.js';
 
 export const TRANSITIONS: Readonly<Record<ProjectState, readonly ProjectState[]>> = {
   queued: ['processing'],
@@ -60,12 +60,7 @@ function onEnter(project: Project, to: ProjectState, at: string): Partial<Projec
         timeoutExtensions: 0,
         timingOutSince: null,
         nextAttemptAt: null,
-        failureReason: null,
-        completion: null,
-        exitStatus: null,
-        lastOutput: null,
-        staleMarkers: [],
-        agentActivity: null,
+        ...attemptOutcomeCleared(),
         attempts: project.attempts + 1,
       };
     case 'timing_out':
