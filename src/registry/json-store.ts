@@ -6,7 +6,9 @@
  * as `<registry>.corrupt-<timestamp>` and every command refuses with exit 3.
  * Each successful write also refreshes `<registry>.last-good`, from which
  * `repair` restores. Audit lines and archived projects are JSON lines beside
- * it (json/audit-log.ts).
+ * it (json/audit-log.ts); a commit's audit lines are journaled ahead of it
+ * (`<registry>.audit-pending`, json/audit-journal.ts), so a crash between the
+ * commit and the append loses none: the next writer completes them.
  *
  * A load of an unchanged file is served from the document the store last read
  * or wrote (json/document-cache.ts): deep-frozen and shared; `update()` works
@@ -21,6 +23,7 @@ import type { Trigger } from '../events/event-source.js';
 import { RegistryWatch } from '../events/registry-watch.js';
 import { claimRegistry, holderAlive, readDaemonHolder, type DaemonClaim, type DaemonHolder } from './daemon-holder.js';
 import { writeFileAtomic } from './json/atomic-file.js';
+import { AuditJournal } from './json/audit-journal.js';
 import { appendLines, readSince, readTail } from './json/audit-log.js';
 import { cacheEntry, identityOf, type CachedDocument } from './json/document-cache.js';
 import { withFileLock } from './json/file-lock.js';
@@ -73,6 +76,8 @@ export class JsonStore implements RegistryStore {
   readonly lastGoodPath: string;
   readonly auditPath: string;
   readonly archivePath: string;
+  /** Audit lines of the commit in progress, written ahead of it. */
+  readonly journal: AuditJournal;
   private readonly lockStaleMs: number;
   private readonly lockWaitMs: number;
   private readonly clock: () => number;
@@ -88,6 +93,7 @@ export class JsonStore implements RegistryStore {
     this.lockStaleMs = options.lockStaleMs ?? 10_000;
     this.lockWaitMs = options.lockWaitMs ?? 30_000;
     this.clock = options.clock ?? Date.now;
+    this.journal = new AuditJournal(`${options.path}.audit-pending`, this.auditPath, this.location, this.clock);
   }
 
   /**
@@ -164,6 +170,8 @@ export class JsonStore implements RegistryStore {
 
   async update<T>(mutate: (doc: RegistryDocument, tx: Transaction) => T | Promise<T>): Promise<T> {
     return this.locked(async () => {
+      // A crash of the last writer may have left a commit's audit lines unwritten.
+      await this.journal.recover();
       const entry = await this.current();
       // The validated (shared, frozen) document the private copy is made from: an unchanged copy equals it and
       // is never rewritten. null when there is no file yet.
@@ -173,8 +181,9 @@ export class JsonStore implements RegistryStore {
       const result = await mutate(doc, tx);
       // Archive first: a crash between the two leaves a duplicate in the archive, never a lost project.
       if (archived.length > 0) await appendLines(this.archivePath, archived);
-      if (base === null || !sameJson(doc, base)) await this.commit(doc, base);
-      if (audit.length > 0) await appendLines(this.auditPath, audit);
+      const changed = base === null || !sameJson(doc, base);
+      const commit = async (): Promise<void> => (changed ? this.commit(doc, base) : undefined);
+      await this.journal.around(changed, audit, commit);
       return result;
     });
   }
@@ -186,6 +195,7 @@ export class JsonStore implements RegistryStore {
 
   async repair(): Promise<{ restored: boolean; detail: string }> {
     return this.locked(async () => {
+      await this.journal.recover();
       const current = await this.check();
       if (current.ok) return nothingToRepair(this.location, current.projects);
       const good = await readRegistryBytes(this.lastGoodPath).catch(() => null);
@@ -199,11 +209,9 @@ export class JsonStore implements RegistryStore {
         const stat = await fs.lstat(this.location).catch(() => null);
         if (stat && !stat.isFile()) await fs.rename(this.location, corruptCopyPath(this.location, this.clock()));
       }
-      await writeFileAtomic(this.location, good);
       const at = new Date(this.clock()).toISOString();
-      await appendLines(this.auditPath, [
-        { at, type: 'repair', project: null, by: 'cli', detail: `restored from ${this.lastGoodPath}` },
-      ]);
+      const line = { at, type: 'repair', project: null, by: 'cli', detail: `restored from ${this.lastGoodPath}` };
+      await this.journal.around(true, [line], () => writeFileAtomic(this.location, good));
       const count = countOf(parsed.document.projects.length, 'project');
       return { restored: true, detail: `restored ${this.location} from ${this.lastGoodPath} (${count})` };
     });
