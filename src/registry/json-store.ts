@@ -82,6 +82,8 @@ export class JsonStore implements RegistryStore {
   private readonly lockWaitMs: number;
   private readonly clock: () => number;
   private written: WrittenIdentity | null = null;
+  /** The update in flight, if any: `written` is recorded when its commit ends. */
+  private committing: Promise<void> | null = null;
   private cached: CachedDocument<RegistryDocument> | null = null;
 
   constructor(options: JsonStoreOptions) {
@@ -162,6 +164,15 @@ export class JsonStore implements RegistryStore {
     return this.written;
   }
 
+  /**
+   * The same, once a commit in flight has ended: a watcher that sees the rename of this store's own
+   * commit before the store recorded its identity would take it for another writer's.
+   */
+  async settledWrite(): Promise<WrittenIdentity | null> {
+    await this.committing?.catch(() => undefined);
+    return this.written;
+  }
+
   /** Run `fn` holding the registry's cross-process lock (what every writer takes), e.g. to claim the registry. */
   locked<T>(fn: () => Promise<T>): Promise<T> {
     const { location: target, lockPath, lockStaleMs: staleMs, lockWaitMs: waitMs, clock } = this;
@@ -183,7 +194,11 @@ export class JsonStore implements RegistryStore {
       if (archived.length > 0) await appendLines(this.archivePath, archived);
       const changed = base === null || !sameJson(doc, base);
       const commit = async (): Promise<void> => (changed ? this.commit(doc, base) : undefined);
-      await this.journal.around(changed, audit, commit);
+      const committing = this.journal.around(changed, audit, commit);
+      this.committing = committing;
+      await committing.finally(() => {
+        if (this.committing === committing) this.committing = null;
+      });
       return result;
     });
   }
@@ -227,7 +242,7 @@ export class JsonStore implements RegistryStore {
 
   /** inotify on the registry's directory; the store's own writes are told apart by the file's identity. */
   watch(trigger: Trigger): RegistryWatch {
-    return new RegistryWatch(this.location, trigger, () => this.lastWrite());
+    return new RegistryWatch(this.location, trigger, () => this.settledWrite());
   }
 
   claimDaemon(hostId: string, now: () => number): Promise<DaemonClaim> {
