@@ -48,7 +48,7 @@ describe('e2e: fail on a live project', function () {
 
   it('agent fail records the failure, then kills the tree (SIGKILL after the grace) and the session', async () => {
     const { pid, session } = await launched('p1', STUBBORN);
-    await waitUntil(() => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() !== '', 5000, 'the command to start its sleep');
+    await waitUntil(() => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() !== '', 15_000, 'the command to start its sleep');
 
     const r = await q.agent(['fail', 'p1', '--reason', 'tests failed']);
     expect(r.code, r.stderr).to.equal(0);

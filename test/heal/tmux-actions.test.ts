@@ -53,7 +53,7 @@ describe('tmux-actions', () => {
         try {
           const pid = server.newSession('w-1', ['sleep', '60']);
           process.kill(pid, 'SIGTERM');
-          await waitUntil(() => !isRunning(pid), 5000, 'the pane process to die');
+          await waitUntil(() => !isRunning(pid), 15_000, 'the pane process to die');
           const result = await killSession(server.socket, 'w-1', opts);
           const key = `${result.outcome}: ${result.detail.replace(server.socket, 'S')}`;
           outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
@@ -99,7 +99,7 @@ describe('tmux-actions', () => {
       const script = 'require("node:fs").writeFileSync(process.argv[1], process.argv.slice(2).join("|")); setInterval(() => {}, 1000)';
       const { panePid } = await launchSession(tmux.socket, 'proj-2', null, [process.execPath, '-e', script, out, '$HOME', 'a b', '; echo x'], opts);
       processes.track(panePid);
-      await waitUntil(() => existsSync(out) && readFileSync(out, 'utf8') !== '', 5000, 'the command to write its arguments');
+      await waitUntil(() => existsSync(out) && readFileSync(out, 'utf8') !== '', 15_000, 'the command to write its arguments');
       expect(readFileSync(out, 'utf8')).to.equal('$HOME|a b|; echo x');
     });
 
@@ -108,7 +108,7 @@ describe('tmux-actions', () => {
       const out = join(dir, 'args.txt');
       const { panePid } = await launchSession(tmux.socket, 'semi', dir, ['sh', '-c', 'printf "%s|" "$@" > "$0.tmp" && mv "$0.tmp" "$0"; sleep 60', out, 'a;', 'kill-server;', 'b\\;'], opts);
       processes.track(panePid);
-      await waitUntil(() => existsSync(out), 5000, 'the argument dump');
+      await waitUntil(() => existsSync(out), 15_000, 'the argument dump');
       expect(readFileSync(out, 'utf8')).to.equal('a;|kill-server;|b\\;|');
       expect(tmux.sessions()).to.include.members(['keep', 'semi']);
     });
@@ -117,14 +117,14 @@ describe('tmux-actions', () => {
       // As a shell command this would start `sleep`; as a program name it does not exist.
       const { panePid } = await launchSession(tmux.socket, 'proj-3', null, ['sleep 60'], opts);
       processes.track(panePid);
-      await waitUntil(() => !isRunning(panePid), 5000, 'the pane to exit');
+      await waitUntil(() => !isRunning(panePid), 15_000, 'the pane to exit');
     });
 
     it('keeps the pane of a command that exits at once, with its exit status and output, every time', async () => {
       const names = Array.from({ length: 20 }, (_, i) => `quick-${i}`);
       for (const name of names) await launchSession(tmux.socket, name, null, ['sh', '-c', 'echo "fatal: API key expired" >&2; exit 3'], opts);
       const dead = (): string[] => tmux.run(['list-panes', '-a', '-F', '#{session_name} #{pane_dead} #{pane_dead_status}']).split('\n').filter(Boolean);
-      await waitUntil(() => dead().every((l) => l.endsWith(' 1 3')), 5000, 'every pane to be dead with status 3');
+      await waitUntil(() => dead().every((l) => l.endsWith(' 1 3')), 15_000, 'every pane to be dead with status 3');
       expect(tmux.sessions().sort()).to.deep.equal([...names].sort());
       expect(tmux.run(['show-options', '-w', '-t', '=quick-0:', 'remain-on-exit']).trim()).to.equal('remain-on-exit on');
       const captured = names.filter((n) => tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=${n}:`]).includes('fatal: API key expired'));
