@@ -43,7 +43,9 @@ describe('e2e: agent serve', function () {
     await eventually(() => /wait-for -S toa-/.test(q.tmux.run(['show-hooks', '-g'])), 10_000, 'the tmux hooks to be installed');
     const killedAt = Date.now();
     q.tmux.killSession('w-1');
-    const entry = await eventually(() => q.get('p1').history.find((h) => h.to === 'zombie'), 15_000, 'the zombie transition');
+    const entry = await eventually(() => q.get('p1').history.find((h) => h.to === 'zombie'), 15_000, 'the zombie transition').catch((err: Error) => {
+      throw new Error(`${err.message}\nproject: ${JSON.stringify(q.get('p1'))}\nhooks: ${q.tmux.run(['show-hooks', '-g'])}\n${agent!.stderr().slice(-4000)}`);
+    });
     // Polling would take an hour: a prompt transition is the hooks'. Generous for a busy machine.
     expect(Date.parse(entry.at) - killedAt).to.be.below(10_000);
     await eventually(() => q.get('p1').state === 'failed', 15_000, 'the zombie to be healed');
