@@ -95,7 +95,7 @@ export class JsonStore implements RegistryStore {
     this.lockStaleMs = options.lockStaleMs ?? 10_000;
     this.lockWaitMs = options.lockWaitMs ?? 30_000;
     this.clock = options.clock ?? Date.now;
-    this.journal = new AuditJournal(`${options.path}.audit-pending`, this.auditPath, this.location, this.clock);
+    this.journal = new AuditJournal(`${options.path}.audit-pending`, this.auditPath, this.location);
   }
 
   /**

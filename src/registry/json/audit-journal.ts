@@ -5,7 +5,7 @@
  * audit log never heard of it).
  *
  * Under the registry lock, a write with audit lines
- * 1. writes the journal `<registry>.audit-pending` (atomically, synced):
+ * 1. writes the journal `<registry>.audit-pending` (synced):
  *    the inode of the registry file the commit replaces (or that there is
  *    none, or that the lines come without a registry change), where the
  *    audit log ends now (inode, size), and the lines, serialised;
@@ -20,12 +20,16 @@
  * and appends the lines the log does not hold after that point yet, so a
  * line is never written twice.
  *
+ * The journal is written in place, not renamed: a journal a crash tore was
+ * being written before the commit began, so it is dropped, and the commit's
+ * own directory sync makes the journal's name durable (the same directory).
+ *
  * The key is the replaced file, not the new one: every writer replaces the
  * registry by rename under the lock and settles the journal first, so a file
  * other than the replaced one can only be this commit's.
  */
 import { constants as fsc, promises as fs } from 'node:fs';
-import { writeFileAtomic, isErrno } from './atomic-file.js';
+import { FILE_MODE, isErrno } from './atomic-file.js';
 import { appendText } from './audit-log.js';
 
 interface JournalRecord {
@@ -61,7 +65,6 @@ export class AuditJournal {
     readonly path: string,
     private readonly auditPath: string,
     private readonly registryPath: string,
-    private readonly clock: () => number = Date.now,
   ) {}
 
   /**
@@ -92,7 +95,13 @@ export class AuditJournal {
       auditEnd: audit ? { ino: audit.ino, size: audit.size } : null,
       lines: [...lines],
     };
-    await writeFileAtomic(this.path, `${JSON.stringify(record)}\n`);
+    const handle = await fs.open(this.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, FILE_MODE);
+    try {
+      await handle.writeFile(`${JSON.stringify(record)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Settle what a crash left: lines of a commit that happened are completed, once; others are dropped. */
@@ -105,14 +114,13 @@ export class AuditJournal {
       throw err;
     }
     const record = parseRecord(text);
-    if (record === null) {
-      // Written atomically here, so only a hand edit gets here: keep it for a person, never guess.
-      await fs.rename(this.path, `${this.path}.unreadable-${this.clock()}`);
-      return { appended: 0, dropped: 0 };
-    }
-    if (record.replaces !== null && ((await statOrNull(this.registryPath))?.ino ?? 0) === record.replaces) {
+    const notCommitted =
+      record === null ||
+      (record.replaces !== null && ((await statOrNull(this.registryPath))?.ino ?? 0) === record.replaces);
+    if (notCommitted) {
+      // Torn while written (the commit had not begun), or the registry is the file the commit was to replace.
       await fs.rm(this.path, { force: true });
-      return { appended: 0, dropped: record.lines.length };
+      return { appended: 0, dropped: record?.lines.length ?? 0 };
     }
     const missing = await this.missingLines(record);
     if (missing.length > 0) await appendText(this.auditPath, missing);
