@@ -29,7 +29,8 @@ import type { Project } from '../src/core/project.js';
 import { createLogger } from '../src/log.js';
 import { JsonStore } from '../src/registry/json-store.js';
 import { complete, enqueue, start, type OperationContext } from '../src/registry/operations.js';
-import { BenchTmux, loadAverage, machine, registryPath, runBench, startTimeOf, Teardown, tempDir } from './lib/load.js';
+import { BenchTmux, registryPath, startTimeOf, type Teardown, tempDir } from './lib/load.js';
+import { loadAverage, median, type Results, runBench } from './lib/results.js';
 
 const cycles = Number(process.argv[2] ?? 10_000);
 const warmUp = Number(process.argv[3] ?? 2_000);
@@ -57,8 +58,7 @@ function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-async function main(teardown: Teardown): Promise<void> {
-  console.log(`machine: ${machine()}`);
+async function main(teardown: Teardown, results: Results): Promise<void> {
   console.log(`soak: ${cycles} cycles, warm-up ${warmUp}, clock +${STEP_MS / 1000} s per cycle${gc ? '' : ' (no --expose-gc: RSS without a forced GC)'}`);
   const dir = tempDir(teardown, 'toa-soak-');
   const tmux = new BenchTmux(teardown, 'soak');
@@ -230,7 +230,6 @@ async function main(teardown: Teardown): Promise<void> {
   // One RSS sample moves by ±10 % with V8's committed heap (a major GC's timing); the budget compares
   // the median of the first and of the last quarter of the samples after the warm-up.
   const quarter = Math.max(1, Math.floor(steady.length / 4));
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
   const early = median(steady.slice(0, quarter).map((x) => x.rssMiB));
   const late = median(steady.slice(-quarter).map((x) => x.rssMiB));
   const growth = (late - early) / early;
@@ -243,9 +242,11 @@ async function main(teardown: Teardown): Promise<void> {
   console.log(`RSS start ${first.rssMiB.toFixed(1)}, warm-up ${base.rssMiB.toFixed(1)}, end ${end.rssMiB.toFixed(1)} MiB; heap used ${base.heapMiB.toFixed(1)} -> ${end.heapMiB.toFixed(1)} MiB`);
   console.log(`RSS median of the first ${quarter} samples after warm-up ${early.toFixed(1)} MiB, of the last ${quarter} ${late.toFixed(1)} MiB: ${(growth * 100).toFixed(1)} % (budget < ${RSS_BUDGET * 100} %)`);
   console.log(`open fds ${base.fds} -> ${end.fds} (budget ± ${FD_SLACK})`);
-  const ok = growth < RSS_BUDGET && Math.abs(fdDrift) <= FD_SLACK;
-  console.log(ok ? 'PASS' : 'FAIL');
-  if (!ok) process.exitCode = 1;
+  results.set('cycles', cycles);
+  results.set('rss', { start: first.rssMiB, warm: base.rssMiB, end: end.rssMiB, early, late });
+  results.set('fds', { warm: base.fds, end: end.fds });
+  results.budget('RSS growth from the warm-up to the end', growth * 100, RSS_BUDGET * 100, '%');
+  results.budget('open fd drift', Math.abs(fdDrift), FD_SLACK, 'fds');
 }
 
-await runBench(main);
+await runBench('soak', main);

@@ -20,7 +20,7 @@
  *   npx tsx bench/source-sync.ts [rounds]
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -32,8 +32,8 @@ import { SourceSet } from '../src/sources/source-set.js';
 import { readQueue } from '../src/sources/tmux-orchestrator/queue-db.js';
 import { TmuxOrchestratorSource } from '../src/sources/tmux-orchestrator/source.js';
 import { TmuxSessionsSource } from '../src/sources/tmux-sessions.js';
-import { clockTicksPerSecond } from '../src/scan/proc-table.js';
-import { BenchTmux, loadAverage, machine, median, runBench, Teardown, tempDir } from './lib/load.js';
+import { BenchTmux, cpuOf, type Teardown, tempDir } from './lib/load.js';
+import { median, type Results, runBench } from './lib/results.js';
 
 const rounds = Number(process.argv[2] ?? 15);
 const ROWS = 10_000;
@@ -42,11 +42,7 @@ const FIXTURE = fileURLToPath(new URL('../test/fixtures/tmux_orchestrator_db.py'
 const log = createLogger({ level: 'error' });
 
 /** CPU of reaped children so far (sqlite3, tmux), ms. */
-function childCpuMs(): number {
-  const text = readFileSync('/proc/self/stat', 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / clockTicksPerSecond();
-}
+const childCpuMs = (): number => cpuOf('self').childrenMs;
 
 interface Sample {
   wallMs: number;
@@ -64,6 +60,8 @@ async function measure(work: () => Promise<unknown>): Promise<Sample> {
   return { wallMs, cpuMs: (used.user + used.system) / 1000, childCpuMs: childCpuMs() - child };
 }
 
+const medians = (samples: Sample[]): Sample => ({ wallMs: median(samples.map((s) => s.wallMs)), cpuMs: median(samples.map((s) => s.cpuMs)), childCpuMs: median(samples.map((s) => s.childCpuMs)) });
+
 function line(what: string, samples: Sample[]): string {
   const m = (f: (s: Sample) => number) => median(samples.map(f)).toFixed(1).padStart(8);
   return `${what.padEnd(48)} wall ${m((s) => s.wallMs)} ms   agent CPU ${m((s) => s.cpuMs)} ms   sqlite3/tmux CPU ${m((s) => s.childCpuMs)} ms`;
@@ -77,12 +75,12 @@ function database(dir: string, active: number): string {
   return path;
 }
 
-async function main(teardown: Teardown): Promise<void> {
+async function main(teardown: Teardown, results: Results): Promise<void> {
   const dir = tempDir(teardown, 'toa-bench-source-');
   const tmux = new BenchTmux(teardown, 'source');
   const db = database(dir, ACTIVE);
   const config = (path: string): TmuxOrchestratorSourceConfig => ({ kind: 'tmux-orchestrator', name: 'bench', idPrefix: 'to-', db: path, tmuxSocket: tmux.socket, readOnly: true, heal: true, busyTimeoutMs: 10_000 });
-  console.log(`${machine()}; ${ROWS} rows (${ACTIVE} active), ${rounds} rounds`);
+  console.log(`${ROWS} rows (${ACTIVE} active), ${rounds} rounds`);
 
   const reads: Sample[] = [];
   for (let i = 0; i < rounds; i++) reads.push(await measure(() => readQueue(db, { busyTimeoutMs: 10_000 })));
@@ -135,7 +133,10 @@ async function main(teardown: Teardown): Promise<void> {
   console.log(line(`first sync (${ACTIVE} imported, registry write)`, firsts));
   console.log(line(`first sync of ${ROWS} active rows (once)`, [big]));
   console.log(line('tmux-sessions pass (10 of 20 sessions, steady)', sessions));
-  console.log(`load after: ${loadAverage()}`);
+  results.set('rows', ROWS);
+  results.set('active', ACTIVE);
+  results.set('rounds', rounds);
+  results.set('passes', { skipped: medians(skipped), fullRead: medians(reads), unchanged: medians(unchanged), first: medians(firsts), firstAllActive: big, tmuxSessions: medians(sessions) });
 }
 
-await runBench(main);
+await runBench('source-sync', main);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up on a fresh Debian/Ubuntu machine: the system packages the agent (and,
-# with "test", its test suite) needs, then npm ci and the build.
-# Usage: scripts/setup.sh [run|test]     (default: run)
+# with "test", its test suite; with "bench", the suite and the benchmarks) needs,
+# then npm ci and the build.
+# Usage: scripts/setup.sh [run|test|bench]     (default: run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,9 @@ mode=${1:-run}
 case "$mode" in
   run) packages=(tmux procps git sqlite3) ;;
   test) packages=(tmux procps git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd chromium) ;;
-  *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
+  bench) packages=(tmux procps git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd chromium
+    strace prometheus-process-exporter) ;;
+  *) echo "usage: scripts/setup.sh [run|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -12,6 +12,7 @@ import type { AgentConfig } from './config/keys.js';
 import { isActive } from './core/project.js';
 import type { RegistryDocument } from './core/registry-document.js';
 import { runCycle, socketsToScan, type CycleOptions, type CycleOutcome, type CycleResult } from './cycle.js';
+import type { PaneReadStates } from './cycle-activity.js';
 import { ListenError, messageOf } from './errors.js';
 import type { EventSource } from './events/event-source.js';
 import { PidProbe } from './events/pid-probe.js';
@@ -70,6 +71,10 @@ export class Agent {
   /** The configured `sources`, synced in every cycle (src/sources/); null without any. */
   private readonly sources: SourceSet | null;
   private claim: DaemonClaim | null = null;
+  /** Each project's last pane read for agent detection (captures only when a pane moved). */
+  private readonly paneReads: PaneReadStates = new Map();
+  /** A cycle at the end of a usage limit's launch hold, so the queue moves on at the reset. */
+  private holdTimer: NodeJS.Timeout | null = null;
   /** Cycles started since the agent was created (status: `cycles`). */
   private cycles = 0;
 
@@ -169,6 +174,7 @@ export class Agent {
         fence: lease.token,
         projectLeases: this.coordination.projects,
         sources: this.sources,
+        paneReads: this.paneReads,
       });
       await this.afterCycle(outcome);
       this.log.debug('cycle done', { reasons: [...new Set(reasons)].slice(0, 5), durationMs: outcome.result.durationMs, ok: outcome.result.ok });
@@ -189,12 +195,24 @@ export class Agent {
     this.metrics.observeCycle(outcome, now);
     await this.tailAudit(registry);
     if (registry) this.retrack(registry, result.tmuxSessions);
+    this.wakeAtHoldEnd(result.launchHold?.until ?? null);
     for (const e of this.events) this.metrics.setEventSource(e.name, e.health().up);
     // A project that ended freed a launcher slot and may be due a retry or trip the queue breaker: decide now,
     // not at the next tick. The registry watch ignores the agent's own writes, so nothing else would ask.
     if (!result.dryRun && result.transitions.some((t) => t.to === 'failed' || t.to === 'completed')) {
       void this.requestCycle('project ended').catch(() => undefined);
     }
+  }
+
+  /** One cycle right after a launch hold ends (at most a day ahead; the schedule covers the rest). */
+  private wakeAtHoldEnd(until: string | null): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    const at = until === null ? Number.NaN : Date.parse(until);
+    if (this.stopping || !Number.isFinite(at)) return;
+    const delay = Math.min(Math.max(0, at - this.now()) + 50, 86_400_000);
+    this.holdTimer = setTimeout(() => void this.requestCycle('launch hold over').catch(() => undefined), delay);
+    this.holdTimer.unref();
   }
 
   /** Count every writer's transitions (agent, CLI, API) from the audit log. */
@@ -327,6 +345,7 @@ export class Agent {
     await this.task?.destroy();
     this.task = null;
     if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
     for (const e of this.events) await e.stop().catch(() => undefined);
     await (this.next ?? this.inFlight)?.catch(() => undefined);
     await this.inFlight?.catch(() => undefined);

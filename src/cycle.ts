@@ -10,11 +10,13 @@ import type { RandomSource } from './core/backoff.js';
 import { guard } from './core/guard.js';
 import { recoverIntents } from './core/intents.js';
 import { selectLaunches } from './core/launch.js';
-import { type BlockedAction, type Detection, type HealAction, type Plan, type StaleMarkerNotice } from './core/plan.js';
+import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedUpdate, type StaleMarkerNotice } from './core/plan.js';
 import { policyEnterHook } from './core/policy-hooks.js';
 import { iso, isActive } from './core/project.js';
 import { evaluateQueueBreaker } from './core/queue-breaker.js';
-import { summariseQueue, type QueueSummary } from './core/queue-summary.js';
+import { launchHoldView, summariseQueue, type LaunchHoldView, type QueueSummary } from './core/queue-summary.js';
+import { keepPaneReads, observeCycleActivity, readCyclePanes } from './cycle-activity.js';
+import type { CycleActivity, PaneReadStates } from './cycle-activity.js';
 import { evidenceCandidates, reconcile } from './core/reconcile.js';
 import type { RegistryDocument } from './core/registry-document.js';
 import { planRetries } from './core/retry.js';
@@ -57,6 +59,8 @@ export interface CycleOptions {
   projectLeases?: ProjectLeases;
   /** Queues imported before the scan and written back after the commit (src/sources/); none by default. */
   sources?: CycleSources | null;
+  /** Each project's last pane read for agent detection, kept between cycles by the daemon (cycle-activity.ts). */
+  paneReads?: PaneReadStates | null;
 }
 
 export interface TransitionReport {
@@ -105,6 +109,8 @@ export interface CycleResult {
   usage: Record<string, { cpuRatio: number; rssBytes: number }>;
   /** One report per configured source (empty without sources). */
   sourceSync?: SourceSyncReport[];
+  /** The usage limit that holds launches on this host (the latest reset), or null. */
+  launchHold?: LaunchHoldView | null;
 }
 
 /** A cycle's report and the registry as it committed it (null when it could not be read). */
@@ -140,23 +146,36 @@ export function emptyCycleResult(startedAt: number, dryRun: boolean): CycleResul
     tmuxSessions: {},
     usage: {},
     sourceSync: [],
+    launchHold: null,
   };
 }
 
 /** The whole plan of one cycle: detection, intent recovery, retries, queue breaker and launches. */
 interface CyclePlan {
   plan: Plan;
+  /** Agent-activity memories to keep on the projects, applied before the moves (a failure under a limit reads it). */
+  activityUpdates: PlannedUpdate[];
   recoveredIntents: string[];
   queue: RegistryDocument['queue'];
   queueEvent: 'tripped' | 'resumed' | null;
 }
 
-function planCycle(doc: RegistryDocument, snapshot: Snapshot, evidence: Awaited<ReturnType<typeof gatherEvidence>>, options: CycleOptions, now: number, random: RandomSource): CyclePlan {
+function planCycle(
+  doc: RegistryDocument,
+  snapshot: Snapshot,
+  evidence: Awaited<ReturnType<typeof gatherEvidence>>,
+  activity: CycleActivity,
+  options: CycleOptions,
+  now: number,
+  random: RandomSource,
+): CyclePlan {
   const { config, hostId } = options;
+  const activityUpdates = activity.observation.updates;
   // Only this agent can see what its own intents targeted (its processes, its tmux servers).
   const recovery = recoverIntents(doc.intents.filter((i) => i.by === `agent@${hostId}`), doc.projects, snapshot);
   for (const note of recovery.notes) options.log.info(note);
-  const plan = reconcile({ projects: doc.projects, snapshot, evidence, config, now, hostId });
+  const memories = activity.observation.memories;
+  const plan = reconcile({ projects: doc.projects, snapshot, evidence, config, now, hostId, activity: memories });
   // A project settled by intent recovery is not planned twice in one cycle.
   const recovered = new Map(recovery.transitions.map((t) => [t.project, t]));
   // An adopted launch owns its session already, though the registry does not say so yet: it is no orphan.
@@ -165,7 +184,9 @@ function planCycle(doc: RegistryDocument, snapshot: Snapshot, evidence: Awaited<
   plan.transitions = [...recovery.transitions, ...plan.transitions.filter((t) => !recovered.has(t.project))];
   plan.actions = plan.actions.filter((a) => (a.project === null || !recovered.has(a.project)) && !(a.kind === 'kill_session' && adoptedOrphan(a.tmuxSocket, a.session)));
   plan.detections = plan.detections.filter((d) => !(d.kind === 'orphan_session' && adoptedOrphan(d.tmuxSocket, d.session)));
-  if (options.leader === false) return { plan, recoveredIntents: recovery.settled, queue: doc.queue, queueEvent: null };
+  if (options.leader === false) {
+    return { plan, activityUpdates, recoveredIntents: recovery.settled, queue: doc.queue, queueEvent: null };
+  }
 
   const breaker = evaluateQueueBreaker(doc.projects, doc.queue, config, now);
   const retries = planRetries(doc.projects, breaker.queue, config, now, random);
@@ -177,8 +198,10 @@ function planCycle(doc: RegistryDocument, snapshot: Snapshot, evidence: Awaited<
     const t = recovered.get(p.id);
     return t ? { ...p, state: t.to } : p;
   });
-  if (scanIsClear(snapshot)) plan.actions.push(...selectLaunches(afterRecovery, breaker.queue, config, now, hostId, random));
-  return { plan, recoveredIntents: recovery.settled, queue: breaker.queue, queueEvent: breaker.event };
+  if (scanIsClear(snapshot)) {
+    plan.actions.push(...selectLaunches(afterRecovery, breaker.queue, config, now, hostId, random, activity.holds));
+  }
+  return { plan, activityUpdates, recoveredIntents: recovery.settled, queue: breaker.queue, queueEvent: breaker.event };
 }
 
 /** Run one cycle. Never throws: failures are in `errors` and `ok`. */
@@ -240,22 +263,36 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   const candidates = evidenceCandidates(doc.projects, snapshot, options.config, now, options.lastFullSyncAt ?? null, options.hostId);
   result.fullSync = candidates.fullSync;
   const wanted = new Set(candidates.ids);
+  const evidenceProjects = doc.projects.filter((p) => wanted.has(p.id));
+  // Agent detection (cycle-activity.ts): one bulk pane read for it and the evidence step.
+  const paneReads = options.paneReads ?? null;
+  const paneRead = await readCyclePanes({
+    projects: doc.projects, candidates: evidenceProjects, snapshot, config: options.config, states: paneReads,
+    fullSync: candidates.fullSync, hostId: options.hostId, ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
+  });
   const evidence = await gatherEvidence(
-    doc.projects.filter((p) => wanted.has(p.id)),
+    evidenceProjects,
     {
       config: options.config,
       now,
       ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
+      ...(paneRead.captures ? { paneCaptures: paneRead.captures } : {}),
       onNote: (n) => log.debug('evidence note', { ...n }),
     },
   );
+  const activity = observeCycleActivity({
+    projects: doc.projects, snapshot, read: paneRead, states: paneReads,
+    config: options.config, hostId: options.hostId, now, log,
+  });
+  if (!dryRun) keepPaneReads(paneReads, activity.observation);
+  result.launchHold = launchHoldView(activity.holds);
   for (const [project, report] of evidence) {
     for (const u of report.unavailable) {
       result.errors.push({ source: 'evidence', message: `project ${project}: ${u.method} evidence unavailable: ${u.error}` });
     }
   }
 
-  const cyclePlan = planCycle(doc, snapshot, evidence, options, now, random);
+  const cyclePlan = planCycle(doc, snapshot, evidence, activity, options, now, random);
   // Sources: what the agent may not do to imported projects (observed only, or their source failed).
   const restricted = options.sources?.restrict(cyclePlan.plan, doc.projects) ?? { plan: cyclePlan.plan, blocked: [] };
   const active = doc.projects.filter((p) => isActive(p.state)).length;
@@ -278,7 +315,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     result.actions = plan.actions.map((a) => {
       return { project: a.project, action: a.kind, outcome: 'planned', detail: describeAction(a), reason: a.reason };
     });
-    result.queue = summariseQueue(doc, options.config, now, { scanOk: scanIsClear(snapshot) });
+    result.queue = summariseQueue(doc, options.config, now, { scanOk: scanIsClear(snapshot), hostId: options.hostId });
     registry = doc;
     return finish();
   }
@@ -297,8 +334,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   let runnable: HealAction[];
   let intentIds: ReadonlyMap<HealAction, string>;
   try {
-    const { recoveredIntents, queue, queueEvent } = cyclePlan;
-    const committed = await commitPlan({ doc, plan, recoveredIntents, queue, queueEvent }, commit, now);
+    const { activityUpdates, recoveredIntents, queue, queueEvent } = cyclePlan;
+    const committed = await commitPlan({ doc, plan, activityUpdates, recoveredIntents, queue, queueEvent }, commit, now);
     result.transitions.push(...committed.transitions);
     result.counts = { ...result.counts, ...committed.counts };
     ({ runnable, intentIds } = committed);
@@ -356,7 +393,8 @@ async function observe(
 ): Promise<RegistryDocument | null> {
   try {
     const committed = await options.store.load();
-    result.queue = summariseQueue(committed, options.config, clock(), { scanOk: scanIsClear(snapshot) });
+    const view = { scanOk: scanIsClear(snapshot), hostId: options.hostId };
+    result.queue = summariseQueue(committed, options.config, clock(), view);
     result.counts.breakerTrips = breakerTrips(committed, result.transitions);
     return committed;
   } catch (err) {

@@ -2,8 +2,9 @@
  * Load the benches build on this machine, and undo: a private tmux server with
  * live project sessions, a crowd of idle host processes, a temp directory with
  * a generated registry. Everything started is registered with a `Teardown`,
- * which runs on success, on error and on SIGINT/SIGTERM (`runBench` runs a
- * bench's main that way). `agent serve` itself is started by ./serve.ts.
+ * which runs on success, on error and on SIGINT/SIGTERM (`runBench` of
+ * ./results.ts runs a bench's main that way). `agent serve` itself is started
+ * by ./serve.ts.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { iso, newProject, type Project, type ProjectState } from '../../src/core/project.js';
 import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
-import { parseStat } from '../../src/scan/proc-table.js';
+import { clockTicksPerSecond, parseStat } from '../../src/scan/proc-table.js';
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Undo steps, run newest first, each at most once, whatever failed before. */
@@ -240,55 +241,34 @@ export function writeRegistry(path: string, doc: RegistryDocument): void {
   writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
 }
 
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+/**
+ * CPU time of a process, in ms: its own (utime + stime) and that of the
+ * children it waited for (cutime + cstime: tmux clients, git, sqlite3).
+ * Clock ticks, so a resolution of 1000 / CLK_TCK ms (10 ms on Linux).
+ */
+export function cpuOf(pid: number | 'self'): { ownMs: number; childrenMs: number; totalMs: number } {
+  const stat = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  const tick = 1000 / clockTicksPerSecond();
+  const ownMs = (stat.cpuTicks ?? Number.NaN) * tick;
+  const childrenMs = (stat.childCpuTicks ?? Number.NaN) * tick;
+  return { ownMs, childrenMs, totalMs: ownMs + childrenMs };
 }
 
-export const median = (values: readonly number[]): number => percentile(values, 50);
-
-/** The 1-, 5- and 15-minute load averages, as `uptime` prints them. */
-export function loadAverage(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
-/** Resident and peak resident memory of a process (kB from /proc/<pid>/status), in MiB. */
-export function rssOf(pid: number): { rssMiB: number; peakMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
-}
-
-/** utime + stime of a process, in ms (clock ticks of 10 ms on Linux). */
-export function cpuMsOf(pid: number): number {
-  return (parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuTicks ?? 0) * 10;
-}
-
-export function machine(): string {
-  const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
-  const memLine = execFileSync('free', ['-m'], { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('Mem:')) ?? '';
-  const totalMiB = Number(memLine.split(/\s+/)[1]);
-  return `${cores} cores, ${(totalMiB / 1024).toFixed(1)} GiB memory, node ${process.version}, load ${loadAverage()}`;
+/**
+ * Gives this bench and everything it starts (tmux servers, `agent serve`) a
+ * private TMUX_TMPDIR, removed at teardown: the user's default tmux server is
+ * never touched (an agent without configured sockets scans and hooks it), and
+ * the daemon finds no default server, as on a host that does not use it.
+ */
+export function privateTmuxDir(teardown: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'toa-bench-tmux-'));
+  process.env['TMUX_TMPDIR'] = dir;
+  teardown.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** Registry path inside `dir` (`dir/data/registry.json`), its directory created. */
 export function registryPath(dir: string): string {
   mkdirSync(join(dir, 'data'), { recursive: true });
   return join(dir, 'data', 'registry.json');
-}
-
-/**
- * Runs a bench's `main` with a new {@link Teardown}: an error is printed
- * (its stack) and makes the exit code 1; the teardown runs whatever happened.
- */
-export async function runBench(main: (teardown: Teardown) => Promise<void>): Promise<void> {
-  const teardown = new Teardown();
-  try {
-    await main(teardown);
-  } catch (err) {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    process.exitCode = 1;
-  } finally {
-    await teardown.run();
-  }
 }

@@ -2,22 +2,56 @@
  * `agent serve` for the benches that measure the daemon itself: the built
  * CLI (dist/) as a child on a free loopback port, stopped at teardown, and
  * the HTTP wait that tells when it (or another exporter) answers.
+ *
+ * With BENCH_BASE set to a checkout of older code (built, its node_modules
+ * linked), a bench also measures that code on the same load, at the same
+ * time: `agent serve` from its dist/, or its modules imported next to ours
+ * ({@link importCode}). That is the before/after of an optimisation.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../../test/helpers/daemon.js';
 import { sleep, type Teardown } from './load.js';
 
 /** A free loopback port (bound then released): the tests' helper, so there is one. */
 export { freePort };
 
-/** The built CLI (dist/), which the benches that start `agent serve` run. */
-export const AGENT_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+/** The code a bench measures: this checkout, or the older one of BENCH_BASE. */
+export type Code = 'current' | 'base';
 
-/** Fails early, before any load is built, when `npm run build` has not made {@link AGENT_BIN}. */
+const ROOTS: Record<Code, string | null> = {
+  current: fileURLToPath(new URL('../../', import.meta.url)),
+  base: process.env['BENCH_BASE'] ?? null,
+};
+
+/** The codes to measure: this checkout, and the base when BENCH_BASE names one. */
+export const CODES: readonly Code[] = ROOTS.base ? ['current', 'base'] : ['current'];
+
+/** The built CLI (dist/) of a code, which the benches that start `agent serve` run. */
+export function agentBin(code: Code = 'current'): string {
+  const root = ROOTS[code];
+  if (root === null) throw new Error('BENCH_BASE is not set');
+  return join(root, 'dist', 'cli', 'main.js');
+}
+
+/** The built CLI of this checkout. */
+export const AGENT_BIN = agentBin();
+
+/** A module of a code's src/ (path relative to src/, e.g. `cycle.ts`), imported in this process. */
+export async function importCode<T>(code: Code, modulePath: string): Promise<T> {
+  const root = ROOTS[code];
+  if (root === null) throw new Error('BENCH_BASE is not set');
+  return (await import(pathToFileURL(join(root, 'src', modulePath)).href)) as T;
+}
+
+/** Fails early, before any load is built, when `npm run build` has not made the CLI of every code measured. */
 export function requireBuild(): void {
-  if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: run npm run build first`);
+  for (const code of CODES) {
+    const bin = agentBin(code);
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build${code === 'base' ? ' in BENCH_BASE' : ''} first`);
+  }
 }
 
 /** Resolves once a GET of `url` answers 2xx (polled every 100 ms); rejects after `timeoutMs`. */
@@ -45,6 +79,10 @@ export interface ServeOptions {
   until?: '/healthz' | '/readyz';
   /** How long it may take to answer; default 15 s. */
   timeoutMs?: number;
+  /** Which code's CLI to run; default this checkout's. */
+  code?: Code;
+  /** Node options before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** A started `agent serve`: the child, its base URL (`http://127.0.0.1:<port>`) and the tail of its stderr. */
@@ -61,9 +99,9 @@ export interface ServeProcess {
  * and an error names it.
  */
 export async function startServe(teardown: Teardown, options: ServeOptions): Promise<ServeProcess> {
-  const { until = '/healthz', timeoutMs = 15_000 } = options;
+  const { until = '/healthz', timeoutMs = 15_000, code = 'current', nodeArgs = [] } = options;
   const url = `http://127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [AGENT_BIN, 'serve'], { cwd: options.cwd, env: { ...options.env, AGENT_LISTEN: url.slice('http://'.length) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, agentBin(code), 'serve'], { cwd: options.cwd, env: { ...options.env, AGENT_LISTEN: url.slice('http://'.length) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
   child.stderr?.on('data', (d: Buffer) => {
     tail = (tail + d.toString()).slice(-8192);

@@ -153,23 +153,17 @@ export const KEY_DEFINITIONS: readonly KeyDefinition[] = [
   def('agentPatterns', 'AGENT_CLI_PATTERNS', DEFAULT_AGENT_PATTERNS, agentPatterns,
     'Pane lines of agent CLIs (Claude Code, Codex CLI, Gemini CLI, Aider) that mean the agent waits on a prompt ' +
     '(awaiting_input) or a usage limit (rate_limited): {agent, kind, pattern} entries, the bottom-most match wins; ' +
-    'setting the key replaces the defaults (sources of each: docs/agent-detection.md).' +
-    ' Not applied by the cycle yet.'),
+    'setting the key replaces the defaults (sources of each: docs/agent-detection.md).'),
   def('agentPatternsExtra', 'AGENT_CLI_PATTERNS_EXTRA', [], agentPatterns,
-    'More {agent, kind, pattern} entries, tried before agentPatterns: extends the catalogue without repeating it.' +
-    ' Not applied by the cycle yet.'),
+    'More {agent, kind, pattern} entries, tried before agentPatterns: extends the catalogue without repeating it.'),
   def('awaitingInputMaxSec', 'AWAITING_INPUT_MAX_SEC', 4 * 3600, seconds,
-    "Longest pause of a project's timeout clock while its agent waits on a prompt; then the normal timeout applies." +
-    ' Not applied by the cycle yet.'),
+    "Longest pause of a project's timeout clock while its agent waits on a prompt; then the normal timeout applies."),
   def('noProgressSec', 'NO_PROGRESS_SEC', 1800, positiveSeconds,
-    'Pane unchanged and no heartbeat for this long reports no_progress (a warning; the normal timeout handles it).' +
-    ' Not applied by the cycle yet.'),
+    'Pane unchanged and no heartbeat for this long reports no_progress (a warning; the normal timeout handles it).'),
   def('rateLimitDefaultHoldSec', 'RATE_LIMIT_DEFAULT_HOLD_SEC', 3600, seconds,
-    'Hold after a usage limit whose reset time cannot be read (none printed, or an unknown time zone).' +
-    ' Not applied by the cycle yet.'),
+    'Hold after a usage limit whose reset time cannot be read (none printed, or an unknown time zone).'),
   def('rateLimitScope', 'AGENT_RATE_LIMIT_SCOPE', 'host', { type: 'enum', values: RATE_LIMIT_SCOPES },
-    'What a usage limit holds until its reset: host (no launch on this host) or project (only its next attempt).' +
-    ' Not applied by the cycle yet.'),
+    'What a usage limit holds until its reset: host (no launch on this host) or project (only its next attempt).'),
   def('evidenceTimeoutMs', 'AGENT_EVIDENCE_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one completion-evidence gatherer (git, pane capture).'),
   def('tmuxTimeoutMs', 'AGENT_TMUX_TIMEOUT_MS', 5000, int(100, 600_000), 'Timeout of one tmux command.'),
   def('retentionDays', 'AGENT_RETENTION_DAYS', 7, int(0, 3650), 'Terminal projects older than this move to archive.jsonl.'),

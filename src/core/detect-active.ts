@@ -6,6 +6,12 @@
  * A rule that ends in "failed" (phantom, zombie kill, timing-out kill) is held
  * back while the completion verdict is unknown, so a finished project whose
  * evidence could not be gathered is never failed; it stays reported.
+ *
+ * What the agent in the pane waits on (docs/agent-detection.md) pauses the
+ * timeout clock: a prompt for at most AWAITING_INPUT_MAX_SEC, a usage limit
+ * until its reset. The paused time is added to the deadline, and a kill is
+ * held while the clock is paused. Prompts, limits and no progress are
+ * reported; none of them is ever a reason to kill.
  */
 import type { AgentConfig } from '../config/keys.js';
 import { decideCompletion, describeStaleMarkers, describeVerdict, type CompletionVerdict, type EvidenceReport } from './completion.js';
@@ -22,12 +28,16 @@ import { commandExit, describeExit, exitEvidence, lastOutputOf, type CommandExit
 import type { Detection, FollowUp, KillTreeAction, Plan, PlannedUpdate, StuckKind } from './plan.js';
 import { iso, ms, type Project } from './project.js';
 import type { Snapshot } from './snapshot.js';
+import { activityFinding, timeoutClock } from './agent-activity/hold.js';
+import type { AgentActivityMemory } from './agent-activity/tracker.js';
 
 export interface DetectContext {
   snapshot: Snapshot;
   config: AgentConfig;
   now: number;
   evidence: ReadonlyMap<string, EvidenceReport>;
+  /** Each project's agent-activity memory after this cycle's pane readings; absent: nothing pauses or is reported. */
+  activity?: ReadonlyMap<string, AgentActivityMemory>;
 }
 
 /** Seconds for reasons: "900s", "900.001s". */
@@ -35,11 +45,50 @@ export function secs(milliseconds: number): string {
   return `${Number((milliseconds / 1000).toFixed(3))}s`;
 }
 
-/** When the project's runtime budget (with its extensions) ends, or null without a start time. */
-export function deadlineOf(project: Project, config: AgentConfig): number | null {
+/**
+ * When the project's runtime budget (with its extensions) ends, or null
+ * without a start time; `pausedMs` (the time its timeout clock was paused)
+ * moves it later.
+ */
+export function deadlineOf(project: Project, config: AgentConfig, pausedMs = 0): number | null {
   const started = ms(project.startedAt);
   if (started === null) return null;
-  return started + (config.maxProcessRuntimeSec + project.timeoutExtensions * config.extensionDurationSec) * 1000;
+  const budgetSec = config.maxProcessRuntimeSec + project.timeoutExtensions * config.extensionDurationSec;
+  return started + budgetSec * 1000 + pausedMs;
+}
+
+/** The project's timeout clock at `now`: paused while its agent waits on a prompt or a limit, and the time paused. */
+export function clockOf(
+  memory: AgentActivityMemory | undefined,
+  config: AgentConfig,
+  now: number,
+): { paused: boolean; until: number | null; pausedMs: number } {
+  return memory === undefined ? { paused: false, until: null, pausedMs: 0 } : timeoutClock(memory, now, config);
+}
+
+/**
+ * Report what the agent in the pane waits on (the matched line as the
+ * reason), or that its pane shows no progress. Never an action.
+ */
+function reportActivity(project: Project, l: Liveness, ctx: DetectContext, plan: Plan): void {
+  const memory = ctx.activity?.get(project.id);
+  if (memory === undefined) return;
+  const finding = activityFinding(memory, lastActivityAt(project, l), ctx.now, ctx.config);
+  if (finding === null) return;
+  if (finding.kind === 'no_progress') {
+    const quiet = ctx.now - Math.max(finding.since, lastActivityAt(project, l) ?? finding.since);
+    const reason =
+      `pane unchanged since ${iso(finding.since)} and no heartbeat or pane activity for ${secs(quiet)} ` +
+      `(no-progress limit ${ctx.config.noProgressSec}s); the normal timeout applies`;
+    plan.detections.push({ ...detection('no_progress', project, reason), since: iso(finding.since) });
+    return;
+  }
+  plan.detections.push({
+    ...detection(finding.kind, project, finding.line),
+    agent: finding.agent,
+    since: iso(finding.since),
+    until: iso(finding.until),
+  });
 }
 
 export function detection(kind: StuckKind, project: Project, reason: string, pid: number | null = project.pid): Detection {
@@ -225,13 +274,16 @@ function detectProcessing(project: Project, l: Liveness, ctx: DetectContext, pla
     return;
   }
 
-  // Alive, or one side unknown: the clock still runs.
-  const deadline = deadlineOf(project, ctx.config);
-  if (deadline !== null && ctx.now > deadline) {
+  // Alive, or one side unknown: the clock runs, unless the agent waits on a prompt or a limit.
+  if (l.alive) reportActivity(project, l, ctx, plan);
+  const clock = clockOf(ctx.activity?.get(project.id), ctx.config, ctx.now);
+  const deadline = deadlineOf(project, ctx.config, clock.pausedMs);
+  if (!clock.paused && deadline !== null && ctx.now > deadline) {
     detectTimeout(project, l, ctx, plan, update, deadline);
     return;
   }
-  if (l.alive) detectStaleHeartbeat(project, l, ctx, plan);
+  // A prompt or a limit explains the silence: it is reported as that.
+  if (l.alive && !clock.paused) detectStaleHeartbeat(project, l, ctx, plan);
 }
 
 function detectPhantom(project: Project, l: Liveness, ctx: DetectContext, plan: Plan, verdict: CompletionVerdict): void {
@@ -262,7 +314,10 @@ function detectTimeout(project: Project, l: Liveness, ctx: DetectContext, plan: 
   const { config, now } = ctx;
   const last = lastActivityAt(project, l);
   const fresh = last !== null && now - last <= config.heartbeatTimeoutSec * 1000;
-  const budget = `${config.maxProcessRuntimeSec}s + ${project.timeoutExtensions} × ${config.extensionDurationSec}s`;
+  const paused = deadline - (deadlineOf(project, config) ?? deadline);
+  const budget =
+    `${config.maxProcessRuntimeSec}s + ${project.timeoutExtensions} × ${config.extensionDurationSec}s` +
+    (paused > 0 ? ` + ${secs(paused)} paused while its agent waited` : '');
   if (fresh && project.timeoutExtensions < config.maxTimeoutExtensions) {
     const n = project.timeoutExtensions + 1;
     update.patch.timeoutExtensions = n;
@@ -303,6 +358,8 @@ function detectTimingOut(project: Project, l: Liveness, ctx: DetectContext, plan
   if (settled) return;
   const held = heldBy(verdict);
   const { config, now } = ctx;
+  if (l.alive) reportActivity(project, l, ctx, plan);
+  const clock = clockOf(ctx.activity?.get(project.id), config, now);
   const state = `${describePid(project, l)}, ${describeSession(project, l)}`;
   const since = ms(project.timingOutSince) ?? deadlineOf(project, config);
   if (since === null) {
@@ -319,6 +376,10 @@ function detectTimingOut(project: Project, l: Liveness, ctx: DetectContext, plan
     plan.detections.push(detection('timing_out', project, `${over}; ${state}; kill held: ${why}`));
   };
   if (held !== null) return hold(held);
+  // Never killed while its agent waits on a human or a usage limit (the clock paused after it timed out).
+  if (clock.paused && clock.until !== null) {
+    return hold(`its agent waits on a prompt or a usage limit until ${iso(clock.until)}`);
+  }
   const then: FollowUp = { to: 'failed', reason: `timeout: ${over}, killed`, patch: { failureReason: 'timeout' } };
   if (l.pid === 'alive') {
     const reason = `${over}; ${state}`;

@@ -5,10 +5,11 @@
  * Pure: both arrive as data.
  *
  * Only a project with a `command` is launched by the agent, and the pane
- * whose process is its recorded PID is that command (a launch records the
- * pane's PID). A project an orchestrator starts and reports has no command:
- * it never has a command exit, even in a pane that a user keeps after exit,
- * and keeps the phantom grace.
+ * whose process is its recorded PID runs that command (a launch records the
+ * pane's PID: the launch script, which exits with the command's status, 128 +
+ * n when signal n killed it). A project an orchestrator starts and reports
+ * has no command: it never has a command exit, even in a pane that a user
+ * keeps after exit, and keeps the phantom grace.
  */
 import type { Liveness } from './liveness.js';
 import type { CompletionEvidence, Project } from './project.js';
@@ -38,9 +39,20 @@ export function commandExit(project: Pick<Project, 'pid' | 'command'>, l: Pick<L
   return { paneId: pane.paneId, status, signal: pane.deadSignal, sessionDead: l.panes.every((p) => p.paneDead) };
 }
 
-/** "exited with status 3", "killed by signal 9 (status 137)". */
+/** Signal numbers a status above 128 can stand for (Linux has 64). */
+const MAX_SIGNAL = 64;
+
+/**
+ * "exited with status 3", "exited with status 137 (128 + 9: killed by signal
+ * 9)", "killed by signal 15 (status 143)". The launch script reports a command
+ * a signal killed as 128 + n, as shells do; tmux names the signal itself only
+ * when the pane's own process (the script) was killed.
+ */
 export function describeExit(exit: CommandExit): string {
-  return exit.signal !== null ? `killed by signal ${exit.signal} (status ${exit.status})` : `exited with status ${exit.status}`;
+  if (exit.signal !== null) return `killed by signal ${exit.signal} (status ${exit.status})`;
+  const signal = exit.status - 128;
+  if (signal >= 1 && signal <= MAX_SIGNAL) return `exited with status ${exit.status} (128 + ${signal}: killed by signal ${signal})`;
+  return `exited with status ${exit.status}`;
 }
 
 /** An exit with status 0 as completion evidence of `weight` (config completionExitZeroWeight); null for any other. */

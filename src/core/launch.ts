@@ -4,6 +4,7 @@
  * arguments; the tmux call happens in heal/.
  */
 import type { AgentConfig } from '../config/keys.js';
+import { mayLaunch, type LaunchHolds } from './agent-activity/hold.js';
 import type { RandomSource } from './backoff.js';
 import { allowsAttempt, type BreakerConfig } from './breaker.js';
 import type { LaunchAction, PlannedTransition } from './plan.js';
@@ -56,6 +57,10 @@ export function launchOrder(a: Project, b: Project): number {
  * A project without a tmux socket goes to the first watched server (config
  * `tmuxSockets`), where the agent will see it; the launch records it.
  *
+ * A usage limit seen in an agent's pane holds launches until its reset
+ * (`holds`: every launch with `rateLimitScope: host`, the limited project's
+ * own with `project`); the slot stays free meanwhile.
+ *
  * Every launch gets a fresh session name, `<sessionBase or id>-<8 hex>`: the
  * session an earlier attempt recorded is never reused, since it may still be
  * alive (a window its process left behind, a kill that did not finish) and
@@ -63,6 +68,7 @@ export function launchOrder(a: Project, b: Project): number {
  * the old session runs on untracked.
  *
  * @param random source of the session-name suffix.
+ * @param holds launch holds of usage limits (default none).
  */
 export function selectLaunches(
   projects: readonly Project[],
@@ -71,6 +77,7 @@ export function selectLaunches(
   now: number,
   hostId: string,
   random: RandomSource,
+  holds: LaunchHolds | null = null,
 ): LaunchAction[] {
   if (isQueuePaused(queue, now)) return [];
   const own = projects.filter((p) => !isImported(p));
@@ -80,6 +87,7 @@ export function selectLaunches(
   const candidates = own
     .filter((p) => p.state === 'queued' && p.command !== null && p.command.length > 0)
     .filter((p) => allowsAttempt(p.breaker, now, config))
+    .filter((p) => holds === null || mayLaunch(p.id, holds, now))
     .sort(launchOrder)
     .slice(0, slots);
   return candidates.map((p, i): LaunchAction => {

@@ -75,7 +75,21 @@ export function isDestructive(action: HealAction): boolean {
   return action.kind === 'kill_tree' || action.kind === 'kill_session';
 }
 
-export const STUCK_KINDS = ['zombie', 'phantom', 'timing_out', 'heartbeat_stale', 'orphan_session', 'defunct_process'] as const;
+/**
+ * What a cycle reports as stuck. The last three are read from the agent's
+ * pane (docs/agent-detection.md): a prompt, a usage limit, no progress.
+ */
+export const STUCK_KINDS = [
+  'zombie',
+  'phantom',
+  'timing_out',
+  'heartbeat_stale',
+  'orphan_session',
+  'defunct_process',
+  'awaiting_input',
+  'rate_limited',
+  'no_progress',
+] as const;
 export type StuckKind = (typeof STUCK_KINDS)[number];
 
 /** A stuck condition seen this cycle, reported whether or not anything is done about it. */
@@ -85,7 +99,14 @@ export interface Detection {
   session: string | null;
   tmuxSocket: string | null;
   pid: number | null;
+  /** For awaiting_input and rate_limited, the matched pane line itself. */
   reason: string;
+  /** awaiting_input, rate_limited: the agent CLI the line belongs to. */
+  agent?: string;
+  /** awaiting_input, rate_limited, no_progress: since when (the line first seen, the pane unchanged). */
+  since?: string;
+  /** awaiting_input: when the timeout clock resumes; rate_limited: the reset. */
+  until?: string;
 }
 
 /** An action the guard held back, with why. */

@@ -6,7 +6,9 @@
  */
 import type { AgentConfig } from '../config/keys.js';
 import { allowsAttempt, currentState } from './breaker.js';
-import { PROJECT_STATES, ms, type Project } from './project.js';
+import { mayLaunch, type LaunchHolds } from './agent-activity/hold.js';
+import { memoryOf } from './agent-activity/record.js';
+import { PROJECT_STATES, iso, isActive, ms, type Project } from './project.js';
 import { isQueuePaused } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
 import { retryRefusal } from './retry.js';
@@ -16,7 +18,8 @@ import { retryRefusal } from './retry.js';
  * - `scheduled`: a retry at `at`, in the future, that nothing holds;
  * - `due`: nothing holds it: a retry runs at the next cycle (`at` is when it fell due, or null),
  *   a queued command when a launch slot is free;
- * - `held`: it would be due, but `reason` holds it (the project's breaker is open, the queue is paused);
+ * - `held`: it would be due, but `reason` holds it (the project's breaker is open, the queue is paused,
+ *   a usage limit holds launches until `until`);
  * - `never`: it will not be retried automatically (`reason`: attempts exhausted, retry disabled...);
  * - `none`: no attempt to wait for (running, completed, or queued for an orchestrator to start).
  */
@@ -24,9 +27,17 @@ export interface NextAttempt {
   status: 'scheduled' | 'due' | 'held' | 'never' | 'none';
   at: string | null;
   reason: string | null;
+  /** When a usage limit's hold ends, when one holds it. */
+  until?: string;
 }
 
-export function nextAttempt(p: Project, queue: QueueBreakerRecord, config: AgentConfig, now: number): NextAttempt {
+export function nextAttempt(
+  p: Project,
+  queue: QueueBreakerRecord,
+  config: AgentConfig,
+  now: number,
+  holds: LaunchHolds | null = null,
+): NextAttempt {
   const launchable = p.state === 'queued' && p.command !== null && p.command.length > 0;
   if (p.state !== 'failed' && !launchable) return { status: 'none', at: null, reason: null };
   if (p.state === 'failed') {
@@ -37,6 +48,10 @@ export function nextAttempt(p: Project, queue: QueueBreakerRecord, config: Agent
   const when = ms(at);
   if (!allowsAttempt(p.breaker, now, config)) return { status: 'held', at, reason: 'breaker open' };
   if (isQueuePaused(queue, now)) return { status: 'held', at, reason: 'queue paused' };
+  const hold = holds === null || mayLaunch(p.id, holds, now) ? null : (holds.host ?? holds.projects.get(p.id) ?? null);
+  if (hold !== null) {
+    return { status: 'held', at, reason: `usage limit (project ${hold.project})`, until: iso(hold.until) };
+  }
   if (when !== null && when > now) return { status: 'scheduled', at, reason: null };
   return { status: 'due', at, reason: null };
 }
@@ -55,7 +70,28 @@ export function stateSince(p: Project): string {
   return p.enqueuedAt;
 }
 
-export function projectRow(p: Project, config: AgentConfig, now: number, queue: QueueBreakerRecord) {
+/**
+ * What the project's agent waits on at `now`, from its record: a prompt while
+ * the attempt runs (until: when its timeout clock resumes), or a usage limit
+ * that has not reset, whatever the state (until: the reset).
+ */
+export function waitingOn(p: Project, config: AgentConfig, now: number) {
+  const f = memoryOf(p.agentActivity).finding;
+  if (f === null) return null;
+  const view = { kind: f.kind, agent: f.agent, line: f.line, since: iso(f.since) };
+  if (f.kind === 'awaiting_input') {
+    return isActive(p.state) ? { ...view, until: iso(f.since + config.awaitingInputMaxSec * 1000) } : null;
+  }
+  return f.resetAt !== null && f.resetAt > now ? { ...view, until: iso(f.resetAt) } : null;
+}
+
+export function projectRow(
+  p: Project,
+  config: AgentConfig,
+  now: number,
+  queue: QueueBreakerRecord,
+  holds: LaunchHolds | null = null,
+) {
   return {
     id: p.id,
     name: p.name,
@@ -67,7 +103,7 @@ export function projectRow(p: Project, config: AgentConfig, now: number, queue: 
     attempts: p.attempts,
     maxAttempts: p.maxAttempts ?? config.retryMaxAttempts,
     nextAttemptAt: p.nextAttemptAt,
-    nextAttempt: nextAttempt(p, queue, config, now),
+    nextAttempt: nextAttempt(p, queue, config, now, holds),
     breaker: currentState(p.breaker, now, config),
     session: p.session,
     tmuxSocket: p.tmuxSocket,
@@ -80,6 +116,8 @@ export function projectRow(p: Project, config: AgentConfig, now: number, queue: 
     exitStatus: p.exitStatus,
     lastOutput: p.lastOutput,
     staleMarkers: p.staleMarkers,
+    /** The prompt or usage limit its agent waits on, with the pane line; null when none. */
+    waitingOn: waitingOn(p, config, now),
   };
 }
 

@@ -99,6 +99,31 @@ export interface ProjectSource {
   [extra: string]: unknown;
 }
 
+/**
+ * What the AI agent in the project's pane showed, kept across cycles and
+ * restarts (docs/agent-detection.md): the prompt or usage limit it waits on
+ * and since when, since when its pane has not changed, and how long the
+ * timeout clock was paused this attempt. Cleared when a new attempt starts.
+ */
+export interface AgentActivityRecord {
+  finding: {
+    kind: 'awaiting_input' | 'rate_limited';
+    agent: string;
+    /** The matched pane line (cleaned): the reason. */
+    line: string;
+    /** When the line was first seen. */
+    since: string;
+    /** rate_limited: when the limit ends; null for a prompt. */
+    resetAt: string | null;
+    /** rate_limited: `text` when read from the agent's words, `default` when the default hold applied. */
+    resetFrom: 'text' | 'default' | null;
+  } | null;
+  /** The signature of the pane's bottom lines and since when it has been the same. */
+  progress: { signature: string; since: string } | null;
+  /** Milliseconds the timeout clock was paused by findings that already ended. */
+  pausedMs: number;
+}
+
 export interface Project {
   id: string;
   name: string | null;
@@ -145,6 +170,8 @@ export interface Project {
   lastOutput: string[] | null;
   /** Markers of this attempt's projectDir that predate it: never evidence, shown to the operator. */
   staleMarkers: StaleMarker[];
+  /** What the agent in the pane waits on, and its progress; null when nothing was read this attempt. */
+  agentActivity: AgentActivityRecord | null;
   history: HistoryEntry[];
   /** Set on projects imported from a source; absent on the registry's own projects. */
   source?: ProjectSource | null;
@@ -197,6 +224,7 @@ export function newProject(fields: Partial<Project> & { id: string; enqueuedAt: 
     exitStatus: null,
     lastOutput: null,
     staleMarkers: [],
+    agentActivity: null,
     history: [],
     ...fields,
   };

@@ -36,11 +36,19 @@ export interface FinishedProject {
   outcome: 'failed' | 'completed';
 }
 
-/** A project's latest finish: its last move into failed or completed, else its endedAt when terminal. */
+/** History field of a move to failed that came under a usage limit: neither breaker counts it. */
+export const RATE_LIMITED_MARK = 'rateLimited';
+
+/**
+ * A project's latest finish: its last move into failed or completed, else its
+ * endedAt when terminal. A failure under a usage limit (marked `rateLimited`)
+ * is no outcome of the project's own: the project does not count.
+ */
 function latestFinish(p: Project): FinishedProject | null {
   for (let i = p.history.length - 1; i >= 0; i--) {
     const h = p.history[i];
     if (!h || h.from === h.to || (h.to !== 'failed' && h.to !== 'completed')) continue;
+    if (h.to === 'failed' && h[RATE_LIMITED_MARK] === true) return null;
     const at = ms(h.at);
     return at === null ? null : { project: p.id, at, outcome: h.to };
   }

@@ -11,7 +11,8 @@
  * registry), so `blocked` is still computed and reported next to `error`.
  */
 import type { AgentConfig } from '../config/keys.js';
-import { isActive, type Project } from './project.js';
+import { mayLaunch, type LaunchHold, type LaunchHolds } from './agent-activity/hold.js';
+import { iso, isActive, type Project } from './project.js';
 import { isManualPause, isQueuePaused, pausedByText } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
 
@@ -22,6 +23,8 @@ export interface QueueHealthInput {
   registryOk: boolean;
   /** When the queue was first seen waiting with nothing active (epoch ms), from the last call; null if it was not. */
   blockedSince: number | null;
+  /** Launch holds of usage limits: a queue whose every queued project is held waits for the reset, unblocked. */
+  holds?: LaunchHolds | null;
 }
 
 export type QueueHealthStatus =
@@ -31,6 +34,8 @@ export type QueueHealthStatus =
   | 'running'
   /** The queue breaker, or an operator, holds the queue. */
   | 'paused'
+  /** A usage limit an agent hit holds every queued launch until its reset. */
+  | 'held'
   /** Queued, nothing active, not yet for `queueBlockedAfterSec`. */
   | 'waiting'
   | 'blocked'
@@ -74,7 +79,8 @@ export function queueHealth(
   const queued = projects.filter((p) => p.state === 'queued').length;
   const processing = projects.filter((p) => isActive(p.state)).length;
   const paused = isQueuePaused(queue, now);
-  const waiting = queued > 0 && processing === 0 && !paused;
+  const hold = heldUntil(projects, input.holds ?? null, now);
+  const waiting = queued > 0 && processing === 0 && !paused && hold === null;
   const blockedSince = waiting ? (input.blockedSince ?? now) : null;
   const waitedSec = blockedSince === null ? 0 : (now - blockedSince) / 1000;
   const blocked = waiting && waitedSec >= config.queueBlockedAfterSec;
@@ -91,6 +97,10 @@ export function queueHealth(
     status = 'paused';
     const until = queue.resumeAt ?? (isManualPause(queue) ? 'resumed' : 'it is evaluated');
     reason = `queue paused by ${pausedByText(queue)} until ${until}`;
+  } else if (hold !== null && queued > 0) {
+    status = 'held';
+    const limit = `(project ${hold.project}: ${hold.line})`;
+    reason = `${queued} queued, launches held by a usage limit until ${iso(hold.until)} ${limit}`;
   } else if (queued === 0) {
     status = 'idle';
     reason = 'nothing queued';
@@ -102,4 +112,17 @@ export function queueHealth(
     return { status: 'error', queued, processing, paused, blocked, blockedSince, reason: `scan failed; from the registry: ${reason}` };
   }
   return { status, queued, processing, paused, blocked, blockedSince, reason };
+}
+
+/** The hold that keeps every queued project of the agent's from launching (the latest one), or null. */
+function heldUntil(projects: readonly Project[], holds: LaunchHolds | null, now: number): LaunchHold | null {
+  if (holds === null) return null;
+  const queued = projects.filter((p) => p.state === 'queued');
+  if (queued.length === 0 || queued.some((p) => mayLaunch(p.id, holds, now))) return null;
+  let latest: LaunchHold | null = holds.host !== null && now < holds.host.until ? holds.host : null;
+  for (const p of queued) {
+    const own = holds.projects.get(p.id);
+    if (own !== undefined && now < own.until && (latest === null || own.until > latest.until)) latest = own;
+  }
+  return latest;
 }

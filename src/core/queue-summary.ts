@@ -6,7 +6,10 @@
 import type { AgentConfig } from '../config/keys.js';
 import { currentState } from './breaker.js';
 import { retryRefusal } from './retry.js';
-import { PROJECT_STATES, isActive, ms, type Project, type ProjectState } from './project.js';
+import { hostLaunchHolds } from './agent-activity/observe.js';
+import type { LaunchHolds } from './agent-activity/hold.js';
+import { PROJECT_STATES, iso, isActive, ms, type Project, type ProjectState } from './project.js';
+import { isLocal } from './reconcile.js';
 import { queueHealth, type QueueHealth } from './queue-health.js';
 import { isManualPause } from './queue-breaker.js';
 import { PAUSED_BY_BREAKER, type RegistryDocument } from './registry-document.js';
@@ -23,6 +26,24 @@ export interface QueueSummary {
   pausedBy: string | null;
   trippedBy: string[];
   oldestQueuedAt: string | null;
+  /** The usage limit that holds launches on this host (the latest reset), or null. */
+  launchHold: LaunchHoldView | null;
+}
+
+/** A launch hold as people and programs read it. */
+export interface LaunchHoldView {
+  until: string;
+  scope: 'host' | 'project';
+  /** The limited project and its pane line. */
+  project: string;
+  line: string;
+}
+
+/** The hold to show: the host's, else the project hold that lasts longest. */
+export function launchHoldView(holds: LaunchHolds): LaunchHoldView | null {
+  let hold = holds.host;
+  for (const h of holds.projects.values()) if (hold === null || h.until > hold.until) hold = h;
+  return hold === null ? null : { until: iso(hold.until), scope: hold.scope, project: hold.project, line: hold.line };
 }
 
 /** When a project last entered its current state (history, else enqueuedAt). */
@@ -53,11 +74,15 @@ export function waitingSince(projects: readonly Project[]): number | null {
   return Number.isFinite(since) ? since : null;
 }
 
+/**
+ * The queue at `now`. Launch holds come from the usage limits recorded on the
+ * projects of `status.hostId` (every project when it is not given).
+ */
 export function summariseQueue(
   doc: RegistryDocument,
   config: AgentConfig,
   now: number,
-  status: { scanOk: boolean } = { scanOk: true },
+  status: { scanOk: boolean; hostId?: string } = { scanOk: true },
 ): QueueSummary {
   const counts = Object.fromEntries(PROJECT_STATES.map((s) => [s, 0])) as Record<ProjectState, number>;
   const breakers = { closed: 0, open: 0, half_open: 0 };
@@ -71,10 +96,12 @@ export function summariseQueue(
       if (t !== null && (oldest === null || t < oldest)) oldest = t;
     }
   }
+  const holds = hostLaunchHolds(doc.projects, now, config.rateLimitScope, (p) => isLocal(p, status.hostId));
   const health = queueHealth(doc.projects, doc.queue, config, now, {
     scanOk: status.scanOk,
     registryOk: true,
     blockedSince: waitingSince(doc.projects),
+    holds,
   });
   return {
     counts,
@@ -86,5 +113,6 @@ export function summariseQueue(
     pausedBy: health.paused ? (doc.queue.pausedBy ?? PAUSED_BY_BREAKER) : null,
     trippedBy: health.paused && !isManualPause(doc.queue) ? doc.queue.trippedBy : [],
     oldestQueuedAt: oldest === null ? null : new Date(oldest).toISOString(),
+    launchHold: launchHoldView(holds),
   };
 }

@@ -9,9 +9,11 @@
  */
 import type { AgentConfig } from '../config/keys.js';
 import type { EvidenceReport } from './completion.js';
-import { deadlineOf, detectActive, type DetectContext } from './detect-active.js';
+import type { AgentActivityMemory } from './agent-activity/tracker.js';
+import { clockOf, deadlineOf, detectActive, type DetectContext } from './detect-active.js';
 import { detectDefunct, detectLeftoverProcesses, detectOrphanSessions } from './detect-orphans.js';
 import { livenessOf } from './liveness.js';
+import { memoryOf } from './agent-activity/record.js';
 import { emptyPlan, type Plan } from './plan.js';
 import { isActive, ms, type Project } from './project.js';
 import type { Snapshot } from './snapshot.js';
@@ -26,6 +28,8 @@ export interface ReconcileInput {
   now: number;
   /** This agent's host; projects of other hosts are left alone. Undefined: every project is local. */
   hostId?: string;
+  /** Agent-activity memories after this cycle's pane readings (prompts and limits pause the timeout clock). */
+  activity?: ReadonlyMap<string, AgentActivityMemory>;
 }
 
 /** Projects whose `host` is null or this host (every project when no host is given). */
@@ -49,7 +53,13 @@ export function sortedByStartThenId(projects: readonly Project[]): Project[] {
 
 export function reconcile(input: ReconcileInput): Plan {
   const plan = emptyPlan();
-  const ctx: DetectContext = { snapshot: input.snapshot, config: input.config, now: input.now, evidence: input.evidence };
+  const ctx: DetectContext = {
+    snapshot: input.snapshot,
+    config: input.config,
+    now: input.now,
+    evidence: input.evidence,
+    ...(input.activity ? { activity: input.activity } : {}),
+  };
   const local = sortedByStartThenId(input.projects.filter((p) => isLocal(p, input.hostId)));
   for (const project of local) if (isActive(project.state)) detectActive(project, ctx, plan);
   detectOrphanSessions(input.projects, local, ctx, plan);
@@ -71,7 +81,8 @@ export interface EvidenceCandidates {
  * neither alive) or is past its deadline, every timing_out project, and every
  * active project when `stateSyncIntervalSec` has passed since the last full
  * sync (or there was none). Zombie-state projects only come with a full sync:
- * they can no longer complete.
+ * they can no longer complete. The deadline counts the time the project's
+ * timeout clock was paused (by what its `agentActivity` record says).
  */
 export function evidenceCandidates(
   projects: readonly Project[],
@@ -90,8 +101,9 @@ export function evidenceCandidates(
     }
     if (project.state !== 'processing') continue;
     const l = livenessOf(project, snapshot);
-    const deadline = deadlineOf(project, config);
-    if (l.zombie || l.dead || (deadline !== null && now > deadline)) ids.push(project.id);
+    const clock = clockOf(memoryOf(project.agentActivity), config, now);
+    const deadline = deadlineOf(project, config, clock.pausedMs);
+    if (l.zombie || l.dead || (!clock.paused && deadline !== null && now > deadline)) ids.push(project.id);
   }
   return { ids, fullSync };
 }

@@ -12,7 +12,8 @@ import { backoffOptions, fullJitterDelaySec, type RandomSource } from './backoff
 import { allowsAttempt, currentState, recordFailure, recordSuccess, type BreakerConfig } from './breaker.js';
 import type { PlannedTransition, PlannedUpdate } from './plan.js';
 import { iso, isImported, ms, type Project } from './project.js';
-import { isQueuePaused } from './queue-breaker.js';
+import { limitedFailure } from './agent-activity/observe.js';
+import { isQueuePaused, RATE_LIMITED_MARK } from './queue-breaker.js';
 import type { QueueBreakerRecord } from './registry-document.js';
 
 export type RetryConfig = BreakerConfig &
@@ -55,8 +56,10 @@ export interface FinishPatch {
 export function onProjectFailed(project: Project, now: number, config: RetryConfig, random: RandomSource): FinishPatch {
   // An imported project's breaker would gate retries and launches the agent never makes.
   if (isImported(project)) return { patch: { nextAttemptAt: null }, details: {} };
-  const breaker = recordFailure(project.breaker, now, config);
-  const details: Record<string, unknown> = {};
+  // A usage limit covers the account, not the project: never counted (the queue breaker skips it by this mark).
+  const limited = limitedFailure(project, now);
+  const breaker = limited ? project.breaker : recordFailure(project.breaker, now, config);
+  const details: Record<string, unknown> = limited ? { [RATE_LIMITED_MARK]: true } : {};
   if (breaker.state === 'open' && project.breaker.state !== 'open') details['breaker'] = 'opened';
   else if (breaker.opens > project.breaker.opens) details['breaker'] = 'reopened';
   if (!isRetriable(project, config)) return { patch: { breaker, nextAttemptAt: null }, details };

@@ -64,6 +64,7 @@ function onEnter(project: Project, to: ProjectState, at: string): Partial<Projec
         exitStatus: null,
         lastOutput: null,
         staleMarkers: [],
+        agentActivity: null,
         attempts: project.attempts + 1,
       };
     case 'timing_out':

@@ -50,6 +50,8 @@ export interface PlanToCommit {
   /** The registry as the plan read it. */
   doc: RegistryDocument;
   plan: Plan;
+  /** Agent-activity memories to keep on the projects, applied before the moves (a failure under a limit reads it). */
+  activityUpdates: readonly PlannedUpdate[];
   /** Intents that recovery settled: they leave the registry. */
   recoveredIntents: readonly string[];
   /** The queue record as the plan leaves it (the queue breaker), and whether it tripped or resumed. */
@@ -165,7 +167,7 @@ function archiveExpired(doc: RegistryDocument, tx: Transaction, config: AgentCon
 function hasObservations(p: PlanToCommit, config: AgentConfig, now: number, leader: boolean): boolean {
   const { plan, doc } = p;
   if (plan.transitions.length > 0 || plan.updates.length > 0 || plan.actions.length > 0) return true;
-  if (p.recoveredIntents.length > 0) return true;
+  if (p.recoveredIntents.length > 0 || p.activityUpdates.length > 0) return true;
   if (!leader) return false;
   if (JSON.stringify(doc.queue) !== JSON.stringify(p.queue)) return true;
   return config.retentionDays > 0 && doc.projects.some((project) => isExpired(project, retentionCutoff(config, now)));
@@ -198,6 +200,7 @@ export async function commitPlan(p: PlanToCommit, ctx: CommitContext, now: numbe
       const queueMoved = JSON.stringify(fresh.queue) !== JSON.stringify(doc.queue);
       const pausedNow = queueMoved && isQueuePaused(fresh.queue, now);
       const isRetry = (t: PlannedTransition) => t.from === 'failed' && t.to === 'queued';
+      for (const u of p.activityUpdates) if (current(u.project)) applyPlannedUpdate(a, u);
       for (const t of plan.transitions) if (current(t.project) && !(pausedNow && isRetry(t))) applyPlanned(a, t);
       for (const u of plan.updates) if (current(u.project)) applyPlannedUpdate(a, u);
       const extended = (u: PlannedUpdate) => u.note === 'extended' || u.patch.timeoutExtensions !== undefined;

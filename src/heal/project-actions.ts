@@ -87,12 +87,21 @@ export async function killProject(ctx: ProjectActionContext, project: Project, r
     };
     outcomes = [failure(action, `project "${id}" runs on host ${project.host}, not on this host (${ctx.hostId}): nothing killed here`)];
   } else {
-    const { trees, problem } = await treesOf(ctx, project, reason);
-    outcomes = await executeActions(trees, { config: ctx.config });
-    if (session && problem !== null) outcomes.push(failure(session, problem));
-    else if (session) {
-      const result = await killSession(tmuxSocket, session.session, { timeoutMs: ctx.config.tmuxTimeoutMs });
-      outcomes.push({ action: session, ...result });
+    // An orchestrator that fails its own project runs this inside the tree: when the launch script, the session's
+    // first process, dies, the terminal hangs up the whole foreground group, this process included. Outlive that
+    // to finish the kill and record it.
+    const outliveHangup = (): void => {};
+    process.on('SIGHUP', outliveHangup);
+    try {
+      const { trees, problem } = await treesOf(ctx, project, reason);
+      outcomes = await executeActions(trees, { config: ctx.config });
+      if (session && problem !== null) outcomes.push(failure(session, problem));
+      else if (session) {
+        const result = await killSession(tmuxSocket, session.session, { timeoutMs: ctx.config.tmuxTimeoutMs });
+        outcomes.push({ action: session, ...result });
+      }
+    } finally {
+      process.off('SIGHUP', outliveHangup);
     }
   }
   if (outcomes.length > 0) {

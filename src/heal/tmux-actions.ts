@@ -1,7 +1,7 @@
 /**
  * The two tmux actions of a heal: kill a session and launch a project's
  * command in a new one. Targets are exact (`=name`), names are validated
- * before tmux runs, and no shell is involved anywhere.
+ * before tmux runs, and no user text is ever read by a shell.
  */
 import { stat } from 'node:fs/promises';
 import { killSessionRefusal } from '../core/kill-safety.js';
@@ -15,7 +15,7 @@ export interface TmuxActionResult {
 }
 
 export interface LaunchResult {
-  /** PID of the pane's process: the project's command itself. */
+  /** PID of the pane's process: the launch script's shell, whose child is the project's command (see LAUNCH_SCRIPT). */
   panePid: number;
 }
 
@@ -54,33 +54,51 @@ export async function killSession(socket: string | null, session: string, option
 }
 
 /**
- * The argument vector for tmux: each word made literal for tmux's own parser
- * (see tmuxLiteral). tmux runs a single argument through
- * `sh -c`, so a one-word command goes through `env --`, which execs it as a
- * program name. env would read a word containing `=` as an assignment, so
- * such a word is refused.
+ * The fixed script every launched command runs under, as `/bin/sh -c SCRIPT
+ * toa-launch <command words>`: the words arrive as "$@", so no text of the
+ * user's is ever read as shell code. tmux drops what a pane's process wrote
+ * but tmux had not read yet when that process exits (by design), so an instant
+ * crash often lost its error line; the shell outlives the command by 0.2 s,
+ * long enough for tmux to read it, then exits with the command's status (128
+ * + n when a signal n killed it, as shells report it).
+ *
+ * `exec` in a subshell runs the first word as a program, never as a shell
+ * builtin or an assignment. The shell traps SIGHUP and SIGTERM (exec gives the
+ * command the defaults back) and so lives as long as its command, the
+ * recorded PID: a tree kill's SIGTERM reaches the command, which gets its
+ * grace, and a killed session's hangup, which signals only the pane's first
+ * process, leaves the command running without its session, a zombie that the
+ * next cycle kills as a tree. (Were the shell to die first, the terminal would
+ * send the command SIGHUP at once, and one that ignores it would run on
+ * untracked.)
+ */
+export const LAUNCH_SCRIPT = 'trap : HUP TERM; (exec "$@"); s=$?; sleep 0.2 2>/dev/null; exit $s';
+/** The wrapper shell's $0: the name its own error messages carry ("toa-launch: 1: exec: x: not found"). */
+export const LAUNCH_NAME = 'toa-launch';
+
+/**
+ * The argument vector for tmux: the launch script and the command's words
+ * after it, each made literal for tmux's own parser (see tmuxLiteral).
  */
 export function launchArgv(command: readonly string[]): string[] {
   if (command.length === 0 || command.some((a) => typeof a !== 'string')) {
     throw new InputError('command must be a non-empty list of strings');
   }
   if (command[0] === '') throw new InputError('command must not start with an empty program name');
-  if (command.length > 1) return command.map(tmuxLiteral);
-  const only = command[0] as string;
-  if (only.includes('=')) {
-    throw new InputError(`a one-word command must not contain "=" (got ${JSON.stringify(only)}); pass the program and its arguments as separate words`);
-  }
-  return ['env', '--', tmuxLiteral(only)];
+  return ['/bin/sh', '-c', LAUNCH_SCRIPT, LAUNCH_NAME, ...command].map(tmuxLiteral);
 }
 
 /**
  * Start `command` detached in a new session `session` (in `cwd` when given)
- * and return the pane PID. The PID is printed by `new-session -P` itself, so
- * a command that exits at once cannot race a second lookup. The window keeps
- * its pane when the command exits (`remain-on-exit on`), so the cycle can read
- * the exit status and the last lines of output before it closes the session;
- * the option is set in the same tmux call, which the server runs to the end
- * before it handles the child's exit, so even an instant exit keeps its pane.
+ * under the launch script (LAUNCH_SCRIPT) and return the pane PID, the
+ * script's shell: the project's recorded PID, whose tree holds the command.
+ * The PID is printed by `new-session -P` itself, so a command that exits at
+ * once cannot race a second lookup. The window keeps its pane when the
+ * command exits (`remain-on-exit on`), so the cycle can read the exit status
+ * and the last lines of output before it closes the session; the option is
+ * set in the same tmux call, which the server runs to the end before it
+ * handles the child's exit, so even an instant exit keeps its pane
+ * (and its PID, read from the pane when tmux printed none).
  * Throws InputError for bad input (nothing run) and TmuxCommandError when tmux
  * fails (a duplicate session, say).
  */
@@ -104,7 +122,12 @@ export async function launchSession(
   }
   const keepPane = [';', 'set-option', '-w', '-t', `${exactSession(session)}:`, 'remain-on-exit', 'on'];
   const stdout = await runTmux(socket, [...args, '--', ...argv, ...keepPane], options);
-  const text = stdout.trim();
+  let text = stdout.trim();
+  if (text === '') {
+    // In a burst of launches that start the server, tmux sometimes drops the -P output of a session it made. The
+    // kept pane still has its PID, and the session is this launch's alone (every launch gets a fresh name).
+    text = (await runTmux(socket, ['list-panes', '-t', `${exactSession(session)}:`, '-F', '#{pane_pid}'], options)).trim();
+  }
   const panePid = Number(text);
   if (!/^\d+$/.test(text) || panePid <= 0) {
     throw new Error(`tmux new-session on ${describeSocket(socket)} printed no pane pid: ${JSON.stringify(stdout)}`);

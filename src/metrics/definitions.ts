@@ -33,6 +33,10 @@ export const METRIC_ADDITIONS: Readonly<Record<string, string>> = {
     'gauge {source}: 1 while an event source of the daemon (registry_watch, tmux_hooks, pid_probe) is running, 0 when it failed and the daemon fell back to the cron schedule alone.',
   orchestrator_active_project_series_dropped:
     'gauge: non-terminal projects left without per-project series because of metricsProjectLimit (0 when none), so a truncated dashboard says so.',
+  orchestrator_active_project_waiting_since_timestamp_seconds:
+    "gauge {project, session, kind, agent, line}: since when an active project's agent waits on a prompt " +
+    '(awaiting_input) or a usage limit (rate_limited), with the pane line; one series per such project, capped ' +
+    'with the other per-project series, so an alert can page with the project, its session and the prompt.',
   orchestrator_leader:
     'gauge: 1 while this agent holds the leader lease and takes the queue-wide decisions (always 1 with a single-host registry); the sum over agents sharing a Redis registry is 1.',
 };
@@ -60,6 +64,8 @@ export interface MetricFamilies {
   activeProjectCpu: Gauge<'project'>;
   activeProjectMemory: Gauge<'project'>;
   activeProjectSeriesDropped: Gauge;
+  activeProjectWaiting: Gauge<'project' | 'session' | 'kind' | 'agent' | 'line'>;
+  rateLimitedUntil: Gauge;
   agentInfo: Gauge<'version' | 'registry_backend' | 'host'>;
   eventSourceUp: Gauge<'source'>;
   leader: Gauge;
@@ -189,6 +195,22 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
       help: 'Non-terminal projects without per-project series because of the metricsProjectLimit cap.',
       registers,
     }),
+    activeProjectWaiting: new Gauge({
+      name: 'orchestrator_active_project_waiting_since_timestamp_seconds',
+      help:
+        "Since when an active project's agent waits on a prompt (kind awaiting_input) or a usage limit " +
+        '(rate_limited), Unix seconds, with the pane line (cleaned, at most 120 characters); capped at ' +
+        'metricsProjectLimit.',
+      labelNames: ['project', 'session', 'kind', 'agent', 'line'],
+      registers,
+    }),
+    rateLimitedUntil: new Gauge({
+      name: 'orchestrator_rate_limited_until_timestamp_seconds',
+      help:
+        'When the usage limit that holds launches on this host resets, Unix seconds; 0 when no usage limit ' +
+        'holds the queue.',
+      registers,
+    }),
     agentInfo: new Gauge({
       name: 'orchestrator_agent_info',
       help: 'Always 1: the agent version, registry backend and host id.',
@@ -232,6 +254,7 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
   }
   for (const state of BREAKER_STATES) f.circuitBreakers.set({ state }, 0);
   f.queueOldestEnqueued.set(Number.NaN);
+  f.rateLimitedUntil.set(0);
   for (const [from, targets] of Object.entries(TRANSITIONS)) {
     for (const to of targets) f.stateTransitions.inc({ from, to }, 0);
   }

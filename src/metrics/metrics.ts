@@ -7,8 +7,9 @@
  *
  * Where the values come from:
  * - the cycle report (`CycleResult`): heal actions, guard holds, retries,
- *   cycle duration, scan errors, last success, tmux sessions, detections,
- *   process-tree usage;
+ *   cycle duration, scan errors, last success, tmux sessions, detections
+ *   (with the prompts and usage limits agents wait on), the launch hold of a
+ *   usage limit, process-tree usage;
  * - the registry the cycle committed: counts by state, breakers, the queue,
  *   per-project series. When it could not be read the last values stay (a
  *   registry error is reported as one, never as an empty queue);
@@ -18,7 +19,7 @@
 import { collectDefaultMetrics, Registry, type OpenMetricsContentType } from 'prom-client';
 import type { CycleOutcome } from '../cycle.js';
 import type { AgentConfig } from '../config/keys.js';
-import { GUARD_REASONS, STUCK_KINDS } from '../core/plan.js';
+import { GUARD_REASONS, STUCK_KINDS, type Detection } from '../core/plan.js';
 import { BREAKER_STATES, PROJECT_STATES, ms } from '../core/project.js';
 import { summariseQueue, type QueueSummary } from '../core/queue-summary.js';
 import type { RegistryDocument } from '../core/registry-document.js';
@@ -27,7 +28,7 @@ import { attemptStart, moveOf } from './audit.js';
 import { createMetricFamilies, HEAL_ACTION_KINDS, HEAL_OUTCOMES, SCAN_ERROR_SOURCES, type MetricFamilies } from './definitions.js';
 import { DetectionTracker } from './detection-tracker.js';
 import { openMetricsView } from './openmetrics.js';
-import { selectProjectSeries } from './project-series.js';
+import { selectProjectSeries, waitingSeries } from './project-series.js';
 
 export interface AgentMetricsOptions {
   /** `metricsProjectLimit` caps the per-project series; the queue settings feed the queue summary. */
@@ -108,6 +109,8 @@ export class AgentMetrics {
       }
       m.tmuxSessions.reset();
       for (const [socket, count] of Object.entries(result.tmuxSessions)) m.tmuxSessions.set({ socket }, count);
+      const until = Date.parse(result.launchHold?.until ?? '');
+      m.rateLimitedUntil.set(Number.isFinite(until) ? until / 1000 : 0);
     }
 
     for (const s of result.sourceSync ?? []) {
@@ -115,7 +118,10 @@ export class AgentMetrics {
       this.m.sourceSyncDuration.observe({ source: s.source }, Math.max(0, s.durationMs) / 1000);
     }
 
-    if (registry !== null) this.observeRegistry(registry, result.queue ?? summariseQueue(registry, this.config, now), result.usage);
+    if (registry !== null) {
+      const queue = result.queue ?? summariseQueue(registry, this.config, now);
+      this.observeRegistry(registry, queue, result.usage, result.detections);
+    }
   }
 
   /**
@@ -160,7 +166,12 @@ export class AgentMetrics {
     return { contentType: registry.contentType, body: (await registry.metrics()).replace(/ Nan$/gm, ' NaN') };
   }
 
-  private observeRegistry(registry: RegistryDocument, queue: QueueSummary, usage: CycleOutcome['result']['usage']): void {
+  private observeRegistry(
+    registry: RegistryDocument,
+    queue: QueueSummary,
+    usage: CycleOutcome['result']['usage'],
+    detections: readonly Detection[],
+  ): void {
     const m = this.m;
     for (const state of PROJECT_STATES) m.projects.set({ state }, queue.counts[state]);
     for (const state of BREAKER_STATES) m.circuitBreakers.set({ state }, queue.breakers[state]);
@@ -177,6 +188,11 @@ export class AgentMetrics {
     m.activeProjectHeartbeat.reset();
     m.activeProjectCpu.reset();
     m.activeProjectMemory.reset();
+    m.activeProjectWaiting.reset();
+    for (const w of waitingSeries(selection.series, detections)) {
+      const labels = { project: w.project, session: w.session, kind: w.kind, agent: w.agent, line: w.line };
+      m.activeProjectWaiting.set(labels, w.sinceSec);
+    }
     for (const s of selection.series) {
       const project = { project: s.project };
       m.activeProjectInfo.set({ project: s.project, session: s.session, state: s.state }, 1);

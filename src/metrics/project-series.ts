@@ -7,6 +7,8 @@
  * timing_out, zombie) come before queued ones — they are the ones an operator
  * looks at, and there are few of them — then the oldest enqueued first.
  */
+import { reasonOf } from '../core/agent-activity/pane-text.js';
+import type { Detection } from '../core/plan.js';
 import { isActive, isTerminal, ms, type Project, type ProjectState } from '../core/project.js';
 
 export interface ProjectSeries {
@@ -66,4 +68,39 @@ export function selectProjectSeries(projects: readonly Project[], usage: UsageBy
     };
   });
   return { series, dropped: candidates.length - kept.length };
+}
+
+/** Longest pane line in a label value, in code points: a screen line, never a whole capture. */
+export const WAITING_LINE_LABEL_CHARS = 120;
+
+/** One project whose agent waits on a human or a usage limit, as a series (see waitingSeries). */
+export interface WaitingSeries {
+  project: string;
+  session: string;
+  kind: 'awaiting_input' | 'rate_limited';
+  agent: string;
+  /** The matched pane line: cleaned (no escapes, no control characters), at most WAITING_LINE_LABEL_CHARS. */
+  line: string;
+  sinceSec: number;
+}
+
+/**
+ * The projects among `selection` whose agent waits on a prompt or a usage
+ * limit this cycle, with the line it shows: the series an alert pages with.
+ * Bounded like the other per-project series: only projects that have those
+ * (the capped selection), one series each, the line cleaned and capped.
+ */
+export function waitingSeries(selection: readonly ProjectSeries[], detections: readonly Detection[]): WaitingSeries[] {
+  const selected = new Map(selection.map((s) => [s.project, s]));
+  const out: WaitingSeries[] = [];
+  for (const d of detections) {
+    if ((d.kind !== 'awaiting_input' && d.kind !== 'rate_limited') || d.project === null) continue;
+    const s = selected.get(d.project);
+    const since = ms(d.since);
+    if (s === undefined || since === null || out.some((w) => w.project === d.project)) continue;
+    const line = reasonOf(d.reason, WAITING_LINE_LABEL_CHARS);
+    const agent = d.agent ?? 'unknown';
+    out.push({ project: d.project, session: s.session, kind: d.kind, agent, line, sinceSec: since / 1000 });
+  }
+  return out;
 }

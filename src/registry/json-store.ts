@@ -13,7 +13,8 @@
  * A load of an unchanged file is served from the document the store last read
  * or wrote (json/document-cache.ts): deep-frozen and shared; `update()` works
  * on a private copy, and a write validates only the projects that changed
- * (json/validate-changes.ts).
+ * (json/validate-changes.ts). A load of a file another writer changed
+ * validates only the projects whose text changed (json/project-text.ts).
  */
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -34,6 +35,7 @@ import {
   readRegistryBytes,
   readRegistryFile,
 } from './json/registry-file.js';
+import { knownText, parseByProject, serialise } from './json/project-text.js';
 import { sameJson, validateChanges } from './json/validate-changes.js';
 import type { AuditEntry, RegistryHealth, RegistryStore, Transaction } from './store.js';
 import { pendingTransaction } from './transaction.js';
@@ -61,10 +63,7 @@ export interface JsonStoreOptions {
   clock?: () => number;
 }
 
-/** Serialised form written to disk: stable, readable, newline-terminated. */
-export function serialise(doc: RegistryDocument): string {
-  return `${JSON.stringify(doc, null, 2)}\n`;
-}
+export { serialise };
 
 /** What a registry watch compares to tell the store's own writes. */
 type WrittenIdentity = { ino: number; size: number; mtimeMs: number };
@@ -124,6 +123,13 @@ export class JsonStore implements RegistryStore {
       return null;
     }
     if ('hit' in raw) return raw.hit;
+    // Another writer changed the file: what it left as it was is taken from the version known before.
+    const byProject = parseByProject(raw.bytes, knownText(this.cached));
+    if (byProject !== null) {
+      const { document, spans } = byProject;
+      this.cached = cacheEntry(document, { bytes: raw.bytes, spans, identity: raw.identity }, this.clock());
+      return this.cached;
+    }
     const parsed = parseRegistry(raw.bytes);
     if (!parsed.ok) {
       this.cached = null;
@@ -133,7 +139,7 @@ export class JsonStore implements RegistryStore {
         await keepCorruptCopy(this.location, raw.bytes, this.clock()),
       );
     }
-    this.cached = cacheEntry(parsed.document, raw.identity, this.clock());
+    this.cached = cacheEntry(parsed.document, { bytes: raw.bytes, spans: null, identity: raw.identity }, this.clock());
     return this.cached;
   }
 
@@ -149,14 +155,14 @@ export class JsonStore implements RegistryStore {
    */
   private async commit(doc: RegistryDocument, base: RegistryDocument | null): Promise<void> {
     const document = validForWrite(validateChanges(doc, base));
-    const text = serialise(document);
+    const bytes = Buffer.from(serialise(document));
     this.cached = null;
-    await writeFileAtomic(this.location, text);
+    await writeFileAtomic(this.location, bytes);
     const stat = await fs.stat(this.location).catch(() => null);
     this.written = stat ? { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs } : null;
     // What we wrote is what the next load reads, unless another writer comes first (its file has another identity).
-    if (stat) this.cached = cacheEntry(document, identityOf(stat), this.clock());
-    await writeFileAtomic(this.lastGoodPath, text);
+    if (stat) this.cached = cacheEntry(document, { bytes, spans: undefined, identity: identityOf(stat) }, this.clock());
+    await writeFileAtomic(this.lastGoodPath, bytes);
   }
 
   /** The identity of the registry file as this store last wrote it, so a watcher can tell its own writes. */
@@ -187,7 +193,7 @@ export class JsonStore implements RegistryStore {
       // The validated (shared, frozen) document the private copy is made from: an unchanged copy equals it and
       // is never rewritten. null when there is no file yet.
       const base = entry?.document ?? null;
-      const doc = entry ? (JSON.parse(entry.canonical) as RegistryDocument) : emptyDocument();
+      const doc = entry ? (JSON.parse(JSON.stringify(entry.document)) as RegistryDocument) : emptyDocument();
       const { tx, audit, archived } = pendingTransaction();
       const result = await mutate(doc, tx);
       // Archive first: a crash between the two leaves a duplicate in the archive, never a lost project.

@@ -218,7 +218,9 @@ export async function fail(ctx: OperationContext, id: string, input: FailInput):
 }
 
 /**
- * Back to queued with attempts and breaker reset. A completed project needs
+ * Back to queued with attempts and breaker reset, and what its agent was seen
+ * waiting on forgotten (a usage limit it recorded no longer holds launches:
+ * the operator's way to end a hold early). A completed project needs
  * `force` (a deliberate re-run); a live one is refused here: the caller with
  * `--force` kills it first and then calls this.
  */
@@ -227,7 +229,9 @@ export async function reset(ctx: OperationContext, id: string, options: { force?
   return ctx.store.update((doc, tx) => {
     const project = mustFind(doc, id);
     if (project.state === 'queued') {
-      const { project: next, record } = applyUpdate(doc, project, { attempts: 0, breaker: closedBreaker(), nextAttemptAt: null, retry: true }, { now: ctx.now(), by: ctx.by, reason: 'reset (already queued)' });
+      const fresh = { attempts: 0, breaker: closedBreaker(), nextAttemptAt: null, retry: true, agentActivity: null };
+      const note = { now: ctx.now(), by: ctx.by, reason: 'reset (already queued)' };
+      const { project: next, record } = applyUpdate(doc, project, fresh, note);
       auditAll(tx, [record]);
       return next;
     }
@@ -241,7 +245,9 @@ export async function reset(ctx: OperationContext, id: string, options: { force?
       now: ctx.now(),
       by: ctx.by,
       reason: options.force ? 'reset --force' : 'reset',
-      patch: { attempts: 0, breaker: closedBreaker(), retry: true, failureReason: null, completion: null },
+      patch: {
+        attempts: 0, breaker: closedBreaker(), retry: true, failureReason: null, completion: null, agentActivity: null,
+      },
     });
     tx.audit(record);
     return next;

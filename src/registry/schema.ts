@@ -14,6 +14,7 @@ import {
   SOCKET_NAME_PATTERN,
   closedBreaker,
 } from '../core/project.js';
+import { AGENT_ACTIVITY_KINDS } from '../core/agent-activity/catalogue.js';
 import { emptyQueueBreaker, type RegistryDocument } from '../core/registry-document.js';
 import { previewValue } from '../errors.js';
 
@@ -86,6 +87,30 @@ const sourceSchema = z
   .nullable()
   .optional();
 
+const agentActivitySchema = z
+  .looseObject({
+    finding: z
+      .looseObject({
+        kind: z.enum(AGENT_ACTIVITY_KINDS, { message: `must be one of ${AGENT_ACTIVITY_KINDS.join(', ')}` }),
+        agent: text(64),
+        line: text(1024),
+        since: timestamp,
+        resetAt: nullableTime,
+        resetFrom: z.enum(['text', 'default']).nullable().default(null),
+      })
+      .nullable()
+      .default(null),
+    progress: z.looseObject({ signature: text(64), since: timestamp }).nullable().default(null),
+    pausedMs: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be 0 or more')
+      .max(1e13, 'must be at most 1e13')
+      .default(0),
+  })
+  .nullable()
+  .default(null);
+
 export const projectSchema = z.looseObject({
   id: projectIdSchema,
   name: text(256).nullable().default(null),
@@ -124,6 +149,7 @@ export const projectSchema = z.looseObject({
     .array(z.looseObject({ method: z.enum(['marker', 'failure_marker']), file: text(4096), modifiedAt: timestamp }))
     .max(100)
     .default([]),
+  agentActivity: agentActivitySchema,
   history: z.array(historySchema).default([]),
   source: sourceSchema,
 });
@@ -187,9 +213,12 @@ function fieldPath(path: readonly PropertyKey[]): string {
  */
 export const MAX_NESTING = 64;
 
-/** Where `root` nests objects or lists more than MAX_NESTING levels deep, or null. Iterative: any depth is safe. */
-function tooDeep(root: unknown): string | null {
-  const stack: [value: unknown, depth: number, where: string][] = [[root, 0, '(document)']];
+/**
+ * Where `root` nests objects or lists more than MAX_NESTING levels deep, or null. Iterative: any depth is safe.
+ * `startDepth` is the depth of `root` in the document (a project is at 2).
+ */
+function tooDeep(root: unknown, startDepth = 0): string | null {
+  const stack: [value: unknown, depth: number, where: string][] = [[root, startDepth, '(document)']];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const [value, depth, where] = item;
     if (value === null || typeof value !== 'object') continue;
@@ -243,4 +272,28 @@ export function validateDocument(raw: unknown): ValidationResult {
   });
   if (issues.length > 0) return { ok: false, issues: issues.slice(0, 50) };
   return { ok: true, document: { ...top.data, projects } };
+}
+
+/**
+ * The parts of {@link validateDocument} for a reader that validates a
+ * document piece by piece (json/project-text.ts): the document without its
+ * projects (whose `projects` is then any list), and one project, at the depth
+ * it has in the document. Each answers null wherever validateDocument would
+ * report a problem; the caller then runs validateDocument for the messages.
+ * A document whose parts all pass, and whose project ids are unique,
+ * validates to the same value as a whole.
+ */
+export function validateTop(
+  raw: unknown,
+): (Omit<RegistryDocument, 'projects'> & { projects: unknown[] }) | null {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || tooDeep(raw) !== null) return null;
+  const top = documentSchema.safeParse(raw);
+  return top.success ? top.data : null;
+}
+
+/** One project, as validateDocument would take it from the document's list (null where it would not). */
+export function validateProject(raw: unknown): RegistryDocument['projects'][number] | null {
+  if (tooDeep(raw, 2) !== null) return null;
+  const parsed = projectSchema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
 }

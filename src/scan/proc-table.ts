@@ -58,6 +58,11 @@ export interface StatFields {
   startTime: number;
   /** Fields 14 + 15 (utime + stime): CPU time used, in clock ticks; null when the line lacks them. */
   cpuTicks: number | null;
+  /**
+   * Fields 16 + 17 (cutime + cstime): CPU time of the children the process waited for, in clock ticks; null when
+   * the line lacks them.
+   */
+  childCpuTicks: number | null;
   /** Field 24: resident set size in pages; null when the line lacks it. */
   rssPages: number | null;
 }
@@ -85,17 +90,32 @@ export function parseStat(text: string): StatFields {
   const state = tokens[0] ?? '';
   const ppid = Number(tokens[1]);
   const pgid = Number(tokens[2]);
-  const startTime = Number(tokens[5]);
-  if (!Number.isInteger(pid) || !/^[A-Za-z]$/.test(state) || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isInteger(startTime) || tokens[5] === undefined) {
+  const startTime = Number(tokens[7]);
+  if (!Number.isInteger(pid) || !/^[A-Za-z]$/.test(state) || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isInteger(startTime) || tokens[7] === undefined) {
     throw new Error(`malformed stat line: ${JSON.stringify(text.slice(0, 200))}`);
   }
   const utime = count(tokens[3]);
   const stime = count(tokens[4]);
-  return { pid, comm, state, ppid, pgid, startTime, cpuTicks: utime === null || stime === null ? null : utime + stime, rssPages: count(tokens[6]) };
+  const cutime = count(tokens[5]);
+  const cstime = count(tokens[6]);
+  return {
+    pid,
+    comm,
+    state,
+    ppid,
+    pgid,
+    startTime,
+    cpuTicks: utime === null || stime === null ? null : utime + stime,
+    childCpuTicks: cutime === null || cstime === null ? null : cutime + cstime,
+    rssPages: count(tokens[8]),
+  };
 }
 
-/** Token indexes after ")" that parseStat reads: state, ppid, pgrp, utime, stime, starttime and rss (fields 3, 4, 5, 14, 15, 22, 24). */
-const WANTED_TOKENS = [0, 1, 2, 11, 12, 19, 21] as const;
+/**
+ * Token indexes after ")" that parseStat reads: state, ppid, pgrp, utime, stime, cutime, cstime, starttime and rss
+ * (fields 3, 4, 5, 14-17, 22, 24).
+ */
+const WANTED_TOKENS = [0, 1, 2, 11, 12, 13, 14, 19, 21] as const;
 
 function isSpace(code: number): boolean {
   return code === 32 || code === 10 || code === 9 || code === 13 || code === 11 || code === 12;

@@ -8,6 +8,8 @@ import { findProject } from '../core/apply.js';
 import { PROJECT_STATES, type ProjectState } from '../core/project.js';
 import { displayOrder, projectRow } from '../core/project-view.js';
 import { summariseQueue } from '../core/queue-summary.js';
+import { hostLaunchHolds } from '../core/agent-activity/observe.js';
+import { isLocal } from '../core/reconcile.js';
 import { InputError, UnknownProjectError, messageOf } from '../errors.js';
 import { validateProjectId } from '../registry/operations.js';
 import type { ServerDeps } from './app.js';
@@ -34,7 +36,8 @@ export function readApi(deps: ServerDeps): express.Router {
     const doc = await deps.store.load();
     const now = deps.now();
     const projects = displayOrder(doc.projects.filter((p) => state === null || p.state === state));
-    const rows = projects.map((p) => projectRow(p, deps.config, now, doc.queue));
+    const holds = hostLaunchHolds(doc.projects, now, deps.config.rateLimitScope, (p) => isLocal(p, deps.hostId));
+    const rows = projects.map((p) => projectRow(p, deps.config, now, doc.queue, holds));
     res.json({ registry: deps.store.location, count: projects.length, projects: rows });
   });
 
@@ -52,7 +55,7 @@ export function readApi(deps: ServerDeps): express.Router {
     let registryError: string | null = null;
     try {
       const doc = await deps.store.load();
-      queue = summariseQueue(doc, deps.config, deps.now(), { scanOk: cycle?.ok ?? true }).health;
+      queue = summariseQueue(doc, deps.config, deps.now(), { scanOk: cycle?.ok ?? true, hostId: deps.hostId }).health;
     } catch (err) {
       registryError = messageOf(err);
     }
@@ -64,6 +67,8 @@ export function readApi(deps: ServerDeps): express.Router {
       cycle: cycle === null ? null : { startedAt: cycle.startedAt, durationMs: cycle.durationMs, ok: cycle.ok },
       stuck: cycle?.detections ?? [],
       staleMarkers: cycle?.staleMarkers ?? [],
+      // A usage limit that holds launches (its reset, the limited project and its pane line); null when none.
+      launchHold: cycle?.launchHold ?? null,
       blocked: cycle?.blocked ?? [],
       queue,
       errors,

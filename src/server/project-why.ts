@@ -7,7 +7,7 @@
  */
 import type { Detection } from '../core/plan.js';
 import { ms, type Project } from '../core/project.js';
-import { badge, escapeHtml as e, timeAgo, type Tone } from './html.js';
+import { badge, escapeHtml as e, timeAgo, timeBoth, type Tone } from './html.js';
 
 export interface WhyContext {
   now: number;
@@ -23,6 +23,9 @@ export const DETECTION_TITLES: Record<string, { title: string; tone: Tone }> = {
   heartbeat_stale: { title: 'heartbeat stale', tone: 'warn' },
   defunct_process: { title: 'defunct process', tone: 'warn' },
   orphan_session: { title: 'orphan session', tone: 'warn' },
+  awaiting_input: { title: 'waiting on a prompt', tone: 'bad' },
+  rate_limited: { title: 'usage limit', tone: 'warn' },
+  no_progress: { title: 'no progress', tone: 'warn' },
 };
 
 export function detectionBadge(kind: string): string {
@@ -82,8 +85,26 @@ function staleMarkers(p: Project, ctx: WhyContext): string[] {
   });
 }
 
+/**
+ * A detection's reason as HTML; for an agent waiting on a prompt or a usage
+ * limit the reason is the pane line, quoted, with since and until when.
+ */
+export function detectionText(d: Detection, now: number): string {
+  if (d.kind !== 'awaiting_input' && d.kind !== 'rate_limited') return e(d.reason);
+  const agent = e(d.agent ?? 'its agent');
+  const since = timeAgo(ms(d.since ?? null), now);
+  const untilAt = ms(d.until ?? null);
+  const until = untilAt === null ? '?' : timeBoth(untilAt, now);
+  const line = `<q>${e(clip(d.reason, REASON_CHARS))}</q>`;
+  if (d.kind === 'awaiting_input') {
+    const clock = `never killed for it; timeout clock paused until ${until}`;
+    return `${line}<br><small>${agent} asks since ${since}; ${clock}. Answer it in the session.</small>`;
+  }
+  return `${line}<br><small>${agent} usage limit since ${since}; resets ${until}.</small>`;
+}
+
 function detections(_p: Project, ctx: WhyContext): string[] {
-  return ctx.detections.map((d) => `${detectionBadge(d.kind)} ${e(d.reason)}`);
+  return ctx.detections.map((d) => `${detectionBadge(d.kind)} ${detectionText(d, ctx.now)}`);
 }
 
 const WHY_RULES: readonly ((p: Project, ctx: WhyContext) => string[])[] = [failure, output, staleMarkers, detections];

@@ -16,7 +16,7 @@ import { countOf } from '../core/wording.js';
 import { messageOf } from '../errors.js';
 import type { AgentStatus, ServerDeps } from './app.js';
 import { absolute, badge, command, escapeHtml, table, timeAgo, timeBoth, type Tone } from './html.js';
-import { detectionBadge } from './project-why.js';
+import { detectionBadge, detectionText } from './project-why.js';
 import { completedSection, projectsSection } from './status-projects.js';
 import { STATUS_STYLE } from './status-style.js';
 
@@ -42,7 +42,7 @@ export async function statusPageData(deps: ServerDeps): Promise<StatusPageData> 
   let summary: QueueSummary | null = null;
   try {
     doc = await deps.store.load();
-    summary = summariseQueue(doc, deps.config, now, { scanOk: status.lastCycle?.ok ?? true });
+    summary = summariseQueue(doc, deps.config, now, { scanOk: status.lastCycle?.ok ?? true, hostId: deps.hostId });
   } catch (err) {
     registryError = messageOf(err);
   }
@@ -128,9 +128,20 @@ No launches and no retries meanwhile.</p>
 <p>Resume now: ${command('agent queue resume')}</p></div>`;
 }
 
+/** What a usage limit holds (every launch of this host, or one project's next attempt), until its reset. */
+function launchHoldLine(s: QueueSummary, now: number): string {
+  const hold = s.launchHold;
+  if (hold === null) return '';
+  const what = hold.scope === 'host' ? 'No launch on this host' : `No new attempt of <b>${e(hold.project)}</b>`;
+  const reset = ms(hold.until);
+  const until = reset === null ? 'until its reset' : `until ${timeBoth(reset, now)}`;
+  return `<div class="pause"><p><b>${what}</b> ${until}: a usage limit of <b>${e(hold.project)}</b> \
+(<q>${e(hold.line)}</q>). It ends by itself at the reset.</p></div>`;
+}
+
 function healthTone(status: QueueSummary['health']['status']): Tone {
   if (status === 'blocked' || status === 'error') return 'bad';
-  return status === 'paused' || status === 'waiting' ? 'warn' : 'ok';
+  return status === 'paused' || status === 'waiting' || status === 'held' ? 'warn' : 'ok';
 }
 
 function queueSection(d: StatusPageData): string {
@@ -139,16 +150,16 @@ function queueSection(d: StatusPageData): string {
   const count = (state: (typeof PROJECT_STATES)[number]): string =>
     `<div class="count"><span class="n">${s.counts[state]}</span><span class="label">${e(state)}</span></div>`;
   const counts = PROJECT_STATES.map(count).join('');
-  // A pause is said by its own box, with who and until when.
+  // A pause and a usage limit's hold are said by their own boxes, with who or what and until when.
   let reason = `<p>${e(s.health.reason)}</p>`;
-  if (s.paused) reason = '';
+  if (s.paused || (s.health.status === 'held' && s.launchHold !== null)) reason = '';
   else if (s.health.blocked) reason = `<p class="error">Queue blocked: ${e(s.health.reason)}</p>`;
   const b = s.breakers;
   const oldestAt = ms(s.oldestQueuedAt);
   const oldest = oldestAt === null ? '' : ` Oldest queued: enqueued ${timeAgo(oldestAt, d.now)}.`;
   const breakers = `Project breakers: closed ${b.closed}, open ${b.open}, half-open ${b.half_open}.`;
   return `<section><h2>Queue ${badge(s.health.status, healthTone(s.health.status))}</h2>
-${reason}${pauseBox(d, s)}
+${reason}${pauseBox(d, s)}${launchHoldLine(s, d.now)}
 <div class="counts">${counts}</div>
 <p class="muted">${breakers}${oldest}</p></section>`;
 }
@@ -164,7 +175,7 @@ function stuckSection(d: StatusPageData): string {
     e(x.project ?? '-'),
     e(x.session ?? '-'),
     e(x.pid ?? '-'),
-    e(x.reason),
+    detectionText(x, d.now),
   ]);
   const partial = !clear && rows.length > 0 ? `<p class="warn">At least these: ${unclear}</p>` : '';
   const found = table(['Kind', 'Project', 'Session', 'PID', 'Reason'], rows, clear ? 'None.' : `Unknown: ${unclear}`);
@@ -206,7 +217,7 @@ function eventsSection(d: StatusPageData): string {
 
 function registrySections(d: StatusPageData): string {
   if (d.doc === null) return `<section><h2>Projects</h2>${UNKNOWN}</section>`;
-  const view = { now: d.now, config: d.config, doc: d.doc, cycle: d.status.lastCycle };
+  const view = { now: d.now, config: d.config, doc: d.doc, cycle: d.status.lastCycle, hostId: d.hostId };
   return `${projectsSection(view)}\n${stuckSection(d)}\n${completedSection(view)}`;
 }
 

@@ -10,7 +10,10 @@ import type { AgentConfig } from '../config/keys.js';
 import { currentState, halfOpensAt } from '../core/breaker.js';
 import type { Detection } from '../core/plan.js';
 import { PROJECT_STATES, isActive, isTerminal, ms, type Project, type ProjectState } from '../core/project.js';
+import { hostLaunchHolds } from '../core/agent-activity/observe.js';
+import type { LaunchHolds } from '../core/agent-activity/hold.js';
 import { nextAttempt, stateSince } from '../core/project-view.js';
+import { isLocal } from '../core/reconcile.js';
 import type { QueueBreakerRecord, RegistryDocument } from '../core/registry-document.js';
 import { countOf } from '../core/wording.js';
 import type { CycleResult } from '../cycle.js';
@@ -30,6 +33,8 @@ export interface ProjectsView {
   config: AgentConfig;
   doc: RegistryDocument;
   cycle: CycleResult | null;
+  /** This agent's host: usage limits of its projects hold its launches. */
+  hostId: string;
 }
 
 export const STATE_TONES: Record<ProjectState, Tone> = {
@@ -95,8 +100,14 @@ function runtimeCell(p: Project, now: number): string {
   return span(started, ended, isActive(p.state) ? 'running since ' : '');
 }
 
-function nextAttemptCell(p: Project, queue: QueueBreakerRecord, config: AgentConfig, now: number): string {
-  const next = nextAttempt(p, queue, config, now);
+function nextAttemptCell(
+  p: Project,
+  queue: QueueBreakerRecord,
+  config: AgentConfig,
+  now: number,
+  holds: LaunchHolds,
+): string {
+  const next = nextAttempt(p, queue, config, now, holds);
   const at = ms(next.at);
   switch (next.status) {
     case 'scheduled':
@@ -114,6 +125,8 @@ function nextAttemptCell(p: Project, queue: QueueBreakerRecord, config: AgentCon
         const resume = ms(queue.resumeAt);
         const when = resume === null ? 'until the queue is resumed' : `until ${timeBoth(resume, now)}`;
         until = `<br><small>${when}</small>`;
+      } else if (next.until !== undefined) {
+        until = `<br><small>until the reset ${timeBoth(ms(next.until) ?? Number.NaN, now)}</small>`;
       }
       return `${badge('held', 'warn')} ${e(next.reason ?? '')}${until}`;
     }
@@ -180,6 +193,7 @@ export function projectsSection(v: ProjectsView): string {
   for (const d of v.cycle?.detections ?? []) {
     if (d.project !== null) byProject.set(d.project, [...(byProject.get(d.project) ?? []), d]);
   }
+  const holds = hostLaunchHolds(v.doc.projects, v.now, v.config.rateLimitScope, (p) => isLocal(p, v.hostId));
   const rows = shown.map((p) => {
     const found = byProject.get(p.id) ?? [];
     const stale = found.some((d) => d.kind === 'heartbeat_stale');
@@ -188,7 +202,7 @@ export function projectsSection(v: ProjectsView): string {
       stateCell(p, v.now),
       runtimeCell(p, v.now),
       e(`${p.attempts}/${p.maxAttempts ?? v.config.retryMaxAttempts}`),
-      nextAttemptCell(p, v.doc.queue, v.config, v.now),
+      nextAttemptCell(p, v.doc.queue, v.config, v.now, holds),
       breakerCell(p, v.config, v.now),
       heartbeatCell(p, v.now, v.cycle?.usage[p.id], stale),
       whyCell(p, { now: v.now, detections: found }),

@@ -106,6 +106,12 @@ describe('the exit of a launched command', () => {
       expect(plan.actions).to.deep.equal([]);
     });
 
+    it('names the signal a status above 128 stands for: the launch script passes on a command a signal killed as 128 + n', () => {
+      const plan = run({}, [exited(143)], withLines(['Terminated']));
+      expect(plan.transitions[0]?.patch).to.deep.include({ exitStatus: 143, failureReason: 'exit_status' });
+      expect(plan.transitions[0]?.reason).to.equal('exit_status: the launched command exited with status 143 (128 + 15: killed by signal 15); last output: "Terminated"');
+    });
+
     it('records a signal death as exit_status 128 + n', () => {
       const plan = run({}, [exited(null, { deadSignal: 9 })], withLines([]));
       expect(plan.transitions[0]?.patch).to.deep.include({ exitStatus: 137, failureReason: 'exit_status', lastOutput: [] });

@@ -9,6 +9,7 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { newProject } from '../../src/core/project.js';
 import { eventually, startAgent, type RunningAgent } from '../helpers/daemon.js';
 import { isRunning, waitUntil } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
@@ -31,10 +32,7 @@ describe('e2e: a launched command that ends', function () {
     await q.destroy();
   });
 
-  const enqueue = async (id: string, command: string[]): Promise<void> => {
-    const r = await q.agent(['enqueue', '--id', id, '--tmux-socket', q.tmux.socket, '--', ...command]);
-    expect(r.code, r.stderr).to.equal(0);
-  };
+  const enqueue = (id: string, command: string[]): Promise<void> => q.enqueue(id, command);
 
   it('agent serve fails a crashing command within a cycle with exit_status, its status and output, closes its session and launches the next project', async () => {
     agent = await startAgent({ ...q.env, AGENT_SCAN_SCHEDULE: HOURLY, LOG_LEVEL: 'info' }, q.dir.path);
@@ -74,6 +72,31 @@ describe('e2e: a launched command that ends', function () {
     expect(stuck.failedCommands.map((f) => [f.project, f.exitStatus])).to.deep.equal([['crash', 3]]);
     expect(stuck.failedCommands[0]?.lastOutput).to.include('fatal: API key expired');
     expect((await q.agent(['list-stuck'])).stdout).to.match(/crash: its command exited with status 3; last output:\n {2}\| fatal: API key expired/);
+  });
+
+  it('keeps the error line and status of every one of 100 commands that crash at once, launched in one cycle', async function () {
+    this.timeout(120_000);
+    // tmux drops what a pane's process wrote but tmux had not read yet when that process exits: in a burst of
+    // 100 instant crashes several lost their error line before the launch script outlived the command.
+    const ids = Array.from({ length: 100 }, (_, i) => `burst-${i}`);
+    const when = new Date(Date.now() - 60_000).toISOString();
+    q.write(ids.map((id) => newProject({ id, enqueuedAt: when, command: ['sh', '-c', CRASH], tmuxSocket: q.tmux.socket })));
+    const burst = { AGENT_MAX_CONCURRENT: '100' };
+    const launch = await q.heal(burst);
+    const launched = launch.result.actions.filter((a) => a.action === 'launch' && a.outcome === 'success');
+    expect(launched.length, JSON.stringify(launch.result.actions.filter((a) => a.outcome !== 'success'))).to.equal(100);
+
+    const deadPanes = (): number => q.tmux.run(['list-panes', '-a', '-F', '#{pane_dead}']).split('\n').filter((l) => l === '1').length;
+    await waitUntil(() => deadPanes() === 100, 60_000, 'every launched command to exit');
+    // A cycle decides every exit it can read; one whose status tmux had not read yet waits for the next.
+    const undecided = (): string[] => q.read().projects.filter((p) => p.state !== 'failed').map((p) => p.id);
+    for (let cycle = 0; cycle < 5 && undecided().length > 0; cycle++) await q.heal(burst);
+    expect(undecided(), 'projects not failed after 5 cycles').to.deep.equal([]);
+
+    const projects = q.read().projects;
+    expect(projects.filter((p) => p.failureReason !== 'exit_status' || p.exitStatus !== 3).map((p) => [p.id, p.failureReason, p.exitStatus])).to.deep.equal([]);
+    const lost = projects.filter((p) => !(p.lastOutput ?? []).includes('fatal: API key expired'));
+    expect(lost.map((p) => `${p.id}: ${JSON.stringify(p.lastOutput)}`), `${lost.length} of 100 lost their last output`).to.deep.equal([]);
   });
 
   it('heal --once completes a command that exited with status 0 and closes its session', async () => {

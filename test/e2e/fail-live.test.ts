@@ -13,8 +13,8 @@ import { isRunning, waitUntil } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
 
 const TOKEN = 'fail-live-token-0123456789abcdef';
-/** A command that ignores SIGTERM: only the SIGKILL after the grace ends it. */
-const STUBBORN = ['sh', '-c', "trap '' TERM; sleep 300"];
+/** A command that ignores SIGTERM (and SIGHUP): only the SIGKILL after the grace ends it. */
+const STUBBORN = ['sh', '-c', "trap '' TERM HUP; sleep 300"];
 
 describe('e2e: fail on a live project', function () {
   this.timeout(60_000);
@@ -48,14 +48,16 @@ describe('e2e: fail on a live project', function () {
 
   it('agent fail records the failure, then kills the tree (SIGKILL after the grace) and the session', async () => {
     const { pid, session } = await launched('p1', STUBBORN);
-    await waitUntil(() => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() !== '', 15_000, 'the command to start its sleep');
+    const childrenOf = (parent: number): string => readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim();
+    // The pid is the launch script's; its child is the command, whose child is the sleep.
+    await waitUntil(() => childrenOf(pid) !== '' && childrenOf(Number(childrenOf(pid))) !== '', 15_000, 'the command to start its sleep');
 
     const r = await q.agent(['fail', 'p1', '--reason', 'tests failed']);
     expect(r.code, r.stderr).to.equal(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).to.equal('p1: failed (state failed)');
     expect(lines[1]).to.equal('p1 was live: its process tree and session were killed (grace 1s)');
-    expect(r.stdout).to.match(/kill_tree: success: killed a tree of 2 processes \(2 needed SIGKILL after 1000 ms\)/);
+    expect(r.stdout).to.match(/kill_tree: success: killed a tree of 3 processes \(3 needed SIGKILL after 1000 ms\)/);
     expect(isRunning(pid)).to.equal(false);
     expect(q.tmux.hasSession(session)).to.equal(false);
 

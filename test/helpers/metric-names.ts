@@ -32,6 +32,9 @@ export const AGENT_SCALAR_METRIC_NAMES = [
   'orchestrator_agent_info',
   'orchestrator_leader',
   'orchestrator_source_up',
+  'orchestrator_rate_limited_until_timestamp_seconds',
+  // Added beside the contract (METRIC_ADDITIONS): the per-project series an awaiting_input page is built from.
+  'orchestrator_active_project_waiting_since_timestamp_seconds',
 ] as const;
 
 /** Histograms (base names; the series carry the suffixes below). */

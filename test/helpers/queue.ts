@@ -91,6 +91,12 @@ export class TestQueue {
     return runCli(args, { cwd: this.dir.path, env: { ...this.env, ...env }, timeoutMs: 60_000 });
   }
 
+  /** `agent enqueue` of `command` on this queue's tmux server; throws with the CLI's stderr when it is refused. */
+  async enqueue(id: string, command: string[]): Promise<void> {
+    const r = await this.agent(['enqueue', '--id', id, '--tmux-socket', this.tmux.socket, '--', ...command]);
+    if (r.code !== 0) throw new Error(`agent enqueue ${id} exited ${r.code}: ${r.stderr}`);
+  }
+
   /** `agent heal --once --json`, parsed. */
   async heal(env: Record<string, string> = {}, extra: string[] = []): Promise<{ code: number | null; result: HealJson; stderr: string }> {
     const r = await this.agent(['heal', '--once', '--json', ...extra], env);

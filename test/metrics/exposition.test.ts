@@ -49,10 +49,12 @@ const CONTRACT: Record<string, { type: string; labels: string[] }> = {
   orchestrator_agent_info: { type: 'gauge', labels: ['version', 'registry_backend', 'host'] },
   orchestrator_source_up: { type: 'gauge', labels: ['source'] },
   orchestrator_source_sync_duration_seconds: { type: 'histogram', labels: ['source'] },
+  orchestrator_rate_limited_until_timestamp_seconds: { type: 'gauge', labels: [] },
   // Additions (METRIC_ADDITIONS):
   orchestrator_event_source_up: { type: 'gauge', labels: ['source'] },
   orchestrator_active_project_series_dropped: { type: 'gauge', labels: [] },
   orchestrator_leader: { type: 'gauge', labels: [] },
+  orchestrator_active_project_waiting_since_timestamp_seconds: { type: 'gauge', labels: ['project', 'session', 'kind', 'agent', 'line'] },
 };
 
 /** A metrics instance that has seen a busy cycle, audit transitions and an event source. */

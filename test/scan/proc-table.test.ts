@@ -20,6 +20,8 @@ function statLine(pid: number, comm: string, fields: { state?: string; ppid?: nu
   after[2] = String(fields.pgid ?? pid);
   after[11] = '30'; // utime
   after[12] = '12'; // stime
+  after[13] = '7'; // cutime
+  after[14] = '3'; // cstime
   after[19] = String(fields.startTime ?? 4242);
   after[21] = '250'; // rss, in pages
   return `${pid} (${comm}) ${after.join(' ')}\n`;
@@ -163,13 +165,14 @@ describe('proc-table', () => {
         pgid: 6,
         startTime: 77,
         cpuTicks: 42,
+        childCpuTicks: 10,
         rssPages: 250,
       });
     });
 
     it('leaves CPU time and resident size unknown when a short line lacks them', () => {
       const short = `9 (sh) S 1 9 ${Array.from({ length: 17 }, () => '0').join(' ')}`; // ends at field 22, the start time
-      expect(parseStat(short)).to.include({ startTime: 0, cpuTicks: 0, rssPages: null });
+      expect(parseStat(short)).to.include({ startTime: 0, cpuTicks: 0, childCpuTicks: 0, rssPages: null });
       expect(parseStat(`9 (sh) S 1 9 ${Array.from({ length: 17 }, (_, i) => (i === 8 ? 'x' : '0')).join(' ')}`)).to.include({ cpuTicks: null });
     });
   });

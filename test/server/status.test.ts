@@ -198,7 +198,7 @@ function aListed(fields: Partial<Project> & { id: string }, minAgo = 10): Projec
 
 /** The table row of project `id` (its cells up to the next row). */
 function rowOf(html: string, id: string): string {
-  const row = html.split('<tr>').find((r) => r.includes(`<b>${id}</b>`));
+  const row = html.split('<tr>').slice(1).find((r) => r.includes(`<b>${id}</b>`));
   if (row === undefined) throw new Error(`no row for ${id} in the page`);
   return row.split('</tr>')[0] ?? '';
 }
@@ -296,12 +296,40 @@ describe('status page: why a project is where it is', () => {
   it('shows what the last cycle detected about a project, a kind it does not know by its name', () => {
     const detections = [
       { kind: 'heartbeat_stale' as const, project: 'p1', session: 'w-1', tmuxSocket: null, pid: 1, reason: 'last heartbeat or pane activity 700s ago' },
-      { kind: 'awaiting_input' as never, project: 'p1', session: 'w-1', tmuxSocket: null, pid: 1, reason: 'Do you want to proceed?' },
+      { kind: 'future_kind' as never, project: 'p1', session: 'w-1', tmuxSocket: null, pid: 1, reason: 'something new' },
     ];
     const row = rowOf(page({ projects: [aListed({ id: 'p1', heartbeatAt: iso(NOW - 700_000) })], status: { lastCycle: aCycleResult({ detections }) } }), 'p1');
     expect(text(row)).to.include('heartbeat stale last heartbeat or pane activity 700s ago');
-    expect(text(row)).to.include('awaiting input Do you want to proceed?');
+    expect(text(row)).to.include('future kind something new');
     expect(row).to.include('<span class="warn">');
+  });
+
+  it("shows an agent's prompt with the line, since when, and until when the timeout clock is paused", () => {
+    const prompt = { kind: 'awaiting_input' as const, project: 'p1', session: 'w-1', tmuxSocket: null, pid: 1, reason: '│ Do you want to proceed? <b>', agent: 'claude-code', since: iso(NOW - 120_000), until: iso(NOW + 3_600_000) };
+    const html = page({ projects: [aListed({ id: 'p1' })], status: { lastCycle: aCycleResult({ detections: [prompt] }) } });
+    const row = text(rowOf(html, 'p1'));
+    expect(row).to.include('waiting on a prompt │ Do you want to proceed? <b>');
+    expect(row).to.include('claude-code asks since 2m 0s ago; never killed for it; timeout clock paused until in 1h 0m');
+    expect(html).to.include('<span class="badge bad">waiting on a prompt</span>');
+    expect(text(html.slice(html.indexOf('<h2>Stuck')))).to.include('claude-code asks since 2m 0s ago');
+  });
+
+  it('shows a usage limit with its reset, holds launches in the queue section until then, and says so for a queued project', () => {
+    const resetAt = iso(NOW + 5_400_000);
+    const agentActivity = {
+      finding: { kind: 'rate_limited' as const, agent: 'claude-code', line: "You've hit your session limit · resets 5:40pm (Europe/Berlin)", since: iso(NOW - 60_000), resetAt, resetFrom: 'text' as const },
+      progress: null,
+      pausedMs: 0,
+    };
+    const limited = aListed({ id: 'lim', host: 'h1', agentActivity, session: 'w-lim' });
+    const waiting = aListed({ id: 'next', state: 'queued', command: ['true'] });
+    const detection = { kind: 'rate_limited' as const, project: 'lim', session: 'w-lim', tmuxSocket: null, pid: 1, reason: agentActivity.finding.line, agent: 'claude-code', since: agentActivity.finding.since, until: resetAt };
+    const html = page({ projects: [limited, waiting], status: { lastCycle: aCycleResult({ detections: [detection] }) } });
+    expect(text(html)).to.include('Queue held No launch on this host until in 1h 30m 2026-11-26 11:30:00 UTC');
+    expect(html).to.include('<h2>Queue <span class="badge warn">held</span></h2>');
+    expect(text(html)).to.include("a usage limit of lim (You've hit your session limit · resets 5:40pm (Europe/Berlin)). It ends by itself at the reset.");
+    expect(text(rowOf(html, 'lim'))).to.include('usage limit You\'ve hit your session limit · resets 5:40pm (Europe/Berlin) claude-code usage limit since 1m 0s ago; resets in 1h 30m');
+    expect(text(rowOf(html, 'next'))).to.include('held usage limit (project lim) until the reset in 1h 30m');
   });
 
   it('shows the source of an imported project', () => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { coordinationFor } from '../../registry/leases.js';
 import { runCycle, type CycleOutcome, type CycleResult } from '../../cycle.js';
+import type { Detection } from '../../core/plan.js';
 import { InputError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { exitReport, staleMarkerTable, table } from '../format.js';
@@ -83,6 +84,18 @@ export function cycleExitCode(result: CycleResult): number {
   return failed || scanFailed || result.blocked.length > 0 ? EXIT.problems : EXIT.ok;
 }
 
+/** A detection's reason for the table: the pane line of a prompt or a limit, with until when it holds. */
+function stuckReason(d: Detection): string {
+  const agent = d.agent ?? 'agent';
+  const since = d.since ?? '?';
+  const until = d.until ?? '?';
+  if (d.kind === 'awaiting_input') {
+    return `${d.reason} (${agent} waits since ${since}; timeout clock paused until ${until}; answer it in the session)`;
+  }
+  if (d.kind === 'rate_limited') return `${d.reason} (${agent} usage limit since ${since}; resets ${until})`;
+  return d.reason;
+}
+
 export function registerHeal(program: Command): void {
   program
     .command('heal')
@@ -102,7 +115,11 @@ export function registerHeal(program: Command): void {
 
   program
     .command('list-stuck')
-    .description('zombies, phantoms, timing-out projects, stale heartbeats, orphan sessions and defunct processes, with reasons (changes nothing); exit 0 when nothing is stuck')
+    .description(
+      'zombies, phantoms, timing-out projects, stale heartbeats, orphan sessions, defunct processes, agents ' +
+        'waiting on a prompt or a usage limit, and panes without progress, with reasons (changes nothing); ' +
+        'exit 0 when nothing is stuck',
+    )
     .option('--json', 'print one JSON document')
     .action((opts: { json?: boolean }, cmd: Command) =>
       run(cmd, async (ctx) => {
@@ -119,12 +136,22 @@ export function registerHeal(program: Command): void {
             failedCommands: failedCommands.map((p) => ({ project: p.id, failureReason: p.failureReason, exitStatus: p.exitStatus, lastOutput: p.lastOutput, nextAttemptAt: p.nextAttemptAt })),
             errors: result.errors,
             queue: result.queue?.health ?? null,
+            launchHold: result.launchHold ?? null,
           });
         } else {
           printErrors(result);
           if (stuck.length === 0) printLine(result.ok ? 'nothing stuck' : 'nothing stuck seen, but the scan was incomplete (see errors)');
-          else printLine(table(['KIND', 'PROJECT', 'SESSION', 'PID', 'REASON'], stuck.map((d) => [d.kind, d.project ?? '-', d.session ?? '-', d.pid === null ? '-' : String(d.pid), d.reason])));
+          else {
+            const pid = (d: Detection): string => (d.pid === null ? '-' : String(d.pid));
+            const rows = stuck.map((d) => [d.kind, d.project ?? '-', d.session ?? '-', pid(d), stuckReason(d)]);
+            printLine(table(['KIND', 'PROJECT', 'SESSION', 'PID', 'REASON'], rows));
+          }
           if (result.queue?.health.blocked) printLine(`queue blocked: ${result.queue.health.reason}`);
+          const hold = result.launchHold;
+          if (hold) {
+            const scope = hold.scope === 'host' ? 'every launch on this host' : `project ${hold.project}`;
+            printLine(`launches held until ${hold.until} (${scope}): usage limit of ${hold.project}`);
+          }
           for (const section of [staleMarkerTable(result.staleMarkers), exitReport(failedCommands)]) if (section !== null) printLine(`\n${section}`);
         }
         const registry = result.errors.find((e) => e.source === 'registry');

@@ -100,9 +100,9 @@ export function launchHolds(
 ): LaunchHolds {
   const holds: LaunchHolds = { host: null, projects: new Map() };
   for (const { id, memory } of projects) {
-    const f = memory.finding;
-    if (f === null || f.kind !== 'rate_limited' || f.resetAt === null || f.resetAt <= now) continue;
-    const hold: LaunchHold = { until: f.resetAt, scope, project: id, line: f.line };
+    const limit = activeLimit(memory, now);
+    if (limit === null) continue;
+    const hold: LaunchHold = { until: limit.until, scope, project: id, line: limit.line };
     if (scope === 'project') holds.projects.set(id, hold);
     else if (holds.host === null || hold.until > holds.host.until) holds.host = hold;
   }
@@ -114,4 +114,11 @@ export function mayLaunch(projectId: string, holds: LaunchHolds, now: number): b
   if (holds.host !== null && now < holds.host.until) return false;
   const own = holds.projects.get(projectId);
   return own === undefined || now >= own.until;
+}
+
+/** The usage limit that holds at `now` in this memory (a limit that has reset holds nothing), or null. */
+export function activeLimit(memory: AgentActivityMemory, now: number): { until: number; line: string } | null {
+  const f = memory.finding;
+  if (f === null || f.kind !== 'rate_limited' || f.resetAt === null || f.resetAt <= now) return null;
+  return { until: f.resetAt, line: f.line };
 }

@@ -40,6 +40,7 @@ export {
   type TrackedFinding,
 } from './tracker.js';
 export {
+  activeLimit,
   activityFinding,
   launchHolds,
   mayLaunch,
@@ -51,3 +52,19 @@ export {
   type LaunchHolds,
   type RateLimitScope,
 } from './hold.js';
+export { memoryOf, recordOf } from './record.js';
+export {
+  CREDIT_PAUSED,
+  hostLaunchHolds,
+  limitedFailure,
+  needsCapture,
+  observeActivity,
+  readSession,
+  SOURCE_AGENT,
+  sourceMatch,
+  type ActivityObservation,
+  type ObserveSettings,
+  type PaneReadState,
+  type PaneReadStates,
+  type ProjectObservation,
+} from './observe.js';

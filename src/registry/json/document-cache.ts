@@ -3,9 +3,12 @@
  * file's identity (inode, size, mtime, ctime): parsing and validating a
  * registry of thousands of projects costs far more than a cycle's scan, so a
  * load of an unchanged file is one lstat. The cached document is deep-frozen
- * and shared by every `load()`; a writer gets a private copy parsed from its
- * compact JSON.
+ * and shared by every `load()`; a writer gets a private copy. The file's bytes
+ * are kept too: when another writer changes the file, the re-read compares
+ * each project's text with them and validates only what changed
+ * (./project-text.ts).
  */
+import type { ProjectSpans } from './project-text.js';
 
 /** What tells one version of the registry file from another without reading it. */
 export interface FileIdentity {
@@ -20,8 +23,13 @@ export interface CachedDocument<D> {
   identity: FileIdentity;
   /** Deep-frozen: shared by every `load()` until the file changes. */
   document: D;
-  /** JSON.stringify of the document: private copies are parsed from it. (The file's own text is not kept: memory.) */
-  canonical: string;
+  /** The file's bytes, as read or as written. */
+  bytes: Buffer;
+  /**
+   * Where each project of `document` is in `bytes`; null when they are not in the serialiser's layout, undefined
+   * until worked out (a written file: only when a re-read needs it).
+   */
+  spans: ProjectSpans | null | undefined;
   /** When the entry was taken (epoch ms), for the coarse-timestamp check. */
   takenAt: number;
 }
@@ -56,7 +64,11 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** An entry for `document`, read or written as the file with `identity`, at `takenAt` (the store's clock). */
-export function cacheEntry<D>(document: D, identity: FileIdentity, takenAt: number): CachedDocument<D> {
-  return { identity, document: deepFreeze(document), canonical: JSON.stringify(document), takenAt };
+/** An entry for `document`, read or written as `bytes`, the file with `identity`, at `takenAt` (the store's clock). */
+export function cacheEntry<D>(
+  document: D,
+  file: { bytes: Buffer; spans: ProjectSpans | null | undefined; identity: FileIdentity },
+  takenAt: number,
+): CachedDocument<D> {
+  return { identity: file.identity, document: deepFreeze(document), bytes: file.bytes, spans: file.spans, takenAt };
 }

@@ -13,7 +13,7 @@ export const STATUS_STATES: Readonly<Record<string, ProjectState>> = {
   queued: 'queued',
   processing: 'processing',
   recovered: 'processing',
-  // Held by their credit backoff; a hold of its own may map it later. The raw value stays in source.status.
+  // Held by their credit backoff: the raw value stays in source.status, which agent detection reads as a usage limit.
   credit_paused: 'processing',
   zombie: 'zombie',
   completed: 'completed',
