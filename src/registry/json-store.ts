@@ -6,7 +6,9 @@
  * as `<registry>.corrupt-<timestamp>` and every command refuses with exit 3.
  * Each successful write also refreshes `<registry>.last-good`, from which
  * `repair` restores. Audit lines and archived projects are JSON lines beside
- * it (json/audit-log.ts).
+ * it (json/audit-log.ts); a commit's audit lines are journaled ahead of it
+ * (`<registry>.audit-pending`, json/audit-journal.ts), so a crash between the
+ * commit and the append loses none: the next writer completes them.
  *
  * A load of an unchanged file is served from the document the store last read
  * or wrote (json/document-cache.ts): deep-frozen and shared; `update()` works
@@ -22,6 +24,7 @@ import type { Trigger } from '../events/event-source.js';
 import { RegistryWatch } from '../events/registry-watch.js';
 import { claimRegistry, holderAlive, readDaemonHolder, type DaemonClaim, type DaemonHolder } from './daemon-holder.js';
 import { writeFileAtomic } from './json/atomic-file.js';
+import { AuditJournal } from './json/audit-journal.js';
 import { appendLines, readSince, readTail } from './json/audit-log.js';
 import { cacheEntry, identityOf, type CachedDocument } from './json/document-cache.js';
 import { withFileLock } from './json/file-lock.js';
@@ -72,10 +75,14 @@ export class JsonStore implements RegistryStore {
   readonly lastGoodPath: string;
   readonly auditPath: string;
   readonly archivePath: string;
+  /** Audit lines of the commit in progress, written ahead of it. */
+  readonly journal: AuditJournal;
   private readonly lockStaleMs: number;
   private readonly lockWaitMs: number;
   private readonly clock: () => number;
   private written: WrittenIdentity | null = null;
+  /** The update in flight, if any: `written` is recorded when its commit ends. */
+  private committing: Promise<void> | null = null;
   private cached: CachedDocument<RegistryDocument> | null = null;
 
   constructor(options: JsonStoreOptions) {
@@ -87,6 +94,7 @@ export class JsonStore implements RegistryStore {
     this.lockStaleMs = options.lockStaleMs ?? 10_000;
     this.lockWaitMs = options.lockWaitMs ?? 30_000;
     this.clock = options.clock ?? Date.now;
+    this.journal = new AuditJournal(`${options.path}.audit-pending`, this.auditPath, this.location);
   }
 
   /**
@@ -162,6 +170,15 @@ export class JsonStore implements RegistryStore {
     return this.written;
   }
 
+  /**
+   * The same, once a commit in flight has ended: a watcher that sees the rename of this store's own
+   * commit before the store recorded its identity would take it for another writer's.
+   */
+  async settledWrite(): Promise<WrittenIdentity | null> {
+    await this.committing?.catch(() => undefined);
+    return this.written;
+  }
+
   /** Run `fn` holding the registry's cross-process lock (what every writer takes), e.g. to claim the registry. */
   locked<T>(fn: () => Promise<T>): Promise<T> {
     const { location: target, lockPath, lockStaleMs: staleMs, lockWaitMs: waitMs, clock } = this;
@@ -170,6 +187,8 @@ export class JsonStore implements RegistryStore {
 
   async update<T>(mutate: (doc: RegistryDocument, tx: Transaction) => T | Promise<T>): Promise<T> {
     return this.locked(async () => {
+      // A crash of the last writer may have left a commit's audit lines unwritten.
+      await this.journal.recover();
       const entry = await this.current();
       // The validated (shared, frozen) document the private copy is made from: an unchanged copy equals it and
       // is never rewritten. null when there is no file yet.
@@ -179,8 +198,13 @@ export class JsonStore implements RegistryStore {
       const result = await mutate(doc, tx);
       // Archive first: a crash between the two leaves a duplicate in the archive, never a lost project.
       if (archived.length > 0) await appendLines(this.archivePath, archived);
-      if (base === null || !sameJson(doc, base)) await this.commit(doc, base);
-      if (audit.length > 0) await appendLines(this.auditPath, audit);
+      const changed = base === null || !sameJson(doc, base);
+      const commit = async (): Promise<void> => (changed ? this.commit(doc, base) : undefined);
+      const committing = this.journal.around(changed, audit, commit);
+      this.committing = committing;
+      await committing.finally(() => {
+        if (this.committing === committing) this.committing = null;
+      });
       return result;
     });
   }
@@ -192,6 +216,7 @@ export class JsonStore implements RegistryStore {
 
   async repair(): Promise<{ restored: boolean; detail: string }> {
     return this.locked(async () => {
+      await this.journal.recover();
       const current = await this.check();
       if (current.ok) return nothingToRepair(this.location, current.projects);
       const good = await readRegistryBytes(this.lastGoodPath).catch(() => null);
@@ -205,11 +230,9 @@ export class JsonStore implements RegistryStore {
         const stat = await fs.lstat(this.location).catch(() => null);
         if (stat && !stat.isFile()) await fs.rename(this.location, corruptCopyPath(this.location, this.clock()));
       }
-      await writeFileAtomic(this.location, good);
       const at = new Date(this.clock()).toISOString();
-      await appendLines(this.auditPath, [
-        { at, type: 'repair', project: null, by: 'cli', detail: `restored from ${this.lastGoodPath}` },
-      ]);
+      const line = { at, type: 'repair', project: null, by: 'cli', detail: `restored from ${this.lastGoodPath}` };
+      await this.journal.around(true, [line], () => writeFileAtomic(this.location, good));
       const count = countOf(parsed.document.projects.length, 'project');
       return { restored: true, detail: `restored ${this.location} from ${this.lastGoodPath} (${count})` };
     });
@@ -225,7 +248,7 @@ export class JsonStore implements RegistryStore {
 
   /** inotify on the registry's directory; the store's own writes are told apart by the file's identity. */
   watch(trigger: Trigger): RegistryWatch {
-    return new RegistryWatch(this.location, trigger, () => this.lastWrite());
+    return new RegistryWatch(this.location, trigger, () => this.settledWrite());
   }
 
   claimDaemon(hostId: string, now: () => number): Promise<DaemonClaim> {

@@ -51,7 +51,7 @@ describe('cli: heal --once output', function () {
     const root = await aZombie();
     const { code, output } = await healOnTerminal(q, []);
     expect(code, output).to.equal(0);
-    await waitUntil(() => !isRunning(root), 5000, 'the zombie to die');
+    await waitUntil(() => !isRunning(root), 15_000, 'the zombie to die');
     expect(output).to.match(/z1\s+kill_tree\s+success/);
     expect(jsonLines(output), output).to.deep.equal([]);
   });

@@ -50,7 +50,7 @@ describe('cli: status and counts as people read them', function () {
     for (let attempt = 1; attempt <= 3; attempt++) {
       if (attempt > 1) {
         // Requeued by a cycle once its backoff (at most 1 s) has passed.
-        await waitUntil(() => Date.now() > Date.parse(q.get('flaky').nextAttemptAt as string), 5000, 'the backoff');
+        await waitUntil(() => Date.now() > Date.parse(q.get('flaky').nextAttemptAt as string), 15_000, 'the backoff');
         await ok(['heal', '--once']);
         expect(q.get('flaky').state).to.equal('queued');
       }
@@ -60,7 +60,7 @@ describe('cli: status and counts as people read them', function () {
     const cells = row(await ok(['status']), 'flaky');
     expect(cells['NEXT ATTEMPT']).to.equal('held: breaker open');
     expect(cells['BREAKER']).to.match(/^open \(half-open in (29m \d+s|30m 0s)\)$/);
-    await waitUntil(() => Date.now() > Date.parse(q.get('flaky').nextAttemptAt as string) + 1000, 5000, 'the backoff to pass');
+    await waitUntil(() => Date.now() > Date.parse(q.get('flaky').nextAttemptAt as string) + 1000, 15_000, 'the backoff to pass');
     expect(row(await ok(['status']), 'flaky')['NEXT ATTEMPT'], 'still held once the backoff has passed').to.equal('held: breaker open');
     const json = JSON.parse(await ok(['status', '--json'])) as { projects: { id: string; nextAttempt: { status: string; reason: string } }[] };
     expect(json.projects[0]?.nextAttempt).to.deep.include({ status: 'held', reason: 'breaker open' });

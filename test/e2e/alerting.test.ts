@@ -208,7 +208,7 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
     q.processes.track(q.tmux.newSession('keep', ['sleep', '600']));
     const zombie = q.processes.spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
     zombiePid = zombie.pid as number;
-    await waitUntil(() => readFileSync(`/proc/${zombiePid}/comm`, 'utf8').trim() === 'sleep', 5000, 'the zombie process to exec');
+    await waitUntil(() => readFileSync(`/proc/${zombiePid}/comm`, 'utf8').trim() === 'sleep', 15_000, 'the zombie process to exec');
     q.write([q.project({ id: 'z1', session: 'z1-gone', ...q.identity(zombiePid), heartbeatAt: new Date().toISOString() })]);
     expect((await q.agent(['enqueue', '--id', 'q1'])).code).to.equal(0);
 

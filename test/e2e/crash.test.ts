@@ -55,7 +55,7 @@ describe('e2e: crash recovery of a cycle', function () {
     const pid = await q.processes.sleeper({ detached: true });
     const identity = q.identity(pid);
     process.kill(pid, 'SIGKILL');
-    await waitUntil(() => !isRunning(pid), 5000, 'the zombie to die');
+    await waitUntil(() => !isRunning(pid), 15_000, 'the zombie to die');
     const intent = anIntent({ id: 'k1', project: 'z', action: 'kill_tree', ...identity, tmuxSocket: q.tmux.socket, then: zombieFollowUp(pid) });
     q.write([q.project({ id: 'z', state: 'zombie', session: 'gone', ...identity })], { intents: [intent] });
 
@@ -98,7 +98,7 @@ describe('e2e: crash recovery of a cycle', function () {
 
     const { result } = await q.heal();
     expect(result.actions.map((a) => `${a.action}:${a.outcome}`)).to.deep.equal(['kill_tree:success']);
-    await waitUntil(() => !isRunning(pid), 5000, 'the zombie to die');
+    await waitUntil(() => !isRunning(pid), 15_000, 'the zombie to die');
     const p = q.get('z');
     expect(p).to.include({ state: 'failed', failureReason: 'zombie' });
     expect(p.history.filter((h) => h.to === 'failed')).to.have.length(1);
@@ -160,7 +160,7 @@ describe('e2e: crash recovery of a cycle', function () {
     const pid = await q.processes.sleeper({ detached: true });
     const identity = q.identity(pid);
     process.kill(pid, 'SIGKILL');
-    await waitUntil(() => !isRunning(pid), 5000, 'the old process to die');
+    await waitUntil(() => !isRunning(pid), 15_000, 'the old process to die');
     const intent = anIntent({ id: 'k4', project: 'z', action: 'kill_tree', ...identity, then: zombieFollowUp(pid) });
     // `agent reset z --force` ran between the crash and this cycle: z is queued, no longer the zombie the intent was for.
     q.write([q.project({ id: 'z', state: 'queued', pid: null, pidStartTime: null, startedAt: null, lastSeenAliveAt: null, attempts: 0 })], { intents: [intent] });
@@ -198,7 +198,7 @@ describe('e2e: crash recovery of a cycle', function () {
 
         const { code, result } = await q.heal({ KILL_GRACE_SEC: '2' });
         expect(code, JSON.stringify(result)).to.equal(0);
-        await waitUntil(() => !isRunning(pid), 5000, 'the TERM-ignoring zombie to die');
+        await waitUntil(() => !isRunning(pid), 15_000, 'the TERM-ignoring zombie to die');
         const p = q.get('z');
         expect(p).to.include({ state: 'failed', failureReason: 'zombie' });
         expect(p.history.filter((h) => h.to === 'failed'), JSON.stringify(p.history)).to.have.length(1);

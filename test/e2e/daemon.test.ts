@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log.js';
 import { JsonStore } from '../../src/registry/json-store.js';
 import { PROJECT_STATES } from '../../src/core/project.js';
 import { eventually, freePort, startAgent, type RunningAgent } from '../helpers/daemon.js';
-import { isRunning, sleep } from '../helpers/processes.js';
+import { isRunning } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
 
 const HOURLY = '0 0 * * * *';
@@ -32,7 +32,7 @@ describe('e2e: agent serve', function () {
     await q.destroy();
   });
 
-  it('a killed tmux session makes its project a zombie within 2 s, with polling once an hour', async () => {
+  it('a killed tmux session makes its project a zombie through the tmux hooks, with polling once an hour', async () => {
     const keep = q.tmux.newSession('keep', ['sleep', '300']);
     q.processes.track(keep);
     const pane = q.tmux.newSession('w-1', [process.execPath, '-e', HUP_IMMUNE]);
@@ -40,24 +40,27 @@ describe('e2e: agent serve', function () {
     q.write([q.project({ id: 'p1', session: 'w-1', ...q.identity(pane), heartbeatAt: new Date().toISOString() })]);
     agent = await startAgent(q.env, q.dir.path);
     await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 10_000, 'the first cycle');
-    await sleep(300); // hooks are installed after the first cycle
+    await eventually(() => /wait-for -S toa-/.test(q.tmux.run(['show-hooks', '-g'])), 10_000, 'the tmux hooks to be installed');
     const killedAt = Date.now();
     q.tmux.killSession('w-1');
-    const entry = await eventually(() => q.get('p1').history.find((h) => h.to === 'zombie'), 2000, 'the zombie transition');
-    expect(Date.parse(entry.at) - killedAt).to.be.below(2000);
-    await eventually(() => q.get('p1').state === 'failed', 5000, 'the zombie to be healed');
+    const entry = await eventually(() => q.get('p1').history.find((h) => h.to === 'zombie'), 15_000, 'the zombie transition').catch((err: Error) => {
+      throw new Error(`${err.message}\nproject: ${JSON.stringify(q.get('p1'))}\nhooks: ${q.tmux.run(['show-hooks', '-g'])}\n${agent!.stderr().slice(-4000)}`);
+    });
+    // Polling would take an hour: a prompt transition is the hooks'. Generous for a busy machine.
+    expect(Date.parse(entry.at) - killedAt).to.be.below(10_000);
+    await eventually(() => q.get('p1').state === 'failed', 15_000, 'the zombie to be healed');
     expect(isRunning(pane)).to.equal(false);
   });
 
-  it('a tracked PID exiting is noticed within 2 s, with polling once an hour', async () => {
+  it('a tracked PID exiting is noticed through the PID probe, with polling once an hour', async () => {
     const pid = await q.processes.sleeper({ detached: true });
     q.write([q.project({ id: 'p2', session: null, ...q.identity(pid), heartbeatAt: new Date().toISOString() })]);
     agent = await startAgent({ ...q.env, PHANTOM_GRACE_PERIOD_SEC: '0' }, q.dir.path);
     await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 10_000, 'the first cycle');
     const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
-    const entry = await eventually(() => q.get('p2').history.find((h) => h.to === 'failed'), 2000, 'the phantom transition');
-    expect(Date.parse(entry.at) - killedAt).to.be.below(2000);
+    const entry = await eventually(() => q.get('p2').history.find((h) => h.to === 'failed'), 15_000, 'the phantom transition');
+    expect(Date.parse(entry.at) - killedAt).to.be.below(10_000);
     expect(q.get('p2').failureReason).to.equal('phantom');
   });
 
@@ -70,12 +73,12 @@ describe('e2e: agent serve', function () {
     const body = await eventually(async () => {
       const r = await fetch(`${agent!.url}/readyz`);
       return r.status === 503 ? r.text() : null;
-    }, 5000, '/readyz to fail');
+    }, 15_000, '/readyz to fail');
     expect(body).to.match(/registry/);
     expect(readFileSync(q.registry, 'utf8')).to.equal('{"version": 1, "projects": [');
     const repaired = await q.agent(['registry', 'repair']);
     expect(repaired.code, repaired.stderr).to.equal(0);
-    await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 5000, '/readyz to recover');
+    await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 15_000, '/readyz to recover');
   });
 
   it('SIGTERM during a cycle: the cycle completes, the hooks are removed, exit 0 within 10 s', async () => {
@@ -83,11 +86,11 @@ describe('e2e: agent serve', function () {
     q.processes.track(keep);
     q.write([]);
     agent = await startAgent({ ...q.env, KILL_GRACE_SEC: '3' }, q.dir.path);
-    await eventually(() => /wait-for -S toa-/.test(q.tmux.run(['show-hooks', '-g'])), 5000, 'the tmux hooks to be installed');
+    await eventually(() => /wait-for -S toa-/.test(q.tmux.run(['show-hooks', '-g'])), 15_000, 'the tmux hooks to be installed');
     // A registry change (seen through the watch) starts a cycle that kills a TERM-ignoring zombie: 3 s of grace.
     const stubborn = await q.processes.termIgnorer({ detached: true });
     q.write([q.project({ id: 'z', session: 'gone', ...q.identity(stubborn) })]);
-    await eventually(() => q.read().intents.length > 0, 5000, 'the kill to start');
+    await eventually(() => q.read().intents.length > 0, 15_000, 'the kill to start');
     const { code, ms } = await agent.stop('SIGTERM');
     agent = null;
     expect(code).to.equal(0);

@@ -50,7 +50,7 @@ describe('e2e: fail on a live project', function () {
     const { pid, session } = await launched('p1', STUBBORN);
     const childrenOf = (parent: number): string => readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim();
     // The pid is the launch script's; its child is the command, whose child is the sleep.
-    await waitUntil(() => childrenOf(pid) !== '' && childrenOf(Number(childrenOf(pid))) !== '', 5000, 'the command to start its sleep');
+    await waitUntil(() => childrenOf(pid) !== '' && childrenOf(Number(childrenOf(pid))) !== '', 15_000, 'the command to start its sleep');
 
     const r = await q.agent(['fail', 'p1', '--reason', 'tests failed']);
     expect(r.code, r.stderr).to.equal(0);

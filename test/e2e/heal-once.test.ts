@@ -45,7 +45,7 @@ describe('e2e: agent heal --once', function () {
     q.write([q.project({ id: 'z1', session: 'w-1', ...q.identity(tree.root) })]);
     const { code, result } = await q.heal();
     expect(code, JSON.stringify(result)).to.equal(0);
-    for (const pid of [tree.root, tree.child, tree.grandchild]) await waitUntil(() => !isRunning(pid), 5000, `pid ${pid} to die`);
+    for (const pid of [tree.root, tree.child, tree.grandchild]) await waitUntil(() => !isRunning(pid), 15_000, `pid ${pid} to die`);
     const p = q.get('z1');
     expect(p.state).to.equal('failed');
     expect(p.failureReason).to.equal('zombie');
@@ -66,7 +66,7 @@ describe('e2e: agent heal --once', function () {
       } catch {
         return false;
       }
-    }, 5000, 'the child pid file');
+    }, 15_000, 'the child pid file');
     const childPid = Number(readFileSync(pidFile, 'utf8'));
     q.processes.track(childPid);
     q.write([q.project({ id: 'z2', session: 'w-2', ...q.identity(panePid) })]);
@@ -75,7 +75,7 @@ describe('e2e: agent heal --once', function () {
     expect(isRunning(panePid), 'the pane process ignores SIGHUP').to.equal(true);
     const { code, result } = await q.heal();
     expect(code, JSON.stringify(result)).to.equal(0);
-    await waitUntil(() => !isRunning(panePid) && !isRunning(childPid), 5000, 'the zombie tree to die');
+    await waitUntil(() => !isRunning(panePid) && !isRunning(childPid), 15_000, 'the zombie tree to die');
     expect(q.get('z2')).to.include({ state: 'failed', failureReason: 'zombie' });
   });
 
@@ -86,7 +86,7 @@ describe('e2e: agent heal --once', function () {
     const { code, result } = await q.heal({ KILL_GRACE_SEC: '1' });
     expect(code, JSON.stringify(result)).to.equal(0);
     expect(Date.now() - started).to.be.at.least(1000);
-    await waitUntil(() => !isRunning(pid), 5000, 'the TERM-ignoring process to die');
+    await waitUntil(() => !isRunning(pid), 15_000, 'the TERM-ignoring process to die');
     expect(q.get('z3').state).to.equal('failed');
   });
 
@@ -135,7 +135,7 @@ describe('e2e: agent heal --once', function () {
     expect(isRunning(panePid), 'nothing killed on entering timing_out').to.equal(true);
     await sleep(1100);
     const { result } = await q.heal(env);
-    await waitUntil(() => !isRunning(panePid), 5000, 'the timed-out tree to die');
+    await waitUntil(() => !isRunning(panePid), 15_000, 'the timed-out tree to die');
     expect(q.tmux.hasSession('slow')).to.equal(false);
     expect(q.get('t1')).to.include({ state: 'failed', failureReason: 'timeout' });
     expect(result.actions[0]).to.include({ action: 'kill_tree', outcome: 'success' });
@@ -288,7 +288,7 @@ describe('e2e: recovery commands', function () {
 
     const killed = await q.agent(['kill-zombie', 'z']);
     expect(killed.code, killed.stderr).to.equal(0);
-    await waitUntil(() => !isRunning(pid), 5000, 'the zombie to die');
+    await waitUntil(() => !isRunning(pid), 15_000, 'the zombie to die');
     expect(q.get('z')).to.include({ state: 'failed', failureReason: 'zombie' });
   });
 
@@ -301,7 +301,7 @@ describe('e2e: recovery commands', function () {
     expect(refused.stderr).to.contain('--force');
     const forced = await q.agent(['reset', 'live', '--force', '--json']);
     expect(forced.code, forced.stderr + forced.stdout).to.equal(0);
-    await waitUntil(() => !isRunning(pane), 5000, 'the live project to die');
+    await waitUntil(() => !isRunning(pane), 15_000, 'the live project to die');
     expect(q.tmux.hasSession('live')).to.equal(false);
     expect(q.get('live')).to.include({ state: 'queued', attempts: 0 });
   });

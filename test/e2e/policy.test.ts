@@ -92,7 +92,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
 
     // The pane stays (remain-on-exit) until the cycle has read how the command ended.
     const paneDead = () => q.tmux.run(['list-panes', '-t', `=${running.session}:`, '-F', '#{pane_dead}']).trim() === '1';
-    await waitUntil(() => !isRunning(running.pid as number) && paneDead(), 5000, 'the command to finish');
+    await waitUntil(() => !isRunning(running.pid as number) && paneDead(), 15_000, 'the command to finish');
     await heal();
     const done = q.get('ok');
     expect(done.state).to.equal('completed');
@@ -135,7 +135,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     expect(s?.nextAttemptAt).to.be.a('string');
 
     // The backoff has run out, but the open breaker holds the project until its cooldown ends.
-    await waitUntil(() => Date.now() > (ms(q.get('bad').nextAttemptAt) as number), 2000, 'the backoff to pass');
+    await waitUntil(() => Date.now() > (ms(q.get('bad').nextAttemptAt) as number), 15_000, 'the backoff to pass');
     for (let i = 0; i < 2; i++) {
       const r = await heal();
       expect(r.actions, 'no launch while the breaker is open').to.deep.equal([]);
@@ -165,7 +165,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
       }),
     ]);
     const halfOpen = openedAt + 4000;
-    await healUntil(() => q.get('bad').state !== 'failed', 5000, 'the half-open retry', (r) => {
+    await healUntil(() => q.get('bad').state !== 'failed', 15_000, 'the half-open retry', (r) => {
       if (r.transitions.length > 0) expect(Date.now(), 'no retry before the cooldown ends').to.be.at.least(halfOpen);
     });
     const retry = q.get('bad').history.at(-1) as HistoryEntry;
@@ -180,7 +180,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     const reopened = ms(p.breaker.openedAt) as number;
     expect((await status()).projects[0]).to.include({ id: 'bad', breaker: 'open' });
     // The second cooldown is 8 s: a cycle 4 s in (the first cooldown's length) still launches nothing.
-    await waitUntil(() => Date.now() > reopened + 4100, 5000, 'the first cooldown length to pass');
+    await waitUntil(() => Date.now() > reopened + 4100, 15_000, 'the first cooldown length to pass');
     expect(Date.now() - reopened, 'the machine is too slow for this check').to.be.below(6000);
     const r = await heal();
     expect(r.actions).to.deep.equal([]);
@@ -289,7 +289,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     const due = ms(failed.nextAttemptAt) as number;
     expect(due - (ms(failed.endedAt) as number)).to.be.within(0, 1000);
 
-    await healUntil(() => q.get('ext').state === 'queued', 5000, 'the retry', (r) => {
+    await healUntil(() => q.get('ext').state === 'queued', 15_000, 'the retry', (r) => {
       expect(r.actions).to.deep.equal([]);
     });
     const queued = q.get('ext');
@@ -342,7 +342,7 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     expect(audit).to.have.length(1);
 
     // Every retry is due now; the paused queue holds them all.
-    await waitUntil(() => q.read().projects.filter((p) => p.state === 'failed').every((p) => Date.now() > (ms(p.nextAttemptAt) as number)), 2000, 'the retries to fall due');
+    await waitUntil(() => q.read().projects.filter((p) => p.state === 'failed').every((p) => Date.now() > (ms(p.nextAttemptAt) as number)), 15_000, 'the retries to fall due');
     for (let i = 0; i < 2; i++) {
       const r = await heal();
       expect(r.actions).to.deep.equal([]);

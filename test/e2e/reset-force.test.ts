@@ -80,6 +80,10 @@ describe('e2e: reset --force on a live project', function () {
     expect(q.get('p1')).to.include({ state: 'processing', attempts: 1, failureReason: null });
     expect(q.get('p1').history.filter((h) => h.reason.startsWith('launch failed'))).to.deep.equal([]);
     expect(q.tmux.sessions().sort()).to.deep.equal([second]);
+    // The relaunch opened a worker that ignores SIGHUP too: the server's kill in cleanup would not end it.
+    const relaunched = q.get('p1').pid as number;
+    await waitUntil(() => !isRunning(relaunched), 10_000, 'the relaunched command to exit');
+    expect(panePids(second), 'the relaunched worker, tracked for cleanup').to.not.deep.equal([]);
   });
 
   it('kills a live tree and its session, and the relaunch runs under a fresh session name', async () => {

@@ -105,7 +105,8 @@ describe('evidence: git commits', () => {
       gitPath,
     });
     expect(result).to.have.property('unavailable').that.matches(/timed out after 300 ms/);
-    expect(Date.now() - started).to.be.below(2000);
+    // Far below the hang (60 s), generous for a busy machine.
+    expect(Date.now() - started).to.be.below(10_000);
   });
 
   it('parses subjects that contain tabs and skips malformed lines', () => {

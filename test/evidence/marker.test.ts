@@ -1,10 +1,31 @@
-import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 import { expect } from 'chai';
 
 import { completionMarkerGatherer, failureMarkerGatherer, markerNameProblem } from '../../src/evidence/marker.js';
+import type { GatherResult } from '../../src/evidence/types.js';
+import type { Project } from '../../src/core/project.js';
 import { aConfig, aProject, TempDirs } from './fixtures.js';
+
+const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
+
+/** The completion marker gatherer of the build (dist/), run as user nobody; resolves with its result. */
+async function gatherAsNobody(project: Project): Promise<GatherResult> {
+  const script = [
+    `const { completionMarkerGatherer } = await import(${JSON.stringify(`${DIST}evidence/marker.js`)});`,
+    `const { DEFAULT_CONFIG } = await import(${JSON.stringify(`${DIST}config/keys.js`)});`,
+    'const project = JSON.parse(process.argv[1]);',
+    'const result = await completionMarkerGatherer.gather(project, { config: { ...DEFAULT_CONFIG, evidenceTimeoutMs: 3000 } });',
+    'process.stdout.write(JSON.stringify(result));',
+  ].join('\n');
+  const args = ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', process.execPath, '--input-type=module', '-e', script];
+  const { stdout } = await promisify(execFile)('setpriv', [...args, JSON.stringify(project)], { cwd: '/', timeout: 30_000 });
+  return JSON.parse(stdout) as GatherResult;
+}
 
 describe('evidence: marker files', () => {
   const temp = new TempDirs();
@@ -127,11 +148,16 @@ describe('evidence: marker files', () => {
   });
 
   it('reports an unreadable projectDir (EACCES) as unavailable', async function () {
-    if (process.getuid?.() === 0) this.skip(); // root reads through any mode
-    const dir = temp.make();
-    const { chmodSync } = await import('node:fs');
+    // Root reads through any mode: as root, the gatherer runs as nobody (setpriv, util-linux).
+    const asNobody = process.getuid?.() === 0;
+    if (asNobody && spawnSync('setpriv', ['--version']).status !== 0) this.skip(); // apt-get install util-linux
+    const parent = temp.make();
+    chmodSync(parent, 0o755);
+    const dir = join(parent, 'project');
+    mkdirSync(dir);
     chmodSync(dir, 0o000);
-    const result = await completionMarkerGatherer.gather(aProject({ projectDir: dir }), { config: aConfig() });
+    const project = aProject({ projectDir: dir });
+    const result = asNobody ? await gatherAsNobody(project) : await completionMarkerGatherer.gather(project, { config: aConfig() });
     expect(result).to.have.property('unavailable').that.matches(/EACCES/);
   });
 

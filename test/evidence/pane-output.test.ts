@@ -31,7 +31,7 @@ describe('evidence: pane output', function () {
   async function startPrinting(session: string, lines: string[]): Promise<void> {
     tmux.newSession(session, printer(lines));
     const last = lines[lines.length - 1] ?? '';
-    await waitFor(() => tmux.run(['capture-pane', '-p', '-t', `=${session}:`]).includes(last), 5000, `"${last}" in ${session}`);
+    await waitFor(() => tmux.run(['capture-pane', '-p', '-t', `=${session}:`]).includes(last), 15_000, `"${last}" in ${session}`);
   }
 
   it('reports a completion line as output evidence (weight 0.5)', async () => {
@@ -91,7 +91,8 @@ describe('evidence: pane output', function () {
       tmuxPath,
     });
     expect(result).to.have.property('unavailable').that.matches(/timed out/);
-    expect(Date.now() - started).to.be.below(2000);
+    // Far below the hang (60 s), generous for a busy machine.
+    expect(Date.now() - started).to.be.below(10_000);
   });
 
   it('reports a tmux that is not installed as unavailable', async () => {
@@ -128,7 +129,7 @@ describe('evidence: pane output', function () {
       await startPrinting('busy', ['still working']);
       await startPrinting('two', ['just a shell']);
       tmux.run(['split-window', '-t', '=two:', '--', ...printer(['Orchestration complete'])]);
-      await waitFor(() => tmux.run(['list-panes', '-a', '-F', '#{pane_id}']).trim().split('\n').some((id) => tmux.run(['capture-pane', '-p', '-t', id]).includes('Orchestration complete')), 5000, 'second pane output');
+      await waitFor(() => tmux.run(['list-panes', '-a', '-F', '#{pane_id}']).trim().split('\n').some((id) => tmux.run(['capture-pane', '-p', '-t', id]).includes('Orchestration complete')), 15_000, 'second pane output');
       const projects = ['done', 'vetoed', 'busy', 'two', 'gone', 'w'].map((session, i) => aProject({ id: `p${i}`, session, tmuxSocket: tmux.socket }));
       const { tmuxPath, calls } = loggingTmux();
       const { bulk, alone } = await bothWays(projects, { config: aConfig(), tmuxPath });
@@ -143,7 +144,7 @@ describe('evidence: pane output', function () {
     it(`captures more than ${PANES_PER_CALL} panes in calls of ${PANES_PER_CALL}`, async () => {
       const n = PANES_PER_CALL + 3;
       for (let i = 0; i < n; i++) tmux.newSession(`s-${i}`, printer([i === n - 1 ? 'All tasks complete' : `step ${i}`]));
-      await waitFor(() => tmux.run(['capture-pane', '-p', '-t', `=s-${n - 1}:`]).includes('All tasks complete'), 5000, 'the last session\'s output');
+      await waitFor(() => tmux.run(['capture-pane', '-p', '-t', `=s-${n - 1}:`]).includes('All tasks complete'), 15_000, 'the last session\'s output');
       const projects = Array.from({ length: n }, (_, i) => aProject({ id: `p${i}`, session: `s-${i}`, tmuxSocket: tmux.socket }));
       const { tmuxPath, calls } = loggingTmux();
       const { bulk, alone } = await bothWays(projects, { config: aConfig(), tmuxPath });
@@ -193,7 +194,7 @@ describe('evidence: pane output', function () {
     it("hands on the last lines of a dead pane (a command that exited), without tmux's own line, with or without patterns", async () => {
       const script = 'echo "step 1"; echo "step 1"; echo "fatal: API key expired" >&2; exit 3';
       tmux.run(['new-session', '-d', '-s', 'crashed', '--', 'sh', '-c', script, ';', 'set-option', '-w', '-t', '=crashed:', 'remain-on-exit', 'on']);
-      await waitFor(() => tmux.run(['capture-pane', '-p', '-S', '-200', '-t', '=crashed:']).includes('Pane is dead'), 5000, 'the pane to die');
+      await waitFor(() => tmux.run(['capture-pane', '-p', '-S', '-200', '-t', '=crashed:']).includes('Pane is dead'), 15_000, 'the pane to die');
       const paneId = tmux.run(['list-panes', '-t', '=crashed:', '-F', '#{pane_id}']).trim();
       const project = aProject({ session: 'crashed', tmuxSocket: tmux.socket });
       for (const config of [aConfig(), aConfig({ completionOutputPatterns: [] })]) {

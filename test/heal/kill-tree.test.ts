@@ -60,7 +60,7 @@ describe('kill-tree', () => {
     const [line] = await processes.readLines(outer, (ls) => ls.length > 0);
     const root = Number(line);
     const startTime = statStartTime(root);
-    await waitUntil(() => !isRunning(root), 5000, 'the root to become defunct');
+    await waitUntil(() => !isRunning(root), 15_000, 'the root to become defunct');
     const member = (await readProcessTable()).byPid.get(root);
     expect(member?.state).to.equal('Z');
     const orphans = [...(await readProcessTable()).byPid.values()].filter((p) => p.pgid === root && p.pid !== root);
@@ -142,7 +142,7 @@ describe('kill-tree', () => {
     const pid = await processes.sleeper();
     const startTime = statStartTime(pid);
     process.kill(pid, 'SIGKILL');
-    await waitUntil(() => !isRunning(pid), 5000, 'sleep to die');
+    await waitUntil(() => !isRunning(pid), 15_000, 'sleep to die');
     const result = await killTree({ pid, pidStartTime: startTime, graceMs: GRACE_MS });
     expect(result).to.deep.equal({ outcome: 'skipped', detail: 'process already gone', signalled: [] });
   });

@@ -99,7 +99,7 @@ export class Processes {
       } catch {
         return false;
       }
-    }, 5000, `sleep ${pid} to start`);
+    }, 15_000, `sleep ${pid} to start`);
     return pid;
   }
 
@@ -136,7 +136,7 @@ export class Processes {
       return pid;
     };
     const tree = { root: pidOf('root'), child: pidOf('child'), grandchild: pidOf('grandchild') };
-    await waitUntil(() => isRunning(tree.grandchild), 5000, 'the grandchild to run');
+    await waitUntil(() => isRunning(tree.grandchild), 15_000, 'the grandchild to run');
     return tree;
   }
 
@@ -181,6 +181,6 @@ export class Processes {
     this.pids.clear();
     this.groups.clear();
     this.children.length = 0;
-    await waitUntil(() => pids.every((p) => !isRunning(p)), 5000, `processes ${pids.join(', ')} to exit`);
+    await waitUntil(() => pids.every((p) => !isRunning(p)), 15_000, `processes ${pids.join(', ')} to exit`);
   }
 }

@@ -138,7 +138,7 @@ describe('registry/redis-store', function () {
       await store.update((doc) => void doc.projects.push(newProject({ id: 'mine', enqueuedAt: T0 })));
       await other.update((doc) => void doc.projects.push(newProject({ id: 'theirs', enqueuedAt: T0 })));
       await other.update((_doc, tx) => tx.audit({ at: T0, type: 'note', project: null, by: 'test' }));
-      const deadline = Date.now() + 2000;
+      const deadline = Date.now() + 15_000;
       while (seen < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 100));
       expect(seen).to.equal(2);
@@ -188,7 +188,8 @@ describe('registry/redis-store', function () {
         expect(err).to.be.instanceOf(RegistryUnreadableError);
         expect((err as Error).message).to.contain(`registry redis://127.0.0.1:${server.port}/0 is unreachable`);
         expect((err as Error).message).to.not.contain('hunter2');
-        expect(Date.now() - started).to.be.below(1500);
+        // Fails fast (the timeout is 500 ms) rather than retrying forever; generous for a busy machine.
+        expect(Date.now() - started).to.be.below(5000);
       }
       await server.start();
       await server.cli(['CONFIG', 'SET', 'requirepass', 'hunter2']);
@@ -274,13 +275,13 @@ describe('registry/redis-store', function () {
       let started = Date.now();
       const ok = await cli(['enqueue', '--id', 'p1'], { AGENT_REGISTRY: redis.url() });
       expect(ok.code, ok.stderr).to.equal(0);
-      expect(Date.now() - started).to.be.below(5000);
+      expect(Date.now() - started).to.be.below(15_000);
       const port = await freePort();
       started = Date.now();
       const down = await cli(['status'], { AGENT_REGISTRY: `redis://127.0.0.1:${port}/0`, AGENT_REDIS_TIMEOUT_MS: '500' });
       expect(down.code).to.equal(3);
       expect(down.stderr).to.contain(`registry redis://127.0.0.1:${port}/0 is unreachable`);
-      expect(Date.now() - started).to.be.below(5000);
+      expect(Date.now() - started).to.be.below(15_000);
     });
   });
 });

@@ -8,7 +8,8 @@
  * - intents a crash left behind are gone once the next cycle has run;
  * - every SIGTERM went to a process the agent was meant to kill (pid and start
  *   time), each such process got exactly one, and no other process got any;
- * - the audit log never holds a partial line.
+ * - the audit log never holds a partial line, and loses none: every failure
+ *   in the registry has its audit line.
  *
  * A crash inside the registry lock leaves `<registry>.lock`, which every
  * writer takes over only once it is stale (10 s). Two independent queues
@@ -261,5 +262,6 @@ describe('reliability: SIGKILL of agent serve at random points', function () {
     };
     console.log(`      crash figures: ${JSON.stringify(total)}`);
     expect(total.restarts).to.be.at.least(LANES * MIN_RESTARTS);
+    expect(total.auditLinesLost, 'failures in the registry without their audit line').to.equal(0);
   });
 });

@@ -72,7 +72,7 @@ export class Victims {
   async gone(): Promise<Identity> {
     const identity = await this.spawn();
     process.kill(-identity.pid, 'SIGKILL');
-    await waitUntil(() => !isRunning(identity.pid), 5000, `victim ${identity.pid} to exit`);
+    await waitUntil(() => !isRunning(identity.pid), 15_000, `victim ${identity.pid} to exit`);
     return identity;
   }
 

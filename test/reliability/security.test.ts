@@ -242,7 +242,7 @@ describe('reliability: security', function () {
 
       const allowed = await q.heal({ AGENT_ALLOW_FOREIGN_USERS: 'true' });
       expect(allowed.result.actions.map((a) => `${a.action}:${a.outcome}`), JSON.stringify(allowed.result.actions)).to.deep.equal(['kill_tree:success']);
-      await waitUntil(() => !isRunning(pid), 5000, 'the foreign victim to die');
+      await waitUntil(() => !isRunning(pid), 15_000, 'the foreign victim to die');
       expect(victims.termsTo(identity)).to.equal(1);
       expect(q.get('z')).to.include({ state: 'failed', failureReason: 'zombie' });
     });

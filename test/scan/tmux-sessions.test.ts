@@ -50,12 +50,12 @@ describe('tmux-sessions', () => {
     tmux.run(['set-option', '-w', '-t', '=keep:', 'remain-on-exit', 'on']);
     const pid = tmux.panePid('keep');
     process.kill(pid, 'SIGKILL');
-    await waitUntil(() => !isRunning(pid), 5000, 'the pane process to die');
+    await waitUntil(() => !isRunning(pid), 15_000, 'the pane process to die');
     let dead = false;
     await waitUntil(() => {
       dead = tmux.run(['list-panes', '-t', '=keep:', '-F', '#{pane_dead}']).trim() === '1';
       return dead;
-    }, 5000, 'tmux to mark the pane dead');
+    }, 15_000, 'tmux to mark the pane dead');
     const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
     expect(server.sessions.get('keep')?.[0]?.paneDead).to.equal(true);
     expect(server.sessions.get('keep')?.[0]).to.deep.include({ deadStatus: null, deadSignal: 9 });
@@ -64,7 +64,7 @@ describe('tmux-sessions', () => {
   it('reads the exit status of a dead pane, and none of a live one', async () => {
     tmux.newSession('live', ['sleep', '60']);
     tmux.run(['new-session', '-d', '-s', 'gone', '--', 'sh', '-c', 'exit 3', ';', 'set-option', '-w', '-t', '=gone:', 'remain-on-exit', 'on']);
-    await waitUntil(() => tmux.run(['list-panes', '-t', '=gone:', '-F', '#{pane_dead}']).trim() === '1', 5000, 'the pane to die');
+    await waitUntil(() => tmux.run(['list-panes', '-t', '=gone:', '-F', '#{pane_dead}']).trim() === '1', 15_000, 'the pane to die');
     const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
     expect(server.sessions.get('gone')?.[0]).to.deep.include({ paneDead: true, deadStatus: 3, deadSignal: null });
     expect(server.sessions.get('live')?.[0]).to.deep.include({ paneDead: false, deadStatus: null, deadSignal: null });
@@ -77,7 +77,7 @@ describe('tmux-sessions', () => {
     for (let i = 0; i < 30; i++) {
       const name = `quick-${i}`;
       tmux.run(['new-session', '-d', '-s', name, '--', 'sh', '-c', 'exit 3', ';', 'set-option', '-w', '-t', `=${name}:`, 'remain-on-exit', 'on']);
-      await waitUntil(() => tmux.run(['list-panes', '-t', `=${name}:`, '-F', '#{pane_dead}']).trim() === '1', 5000, `${name} to die`);
+      await waitUntil(() => tmux.run(['list-panes', '-t', `=${name}:`, '-F', '#{pane_dead}']).trim() === '1', 15_000, `${name} to die`);
       const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
       expect(server.sessions.get(name)?.[0], name).to.deep.include({ paneDead: true, deadStatus: 3 });
     }
@@ -144,7 +144,8 @@ describe('tmux-sessions', () => {
     const took = Date.now() - started;
     expect(server.ok).to.equal(false);
     expect(server.error).to.include('timed out after 300 ms');
-    expect(took).to.be.below(2000);
+    // Far below the hang (60 s), generous for a busy machine.
+    expect(took).to.be.below(10_000);
   });
 
   describe('parsePaneLine', () => {

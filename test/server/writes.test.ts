@@ -140,7 +140,7 @@ describe('server: write API changes the registry', () => {
     const r = await post(h, '/api/projects/p1/reset', { force: true });
     expect(r.status).to.equal(200);
     expect(r.json.actions.map((a: { action: string; outcome: string }) => `${a.action}:${a.outcome}`)).to.deep.equal(['kill_tree:success']);
-    await waitUntil(() => !isRunning(pid), 5000, 'the sleeper to die');
+    await waitUntil(() => !isRunning(pid), 15_000, 'the sleeper to die');
     const p = await project('p1');
     expect(p).to.include({ state: 'queued', attempts: 0 });
     expect(p.history.map((e) => `${e.from}->${e.to}`).slice(-2)).to.deep.equal(['processing->failed', 'failed->queued']);

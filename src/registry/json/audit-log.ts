@@ -12,8 +12,13 @@ import { FILE_MODE, isErrno } from './atomic-file.js';
 const MAX_READ_BYTES = 64 * 1024 * 1024;
 
 /** Append one JSON line per item, synced; a failed append leaves no partial line behind. */
-export async function appendLines(path: string, items: readonly unknown[]): Promise<void> {
-  const data = Buffer.from(items.map((i) => JSON.stringify(i)).join('\n') + '\n', 'utf8');
+export function appendLines(path: string, items: readonly unknown[]): Promise<void> {
+  return appendText(path, items.map((i) => JSON.stringify(i)));
+}
+
+/** Append lines already serialised (no newline inside), synced; a failed append leaves no partial line behind. */
+export async function appendText(path: string, lines: readonly string[]): Promise<void> {
+  const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
   // O_APPEND: concurrent appenders never interleave within a line written by one write().
   const handle = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND, FILE_MODE);
   try {
