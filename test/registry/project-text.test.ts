@@ -183,8 +183,9 @@ describe('registry/json: re-reading a file another writer changed', () => {
     expect(spans).to.not.equal(null);
     const ends = spans?.starts.map((start) => bytes.indexOf(close, start) + close.length);
     expect(spans?.ends).to.deep.equal(ends);
-    expect(spans?.starts.map((s, i) => JSON.parse(text.slice(s, spans.ends[i])) as { id: string }).map((p) => p.id))
-      .to.deep.equal(['a', 'b', 'c']);
+    expect(
+      spans?.starts.map((s, i) => JSON.parse(text.slice(s, spans.ends[i])) as { id: string }).map((p) => p.id),
+    ).to.deep.equal(['a', 'b', 'c']);
     // A brace behind five spaces, or four without the newline, closes nothing at the projects' depth.
     expect(projectSpans(Buffer.from(text.replace('\n    }\n  ]', '\n     }\n  ]')))).to.equal(null);
     expect(projectSpans(Buffer.from(text.replace('\n    }\n  ]', ' \n   }\n  ]')))).to.equal(null);
