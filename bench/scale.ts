@@ -13,6 +13,10 @@
  * - first read: a new store, which has read nothing before (a daemon's first
  *   cycle), for reference.
  *
+ * Between cycles each size keeps its projects' last pane reads, as the daemon
+ * does (a first read starts without them): agent detection then captures a
+ * live pane only when tmux saw activity in it, not every cycle.
+ *
  * Budget: 10,000 projects, cold ≤ 250 ms median. BENCH_CODE=base measures
  * the older code of BENCH_BASE instead (its cycle and store, the same load;
  * its figures are reported, its budget does not fail the run): bench/run-all.ts
@@ -24,6 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_CONFIG, type AgentConfig } from '../src/config/keys.js';
+import type { PaneReadStates } from '../src/cycle-activity.js';
 import type { runCycle as RunCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
 import type { JsonStore as Store } from '../src/registry/json-store.js';
@@ -59,12 +64,17 @@ interface Setup {
   cold: number[];
   coldCpu: number[];
   first: number[];
+  /**
+   * Each project's last pane read, kept between cycles as the daemon keeps it: without it, every cycle
+   * would capture every live pane again (agent detection's first look at an attempt).
+   */
+  paneReads: PaneReadStates;
 }
 
-async function cycleOf(m: CodeModules, s: Setup, store: Store, lastFullSyncAt: number | null): Promise<{ wall: number; cpu: number }> {
+async function cycleOf(m: CodeModules, s: Setup, store: Store, lastFullSyncAt: number | null, paneReads: PaneReadStates = s.paneReads): Promise<{ wall: number; cpu: number }> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const { result } = await m.runCycle({ store, config: s.config, hostId: 'bench-host', log, lastFullSyncAt });
+  const { result } = await m.runCycle({ store, config: s.config, hostId: 'bench-host', log, lastFullSyncAt, paneReads });
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   if (!result.ok || result.transitions.length > 0 || result.actions.length > 0) {
@@ -105,7 +115,7 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
       const path = registry;
       const { JsonStore } = modules[code];
       const config: AgentConfig = { ...DEFAULT_CONFIG, registry: path, tmuxSockets: [tmux.socket], logLevel: 'error' };
-      const s: Setup = { code, projects, live, bytes: JSON.stringify(doc, null, 2).length, registry: path, store: new JsonStore({ path }), config, syncedAt: 0, steady: [], cpu: [], cold: [], coldCpu: [], first: [] };
+      const s: Setup = { code, projects, live, bytes: JSON.stringify(doc, null, 2).length, registry: path, store: new JsonStore({ path }), config, syncedAt: 0, steady: [], cpu: [], cold: [], coldCpu: [], first: [], paneReads: new Map() };
       await cycleOf(modules[code], s, s.store, null); // the full sync, and whatever a first cycle writes
       s.syncedAt = Date.now();
       setups.push(s);
@@ -129,7 +139,7 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     }
   }
   for (let i = 0; i < FIRST_ROUNDS; i++) {
-    for (const s of setups) s.first.push((await cycleOf(modules[s.code], s, new modules[s.code].JsonStore({ path: s.registry }), s.syncedAt)).wall);
+    for (const s of setups) s.first.push((await cycleOf(modules[s.code], s, new modules[s.code].JsonStore({ path: s.registry }), s.syncedAt, new Map())).wall);
   }
   console.log(`rounds: ${rounds} steady, ${COLD_ROUNDS} cold, ${FIRST_ROUNDS} first-read per size and code, in turn, after ${WARM_UP_ROUNDS} warm-up rounds`);
   console.log('code     projects  live  registry   steady median     p99   CPU median   cold median   cold CPU   first read');

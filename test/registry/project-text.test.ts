@@ -171,4 +171,23 @@ describe('registry/json: re-reading a file another writer changed', () => {
     expect(whole(Buffer.from(twice)).projects).to.deep.equal([]);
     expect(parseByProject(Buffer.from(text.replace('"version": 1', '"version":1')), before)).to.equal(null);
   });
+
+  it('cuts each project at the first line that closes it, whatever braces and spaces come before', () => {
+    const doc = docWith('a', 'b', 'c');
+    const nested = { ...doc.projects[1], note: '}    }\\n    }', source: { queue: 'q', deep: { x: 1 } } };
+    const text = serialise({ ...doc, projects: [doc.projects[0], nested, doc.projects[2]] } as RegistryDocument);
+    // Reference: the project ends at the first newline, four spaces and a brace after its start.
+    const close = Buffer.from('\n    }');
+    const bytes = Buffer.from(text);
+    const spans = projectSpans(bytes);
+    expect(spans).to.not.equal(null);
+    const ends = spans?.starts.map((start) => bytes.indexOf(close, start) + close.length);
+    expect(spans?.ends).to.deep.equal(ends);
+    expect(
+      spans?.starts.map((s, i) => JSON.parse(text.slice(s, spans.ends[i])) as { id: string }).map((p) => p.id),
+    ).to.deep.equal(['a', 'b', 'c']);
+    // A brace behind five spaces, or four without the newline, closes nothing at the projects' depth.
+    expect(projectSpans(Buffer.from(text.replace('\n    }\n  ]', '\n     }\n  ]')))).to.equal(null);
+    expect(projectSpans(Buffer.from(text.replace('\n    }\n  ]', ' \n   }\n  ]')))).to.equal(null);
+  });
 });

@@ -51,6 +51,29 @@ const PROJECT_CLOSE = Buffer.from('\n    }');
 const LIST_CLOSE = Buffer.from('\n  ]');
 const COMMA = 0x2c;
 const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+
+/**
+ * The first `\n    }` (PROJECT_CLOSE) that starts at `from` or later; -1 when there is none. The same answer
+ * as `bytes.indexOf(PROJECT_CLOSE, from)`, found several times faster: a search for a pattern that starts
+ * with a newline stops at every line of the file (a 10,000-project registry has 800,000), one for `}`
+ * only at the end of each object (a dozen per project), each then checked for the newline and four
+ * spaces before it.
+ */
+function projectClose(bytes: Buffer, from: number): number {
+  const indent = PROJECT_CLOSE.length - 1;
+  let at = from + indent;
+  for (;;) {
+    const brace = bytes.indexOf(CLOSE_BRACE, at);
+    if (brace < 0) return -1;
+    let k = 1;
+    while (k < indent && bytes[brace - k] === SPACE) k += 1;
+    if (k === indent && bytes[brace - indent] === NEWLINE) return brace - indent;
+    at = brace + 1;
+  }
+}
 
 function bytesAt(bytes: Buffer, expected: Buffer, at: number): boolean {
   return (
@@ -70,7 +93,7 @@ export function projectSpans(bytes: Buffer): ProjectSpans | null {
   for (;;) {
     if (!bytesAt(bytes, PROJECT_OPEN, at)) return null;
     const start = at + PROJECT_OPEN.length - 1;
-    const close = bytes.indexOf(PROJECT_CLOSE, start);
+    const close = projectClose(bytes, start);
     if (close < 0) return null;
     const end = close + PROJECT_CLOSE.length;
     starts.push(start);
