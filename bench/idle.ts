@@ -4,7 +4,9 @@
  * probe every 500 ms, tmux hooks, the registry watch, the HTTP server) over a
  * registry of 1,000 projects, 100 of them processing, each with a live
  * session on a private tmux server, the rest finished. No default tmux server
- * runs (a private TMUX_TMPDIR), as on a host that does not use it.
+ * runs (a private TMUX_TMPDIR), as on a host that does not use it. The
+ * daemon runs with the Node options of the systemd unit (its young
+ * generation capped), as deployed.
  *
  * - CPU: utime + stime + cutime + cstime of /proc/<pid>/stat, the daemon and
  *   the children it waited for (tmux clients, git), over one whole

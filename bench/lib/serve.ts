@@ -9,7 +9,7 @@
  * ({@link importCode}). That is the before/after of an optimisation.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../../test/helpers/daemon.js';
@@ -54,6 +54,17 @@ export function requireBuild(): void {
   }
 }
 
+/**
+ * The Node options the packaged daemon runs with (the systemd unit's
+ * NODE_OPTIONS, which the Dockerfile and `npm start` repeat): the benches
+ * measure the daemon as deployed, so its memory figures are the users'.
+ */
+export const DAEMON_NODE_ARGS: readonly string[] = (
+  /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(new URL('../../deploy/tmux-orchestrator-agent.service', import.meta.url), 'utf8'))?.[1] ?? ''
+)
+  .split(/\s+/)
+  .filter(Boolean);
+
 /** Resolves once a GET of `url` answers 2xx (polled every 100 ms); rejects after `timeoutMs`. */
 export async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -81,7 +92,7 @@ export interface ServeOptions {
   timeoutMs?: number;
   /** Which code's CLI to run; default this checkout's. */
   code?: Code;
-  /** Node options before the script (e.g. `--cpu-prof`). */
+  /** Node options before the script (e.g. `--cpu-prof`), after {@link DAEMON_NODE_ARGS}. */
   nodeArgs?: string[];
 }
 
@@ -101,7 +112,7 @@ export interface ServeProcess {
 export async function startServe(teardown: Teardown, options: ServeOptions): Promise<ServeProcess> {
   const { until = '/healthz', timeoutMs = 15_000, code = 'current', nodeArgs = [] } = options;
   const url = `http://127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [...nodeArgs, agentBin(code), 'serve'], { cwd: options.cwd, env: { ...options.env, AGENT_LISTEN: url.slice('http://'.length) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...DAEMON_NODE_ARGS, ...nodeArgs, agentBin(code), 'serve'], { cwd: options.cwd, env: { ...options.env, AGENT_LISTEN: url.slice('http://'.length) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
   child.stderr?.on('data', (d: Buffer) => {
     tail = (tail + d.toString()).slice(-8192);

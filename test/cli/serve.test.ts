@@ -1,8 +1,9 @@
 import { expect } from 'chai';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { freePort, startAgent } from '../helpers/daemon.js';
+import { eventually, freePort, startAgent } from '../helpers/daemon.js';
 import { PrivateTmux } from '../helpers/tmux.js';
 
 describe('cli: agent serve options', function () {
@@ -48,6 +49,30 @@ describe('cli: agent serve options', function () {
       expect(r.stdout).to.equal('');
     } finally {
       await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('keeps the young-generation cap of NODE_OPTIONS to itself: the programs it runs get the other options', async () => {
+    tmux.newSession('work', ['sleep', '600']);
+    const agent = await startAgent({ ...env, NODE_OPTIONS: '--max-semi-space-size=1 --no-warnings' }, dir.path);
+    try {
+      // The tmux hooks' `tmux wait-for` client is a child of the daemon that lives as long as it.
+      const environ = await eventually(() => {
+        for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+          try {
+            const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+            if (ppid !== agent.child.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('wait-for')) continue;
+            return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+          } catch {
+            // gone meanwhile
+          }
+        }
+        return null;
+      }, 30_000, 'a tmux wait-for child of the daemon');
+      expect(environ.filter((e) => e.startsWith('NODE_OPTIONS='))).to.deep.equal(['NODE_OPTIONS=--no-warnings']);
+    } finally {
+      await agent.stop();
     }
   });
 });

@@ -103,6 +103,14 @@ describe('deploy/tmux-orchestrator-agent.service', function () {
     expect(unit.get('Install')?.get('WantedBy')).to.deep.equal(['multi-user.target']);
   });
 
+  it('caps V8\'s young generation with NODE_OPTIONS, and the Dockerfile and npm start run the daemon with the same options', () => {
+    const options = (service.get('Environment') ?? []).find((e) => e.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length);
+    expect(options).to.match(/^--max-semi-space-size=\d+$/);
+    expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).to.match(new RegExp(`^ENV NODE_OPTIONS=${options}$`, 'm'));
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['start']).to.equal(`exec node ${options} dist/cli/main.js serve`);
+  });
+
   it('stops only the agent, never the tmux server or the projects it may have launched', () => {
     expect(value('KillMode')).to.equal('process');
     // The agent exits within 10 s of SIGTERM; systemd waits longer than that before SIGKILL.

@@ -5,6 +5,18 @@ import { messageOf } from '../../errors.js';
 import { run } from '../run.js';
 import { packageVersion } from '../../version.js';
 
+/**
+ * NODE_OPTIONS without the young-generation cap the packaged daemon runs with
+ * (`--max-semi-space-size=N`, set by the systemd unit and the Dockerfile);
+ * undefined when nothing else is left. V8 read it at start-up; the daemon's
+ * children inherit its environment, and a tmux server its launcher starts
+ * would hand the cap on to every project in it, often Node programs.
+ */
+export function withoutSemiSpaceCap(nodeOptions: string | undefined): string | undefined {
+  const rest = (nodeOptions ?? '').split(/\s+/).filter((o) => o !== '' && !/^--max-semi-space-size=\d+$/.test(o));
+  return rest.length > 0 ? rest.join(' ') : undefined;
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -22,6 +34,9 @@ export function registerServe(program: Command): void {
     )
     .action((_opts: unknown, cmd: Command) =>
       run(cmd, async (ctx) => {
+        const nodeOptions = withoutSemiSpaceCap(process.env['NODE_OPTIONS']);
+        if (nodeOptions === undefined) delete process.env['NODE_OPTIONS'];
+        else process.env['NODE_OPTIONS'] = nodeOptions;
         const agent = new Agent({ store: ctx.store, config: ctx.config, hostId: ctx.hostId, version: packageVersion(), log: ctx.log });
         let stopping = false;
         let stopped!: () => void;
