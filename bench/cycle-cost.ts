@@ -33,7 +33,17 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../src/config/keys.js';
 import { runCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
 import { JsonStore } from '../src/registry/json-store.js';
-import { BenchTmux, buildRegistry, cpuOf, idleProcesses, processCount, registryPath, type Teardown, tempDir, writeRegistry } from './lib/load.js';
+import {
+  BenchTmux,
+  buildRegistry,
+  cpuOf,
+  idleProcesses,
+  processCount,
+  registryPath,
+  type Teardown,
+  tempDir,
+  writeRegistry,
+} from './lib/load.js';
 import { median, percentile, type Results, runBench } from './lib/results.js';
 import { freePort, requireBuild, waitForHttp } from './lib/serve.js';
 
@@ -53,7 +63,12 @@ const floorBuffer = Buffer.alloc(4096);
  */
 async function floor(socket: string): Promise<number> {
   const tmux = new Promise<string>((resolve, reject) => {
-    execFile('tmux', ['-L', socket, 'list-panes', '-a', '-F', PANE_FORMAT], { env: { ...process.env, LC_ALL: 'C' } }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    execFile(
+      'tmux',
+      ['-L', socket, 'list-panes', '-a', '-F', PANE_FORMAT],
+      { env: { ...process.env, LC_ALL: 'C' } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    );
   });
   let bytes = 0;
   for (const name of readdirSync('/proc')) {
@@ -96,10 +111,18 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   const pids = tmux.newSessions('live-', LIVE, ['sleep', '3600']);
   await idleProcesses(teardown, IDLE);
   const registry = registryPath(dir);
-  const doc = buildRegistry({ total: PROJECTS, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() });
+  const doc = buildRegistry({
+    total: PROJECTS,
+    live: pids.map((pid, i) => ({ session: `live-${i}`, pid })),
+    tmuxSocket: tmux.socket,
+    projectRoot: join(dir, 'projects'),
+    now: Date.now(),
+  });
   writeRegistry(registry, doc);
   const registryBytes = readFileSync(registry).length;
-  console.log(`load: ${PROJECTS} projects (${LIVE} processing with live sessions), registry ${(registryBytes / 1024).toFixed(0)} KiB; ${processCount()} processes on the host`);
+  console.log(
+    `load: ${PROJECTS} projects (${LIVE} processing with live sessions), registry ${(registryBytes / 1024).toFixed(0)} KiB; ${processCount()} processes on the host`,
+  );
 
   const config: AgentConfig = { ...DEFAULT_CONFIG, registry, tmuxSockets: [tmux.socket], logLevel: 'error' };
   const store = new JsonStore({ path: registry });
@@ -112,7 +135,9 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     if (!result.ok || result.transitions.length > 0 || result.actions.length > 0) {
-      throw new Error(`the cycle did not see a steady queue: ${JSON.stringify({ errors: result.errors, transitions: result.transitions.slice(0, 3), actions: result.actions.slice(0, 3) })}`);
+      throw new Error(
+        `the cycle did not see a steady queue: ${JSON.stringify({ errors: result.errors, transitions: result.transitions.slice(0, 3), actions: result.actions.slice(0, 3) })}`,
+      );
     }
     return { wall, cpu: (cpu.user + cpu.system) / 1000, children: cpuOf('self').childrenMs - children0 };
   };
@@ -121,7 +146,18 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   const port = await freePort();
   const exporterConfig = join(dir, 'process-exporter.yml');
   writeFileSync(exporterConfig, 'process_names:\n  - name: "{{.Comm}}"\n    cmdline:\n      - ".+"\n');
-  const exporter = spawn(EXPORTER, ['-config.path', exporterConfig, '-web.listen-address', `127.0.0.1:${port}`, '-gather-smaps=false', '-threads=false'], { stdio: 'ignore' });
+  const exporter = spawn(
+    EXPORTER,
+    [
+      '-config.path',
+      exporterConfig,
+      '-web.listen-address',
+      `127.0.0.1:${port}`,
+      '-gather-smaps=false',
+      '-threads=false',
+    ],
+    { stdio: 'ignore' },
+  );
   teardown.add('stop process-exporter', async () => {
     if (exporter.exitCode === null && exporter.signalCode === null) {
       exporter.kill('SIGTERM');
@@ -171,18 +207,48 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   const ratioFloor = cycleMedian / floorMedian;
   const cycleCpu = median(cpus) + childrenMean;
   console.log(`rounds: ${rounds} (after 1 full-sync cycle and 3 warm-up rounds)`);
-  console.log(`cycle (steady)       median ${ms(cycleMedian)}  p99 ${ms(percentile(walls, 99))}  CPU median ${ms(median(cpus))}  p99 ${ms(percentile(cpus, 99))}; children (tmux) mean ${ms(childrenMean)}; with them ${ms(cycleCpu)}`);
-  console.log(`cycle (full sync)    ${ms(full.wall)} wall, ${ms(full.cpu)} CPU + ${ms(full.children)} children (evidence for all ${LIVE} active projects; once per ${config.stateSyncIntervalSec} s)`);
-  console.log(`process-exporter     median ${ms(scrapeMedian)}  p99 ${ms(percentile(scrapes, 99))}  CPU per scrape ${ms(exporterCpuPerScrape)}  (body ${(body / 1024).toFixed(0)} KiB)`);
-  console.log(`floor                median ${ms(floorMedian)}  p99 ${ms(percentile(floors, 99))}  (stat of every PID + one tmux list-panes -a)`);
+  console.log(
+    `cycle (steady)       median ${ms(cycleMedian)}  p99 ${ms(percentile(walls, 99))}  CPU median ${ms(median(cpus))}  p99 ${ms(percentile(cpus, 99))}; children (tmux) mean ${ms(childrenMean)}; with them ${ms(cycleCpu)}`,
+  );
+  console.log(
+    `cycle (full sync)    ${ms(full.wall)} wall, ${ms(full.cpu)} CPU + ${ms(full.children)} children (evidence for all ${LIVE} active projects; once per ${config.stateSyncIntervalSec} s)`,
+  );
+  console.log(
+    `process-exporter     median ${ms(scrapeMedian)}  p99 ${ms(percentile(scrapes, 99))}  CPU per scrape ${ms(exporterCpuPerScrape)}  (body ${(body / 1024).toFixed(0)} KiB)`,
+  );
+  console.log(
+    `floor                median ${ms(floorMedian)}  p99 ${ms(percentile(floors, 99))}  (stat of every PID + one tmux list-panes -a)`,
+  );
   console.log(`CPU per cycle / CPU per scrape ${(cycleCpu / exporterCpuPerScrape).toFixed(3)}`);
-  results.set('load', { projects: PROJECTS, live: LIVE, idleProcesses: IDLE, processes: processCount(), registryKiB: registryBytes / 1024 });
+  results.set('load', {
+    projects: PROJECTS,
+    live: LIVE,
+    idleProcesses: IDLE,
+    processes: processCount(),
+    registryKiB: registryBytes / 1024,
+  });
   results.set('rounds', rounds);
-  results.set('cycle', { medianMs: cycleMedian, p99Ms: percentile(walls, 99), cpuMedianMs: median(cpus), cpuP99Ms: percentile(cpus, 99), childrenCpuMeanMs: childrenMean, cpuWithChildrenMs: cycleCpu });
+  results.set('cycle', {
+    medianMs: cycleMedian,
+    p99Ms: percentile(walls, 99),
+    cpuMedianMs: median(cpus),
+    cpuP99Ms: percentile(cpus, 99),
+    childrenCpuMeanMs: childrenMean,
+    cpuWithChildrenMs: cycleCpu,
+  });
   results.set('fullSync', full);
-  results.set('exporter', { medianMs: scrapeMedian, p99Ms: percentile(scrapes, 99), cpuPerScrapeMs: exporterCpuPerScrape, bodyKiB: body / 1024 });
+  results.set('exporter', {
+    medianMs: scrapeMedian,
+    p99Ms: percentile(scrapes, 99),
+    cpuPerScrapeMs: exporterCpuPerScrape,
+    bodyKiB: body / 1024,
+  });
   results.set('floor', { medianMs: floorMedian, p99Ms: percentile(floors, 99) });
-  results.set('ratios', { wallToExporter: ratioExporter, wallToFloor: ratioFloor, cpuToExporterCpu: cycleCpu / exporterCpuPerScrape });
+  results.set('ratios', {
+    wallToExporter: ratioExporter,
+    wallToFloor: ratioFloor,
+    cpuToExporterCpu: cycleCpu / exporterCpuPerScrape,
+  });
   results.budget('cycle / process-exporter scrape (wall, medians)', ratioExporter, 0.2, 'x');
   results.budget('cycle / floor (wall, medians)', ratioFloor, 2, 'x');
 }

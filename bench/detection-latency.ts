@@ -18,9 +18,18 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RegistryDocument } from '../src/core/registry-document.js';
-import { newProject, type Project } from '../src/core/project.js';
-import { BenchTmux, buildRegistry, registryPath, sleep, startTimeOf, type Teardown, tempDir, writeRegistry } from './lib/load.js';
+import type { RegistryDocument } from '../src/core/model/registry-document.js';
+import { newProject, type Project } from '../src/core/model/project.js';
+import {
+  BenchTmux,
+  buildRegistry,
+  registryPath,
+  sleep,
+  startTimeOf,
+  type Teardown,
+  tempDir,
+  writeRegistry,
+} from './lib/load.js';
 import { percentile, type Results, runBench } from './lib/results.js';
 import { requireBuild, startServe } from './lib/serve.js';
 
@@ -78,7 +87,10 @@ class CommitWatch {
   async waitFor(keys: string[], timeoutMs: number): Promise<number[]> {
     const deadline = Date.now() + timeoutMs;
     while (keys.some((k) => !this.committedAt.has(k))) {
-      if (Date.now() > deadline) throw new Error(`not committed within ${timeoutMs} ms: ${keys.filter((k) => !this.committedAt.has(k)).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `not committed within ${timeoutMs} ms: ${keys.filter((k) => !this.committedAt.has(k)).join(', ')}`,
+        );
       await sleep(10);
     }
     return keys.map((k) => this.committedAt.get(k) as number);
@@ -130,12 +142,30 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   }
   const now = Date.now();
   const at = (ms: number) => new Date(ms).toISOString();
-  const base = { state: 'processing' as const, attempts: 1, startedAt: at(now), lastSeenAliveAt: at(now), heartbeatAt: at(now), enqueuedAt: at(now - 1000), tmuxSocket: tmux.socket };
+  const base = {
+    state: 'processing' as const,
+    attempts: 1,
+    startedAt: at(now),
+    lastSeenAliveAt: at(now),
+    heartbeatAt: at(now),
+    enqueuedAt: at(now - 1000),
+    tmuxSocket: tmux.socket,
+  };
   const live: Project[] = [
-    ...sessionPids.map((pid, i) => newProject({ ...base, id: `s${i}`, session: `s-${i}`, pid, pidStartTime: startTimeOf(pid) })),
-    ...exitPids.map((pid, i) => newProject({ ...base, id: `e${i}`, session: null, pid, pidStartTime: startTimeOf(pid) })),
+    ...sessionPids.map((pid, i) =>
+      newProject({ ...base, id: `s${i}`, session: `s-${i}`, pid, pidStartTime: startTimeOf(pid) }),
+    ),
+    ...exitPids.map((pid, i) =>
+      newProject({ ...base, id: `e${i}`, session: null, pid, pidStartTime: startTimeOf(pid) }),
+    ),
   ];
-  const finished = buildRegistry({ total: FINISHED, live: [], tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now });
+  const finished = buildRegistry({
+    total: FINISHED,
+    live: [],
+    tmuxSocket: tmux.socket,
+    projectRoot: join(dir, 'projects'),
+    now,
+  });
   const registry = registryPath(dir);
   writeRegistry(registry, { ...finished, projects: [...live, ...finished.projects] });
 
@@ -160,9 +190,14 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     list.push(...committed.map((c) => c - t0));
     latencies.set(kind, list);
   };
-  const failedAll = async (ids: string[]) => watch.waitFor(ids.map((id) => `${id} failed`), 30_000);
+  const failedAll = async (ids: string[]) =>
+    watch.waitFor(
+      ids.map((id) => `${id} failed`),
+      30_000,
+    );
   const alive = () => {
-    if (serve.child.exitCode !== null) throw new Error(`agent serve exited with ${serve.child.exitCode}:\n${serve.output()}`);
+    if (serve.child.exitCode !== null)
+      throw new Error(`agent serve exited with ${serve.child.exitCode}:\n${serve.output()}`);
   };
 
   for (let i = 0; i < SINGLES; i++) {
@@ -184,17 +219,42 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     const args = ids.flatMap((n, k) => [...(k > 0 ? [';'] : []), 'kill-session', '-t', `=s-${n}`]);
     let t0 = Date.now();
     tmux.run(args);
-    record('session killed, burst of 20', t0, await watch.waitFor(ids.map((n) => `s${n} zombie`), 30_000));
+    record(
+      'session killed, burst of 20',
+      t0,
+      await watch.waitFor(
+        ids.map((n) => `s${n} zombie`),
+        30_000,
+      ),
+    );
     await failedAll(ids.map((n) => `s${n}`));
     t0 = Date.now();
     for (const n of ids) process.kill(exitPids[n] as number, 'SIGKILL');
-    record('process exited, burst of 20', t0, await watch.waitFor(ids.map((n) => `e${n} failed`), 30_000));
+    record(
+      'process exited, burst of 20',
+      t0,
+      await watch.waitFor(
+        ids.map((n) => `e${n} failed`),
+        30_000,
+      ),
+    );
   }
   await watch.stop();
 
-  console.log(`agent serve, polling once an hour; ${live.length} processing projects and ${FINISHED} finished; kill -> transition committed to the registry file`);
-  const rows = [...latencies.entries()].map(([kind, v]) => ({ kind, n: v.length, p50Ms: percentile(v, 50), p99Ms: percentile(v, 99), maxMs: Math.max(...v) }));
-  for (const r of rows) console.log(`${r.kind.padEnd(28)} n=${String(r.n).padStart(3)}  p50 ${r.p50Ms.toFixed(0).padStart(5)} ms  p99 ${r.p99Ms.toFixed(0).padStart(5)} ms  max ${r.maxMs.toFixed(0).padStart(5)} ms`);
+  console.log(
+    `agent serve, polling once an hour; ${live.length} processing projects and ${FINISHED} finished; kill -> transition committed to the registry file`,
+  );
+  const rows = [...latencies.entries()].map(([kind, v]) => ({
+    kind,
+    n: v.length,
+    p50Ms: percentile(v, 50),
+    p99Ms: percentile(v, 99),
+    maxMs: Math.max(...v),
+  }));
+  for (const r of rows)
+    console.log(
+      `${r.kind.padEnd(28)} n=${String(r.n).padStart(3)}  p50 ${r.p50Ms.toFixed(0).padStart(5)} ms  p99 ${r.p99Ms.toFixed(0).padStart(5)} ms  max ${r.maxMs.toFixed(0).padStart(5)} ms`,
+    );
   results.set('singles', SINGLES);
   results.set('bursts', BURSTS);
   results.set('burstSize', BURST);

@@ -27,7 +27,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BenchTmux, buildRegistry, cpuOf, processCount, registryPath, sleep, type Teardown, tempDir, writeRegistry } from './lib/load.js';
+import {
+  BenchTmux,
+  buildRegistry,
+  cpuOf,
+  processCount,
+  registryPath,
+  sleep,
+  type Teardown,
+  tempDir,
+  writeRegistry,
+} from './lib/load.js';
 import { median, runBench, type Results } from './lib/results.js';
 import { CODES, type Code, requireBuild, startServe, type ServeProcess } from './lib/serve.js';
 
@@ -62,7 +72,10 @@ async function startDaemon(teardown: Teardown, code: Code): Promise<Daemon> {
   const pids = tmux.newSessions('live-', ACTIVE, ['sleep', '3600']);
   const registry = registryPath(dir);
   const live = pids.map((pid, i) => ({ session: `live-${i}`, pid }));
-  writeRegistry(registry, buildRegistry({ total: TOTAL, live, tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }));
+  writeRegistry(
+    registry,
+    buildRegistry({ total: TOTAL, live, tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }),
+  );
   const env: Record<string, string | undefined> = { ...process.env, AGENT_REGISTRY: registry, LOG_LEVEL: 'warn' };
   // The default schedule and servers: nothing set but where the registry and the listener are.
   for (const key of ['AGENT_SCAN_SCHEDULE', 'AGENT_TMUX_SOCKETS', 'STATE_SYNC_INTERVAL_SEC']) delete env[key];
@@ -95,26 +108,34 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     }
   })();
   const alive = () => {
-    for (const d of daemons) if (d.serve.child.exitCode !== null) throw new Error(`agent serve (${d.code}) exited with ${d.serve.child.exitCode}:\n${d.serve.output()}`);
+    for (const d of daemons)
+      if (d.serve.child.exitCode !== null)
+        throw new Error(`agent serve (${d.code}) exited with ${d.serve.child.exitCode}:\n${d.serve.output()}`);
   };
   try {
     await sleep(Math.max(0, (daemons[0]?.startedAt ?? Date.now()) + WARM_UP_MS - Date.now()));
     alive();
     const loadStart = results.data.loadStart;
     const t0 = Date.now();
-    const at0 = await Promise.all(daemons.map(async (d) => ({ cpu: cpuOf(d.pid), scans: await scanCount(d.serve.url) })));
+    const at0 = await Promise.all(
+      daemons.map(async (d) => ({ cpu: cpuOf(d.pid), scans: await scanCount(d.serve.url) })),
+    );
     await sleep(FIRST_WINDOW_MS);
     alive();
     const at1 = daemons.map((d) => cpuOf(d.pid));
     const t1 = Date.now();
     await sleep(Math.max(0, t0 + INTERVAL_SEC * 1000 - Date.now()));
     alive();
-    const at2 = await Promise.all(daemons.map(async (d) => ({ cpu: cpuOf(d.pid), scans: await scanCount(d.serve.url) })));
+    const at2 = await Promise.all(
+      daemons.map(async (d) => ({ cpu: cpuOf(d.pid), scans: await scanCount(d.serve.url) })),
+    );
     const t2 = Date.now();
     sampling = false;
     await sampler;
 
-    console.log(`${processCount()} processes on the host; ${TOTAL} projects, ${ACTIVE} processing with live sessions; default schedule; window from ${WARM_UP_MS / 1000} s after start`);
+    console.log(
+      `${processCount()} processes on the host; ${TOTAL} projects, ${ACTIVE} processing with live sessions; default schedule; window from ${WARM_UP_MS / 1000} s after start`,
+    );
     const rows: Record<string, unknown>[] = [];
     daemons.forEach((d, i) => {
       const a = at0[i]!;
@@ -136,7 +157,11 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
         cycles,
         cycleWallMs: ((c.scans.seconds - a.scans.seconds) / cycles) * 1000,
         rssPeakStartMB: mb(Math.max(...d.rss.filter(([t]) => t <= START_PEAK_MS).map(([, v]) => v))),
-        rssPeakStartAtSec: (d.rss.find(([t, v]) => t <= START_PEAK_MS && v === Math.max(...d.rss.filter(([u]) => u <= START_PEAK_MS).map(([, w]) => w)))?.[0] ?? 0) / 1000,
+        rssPeakStartAtSec:
+          (d.rss.find(
+            ([t, v]) =>
+              t <= START_PEAK_MS && v === Math.max(...d.rss.filter(([u]) => u <= START_PEAK_MS).map(([, w]) => w)),
+          )?.[0] ?? 0) / 1000,
         rssSteadyMaxMB: mb(Math.max(...d.rss.filter(([t]) => t > START_PEAK_MS).map(([, v]) => v))),
         rssSteadyMedianMB: mb(median(d.rss.filter(([t]) => t > START_PEAK_MS).map(([, v]) => v))),
         rssSamples: d.rss.length,
@@ -157,7 +182,12 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     results.set('daemons', rows);
     results.set('rss', Object.fromEntries(daemons.map((d) => [d.code, d.rss])));
     const current = rows[0] as { cpuPct: number; rssPeakStartMB: number; rssSteadyMaxMB: number };
-    results.budget('idle CPU with children, % of one core over one STATE_SYNC_INTERVAL_SEC', current.cpuPct, CPU_BUDGET_PCT, '%');
+    results.budget(
+      'idle CPU with children, % of one core over one STATE_SYNC_INTERVAL_SEC',
+      current.cpuPct,
+      CPU_BUDGET_PCT,
+      '%',
+    );
     results.budget('RSS peak over the first 2 minutes', current.rssPeakStartMB, PEAK_BUDGET_MB, 'MB');
     results.budget('RSS steady (highest sample after 2 minutes)', current.rssSteadyMaxMB, STEADY_BUDGET_MB, 'MB');
   } finally {

@@ -16,8 +16,10 @@ import { type BenchResult, REPO } from './lib/results.js';
 
 type Figures = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const ms = (n: number | undefined, digits = 1): string => (n === undefined || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(digits)} ms`);
-const num = (n: number | undefined, digits = 1): string => (n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits));
+const ms = (n: number | undefined, digits = 1): string =>
+  n === undefined || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(digits)} ms`;
+const num = (n: number | undefined, digits = 1): string =>
+  n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits);
 const utc = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 
 function read(dir: string, bench: string): BenchResult | null {
@@ -33,7 +35,10 @@ function ran(r: BenchResult): string {
 
 function budgetRows(results: BenchResult[]): string {
   const rows = results.flatMap((r) =>
-    r.budgets.map((b) => `| ${b.name} (\`bench/${r.bench === 'scale-base' ? 'scale.ts`, older code' : `${r.bench}.ts\``}) | ≤ ${b.limit} ${b.unit} | ${num(b.value, b.value < 10 ? 3 : 1)} ${b.unit} | ${b.met ? 'met' : '**NOT met**'} |`),
+    r.budgets.map(
+      (b) =>
+        `| ${b.name} (\`bench/${r.bench === 'scale-base' ? 'scale.ts`, older code' : `${r.bench}.ts\``}) | ≤ ${b.limit} ${b.unit} | ${num(b.value, b.value < 10 ? 3 : 1)} ${b.unit} | ${b.met ? 'met' : '**NOT met**'} |`,
+    ),
   );
   return ['| figure | budget | measured | |', '|---|---|---|---|', ...rows].join('\n');
 }
@@ -76,10 +81,16 @@ counted in clock ticks of 10 ms, hence a mean over the rounds rather than a medi
 }
 
 function scale(r: BenchResult, base: BenchResult | null): string {
-  const rows = [...((r.figures as Figures)['rows'] ?? []), ...(((base?.figures)?.['rows'] as unknown[]) ?? [])] as Figures[];
+  const rows = [
+    ...((r.figures as Figures)['rows'] ?? []),
+    ...((base?.figures?.['rows'] as unknown[]) ?? []),
+  ] as Figures[];
   const table = rows
     .sort((a, b) => a['projects'] - b['projects'] || (a['code'] === 'current' ? -1 : 1))
-    .map((x) => `| ${x['code'] === 'current' ? `this code (${r.commit})` : `before (${base?.base?.commit ?? 'base'})`} | ${x['projects']} | ${x['live']} | ${num(x['registryKiB'], 0)} KiB | ${ms(x['steadyMedianMs'])} | ${ms(x['steadyCpuMedianMs'])} | **${ms(x['coldMedianMs'])}** | ${ms(x['coldCpuMedianMs'])} | ${ms(x['firstReadMedianMs'])} |`)
+    .map(
+      (x) =>
+        `| ${x['code'] === 'current' ? `this code (${r.commit})` : `before (${base?.base?.commit ?? 'base'})`} | ${x['projects']} | ${x['live']} | ${num(x['registryKiB'], 0)} KiB | ${ms(x['steadyMedianMs'])} | ${ms(x['steadyCpuMedianMs'])} | **${ms(x['coldMedianMs'])}** | ${ms(x['coldCpuMedianMs'])} | ${ms(x['firstReadMedianMs'])} |`,
+    )
     .join('\n');
   const rounds = (r.figures as Figures)['rounds'] ?? {};
   return `## Scale, steady and cold (\`bench/scale.ts\`)
@@ -106,7 +117,8 @@ parsed and validated all of them.
 
 function scrape(r: BenchResult): string {
   const f = r.figures as Figures;
-  const row = (label: string, x: Figures | undefined) => `| ${label} | **${ms(x?.['medianMs'], 2)}** | ${ms(x?.['p99Ms'], 2)} | ${x?.['series']} (${x?.['ours']}) | ${num(x?.['bodyKiB'])} KiB |`;
+  const row = (label: string, x: Figures | undefined) =>
+    `| ${label} | **${ms(x?.['medianMs'], 2)}** | ${ms(x?.['p99Ms'], 2)} | ${x?.['series']} (${x?.['ours']}) | ${num(x?.['bodyKiB'])} KiB |`;
   return `## Scrape (\`bench/scrape.ts\`)
 
 ${ran(r)}
@@ -129,7 +141,9 @@ ${f['auditEntries']} entries: ${ms(f['observeAuditMs'], 2)}.
 
 function detection(r: BenchResult): string {
   const f = r.figures as Figures;
-  const rows = ((f['rows'] ?? []) as Figures[]).map((x) => `| ${x['kind']} | ${x['n']} | ${ms(x['p50Ms'], 0)} | **${ms(x['p99Ms'], 0)}** | ${ms(x['maxMs'], 0)} |`).join('\n');
+  const rows = ((f['rows'] ?? []) as Figures[])
+    .map((x) => `| ${x['kind']} | ${x['n']} | ${ms(x['p50Ms'], 0)} | **${ms(x['p99Ms'], 0)}** | ${ms(x['maxMs'], 0)} |`)
+    .join('\n');
   return `## Detection latency (\`bench/detection-latency.ts\`)
 
 ${ran(r)}
@@ -152,7 +166,8 @@ ${rows}
 function sources(r: BenchResult): string {
   const f = r.figures as Figures;
   const p = (f['passes'] ?? {}) as Figures;
-  const row = (label: string, x: Figures | undefined) => `| ${label} | ${ms(x?.['wallMs'])} | ${ms(x?.['cpuMs'])} | ${ms(x?.['childCpuMs'], 0)} |`;
+  const row = (label: string, x: Figures | undefined) =>
+    `| ${label} | ${ms(x?.['wallMs'])} | ${ms(x?.['cpuMs'])} | ${ms(x?.['childCpuMs'], 0)} |`;
   return `## Sources (\`bench/source-sync.ts\`)
 
 ${ran(r)}
@@ -177,12 +192,19 @@ ${row('a tmux-sessions source, 10 of 20 sessions matching', p['tmuxSessions'])}
 function idle(r: BenchResult): string {
   const f = r.figures as Figures;
   const rows = (f['daemons'] ?? []) as Figures[];
-  const label = (x: Figures) => (x['code'] === 'current' ? `this code (${r.commit})` : `before (${r.base?.commit ?? 'base'})`);
+  const label = (x: Figures) =>
+    x['code'] === 'current' ? `this code (${r.commit})` : `before (${r.base?.commit ?? 'base'})`;
   const cpu = rows
-    .map((x) => `| ${label(x)} | **${num(x['cpuPct'], 3)} %** (${num(x['cpuMs'], 0)} ms over ${num(x['intervalSec'], 0)} s: own ${num(x['ownMs'], 0)}, children ${num(x['childrenMs'], 0)}) | ${num(x['firstWindowPct'], 3)} % (own ${num(x['firstWindowOwnPct'], 3)} %) | ${x['cycles']}, mean wall ${ms(x['cycleWallMs'])} |`)
+    .map(
+      (x) =>
+        `| ${label(x)} | **${num(x['cpuPct'], 3)} %** (${num(x['cpuMs'], 0)} ms over ${num(x['intervalSec'], 0)} s: own ${num(x['ownMs'], 0)}, children ${num(x['childrenMs'], 0)}) | ${num(x['firstWindowPct'], 3)} % (own ${num(x['firstWindowOwnPct'], 3)} %) | ${x['cycles']}, mean wall ${ms(x['cycleWallMs'])} |`,
+    )
     .join('\n');
   const rss = rows
-    .map((x) => `| ${label(x)} | **${num(x['rssPeakStartMB'])} MB** at ${num(x['rssPeakStartAtSec'], 0)} s | **${num(x['rssSteadyMaxMB'])} MB** | ${num(x['rssSteadyMedianMB'])} MB | ${x['rssSamples']} |`)
+    .map(
+      (x) =>
+        `| ${label(x)} | **${num(x['rssPeakStartMB'])} MB** at ${num(x['rssPeakStartAtSec'], 0)} s | **${num(x['rssSteadyMaxMB'])} MB** | ${num(x['rssSteadyMedianMB'])} MB | ${x['rssSamples']} |`,
+    )
     .join('\n');
   return `## Idle daemon: CPU and memory (\`bench/idle.ts\`)
 
@@ -190,7 +212,7 @@ ${ran(r)}
 
 \`agent serve\` as a child with the default schedule (a cycle every 15 s, the tracked-PID probe
 every 500 ms, tmux hooks, the registry watch, the HTTP server) over 1,000 projects, 100 of them
-processing with live sessions on a private tmux server (no default tmux server running).${rows.length > 1 ? ' The older code\'s daemon ran beside it, on a load of its own, over the same window.' : ''}
+processing with live sessions on a private tmux server (no default tmux server running).${rows.length > 1 ? " The older code's daemon ran beside it, on a load of its own, over the same window." : ''}
 
 CPU: \`utime + stime + cutime + cstime\` of \`/proc/<pid>/stat\` (the daemon and the children it
 waited for: tmux clients, \`git\`), over one whole \`STATE_SYNC_INTERVAL_SEC\` (so the periodic
@@ -213,7 +235,10 @@ ${rss}
 
 function tmuxCalls(r: BenchResult): string {
   const f = r.figures as Figures;
-  const calls = Object.entries((f['calls'] ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  const calls =
+    Object.entries((f['calls'] ?? {}) as Record<string, number>)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
   const busy = Number(f['projects']?.busy ?? 0);
   return `## tmux calls per cycle with agent detection (\`bench/tmux-calls.ts\`)
 
@@ -233,8 +258,20 @@ execve in a ${f['windowSec']} s window, divided by the cycles the daemon ran in 
 `;
 }
 
-export function renderReport(dir: string, options: { command: string; failed?: boolean } = { command: 'npx tsx bench/report.ts <dir>' }): string {
-  const names = ['cycle-cost', 'scale', 'scale-base', 'scrape', 'detection-latency', 'source-sync', 'tmux-calls', 'idle'];
+export function renderReport(
+  dir: string,
+  options: { command: string; failed?: boolean } = { command: 'npx tsx bench/report.ts <dir>' },
+): string {
+  const names = [
+    'cycle-cost',
+    'scale',
+    'scale-base',
+    'scrape',
+    'detection-latency',
+    'source-sync',
+    'tmux-calls',
+    'idle',
+  ];
   const results = Object.fromEntries(names.map((n) => [n, read(dir, n)])) as Record<string, BenchResult | null>;
   const present = names.map((n) => results[n]).filter((r): r is BenchResult => r !== null);
   if (present.length === 0) throw new Error(`no bench results in ${dir}`);
@@ -294,7 +331,8 @@ ${sections.join('\n')}`;
   const copies = join(REPO, 'docs', 'bench-results');
   rmSync(copies, { recursive: true, force: true });
   mkdirSync(copies, { recursive: true });
-  for (const file of readdirSync(dir).filter((n) => n.endsWith('.json'))) copyFileSync(join(dir, file), join(copies, file));
+  for (const file of readdirSync(dir).filter((n) => n.endsWith('.json')))
+    copyFileSync(join(dir, file), join(copies, file));
   return out;
 }
 

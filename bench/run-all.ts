@@ -32,7 +32,8 @@ const BENCHES: { file: string; env?: Record<string, string> }[] = [
 ];
 
 const startedAt = new Date();
-const dir = process.env['BENCH_RESULTS_DIR'] ?? join(REPO, '.tmp', 'bench', startedAt.toISOString().replace(/[:.]/g, '-'));
+const dir =
+  process.env['BENCH_RESULTS_DIR'] ?? join(REPO, '.tmp', 'bench', startedAt.toISOString().replace(/[:.]/g, '-'));
 
 /** Set on SIGINT/SIGTERM: the running bench is told, and none starts after it. */
 let stopped = false;
@@ -69,10 +70,15 @@ for (const b of BENCHES) {
   if (code !== 0) failed = true;
   summary.push(`${label.padEnd(42)} ${code === 0 ? 'ok' : `exit ${code}`} in ${seconds.toFixed(0)} s`);
 }
-console.log(`\n== summary (${((Date.now() - startedAt.getTime()) / 60_000).toFixed(1)} min, load now ${loadAverage()}) ==\n${summary.join('\n')}`);
+console.log(
+  `\n== summary (${((Date.now() - startedAt.getTime()) / 60_000).toFixed(1)} min, load now ${loadAverage()}) ==\n${summary.join('\n')}`,
+);
 console.log(`results in ${dir}`);
 if (stopped) {
   console.log('stopped by a signal: no page rendered');
   failed = true;
-} else if (process.argv.includes('--doc')) console.log(`wrote ${renderReport(dir, { command: `${process.env['BENCH_BASE'] ? 'BENCH_BASE=<a built checkout of the older code> ' : ''}npm run bench:doc`, failed })}`);
+} else if (process.argv.includes('--doc'))
+  console.log(
+    `wrote ${renderReport(dir, { command: `${process.env['BENCH_BASE'] ? 'BENCH_BASE=<a built checkout of the older code> ' : ''}npm run bench:doc`, failed })}`,
+  );
 if (failed) process.exitCode = 1;

@@ -32,7 +32,15 @@ import type { PaneReadStates } from '../src/cycle-activity.js';
 import type { runCycle as RunCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
 import type { JsonStore as Store } from '../src/registry/json-store.js';
-import { BenchTmux, buildRegistry, processCount, registryPath, type Teardown, tempDir, writeRegistry } from './lib/load.js';
+import {
+  BenchTmux,
+  buildRegistry,
+  processCount,
+  registryPath,
+  type Teardown,
+  tempDir,
+  writeRegistry,
+} from './lib/load.js';
 import { median, percentile, type Results, runBench } from './lib/results.js';
 import { AGENT_BIN, type Code, importCode, requireBuild } from './lib/serve.js';
 
@@ -71,10 +79,23 @@ interface Setup {
   paneReads: PaneReadStates;
 }
 
-async function cycleOf(m: CodeModules, s: Setup, store: Store, lastFullSyncAt: number | null, paneReads: PaneReadStates = s.paneReads): Promise<{ wall: number; cpu: number }> {
+async function cycleOf(
+  m: CodeModules,
+  s: Setup,
+  store: Store,
+  lastFullSyncAt: number | null,
+  paneReads: PaneReadStates = s.paneReads,
+): Promise<{ wall: number; cpu: number }> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const { result } = await m.runCycle({ store, config: s.config, hostId: 'bench-host', log, lastFullSyncAt, paneReads });
+  const { result } = await m.runCycle({
+    store,
+    config: s.config,
+    hostId: 'bench-host',
+    log,
+    lastFullSyncAt,
+    paneReads,
+  });
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   if (!result.ok || result.transitions.length > 0 || result.actions.length > 0) {
@@ -109,20 +130,42 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     const live = Math.max(1, Math.round(projects / 100));
     const pids = tmux.newSessions('live-', live, ['sleep', '3600']);
     const registry = registryPath(dir);
-    const doc = buildRegistry({ total: projects, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() });
+    const doc = buildRegistry({
+      total: projects,
+      live: pids.map((pid, i) => ({ session: `live-${i}`, pid })),
+      tmuxSocket: tmux.socket,
+      projectRoot: join(dir, 'projects'),
+      now: Date.now(),
+    });
     writeRegistry(registry, doc);
     for (const code of [CODE]) {
       const path = registry;
       const { JsonStore } = modules[code];
       const config: AgentConfig = { ...DEFAULT_CONFIG, registry: path, tmuxSockets: [tmux.socket], logLevel: 'error' };
-      const s: Setup = { code, projects, live, bytes: JSON.stringify(doc, null, 2).length, registry: path, store: new JsonStore({ path }), config, syncedAt: 0, steady: [], cpu: [], cold: [], coldCpu: [], first: [], paneReads: new Map() };
+      const s: Setup = {
+        code,
+        projects,
+        live,
+        bytes: JSON.stringify(doc, null, 2).length,
+        registry: path,
+        store: new JsonStore({ path }),
+        config,
+        syncedAt: 0,
+        steady: [],
+        cpu: [],
+        cold: [],
+        coldCpu: [],
+        first: [],
+        paneReads: new Map(),
+      };
       await cycleOf(modules[code], s, s.store, null); // the full sync, and whatever a first cycle writes
       s.syncedAt = Date.now();
       setups.push(s);
     }
   }
   // Sizes and codes take turns, round by round, so JIT warm-up and the machine's load reach each alike.
-  for (let i = 0; i < WARM_UP_ROUNDS; i++) for (const s of setups) await cycleOf(modules[s.code], s, s.store, s.syncedAt);
+  for (let i = 0; i < WARM_UP_ROUNDS; i++)
+    for (const s of setups) await cycleOf(modules[s.code], s, s.store, s.syncedAt);
   for (let i = 0; i < rounds; i++) {
     for (const s of setups) {
       const c = await cycleOf(modules[s.code], s, s.store, s.syncedAt);
@@ -139,10 +182,18 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     }
   }
   for (let i = 0; i < FIRST_ROUNDS; i++) {
-    for (const s of setups) s.first.push((await cycleOf(modules[s.code], s, new modules[s.code].JsonStore({ path: s.registry }), s.syncedAt, new Map())).wall);
+    for (const s of setups)
+      s.first.push(
+        (await cycleOf(modules[s.code], s, new modules[s.code].JsonStore({ path: s.registry }), s.syncedAt, new Map()))
+          .wall,
+      );
   }
-  console.log(`rounds: ${rounds} steady, ${COLD_ROUNDS} cold, ${FIRST_ROUNDS} first-read per size and code, in turn, after ${WARM_UP_ROUNDS} warm-up rounds`);
-  console.log('code     projects  live  registry   steady median     p99   CPU median   cold median   cold CPU   first read');
+  console.log(
+    `rounds: ${rounds} steady, ${COLD_ROUNDS} cold, ${FIRST_ROUNDS} first-read per size and code, in turn, after ${WARM_UP_ROUNDS} warm-up rounds`,
+  );
+  console.log(
+    'code     projects  live  registry   steady median     p99   CPU median   cold median   cold CPU   first read',
+  );
   const rows = setups.map((s) => ({
     code: s.code,
     projects: s.projects,
@@ -171,7 +222,12 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     console.log(`steady growth 1,000 -> 10,000 projects: x${growth.toFixed(2)} (linear would be x10)`);
     results.set('steadyGrowth', growth);
   }
-  results.budget('cold cycle at 10,000 projects (after another writer), median', big?.coldMedianMs ?? Number.NaN, BUDGET_MS, 'ms');
+  results.budget(
+    'cold cycle at 10,000 projects (after another writer), median',
+    big?.coldMedianMs ?? Number.NaN,
+    BUDGET_MS,
+    'ms',
+  );
 }
 
 await runBench(CODE === 'base' ? 'scale-base' : 'scale', main);

@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_CONFIG } from '../src/config/keys.js';
 import type { CycleOutcome } from '../src/cycle.js';
-import type { Detection } from '../src/core/plan.js';
-import { iso, newProject, type Project, type ProjectState } from '../src/core/project.js';
-import { summariseQueue } from '../src/core/queue-summary.js';
-import { emptyDocument, type RegistryDocument } from '../src/core/registry-document.js';
+import type { Detection } from '../src/core/model/plan.js';
+import { iso, newProject, type Project, type ProjectState } from '../src/core/model/project.js';
+import { summariseQueue } from '../src/core/views/queue-summary.js';
+import { emptyDocument, type RegistryDocument } from '../src/core/model/registry-document.js';
 import { AgentMetrics } from '../src/metrics/metrics.js';
 import type { AuditEntry } from '../src/registry/store.js';
 import { BenchTmux, buildRegistry, registryPath, type Teardown, tempDir, writeRegistry } from './lib/load.js';
@@ -36,7 +36,11 @@ const ACTIVE_STATES: ProjectState[] = ['queued', 'processing', 'processing', 'ti
 
 function project(i: number): Project {
   const active = i % 100 === 0;
-  const state: ProjectState = active ? (ACTIVE_STATES[(i / 100) % ACTIVE_STATES.length] as ProjectState) : i % 3 === 0 ? 'failed' : 'completed';
+  const state: ProjectState = active
+    ? (ACTIVE_STATES[(i / 100) % ACTIVE_STATES.length] as ProjectState)
+    : i % 3 === 0
+      ? 'failed'
+      : 'completed';
   const running = state === 'processing' || state === 'timing_out' || state === 'zombie';
   return newProject({
     id: `p-${i}`,
@@ -70,7 +74,13 @@ async function time(label: string, metrics: AgentMetrics, openMetrics: boolean):
   }
   const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
   const ours = series.filter((l) => l.startsWith('orchestrator_')).length;
-  const t = { medianMs: median(samples), p99Ms: percentile(samples, 99), series: series.length, ours, bodyKiB: body.length / 1024 };
+  const t = {
+    medianMs: median(samples),
+    p99Ms: percentile(samples, 99),
+    series: series.length,
+    ours,
+    bodyKiB: body.length / 1024,
+  };
   console.log(
     `${label.padEnd(11)} median ${t.medianMs.toFixed(2)} ms  p99 ${t.p99Ms.toFixed(2)} ms  ` +
       `series ${t.series} (orchestrator_* ${ours})  body ${t.bodyKiB.toFixed(1)} KiB`,
@@ -78,12 +88,24 @@ async function time(label: string, metrics: AgentMetrics, openMetrics: boolean):
   return t;
 }
 
-const registry: RegistryDocument = { ...emptyDocument(), projects: Array.from({ length: total }, (_, i) => project(i)) };
+const registry: RegistryDocument = {
+  ...emptyDocument(),
+  projects: Array.from({ length: total }, (_, i) => project(i)),
+};
 const running = registry.projects.filter((p) => p.pid !== null);
-const usage = Object.fromEntries(running.map((p, i) => [p.id, { cpuRatio: (i % 10) / 10, rssBytes: (64 + i) * 1024 * 1024 }]));
+const usage = Object.fromEntries(
+  running.map((p, i) => [p.id, { cpuRatio: (i % 10) / 10, rssBytes: (64 + i) * 1024 * 1024 }]),
+);
 const detections: Detection[] = registry.projects
   .filter((p) => p.state === 'zombie' || p.state === 'timing_out')
-  .map((p) => ({ kind: p.state === 'zombie' ? 'zombie' : 'timing_out', project: p.id, session: p.session, tmuxSocket: null, pid: p.pid, reason: 'bench' }));
+  .map((p) => ({
+    kind: p.state === 'zombie' ? 'zombie' : 'timing_out',
+    project: p.id,
+    session: p.session,
+    tmuxSocket: null,
+    pid: p.pid,
+    reason: 'bench',
+  }));
 
 const outcome: CycleOutcome = {
   registry,
@@ -99,7 +121,9 @@ const outcome: CycleOutcome = {
       { source: 'usage', ok: true, durationMs: 20, error: null },
     ],
     transitions: [],
-    actions: [{ project: running[0]?.id ?? null, action: 'kill_tree', outcome: 'success', detail: 'bench', reason: 'zombie' }],
+    actions: [
+      { project: running[0]?.id ?? null, action: 'kill_tree', outcome: 'success', detail: 'bench', reason: 'zombie' },
+    ],
     blocked: [],
     detections,
     staleMarkers: [],
@@ -113,7 +137,15 @@ const outcome: CycleOutcome = {
 const audit: AuditEntry[] = registry.projects
   .filter((p) => p.state === 'completed' || p.state === 'failed')
   .slice(0, 1000)
-  .map((p) => ({ at: p.endedAt ?? iso(now), type: 'transition', project: p.id, by: 'agent@bench', from: 'processing', to: p.state, reason: 'bench' }));
+  .map((p) => ({
+    at: p.endedAt ?? iso(now),
+    type: 'transition',
+    project: p.id,
+    by: 'agent@bench',
+    from: 'processing',
+    to: p.state,
+    reason: 'bench',
+  }));
 
 /** GET /metrics of a real `agent serve` over loopback HTTP. */
 async function main(teardown: Teardown, results: Results): Promise<void> {
@@ -126,8 +158,12 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   metrics.observeAudit(audit, registry);
   const auditMs = performance.now() - auditStart;
 
-  console.log(`registry: ${total} projects, ${registry.projects.filter((p) => p.state !== 'completed' && p.state !== 'failed').length} non-terminal; ${renders} renders each`);
-  console.log(`observeCycle ${observeMs.toFixed(2)} ms, observeAudit (${audit.length} entries) ${auditMs.toFixed(2)} ms`);
+  console.log(
+    `registry: ${total} projects, ${registry.projects.filter((p) => p.state !== 'completed' && p.state !== 'failed').length} non-terminal; ${renders} renders each`,
+  );
+  console.log(
+    `observeCycle ${observeMs.toFixed(2)} ms, observeAudit (${audit.length} entries) ${auditMs.toFixed(2)} ms`,
+  );
   const prometheus = await time('prometheus', metrics, false);
   const openMetrics = await time('openmetrics', metrics, true);
   results.set('projects', total);
@@ -144,8 +180,22 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   const live = Math.max(1, Math.round(total / 100));
   const pids = tmux.newSessions('live-', live, ['sleep', '3600']);
   const path = registryPath(dir);
-  writeRegistry(path, buildRegistry({ total, live: pids.map((pid, i) => ({ session: `live-${i}`, pid })), tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }));
-  const { url } = await startServe(teardown, { cwd: dir, env: { ...process.env, AGENT_REGISTRY: path, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' }, until: '/readyz', timeoutMs: 30_000 });
+  writeRegistry(
+    path,
+    buildRegistry({
+      total,
+      live: pids.map((pid, i) => ({ session: `live-${i}`, pid })),
+      tmuxSocket: tmux.socket,
+      projectRoot: join(dir, 'projects'),
+      now: Date.now(),
+    }),
+  );
+  const { url } = await startServe(teardown, {
+    cwd: dir,
+    env: { ...process.env, AGENT_REGISTRY: path, AGENT_TMUX_SOCKETS: tmux.socket, LOG_LEVEL: 'error' },
+    until: '/readyz',
+    timeoutMs: 30_000,
+  });
   const get = async (): Promise<string> => {
     const r = await fetch(`${url}/metrics`);
     if (!r.ok) throw new Error(`/metrics answered ${r.status}`);
@@ -160,9 +210,17 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     samples.push(performance.now() - start);
   }
   const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-  const http = { medianMs: median(samples), p99Ms: percentile(samples, 99), series: series.length, ours: series.filter((l) => l.startsWith('orchestrator_')).length, bodyKiB: body.length / 1024 };
+  const http = {
+    medianMs: median(samples),
+    p99Ms: percentile(samples, 99),
+    series: series.length,
+    ours: series.filter((l) => l.startsWith('orchestrator_')).length,
+    bodyKiB: body.length / 1024,
+  };
   console.log(`over HTTP (agent serve, ${total} projects, ${live} processing with live sessions):`);
-  console.log(`GET /metrics median ${http.medianMs.toFixed(2)} ms  p99 ${http.p99Ms.toFixed(2)} ms  series ${http.series} (orchestrator_* ${http.ours})  body ${http.bodyKiB.toFixed(1)} KiB`);
+  console.log(
+    `GET /metrics median ${http.medianMs.toFixed(2)} ms  p99 ${http.p99Ms.toFixed(2)} ms  series ${http.series} (orchestrator_* ${http.ours})  body ${http.bodyKiB.toFixed(1)} KiB`,
+  );
   results.set('http', { ...http, live });
   results.budget('GET /metrics of agent serve over HTTP, median', http.medianMs, BUDGET_MS, 'ms');
 }

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../src/agent.js';
 import { loadConfig } from '../src/config/load.js';
-import type { Project } from '../src/core/project.js';
+import type { Project } from '../src/core/model/project.js';
 import { createLogger } from '../src/log.js';
 import { JsonStore } from '../src/registry/json-store.js';
 import { complete, enqueue, start, type OperationContext } from '../src/registry/operations.js';
@@ -59,7 +59,9 @@ function fdCount(): number {
 }
 
 async function main(teardown: Teardown, results: Results): Promise<void> {
-  console.log(`soak: ${cycles} cycles, warm-up ${warmUp}, clock +${STEP_MS / 1000} s per cycle${gc ? '' : ' (no --expose-gc: RSS without a forced GC)'}`);
+  console.log(
+    `soak: ${cycles} cycles, warm-up ${warmUp}, clock +${STEP_MS / 1000} s per cycle${gc ? '' : ' (no --expose-gc: RSS without a forced GC)'}`,
+  );
   const dir = tempDir(teardown, 'toa-soak-');
   const tmux = new BenchTmux(teardown, 'soak');
   // tmux leaves its socket file behind after kill-server: kill it here (before BenchTmux's own step) and remove the file.
@@ -69,7 +71,9 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     } catch {
       // not running
     }
-    rmSync(join(process.env['TMUX_TMPDIR'] ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, tmux.socket), { force: true });
+    rmSync(join(process.env['TMUX_TMPDIR'] ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, tmux.socket), {
+      force: true,
+    });
   });
   const registry = registryPath(dir);
 
@@ -93,7 +97,14 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     },
   });
   const log = createLogger({ level: 'error' });
-  const agent = new Agent({ store: new JsonStore({ path: registry }), config, hostId: 'soak', version: 'soak', log, now: clock });
+  const agent = new Agent({
+    store: new JsonStore({ path: registry }),
+    config,
+    hostId: 'soak',
+    version: 'soak',
+    log,
+    now: clock,
+  });
   teardown.add('stop the agent', () => agent.stop());
   const listening = await agent.start();
   if (!listening) throw new Error('the agent did not listen');
@@ -135,17 +146,26 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
       children.set(id, child);
     }
     await enqueue(ops, { id });
-    await start(ops, id, { pid, pidStartTime: startTimeOf(pid), session, tmuxSocket: withSession ? tmux.socket : undefined, host: 'soak' });
+    await start(ops, id, {
+      pid,
+      pidStartTime: startTimeOf(pid),
+      session,
+      tmuxSocket: withSession ? tmux.socket : undefined,
+      host: 'soak',
+    });
     counts.started += 1;
   };
 
-  const liveOnes = async (): Promise<Project[]> => (await ops.store.load()).projects.filter((p) => p.state === 'processing' && p.id.startsWith('s-'));
+  const liveOnes = async (): Promise<Project[]> =>
+    (await ops.store.load()).projects.filter((p) => p.state === 'processing' && p.id.startsWith('s-'));
 
   const churn = async (i: number): Promise<void> => {
     if (i % 4 === 0) await launch(i % 100 === 0);
     if (i % 4 === 2) {
       // Complete the oldest plain project older than 8 cycles; the forgotten ones (every 7th) are left to time out.
-      const due = (await liveOnes()).filter((p) => children.has(p.id) && !forgotten(p.id) && clock() - Date.parse(p.startedAt ?? '') > 8 * STEP_MS);
+      const due = (await liveOnes()).filter(
+        (p) => children.has(p.id) && !forgotten(p.id) && clock() - Date.parse(p.startedAt ?? '') > 8 * STEP_MS,
+      );
       const p = due[0];
       if (p) {
         children.get(p.id)?.kill('SIGTERM');
@@ -183,10 +203,21 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     gc?.();
     const doc = await ops.store.load();
     const mem = process.memoryUsage();
-    return { cycle, rssMiB: mem.rss / 1048576, heapMiB: mem.heapUsed / 1048576, heapTotalMiB: mem.heapTotal / 1048576, externalMiB: mem.external / 1048576, fds: fdCount(), projects: doc.projects.length, processes: children.size };
+    return {
+      cycle,
+      rssMiB: mem.rss / 1048576,
+      heapMiB: mem.heapUsed / 1048576,
+      heapTotalMiB: mem.heapTotal / 1048576,
+      externalMiB: mem.external / 1048576,
+      fds: fdCount(),
+      projects: doc.projects.length,
+      processes: children.size,
+    };
   };
   const show = (label: string, s: Sample) =>
-    console.log(`${label.padEnd(8)} cycle ${String(s.cycle).padStart(6)}  rss ${s.rssMiB.toFixed(1)} MiB  heap ${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(1)} MiB  external ${s.externalMiB.toFixed(1)} MiB  fds ${s.fds}  projects ${s.projects}  processes ${s.processes}`);
+    console.log(
+      `${label.padEnd(8)} cycle ${String(s.cycle).padStart(6)}  rss ${s.rssMiB.toFixed(1)} MiB  heap ${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(1)} MiB  external ${s.externalMiB.toFixed(1)} MiB  fds ${s.fds}  projects ${s.projects}  processes ${s.processes}`,
+    );
 
   const t0 = Date.now();
   const first = await sample(0);
@@ -203,7 +234,8 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     const result = await agent.requestCycle('soak');
     if (!result.ok) {
       failedCycles += 1;
-      if (failures.length < 5) failures.push(`cycle ${i}: ${result.errors.map((e) => `${e.source}: ${e.message}`).join('; ')}`);
+      if (failures.length < 5)
+        failures.push(`cycle ${i}: ${result.errors.map((e) => `${e.source}: ${e.message}`).join('; ')}`);
     }
     for (const t of result.transitions) transitions[`${t.from}>${t.to}`] = (transitions[`${t.from}>${t.to}`] ?? 0) + 1;
     if (i % 50 === 0) {
@@ -220,7 +252,9 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
       const s = await sample(i);
       if (i > warmUp) steady.push(s);
       const rate = i / ((Date.now() - t0) / 1000);
-      console.log(`progress ${i}/${cycles}: ${rate.toFixed(0)} cycles/s, rss ${s.rssMiB.toFixed(1)} MiB (heap ${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(1)}, external ${s.externalMiB.toFixed(1)}), fds ${s.fds}, projects ${s.projects}, load ${loadAverage()}`);
+      console.log(
+        `progress ${i}/${cycles}: ${rate.toFixed(0)} cycles/s, rss ${s.rssMiB.toFixed(1)} MiB (heap ${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(1)}, external ${s.externalMiB.toFixed(1)}), fds ${s.fds}, projects ${s.projects}, load ${loadAverage()}`,
+      );
     }
   }
   const end = await sample(cycles);
@@ -235,12 +269,18 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   const growth = (late - early) / early;
   const fdDrift = end.fds - base.fds;
   const seconds = (Date.now() - t0) / 1000;
-  console.log(`cycles run by the agent: ${agent.status().cycles} (${cycles} requested, the rest from events and the schedule), not ok: ${failedCycles}, in ${seconds.toFixed(0)} s`);
+  console.log(
+    `cycles run by the agent: ${agent.status().cycles} (${cycles} requested, the rest from events and the schedule), not ok: ${failedCycles}, in ${seconds.toFixed(0)} s`,
+  );
   for (const f of failures) console.log(`not ok: ${f}`);
   console.log(`churn: ${JSON.stringify(counts)}`);
   console.log(`transitions: ${JSON.stringify(transitions)}`);
-  console.log(`RSS start ${first.rssMiB.toFixed(1)}, warm-up ${base.rssMiB.toFixed(1)}, end ${end.rssMiB.toFixed(1)} MiB; heap used ${base.heapMiB.toFixed(1)} -> ${end.heapMiB.toFixed(1)} MiB`);
-  console.log(`RSS median of the first ${quarter} samples after warm-up ${early.toFixed(1)} MiB, of the last ${quarter} ${late.toFixed(1)} MiB: ${(growth * 100).toFixed(1)} % (budget < ${RSS_BUDGET * 100} %)`);
+  console.log(
+    `RSS start ${first.rssMiB.toFixed(1)}, warm-up ${base.rssMiB.toFixed(1)}, end ${end.rssMiB.toFixed(1)} MiB; heap used ${base.heapMiB.toFixed(1)} -> ${end.heapMiB.toFixed(1)} MiB`,
+  );
+  console.log(
+    `RSS median of the first ${quarter} samples after warm-up ${early.toFixed(1)} MiB, of the last ${quarter} ${late.toFixed(1)} MiB: ${(growth * 100).toFixed(1)} % (budget < ${RSS_BUDGET * 100} %)`,
+  );
   console.log(`open fds ${base.fds} -> ${end.fds} (budget ± ${FD_SLACK})`);
   results.set('cycles', cycles);
   results.set('rss', { start: first.rssMiB, warm: base.rssMiB, end: end.rssMiB, early, late });

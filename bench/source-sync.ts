@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { TmuxOrchestratorSourceConfig } from '../src/config/sources.js';
-import { emptyDocument } from '../src/core/registry-document.js';
+import { emptyDocument } from '../src/core/model/registry-document.js';
 import { createLogger } from '../src/log.js';
 import { JsonStore } from '../src/registry/json-store.js';
 import { SourceSet } from '../src/sources/source-set.js';
@@ -60,7 +60,11 @@ async function measure(work: () => Promise<unknown>): Promise<Sample> {
   return { wallMs, cpuMs: (used.user + used.system) / 1000, childCpuMs: childCpuMs() - child };
 }
 
-const medians = (samples: Sample[]): Sample => ({ wallMs: median(samples.map((s) => s.wallMs)), cpuMs: median(samples.map((s) => s.cpuMs)), childCpuMs: median(samples.map((s) => s.childCpuMs)) });
+const medians = (samples: Sample[]): Sample => ({
+  wallMs: median(samples.map((s) => s.wallMs)),
+  cpuMs: median(samples.map((s) => s.cpuMs)),
+  childCpuMs: median(samples.map((s) => s.childCpuMs)),
+});
 
 function line(what: string, samples: Sample[]): string {
   const m = (f: (s: Sample) => number) => median(samples.map(f)).toFixed(1).padStart(8);
@@ -79,7 +83,16 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   const dir = tempDir(teardown, 'toa-bench-source-');
   const tmux = new BenchTmux(teardown, 'source');
   const db = database(dir, ACTIVE);
-  const config = (path: string): TmuxOrchestratorSourceConfig => ({ kind: 'tmux-orchestrator', name: 'bench', idPrefix: 'to-', db: path, tmuxSocket: tmux.socket, readOnly: true, heal: true, busyTimeoutMs: 10_000 });
+  const config = (path: string): TmuxOrchestratorSourceConfig => ({
+    kind: 'tmux-orchestrator',
+    name: 'bench',
+    idPrefix: 'to-',
+    db: path,
+    tmuxSocket: tmux.socket,
+    readOnly: true,
+    heal: true,
+    busyTimeoutMs: 10_000,
+  });
   console.log(`${ROWS} rows (${ACTIVE} active), ${rounds} rounds`);
 
   const reads: Sample[] = [];
@@ -95,7 +108,8 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     const set = new SourceSet([source], log);
     const ctx = () => ({ store, now: Date.now(), dryRun: false, hostId: 'bench' });
     firsts.push(await measure(async () => set.sync(await store.load().catch(() => emptyDocument()), ctx())));
-    if (set.reports()[0]?.created !== ACTIVE) throw new Error(`expected ${ACTIVE} imports, got ${JSON.stringify(set.reports()[0])}`);
+    if (set.reports()[0]?.created !== ACTIVE)
+      throw new Error(`expected ${ACTIVE} imports, got ${JSON.stringify(set.reports()[0])}`);
     // The first read may have created the -wal: settle the file identity once, unmeasured.
     source.forget();
     await set.sync(await store.load(), ctx());
@@ -111,20 +125,34 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   const allActive = database(dir, ROWS);
   const store = new JsonStore({ path: join(dir, 'registry-all.json') });
   const set = new SourceSet([new TmuxOrchestratorSource(config(allActive), { log, tmuxTimeoutMs: 5000 })], log);
-  const big = await measure(async () => set.sync(emptyDocument(), { store, now: Date.now(), dryRun: false, hostId: 'bench' }));
+  const big = await measure(async () =>
+    set.sync(emptyDocument(), { store, now: Date.now(), dryRun: false, hostId: 'bench' }),
+  );
   if (set.reports()[0]?.created !== ROWS) throw new Error(`expected ${ROWS} imports, got ${set.reports()[0]?.created}`);
   await store.close();
 
   tmux.newSessions('claudesquad_', 10, ['sleep', '3600']);
   tmux.newSessions('other_', 10, ['sleep', '3600']);
   const sessionsStore = new JsonStore({ path: join(dir, 'registry-sessions.json') });
-  const squad = new TmuxSessionsSource({ kind: 'tmux-sessions', name: 'squad', idPrefix: 'ts-', pattern: '^claudesquad_', tmuxSocket: tmux.socket, heal: false }, { log, tmuxTimeoutMs: 5000, graceMs: 900_000 });
+  const squad = new TmuxSessionsSource(
+    {
+      kind: 'tmux-sessions',
+      name: 'squad',
+      idPrefix: 'ts-',
+      pattern: '^claudesquad_',
+      tmuxSocket: tmux.socket,
+      heal: false,
+    },
+    { log, tmuxTimeoutMs: 5000, graceMs: 900_000 },
+  );
   const sessionsSet = new SourceSet([squad], log);
   const sctx = () => ({ store: sessionsStore, now: Date.now(), dryRun: false, hostId: 'bench' });
   await sessionsSet.sync(emptyDocument(), sctx());
   const sessions: Sample[] = [];
-  for (let i = 0; i < rounds; i++) sessions.push(await measure(async () => sessionsSet.sync(await sessionsStore.load(), sctx())));
-  if (sessionsSet.reports()[0]?.rows !== 10 || sessionsSet.reports()[0]?.updated !== 0) throw new Error(`tmux-sessions pass: ${JSON.stringify(sessionsSet.reports()[0])}`);
+  for (let i = 0; i < rounds; i++)
+    sessions.push(await measure(async () => sessionsSet.sync(await sessionsStore.load(), sctx())));
+  if (sessionsSet.reports()[0]?.rows !== 10 || sessionsSet.reports()[0]?.updated !== 0)
+    throw new Error(`tmux-sessions pass: ${JSON.stringify(sessionsSet.reports()[0])}`);
   await sessionsStore.close();
 
   console.log(line('skipped pass (file unchanged)', skipped));
@@ -136,7 +164,14 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   results.set('rows', ROWS);
   results.set('active', ACTIVE);
   results.set('rounds', rounds);
-  results.set('passes', { skipped: medians(skipped), fullRead: medians(reads), unchanged: medians(unchanged), first: medians(firsts), firstAllActive: big, tmuxSessions: medians(sessions) });
+  results.set('passes', {
+    skipped: medians(skipped),
+    fullRead: medians(reads),
+    unchanged: medians(unchanged),
+    first: medians(firsts),
+    firstAllActive: big,
+    tmuxSessions: medians(sessions),
+  });
 }
 
 await runBench('source-sync', main);

@@ -58,7 +58,8 @@ function tmuxCalls(log: string, from: number, to: number): Map<string, number> {
     const at = Number(m[1]) * 1000;
     if (at < from || at > to) continue;
     const words = [...(m[2] ?? '').matchAll(/"([^"]*)"/g)].map((w) => w[1] ?? '');
-    const sub = words.slice(1).find((w, i, all) => !w.startsWith('-') && all[i - 1] !== '-L' && all[i - 1] !== '-S') ?? '?';
+    const sub =
+      words.slice(1).find((w, i, all) => !w.startsWith('-') && all[i - 1] !== '-L' && all[i - 1] !== '-S') ?? '?';
     calls.set(sub, (calls.get(sub) ?? 0) + 1);
   }
   return calls;
@@ -86,12 +87,26 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     ...tmux.newSessions('prompt-', 10, sh(PROMPT)),
     ...tmux.newSessions('limit-', 10, sh(LIMIT)),
     ...tmux.newSessions('quiet-', 10, sh('$ ')),
-    ...(BUSY > 0 ? tmux.newSessions('busy-', BUSY, ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo "step $i"; sleep 1; done']) : []),
+    ...(BUSY > 0
+      ? tmux.newSessions('busy-', BUSY, ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo "step $i"; sleep 1; done'])
+      : []),
   ];
-  const names = [...['prompt-', 'limit-', 'quiet-'].flatMap((p) => Array.from({ length: 10 }, (_, i) => `${p}${i}`)), ...Array.from({ length: BUSY }, (_, i) => `busy-${i}`)];
+  const names = [
+    ...['prompt-', 'limit-', 'quiet-'].flatMap((p) => Array.from({ length: 10 }, (_, i) => `${p}${i}`)),
+    ...Array.from({ length: BUSY }, (_, i) => `busy-${i}`),
+  ];
   const registry = registryPath(dir);
   const live = pids.map((pid, i) => ({ session: names[i] as string, pid }));
-  writeRegistry(registry, buildRegistry({ total: live.length, live, tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }));
+  writeRegistry(
+    registry,
+    buildRegistry({
+      total: live.length,
+      live,
+      tmuxSocket: tmux.socket,
+      projectRoot: join(dir, 'projects'),
+      now: Date.now(),
+    }),
+  );
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -105,11 +120,30 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
     STATE_SYNC_INTERVAL_SEC: process.env['SYNC_SEC'] ?? '3600',
     LOG_LEVEL: 'warn',
   };
-  const child = spawn('strace', ['-f', '-qq', '-ttt', '-s', '48', '-e', 'trace=execve', '-e', 'signal=none', '-o', trace, process.execPath, agentBin, 'serve'], {
-    cwd: dir,
-    env,
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
+  const child = spawn(
+    'strace',
+    [
+      '-f',
+      '-qq',
+      '-ttt',
+      '-s',
+      '48',
+      '-e',
+      'trace=execve',
+      '-e',
+      'signal=none',
+      '-o',
+      trace,
+      process.execPath,
+      agentBin,
+      'serve',
+    ],
+    {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'ignore'],
+    },
+  );
   // strace blocks fatal signals when it runs the command with -o, so the daemon
   // (its child) is the one stopped; strace exits with it. SIGKILL is the fallback.
   teardown.add('stop agent serve', async () => {
@@ -135,7 +169,9 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   });
   await waitForHttp(`${url}/readyz`, 60_000);
   await sleep(WARM_UP_MS);
-  console.log(`load ${loadAverage()}; 30 projects (10 prompts, 10 usage limits, 10 quiet)${BUSY > 0 ? ` + ${BUSY} printing every second` : ''}; window ${windowSec} s`);
+  console.log(
+    `load ${loadAverage()}; 30 projects (10 prompts, 10 usage limits, 10 quiet)${BUSY > 0 ? ` + ${BUSY} printing every second` : ''}; window ${windowSec} s`,
+  );
   const c0 = await scanCount(url);
   const t0 = Date.now();
   await sleep(windowSec * 1000);
@@ -168,7 +204,8 @@ async function main(teardown: Teardown, results: Results): Promise<void> {
   if (cycles <= 0) throw new Error('the daemon ran no cycle in the window');
   // One call of each may fall at a window edge.
   results.budget('list-panes beyond one per cycle, in the window', listPanes - cycles, 1, 'calls');
-  if (capturing) results.budget('capture-pane beyond one bulk read per cycle, in the window', captures - cycles, 1, 'calls');
+  if (capturing)
+    results.budget('capture-pane beyond one bulk read per cycle, in the window', captures - cycles, 1, 'calls');
   else results.budget('capture-pane in steady cycles, in the window', captures, 0, 'calls');
   results.budget('other tmux calls in the window', other, 0, 'calls');
 }

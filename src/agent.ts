@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { AgentConfig } from './config/keys.js';
-import { isActive } from './core/project.js';
-import type { RegistryDocument } from './core/registry-document.js';
+import { isActive } from './core/model/project.js';
+import type { RegistryDocument } from './core/model/registry-document.js';
 import { runCycle, socketsToScan, type CycleOptions, type CycleOutcome, type CycleResult } from './cycle.js';
 import type { PaneReadStates } from './cycle-activity.js';
 import { ListenError, messageOf } from './errors.js';
@@ -81,17 +81,28 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.log = options.log;
     this.now = options.now ?? Date.now;
-    this.metrics = new AgentMetrics({ config: options.config, hostId: options.hostId, version: options.version, backend: options.store.backend });
+    this.metrics = new AgentMetrics({
+      config: options.config,
+      hostId: options.hostId,
+      version: options.version,
+      backend: options.store.backend,
+    });
     const trigger = (reason: string): void => {
       void this.requestCycle(reason);
     };
-    this.tmuxHooks = new TmuxHooks(`${options.store.location}|${options.hostId}`, trigger, { timeoutMs: options.config.tmuxTimeoutMs });
+    this.tmuxHooks = new TmuxHooks(`${options.store.location}|${options.hostId}`, trigger, {
+      timeoutMs: options.config.tmuxTimeoutMs,
+    });
     this.pidProbe = new PidProbe(trigger, options.pidProbeMs ?? 500);
     const store = options.store;
     const registryWatch = store.watch(trigger);
     if (registryWatch) this.events.push(registryWatch);
     this.events.push(this.tmuxHooks, this.pidProbe);
-    this.coordination = coordinationFor(store, `${options.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, options.config);
+    this.coordination = coordinationFor(
+      store,
+      `${options.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`,
+      options.config,
+    );
     this.sources = SourceSet.fromConfig(options.config.sources, options.config, options.log);
   }
 
@@ -108,12 +119,20 @@ export class Agent {
       state = await this.coordination.leader.acquireOrRenew();
     } catch (err) {
       state = { leader: false, token: null, holder: null, expiresInMs: null };
-      if (was) this.log.warn('leader lease could not be renewed; queue-wide decisions stop here until it is', { error: messageOf(err) });
+      if (was)
+        this.log.warn('leader lease could not be renewed; queue-wide decisions stop here until it is', {
+          error: messageOf(err),
+        });
     }
     this.leadership = state;
     this.metrics.setLeader(state.leader);
-    if (state.leader && !was && this.coordination.shared) this.log.info('took the leader lease: this agent takes the queue-wide decisions', { token: state.token, holder: this.coordination.holder });
-    if (!state.leader && was && state.holder !== null) this.log.warn('leader lease passed to another agent', { holder: state.holder, token: state.token });
+    if (state.leader && !was && this.coordination.shared)
+      this.log.info('took the leader lease: this agent takes the queue-wide decisions', {
+        token: state.token,
+        holder: this.coordination.holder,
+      });
+    if (!state.leader && was && state.holder !== null)
+      this.log.warn('leader lease passed to another agent', { holder: state.holder, token: state.token });
     this.scheduleLease(state);
     // A new leader looks at the queue at once rather than at the next tick.
     if (fromTimer && state.leader && !was) void this.requestCycle('leader').catch(() => undefined);
@@ -138,7 +157,9 @@ export class Agent {
   requestCycle(reason: string): Promise<CycleResult> {
     if (this.stopping) {
       if (this.inFlight) return this.inFlight;
-      return this.lastOutcome ? Promise.resolve(this.lastOutcome.result) : Promise.reject(new Error('the agent is stopping'));
+      return this.lastOutcome
+        ? Promise.resolve(this.lastOutcome.result)
+        : Promise.reject(new Error('the agent is stopping'));
     }
     if (!this.inFlight) return this.launch([reason]);
     this.pendingReasons.push(reason);
@@ -177,7 +198,11 @@ export class Agent {
         paneReads: this.paneReads,
       });
       await this.afterCycle(outcome);
-      this.log.debug('cycle done', { reasons: [...new Set(reasons)].slice(0, 5), durationMs: outcome.result.durationMs, ok: outcome.result.ok });
+      this.log.debug('cycle done', {
+        reasons: [...new Set(reasons)].slice(0, 5),
+        durationMs: outcome.result.durationMs,
+        ok: outcome.result.ok,
+      });
       return outcome.result;
     } finally {
       // A project's action lease never outlives the cycle that took it.
@@ -191,7 +216,8 @@ export class Agent {
     this.lastOutcome = outcome;
     this.lastCycleAt = now;
     if (result.fullSync) this.lastFullSyncAt = now;
-    this.registryError = registry === null ? (result.errors.find((e) => e.source === 'registry')?.message ?? 'registry unreadable') : null;
+    this.registryError =
+      registry === null ? (result.errors.find((e) => e.source === 'registry')?.message ?? 'registry unreadable') : null;
     this.metrics.observeCycle(outcome, now);
     await this.tailAudit(registry);
     if (registry) this.retrack(registry, result.tmuxSessions);
@@ -239,7 +265,9 @@ export class Agent {
         .filter((p) => isActive(p.state) && p.pid !== null && (p.host === null || p.host === this.options.hostId))
         .map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime })),
     );
-    const running = socketsToScan(this.options.config, registry.projects).filter((socket) => tmuxSessions[socket ?? 'default'] !== 0);
+    const running = socketsToScan(this.options.config, registry.projects).filter(
+      (socket) => tmuxSessions[socket ?? 'default'] !== 0,
+    );
     void this.tmuxHooks.sync(running).catch((err: unknown) => {
       this.log.warn('tmux hooks could not be synced; polling continues', { error: messageOf(err) });
     });
@@ -250,7 +278,11 @@ export class Agent {
     let reason: string | null = null;
     if (this.registryError) reason = `registry unreadable: ${this.registryError}`;
     else if (!result) reason = 'no cycle has completed yet';
-    else if (!result.ok) reason = `last cycle failed: ${result.errors.filter((e) => e.source !== 'evidence').map((e) => `${e.source}: ${e.message}`).join('; ')}`;
+    else if (!result.ok)
+      reason = `last cycle failed: ${result.errors
+        .filter((e) => e.source !== 'evidence')
+        .map((e) => `${e.source}: ${e.message}`)
+        .join('; ')}`;
     const events: AgentStatus['events'] = {};
     for (const e of this.events) events[e.name] = e.health();
     return {
@@ -260,7 +292,12 @@ export class Agent {
       lastCycleAt: this.lastCycleAt === null ? null : new Date(this.lastCycleAt).toISOString(),
       cycles: this.cycles,
       events,
-      leadership: { leader: this.leadership?.leader ?? false, holder: this.leadership?.holder ?? null, token: this.leadership?.token ?? null, shared: this.coordination.shared },
+      leadership: {
+        leader: this.leadership?.leader ?? false,
+        holder: this.leadership?.holder ?? null,
+        token: this.leadership?.token ?? null,
+        shared: this.coordination.shared,
+      },
     };
   }
 
@@ -282,14 +319,17 @@ export class Agent {
       }
       // On a fresh machine the registry and its directory do not exist yet: create them (0700/0600), so the
       // file watch has a directory to watch. A registry that exists but is invalid is left as it is.
-      await store.update(() => undefined).catch((err: unknown) => this.log.error('registry unreadable at start', { error: messageOf(err) }));
+      await store
+        .update(() => undefined)
+        .catch((err: unknown) => this.log.error('registry unreadable at start', { error: messageOf(err) }));
     }
     let listening: Listening | null = null;
     if (!this.options.noServer) listening = await this.listen();
     for (const e of this.events) {
       await e.start();
       const h = e.health();
-      if (!h.up) this.log.warn('event source down; the cron schedule still runs cycles', { source: e.name, detail: h.detail });
+      if (!h.up)
+        this.log.warn('event source down; the cron schedule still runs cycles', { source: e.name, detail: h.detail });
     }
     const log = this.log;
     this.task = cron.schedule(config.scanSchedule, () => void this.requestCycle('schedule'), {
@@ -303,7 +343,9 @@ export class Agent {
       },
     });
     // The first cycle runs in the background: the server answers (readyz 503 "no cycle yet") meanwhile.
-    void this.requestCycle('start').catch((err: unknown) => this.log.error('first cycle failed', { error: messageOf(err) }));
+    void this.requestCycle('start').catch((err: unknown) =>
+      this.log.error('first cycle failed', { error: messageOf(err) }),
+    );
     return listening;
   }
 
@@ -358,7 +400,8 @@ export class Agent {
       this.server = null;
     }
     // Hand the lease over now rather than after its TTL.
-    if (this.coordination.shared && this.leadership?.leader) await this.coordination.leader.release().catch(() => undefined);
+    if (this.coordination.shared && this.leadership?.leader)
+      await this.coordination.leader.release().catch(() => undefined);
     await this.claim?.release().catch((err: unknown) => {
       this.log.warn('daemon record not removed; the next start checks its PID', { error: messageOf(err) });
     });

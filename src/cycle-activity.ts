@@ -1,7 +1,7 @@
 /**
  * The agent-detection step of a cycle (docs/agent-detection.md): which panes
  * to capture, one bulk read shared with the completion evidence, and each
- * project's memory after it. The decisions are in src/core/agent-activity/;
+ * project's memory after it. The decisions are in src/core/rules/agent-activity/;
  * this file only does the reading and the logging around them.
  *
  * No tmux call of its own in a steady cycle: a project's panes are captured
@@ -21,10 +21,10 @@ import {
   type LaunchHolds,
   type PaneReading,
   type PaneReadState,
-} from './core/agent-activity/index.js';
-import type { Project } from './core/project.js';
-import { isLocal } from './core/reconcile.js';
-import type { Snapshot } from './core/snapshot.js';
+} from './core/rules/agent-activity/index.js';
+import type { Project } from './core/model/project.js';
+import { isLocal } from './core/rules/reconcile.js';
+import type { Snapshot } from './core/model/snapshot.js';
 import { outputPatternsOrNone } from './evidence/pane-output.js';
 import { PaneReadRequest, readPanes, type PaneCaptures, type PaneListings } from './evidence/pane-read.js';
 import type { Logger } from './log.js';
@@ -161,4 +161,3 @@ export function keepPaneReads(states: PaneReadStates | null, observation: Activi
   states.clear();
   for (const [id, state] of observation.states) states.set(id, state);
 }
-

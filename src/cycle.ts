@@ -6,22 +6,29 @@
  * cycle/commit.ts; this file only sequences the steps.
  */
 import type { AgentConfig } from './config/keys.js';
-import type { RandomSource } from './core/backoff.js';
-import { guard } from './core/guard.js';
-import { recoverIntents } from './core/intents.js';
-import { selectLaunches } from './core/launch.js';
-import { type BlockedAction, type Detection, type HealAction, type Plan, type PlannedUpdate, type StaleMarkerNotice } from './core/plan.js';
-import { policyEnterHook } from './core/policy-hooks.js';
-import { iso, isActive } from './core/project.js';
-import { evaluateQueueBreaker } from './core/queue-breaker.js';
-import { launchHoldView, summariseQueue, type LaunchHoldView, type QueueSummary } from './core/queue-summary.js';
+import type { RandomSource } from './core/policy/backoff.js';
+import { guard } from './core/guard/guard.js';
+import { recoverIntents } from './core/guard/intents.js';
+import { selectLaunches } from './core/policy/launch.js';
+import {
+  type BlockedAction,
+  type Detection,
+  type HealAction,
+  type Plan,
+  type PlannedUpdate,
+  type StaleMarkerNotice,
+} from './core/model/plan.js';
+import { policyEnterHook } from './core/policy/policy-hooks.js';
+import { iso, isActive } from './core/model/project.js';
+import { evaluateQueueBreaker } from './core/policy/queue-breaker.js';
+import { launchHoldView, summariseQueue, type LaunchHoldView, type QueueSummary } from './core/views/queue-summary.js';
 import { keepPaneReads, observeCycleActivity, readCyclePanes } from './cycle-activity.js';
 import type { CycleActivity, PaneReadStates } from './cycle-activity.js';
-import { evidenceCandidates, reconcile } from './core/reconcile.js';
-import type { RegistryDocument } from './core/registry-document.js';
-import { planRetries } from './core/retry.js';
-import { watchedServers } from './core/tmux-servers.js';
-import { scanIsClear, type Snapshot, type SourceReport } from './core/snapshot.js';
+import { evidenceCandidates, reconcile } from './core/rules/reconcile.js';
+import type { RegistryDocument } from './core/model/registry-document.js';
+import { planRetries } from './core/policy/retry.js';
+import { watchedServers } from './core/policy/tmux-servers.js';
+import { scanIsClear, type Snapshot, type SourceReport } from './core/model/snapshot.js';
 import { messageOf } from './errors.js';
 import { gatherEvidence } from './evidence/gather.js';
 import { executeActions, type ActionOutcome } from './heal/execute.js';
@@ -119,7 +126,7 @@ export interface CycleOutcome {
   registry: RegistryDocument | null;
 }
 
-/** The servers a cycle scans (see core/tmux-servers). */
+/** The servers a cycle scans (see core/policy/tmux-servers). */
 export const socketsToScan = watchedServers;
 
 function sessionKey(socket: string | null, session: string | null): string {
@@ -172,18 +179,33 @@ function planCycle(
   const { config, hostId } = options;
   const activityUpdates = activity.observation.updates;
   // Only this agent can see what its own intents targeted (its processes, its tmux servers).
-  const recovery = recoverIntents(doc.intents.filter((i) => i.by === `agent@${hostId}`), doc.projects, snapshot);
+  const recovery = recoverIntents(
+    doc.intents.filter((i) => i.by === `agent@${hostId}`),
+    doc.projects,
+    snapshot,
+  );
   for (const note of recovery.notes) options.log.info(note);
   const memories = activity.observation.memories;
   const plan = reconcile({ projects: doc.projects, snapshot, evidence, config, now, hostId, activity: memories });
   // A project settled by intent recovery is not planned twice in one cycle.
   const recovered = new Map(recovery.transitions.map((t) => [t.project, t]));
   // An adopted launch owns its session already, though the registry does not say so yet: it is no orphan.
-  const adopted = new Set(recovery.transitions.filter((t) => t.to === 'processing').map((t) => sessionKey(t.patch?.tmuxSocket ?? null, t.patch?.session ?? null)));
-  const adoptedOrphan = (socket: string | null, session: string | null): boolean => session !== null && adopted.has(sessionKey(socket, session));
+  const adopted = new Set(
+    recovery.transitions
+      .filter((t) => t.to === 'processing')
+      .map((t) => sessionKey(t.patch?.tmuxSocket ?? null, t.patch?.session ?? null)),
+  );
+  const adoptedOrphan = (socket: string | null, session: string | null): boolean =>
+    session !== null && adopted.has(sessionKey(socket, session));
   plan.transitions = [...recovery.transitions, ...plan.transitions.filter((t) => !recovered.has(t.project))];
-  plan.actions = plan.actions.filter((a) => (a.project === null || !recovered.has(a.project)) && !(a.kind === 'kill_session' && adoptedOrphan(a.tmuxSocket, a.session)));
-  plan.detections = plan.detections.filter((d) => !(d.kind === 'orphan_session' && adoptedOrphan(d.tmuxSocket, d.session)));
+  plan.actions = plan.actions.filter(
+    (a) =>
+      (a.project === null || !recovered.has(a.project)) &&
+      !(a.kind === 'kill_session' && adoptedOrphan(a.tmuxSocket, a.session)),
+  );
+  plan.detections = plan.detections.filter(
+    (d) => !(d.kind === 'orphan_session' && adoptedOrphan(d.tmuxSocket, d.session)),
+  );
   if (options.leader === false) {
     return { plan, activityUpdates, recoveredIntents: recovery.settled, queue: doc.queue, queueEvent: null };
   }
@@ -239,13 +261,17 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     synced = true;
   }
 
-  const trackedTrees = doc.projects.filter((p) => isActive(p.state) && p.pid !== null).map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime }));
+  const trackedTrees = doc.projects
+    .filter((p) => isActive(p.state) && p.pid !== null)
+    .map((p) => ({ project: p.id, pid: p.pid as number, pidStartTime: p.pidStartTime }));
   const snapshot = await scan({
     sockets: socketsToScan(options.config, doc.projects),
     tmuxTimeoutMs: options.config.tmuxTimeoutMs,
     trackedTrees,
     // Any recorded process may be a kill target (a zombie, a finished project's leftover): the guard checks its owner.
-    owners: doc.projects.filter((p) => p.pid !== null).map((p) => ({ pid: p.pid as number, pidStartTime: p.pidStartTime })),
+    owners: doc.projects
+      .filter((p) => p.pid !== null)
+      .map((p) => ({ pid: p.pid as number, pidStartTime: p.pidStartTime })),
     ...(options.procRoot ? { procRoot: options.procRoot } : {}),
     ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
   });
@@ -253,42 +279,65 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   for (const s of snapshot.sources) {
     if (!s.ok && s.source !== 'usage') {
       result.errors.push({ source: s.source, message: s.error ?? 'failed' });
-      log.warn('scan source failed; destructive actions are held back this cycle', { source: s.source, error: s.error });
+      log.warn('scan source failed; destructive actions are held back this cycle', {
+        source: s.source,
+        error: s.error,
+      });
     }
   }
-  for (const server of snapshot.tmux) if (server.ok) result.tmuxSessions[server.socket ?? 'default'] = server.sessions.size;
+  for (const server of snapshot.tmux)
+    if (server.ok) result.tmuxSessions[server.socket ?? 'default'] = server.sessions.size;
   for (const [project, u] of snapshot.usage) result.usage[project] = { cpuRatio: u.cpuRatio, rssBytes: u.rssBytes };
 
   const now = clock();
-  const candidates = evidenceCandidates(doc.projects, snapshot, options.config, now, options.lastFullSyncAt ?? null, options.hostId);
+  const candidates = evidenceCandidates(
+    doc.projects,
+    snapshot,
+    options.config,
+    now,
+    options.lastFullSyncAt ?? null,
+    options.hostId,
+  );
   result.fullSync = candidates.fullSync;
   const wanted = new Set(candidates.ids);
   const evidenceProjects = doc.projects.filter((p) => wanted.has(p.id));
   // Agent detection (cycle-activity.ts): one bulk pane read for it and the evidence step.
   const paneReads = options.paneReads ?? null;
   const paneRead = await readCyclePanes({
-    projects: doc.projects, candidates: evidenceProjects, snapshot, config: options.config, states: paneReads,
-    fullSync: candidates.fullSync, hostId: options.hostId, ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
+    projects: doc.projects,
+    candidates: evidenceProjects,
+    snapshot,
+    config: options.config,
+    states: paneReads,
+    fullSync: candidates.fullSync,
+    hostId: options.hostId,
+    ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
   });
-  const evidence = await gatherEvidence(
-    evidenceProjects,
-    {
-      config: options.config,
-      now,
-      ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
-      ...(paneRead.captures ? { paneCaptures: paneRead.captures } : {}),
-      onNote: (n) => log.debug('evidence note', { ...n }),
-    },
-  );
+  const evidence = await gatherEvidence(evidenceProjects, {
+    config: options.config,
+    now,
+    ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
+    ...(paneRead.captures ? { paneCaptures: paneRead.captures } : {}),
+    onNote: (n) => log.debug('evidence note', { ...n }),
+  });
   const activity = observeCycleActivity({
-    projects: doc.projects, snapshot, read: paneRead, states: paneReads,
-    config: options.config, hostId: options.hostId, now, log,
+    projects: doc.projects,
+    snapshot,
+    read: paneRead,
+    states: paneReads,
+    config: options.config,
+    hostId: options.hostId,
+    now,
+    log,
   });
   if (!dryRun) keepPaneReads(paneReads, activity.observation);
   result.launchHold = launchHoldView(activity.holds);
   for (const [project, report] of evidence) {
     for (const u of report.unavailable) {
-      result.errors.push({ source: 'evidence', message: `project ${project}: ${u.method} evidence unavailable: ${u.error}` });
+      result.errors.push({
+        source: 'evidence',
+        message: `project ${project}: ${u.method} evidence unavailable: ${u.error}`,
+      });
     }
   }
 
@@ -335,7 +384,11 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
   let intentIds: ReadonlyMap<HealAction, string>;
   try {
     const { activityUpdates, recoveredIntents, queue, queueEvent } = cyclePlan;
-    const committed = await commitPlan({ doc, plan, activityUpdates, recoveredIntents, queue, queueEvent }, commit, now);
+    const committed = await commitPlan(
+      { doc, plan, activityUpdates, recoveredIntents, queue, queueEvent },
+      commit,
+      now,
+    );
     result.transitions.push(...committed.transitions);
     result.counts = { ...result.counts, ...committed.counts };
     ({ runnable, intentIds } = committed);
@@ -419,4 +472,3 @@ export function describeAction(a: HealAction): string {
       return `launch ${a.command.join(' ')} in session ${a.session}`;
   }
 }
-

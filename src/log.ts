@@ -20,7 +20,11 @@ export function createLogger(options: LoggerOptions): Logger {
   const winston = require('winston') as typeof winstonType;
   return winston.createLogger({
     level: options.level,
-    format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      winston.format.errors({ stack: false }),
+      winston.format.json(),
+    ),
     transports: [new winston.transports.Stream({ stream: options.stream ?? process.stderr })],
   });
 }

@@ -7,8 +7,8 @@
  */
 import { expect } from 'chai';
 import { DEFAULT_CONFIG, type AgentConfig } from '../src/config/keys.js';
-import { newProject } from '../src/core/project.js';
-import { emptyDocument, type Intent } from '../src/core/registry-document.js';
+import { newProject } from '../src/core/model/project.js';
+import { emptyDocument, type Intent } from '../src/core/model/registry-document.js';
 import { runCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
 import { MemoryStore } from './helpers/memory-store.js';
@@ -24,8 +24,21 @@ describe('cycle: leadership and host scoping', () => {
   /** A failed project whose retry is due, and a launch intent of each host whose session does not exist. */
   function aRegistry(): MemoryStore {
     const doc = emptyDocument();
-    doc.projects.push(newProject({ id: 'due', state: 'failed', attempts: 1, enqueuedAt: ago(60), endedAt: ago(30), nextAttemptAt: ago(1), failureReason: 'zombie' }));
-    doc.projects.push(newProject({ id: 'q-mine', enqueuedAt: ago(60) }), newProject({ id: 'q-theirs', enqueuedAt: ago(60) }));
+    doc.projects.push(
+      newProject({
+        id: 'due',
+        state: 'failed',
+        attempts: 1,
+        enqueuedAt: ago(60),
+        endedAt: ago(30),
+        nextAttemptAt: ago(1),
+        failureReason: 'zombie',
+      }),
+    );
+    doc.projects.push(
+      newProject({ id: 'q-mine', enqueuedAt: ago(60) }),
+      newProject({ id: 'q-theirs', enqueuedAt: ago(60) }),
+    );
     const intent = (id: string, project: string, by: string): Intent => ({
       id,
       project,

@@ -7,9 +7,9 @@
  */
 import { expect } from 'chai';
 import { DEFAULT_CONFIG, type AgentConfig } from '../src/config/keys.js';
-import { newProject } from '../src/core/project.js';
-import { pauseQueue } from '../src/core/queue-breaker.js';
-import { emptyDocument, type RegistryDocument } from '../src/core/registry-document.js';
+import { newProject } from '../src/core/model/project.js';
+import { pauseQueue } from '../src/core/policy/queue-breaker.js';
+import { emptyDocument, type RegistryDocument } from '../src/core/model/registry-document.js';
 import { runCycle } from '../src/cycle.js';
 import { createLogger } from '../src/log.js';
 import { MemoryStore } from './helpers/memory-store.js';
@@ -47,7 +47,17 @@ describe('cycle: a pause written during the cycle', () => {
 
   it('stands: no retry, no launch, and the queue record is the operator’s', async () => {
     const doc = emptyDocument();
-    doc.projects.push(newProject({ id: 'due', state: 'failed', attempts: 1, enqueuedAt: ago(60), endedAt: ago(30), nextAttemptAt: ago(1), failureReason: 'phantom' }));
+    doc.projects.push(
+      newProject({
+        id: 'due',
+        state: 'failed',
+        attempts: 1,
+        enqueuedAt: ago(60),
+        endedAt: ago(30),
+        nextAttemptAt: ago(1),
+        failureReason: 'phantom',
+      }),
+    );
     doc.projects.push(newProject({ id: 'next', enqueuedAt: ago(60), command: ['sleep', '300'], cwd: '/tmp' }));
     const store = new PausedDuringTheCycle(doc, now);
     const { result } = await runCycle({ store, config, hostId: 'me', log, now: () => now, leader: true });

@@ -10,8 +10,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { iso, newProject, type Project, type ProjectState } from '../../src/core/project.js';
-import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import { iso, newProject, type Project, type ProjectState } from '../../src/core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/model/registry-document.js';
 import { clockTicksPerSecond, parseStat } from '../../src/scan/proc-table.js';
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -78,7 +78,11 @@ export class BenchTmux {
   }
 
   run(args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('tmux', ['-L', this.socket, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }
 
   /**
@@ -225,11 +229,22 @@ export function buildRegistry(spec: RegistrySpec): RegistryDocument {
         ],
         completion:
           state === 'completed'
-            ? { decision: 'completed', at: iso(ended), score: 1, evidence: [{ method: 'marker', weight: 1, detail: `COMPLETED exists in /srv/projects/done-${i}` }] }
+            ? {
+                decision: 'completed',
+                at: iso(ended),
+                score: 1,
+                evidence: [{ method: 'marker', weight: 1, detail: `COMPLETED exists in /srv/projects/done-${i}` }],
+              }
             : null,
         history: [
           { at: iso(started), from: 'queued', to: 'processing', reason: 'started', by: 'agent@bench' },
-          { at: iso(ended), from: 'processing', to: state, reason: state === 'completed' ? 'completion decided, score 1: marker (1)' : 'zombie: process tree killed', by: 'agent@bench' },
+          {
+            at: iso(ended),
+            from: 'processing',
+            to: state,
+            reason: state === 'completed' ? 'completion decided, score 1: marker (1)' : 'zombie: process tree killed',
+            by: 'agent@bench',
+          },
         ],
       }),
     );

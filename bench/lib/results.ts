@@ -32,7 +32,10 @@ export function loadAverage(): string {
 /** Cores, memory, Node and the load average now. */
 export function machine(): string {
   const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
-  const memLine = execFileSync('free', ['-m'], { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('Mem:')) ?? '';
+  const memLine =
+    execFileSync('free', ['-m'], { encoding: 'utf8' })
+      .split('\n')
+      .find((l) => l.startsWith('Mem:')) ?? '';
   const totalMiB = Number(memLine.split(/\s+/)[1]);
   return `${cores} cores, ${(totalMiB / 1024).toFixed(1)} GiB memory, node ${process.version}, load ${loadAverage()}`;
 }
@@ -41,7 +44,9 @@ export function machine(): string {
 export function commitOf(dir: string): string {
   try {
     const rev = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !==
+      '';
     return dirty ? `${rev}+changes` : rev;
   } catch {
     return 'unknown';
@@ -136,9 +141,14 @@ function round(n: number): string {
  * stack) and makes the exit code 1, the teardown runs whatever happened, and
  * the results are written.
  */
-export async function runBench(bench: string, main: (teardown: Teardown, results: Results) => Promise<void>): Promise<void> {
+export async function runBench(
+  bench: string,
+  main: (teardown: Teardown, results: Results) => Promise<void>,
+): Promise<void> {
   const results = new Results(bench);
-  console.log(`${bench}: ${results.data.machine}; commit ${results.data.commit}${results.data.base ? `, base ${results.data.base.commit} (${results.data.base.dir})` : ''}`);
+  console.log(
+    `${bench}: ${results.data.machine}; commit ${results.data.commit}${results.data.base ? `, base ${results.data.base.commit} (${results.data.base.dir})` : ''}`,
+  );
   console.log(`load at start: ${results.data.loadStart}`);
   const teardown = new Teardown();
   privateTmuxDir(teardown);

@@ -50,7 +50,8 @@ export async function importCode<T>(code: Code, modulePath: string): Promise<T> 
 export function requireBuild(): void {
   for (const code of CODES) {
     const bin = agentBin(code);
-    if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build${code === 'base' ? ' in BENCH_BASE' : ''} first`);
+    if (!existsSync(bin))
+      throw new Error(`${bin} is missing: run npm run build${code === 'base' ? ' in BENCH_BASE' : ''} first`);
   }
 }
 
@@ -60,7 +61,9 @@ export function requireBuild(): void {
  * measure the daemon as deployed, so its memory figures are the users'.
  */
 export const DAEMON_NODE_ARGS: readonly string[] = (
-  /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(new URL('../../deploy/tmux-orchestrator-agent.service', import.meta.url), 'utf8'))?.[1] ?? ''
+  /^Environment=NODE_OPTIONS=(.*)$/m.exec(
+    readFileSync(new URL('../../deploy/tmux-orchestrator-agent.service', import.meta.url), 'utf8'),
+  )?.[1] ?? ''
 )
   .split(/\s+/)
   .filter(Boolean);
@@ -112,7 +115,11 @@ export interface ServeProcess {
 export async function startServe(teardown: Teardown, options: ServeOptions): Promise<ServeProcess> {
   const { until = '/healthz', timeoutMs = 15_000, code = 'current', nodeArgs = [] } = options;
   const url = `http://127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [...DAEMON_NODE_ARGS, ...nodeArgs, agentBin(code), 'serve'], { cwd: options.cwd, env: { ...options.env, AGENT_LISTEN: url.slice('http://'.length) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...DAEMON_NODE_ARGS, ...nodeArgs, agentBin(code), 'serve'], {
+    cwd: options.cwd,
+    env: { ...options.env, AGENT_LISTEN: url.slice('http://'.length) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let tail = '';
   child.stderr?.on('data', (d: Buffer) => {
     tail = (tail + d.toString()).slice(-8192);
@@ -127,7 +134,9 @@ export async function startServe(teardown: Teardown, options: ServeOptions): Pro
   try {
     await waitForHttp(`${url}${until}`, timeoutMs);
   } catch (err) {
-    throw new Error(`agent serve did not answer: ${err instanceof Error ? err.message : String(err)}\n${output()}`, { cause: err });
+    throw new Error(`agent serve did not answer: ${err instanceof Error ? err.message : String(err)}\n${output()}`, {
+      cause: err,
+    });
   }
   return { child, url, output };
 }

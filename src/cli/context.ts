@@ -17,7 +17,7 @@ import type { RegistryStore } from '../registry/store.js';
 import { isUrl, openOptionsOf, openStore } from '../registry/open.js';
 import type { OperationContext } from '../registry/operations.js';
 import type { ProjectActionContext } from '../heal/project-actions.js';
-import { policyEnterHook } from '../core/policy-hooks.js';
+import { policyEnterHook } from '../core/policy/policy-hooks.js';
 import { legacyRegistryNotice } from './legacy-registry.js';
 
 export interface GlobalOptions {
@@ -56,9 +56,11 @@ function parseSets(pairs: readonly string[]): Flags {
   const flags: Flags = { values: {}, names: {} };
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new InputError(`invalid --set ${JSON.stringify(pair)}: expected key=value, e.g. --set maxConcurrent=2`);
+    if (eq <= 0)
+      throw new InputError(`invalid --set ${JSON.stringify(pair)}: expected key=value, e.g. --set maxConcurrent=2`);
     const key = pair.slice(0, eq);
-    if (!keyDefinition(key)) throw new ConfigError(key, `unknown config key "${key}" in --set; see config/default.yaml for every key`);
+    if (!keyDefinition(key))
+      throw new ConfigError(key, `unknown config key "${key}" in --set; see config/default.yaml for every key`);
     flags.values[key as KeyName] = pair.slice(eq + 1);
     flags.names[key as KeyName] = `--set ${pair.length > 80 ? `${pair.slice(0, 77)}...` : pair}`;
   }
@@ -97,7 +99,11 @@ export function buildContext(
   const defaultLevel = contextOptions.defaultLogLevel;
   if (loaded.sources.logLevel === undefined && defaultLevel !== undefined) config.logLevel = defaultLevel;
   let log: Logger | undefined;
-  const hostId = config.hostId ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
+  const hostId =
+    config.hostId ??
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 64);
   const location = registryLocation(config.registry, env);
   if (config.registry === null) {
     const notice = legacyRegistryNotice(process.cwd(), location, existsSync);

@@ -12,7 +12,7 @@ import {
   RegistryUnreadableError,
   UnknownProjectError,
 } from '../errors.js';
-import { IllegalTransitionError } from '../core/state-machine.js';
+import { IllegalTransitionError } from '../core/rules/state-machine.js';
 
 export const EXIT = {
   ok: 0,

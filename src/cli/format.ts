@@ -1,8 +1,8 @@
 /** Plain-text tables for human output: padded columns, no colours, no borders. */
-import type { StaleMarkerNotice } from '../core/plan.js';
-import type { Project } from '../core/project.js';
+import type { StaleMarkerNotice } from '../core/model/plan.js';
+import type { Project } from '../core/model/project.js';
 
-export { duration, relative } from '../core/wording.js';
+export { duration, relative } from '../core/views/wording.js';
 
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -15,7 +15,9 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
 }
 
 /** Stale markers (older than their project's attempt, so ignored) as a table, or null when there are none. */
-export function staleMarkerTable(notices: readonly Pick<StaleMarkerNotice, 'project' | 'startedAt' | 'markers'>[]): string | null {
+export function staleMarkerTable(
+  notices: readonly Pick<StaleMarkerNotice, 'project' | 'startedAt' | 'markers'>[],
+): string | null {
   const rows = notices.flatMap((n) => n.markers.map((m) => [n.project, m.file, m.modifiedAt, n.startedAt ?? '-']));
   if (rows.length === 0) return null;
   const listed = table(['PROJECT', 'MARKER', 'MODIFIED', 'ATTEMPT STARTED'], rows);
@@ -36,7 +38,9 @@ export function exitReport(projects: readonly Project[]): string | null {
     .map((p) => {
       const head = `${p.id}: its command exited with status ${p.exitStatus}`;
       const lines = p.lastOutput ?? [];
-      return lines.length === 0 ? `${head}; no output read` : `${head}; last output:\n${lines.map((l) => `  | ${l}`).join('\n')}`;
+      return lines.length === 0
+        ? `${head}; no output read`
+        : `${head}; last output:\n${lines.map((l) => `  | ${l}`).join('\n')}`;
     })
     .join('\n');
 }

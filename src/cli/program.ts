@@ -25,10 +25,16 @@ export function buildProgram(): Command {
         '~/.local/state/... without it) or redis://host:port/db (env AGENT_REGISTRY)',
     )
     .addOption(
-      new Option('--log-level <level>', 'log level (env LOG_LEVEL; default info for serve, warn for other commands)')
-        .choices(['error', 'warn', 'info', 'debug']),
+      new Option(
+        '--log-level <level>',
+        'log level (env LOG_LEVEL; default info for serve, warn for other commands)',
+      ).choices(['error', 'warn', 'info', 'debug']),
     )
-    .option('--set <key=value>', 'set any config key, e.g. --set maxConcurrent=2 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--set <key=value>',
+      'set any config key, e.g. --set maxConcurrent=2 (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .showHelpAfterError('(run "agent --help" for usage)')
     .exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
@@ -63,4 +69,3 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = exitCodeOf(err) === EXIT.problems ? EXIT.usage : exitCodeOf(err);
   }
 }
-

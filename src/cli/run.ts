@@ -34,7 +34,10 @@ export async function run(command: Command, action: Action, options: RunOptions 
   } catch (err) {
     const code = exitCodeOf(err);
     process.stderr.write(`agent: ${messageOf(err)}\n`);
-    if (json) printJson({ error: { message: messageOf(err), exitCode: code, type: err instanceof Error ? err.name : 'Error' } });
+    if (json)
+      printJson({
+        error: { message: messageOf(err), exitCode: code, type: err instanceof Error ? err.name : 'Error' },
+      });
     // An error of no known kind is a bug or an I/O failure: the log keeps its stack.
     if (code === EXIT.problems && !(err instanceof AgentError || err instanceof TmuxCommandError)) {
       ctx?.log.error('command failed', { error: messageOf(err), stack: err instanceof Error ? err.stack : undefined });

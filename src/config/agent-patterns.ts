@@ -5,12 +5,12 @@
  * source where it is public, its issue tracker otherwise); the comment above
  * each entry says where. Patterns see each line of the pane with escapes,
  * control characters and box borders removed, spaces collapsed and trimmed
- * (src/core/agent-activity/pane-text.ts), so `^` and `$` are the visible
+ * (src/core/rules/agent-activity/pane-text.ts), so `^` and `$` are the visible
  * line's ends.
  *
  * A text two CLIs share is listed once; its match names the first agent.
  */
-import type { AgentPattern } from '../core/agent-activity/catalogue.js';
+import type { AgentPattern } from '../core/rules/agent-activity/catalogue.js';
 
 const claude = 'claude-code';
 const codex = 'codex';

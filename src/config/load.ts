@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ConfigError, messageOf, previewValue } from '../errors.js';
 import { DEFAULT_CONFIG, KEY_DEFINITIONS, keyDefinition, type AgentConfig, type KeyDefinition } from './keys.js';
-import { compilePattern } from '../core/patterns.js';
+import { compilePattern } from '../core/rules/patterns.js';
 import { parseSources, SourceConfigIssue } from './sources.js';
-import { agentPatternProblem, type AgentPattern } from '../core/agent-activity/catalogue.js';
+import { agentPatternProblem, type AgentPattern } from '../core/rules/agent-activity/catalogue.js';
 
 // yaml and node-cron are loaded only when a value needs them: CLI start-up time matters to orchestrators
 // calling `agent heartbeat`.
@@ -54,7 +54,10 @@ function shown(value: unknown): string {
 }
 
 function fail(def: KeyDefinition, origin: Origin, value: unknown, allowed: string): never {
-  throw new ConfigError(def.key, `invalid config key "${def.key}" ${describe(origin)}: got ${shown(value)}; allowed: ${allowed}`);
+  throw new ConfigError(
+    def.key,
+    `invalid config key "${def.key}" ${describe(origin)}: got ${shown(value)}; allowed: ${allowed}`,
+  );
 }
 
 /**
@@ -102,13 +105,19 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
         `${kind.regex ? ' of regular expressions' : ''}${kind.nullable ? ', or null' : ''}`;
       if (kind.nullable && nullish) return null;
       let items: unknown[];
-      if (fromText) items = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      if (fromText)
+        items = raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0);
       else if (Array.isArray(raw)) items = raw;
       else return fail(def, origin, raw, allowed);
       if (items.length > 1000) return fail(def, origin, `${items.length} items`, `${allowed}, at most 1000 items`);
       for (const item of items) {
-        if (typeof item !== 'string' || item.length === 0 || item.length > 4096) return fail(def, origin, item, allowed);
-        if (kind.item && !kind.item.test(item)) return fail(def, origin, item, `${allowed}, each ${kind.itemText ?? 'valid'}`);
+        if (typeof item !== 'string' || item.length === 0 || item.length > 4096)
+          return fail(def, origin, item, allowed);
+        if (kind.item && !kind.item.test(item))
+          return fail(def, origin, item, `${allowed}, each ${kind.itemText ?? 'valid'}`);
         if (kind.regex) {
           try {
             compilePattern(item);
@@ -123,7 +132,12 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
       return parseAgentPatterns(def, raw, origin);
     case 'cron': {
       if (typeof raw === 'string' && raw.trim().split(/\s+/).length >= 5 && lazyCron().validate(raw)) return raw;
-      return fail(def, origin, raw, 'a node-cron expression such as "*/15 * * * * *" (seconds first, six fields) or five fields');
+      return fail(
+        def,
+        origin,
+        raw,
+        'a node-cron expression such as "*/15 * * * * *" (seconds first, six fields) or five fields',
+      );
     }
     case 'sources': {
       try {
@@ -137,7 +151,8 @@ export function parseValue(def: KeyDefinition, raw: unknown, origin: Origin): un
     case 'listen': {
       const m = typeof raw === 'string' ? /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw) : null;
       const port = m ? Number(m[2]) : NaN;
-      if (!m || port > 65535) return fail(def, origin, raw, 'host:port with a port from 0 to 65535, e.g. 0.0.0.0:9820 or 127.0.0.1:0');
+      if (!m || port > 65535)
+        return fail(def, origin, raw, 'host:port with a port from 0 to 65535, e.g. 0.0.0.0:9820 or 127.0.0.1:0');
       return raw;
     }
   }
@@ -185,7 +200,10 @@ function readConfigFile(path: string): Record<string, unknown> {
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ConfigError('config', `config file ${path} must hold a mapping of keys to values, got ${Array.isArray(doc) ? 'a list' : typeof doc}`);
+    throw new ConfigError(
+      'config',
+      `config file ${path} must hold a mapping of keys to values, got ${Array.isArray(doc) ? 'a list' : typeof doc}`,
+    );
   }
   return doc as Record<string, unknown>;
 }
@@ -219,7 +237,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   for (const [key, value] of Object.entries(options.flags ?? {})) {
     if (value === undefined) continue;
     const def = keyDefinition(key);
-    if (!def) throw new ConfigError(key, `unknown config key "${key}"; allowed keys: ${KEY_DEFINITIONS.map((d) => d.key).join(', ')}`);
+    if (!def)
+      throw new ConfigError(
+        key,
+        `unknown config key "${key}"; allowed keys: ${KEY_DEFINITIONS.map((d) => d.key).join(', ')}`,
+      );
     const typed = options.flagNames?.[key as keyof AgentConfig] ?? `--set ${key}=${value}`;
     config[key] = parseValue(def, value, { kind: 'flag', name: typed });
     // The source names the flag, never its value: --set apiToken=... must not be shown by diagnostics.
@@ -247,4 +269,3 @@ function checkRelations(config: AgentConfig): void {
     );
   }
 }
-

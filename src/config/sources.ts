@@ -4,7 +4,7 @@
  * here, with a message naming the entry, the field and what is allowed; the
  * loader adds the key and where the value came from.
  */
-import { compilePattern } from '../core/patterns.js';
+import { compilePattern } from '../core/rules/patterns.js';
 import { messageOf } from '../errors.js';
 
 export const SOURCE_KINDS = ['tmux-orchestrator', 'tmux-sessions'] as const;
@@ -111,7 +111,7 @@ function parseEntry(raw: unknown, index: number): SourceConfig {
   if (k === 'tmux-orchestrator') {
     const db = entry['db'];
     if (typeof db !== 'string' || !db.startsWith('/') || db.includes('\0') || db.length > 4096) {
-      issue(index, 'db', `is ${JSON.stringify(db)}`, 'the absolute path of Tmux-Orchestrator\'s task_queue.db');
+      issue(index, 'db', `is ${JSON.stringify(db)}`, "the absolute path of Tmux-Orchestrator's task_queue.db");
     }
     const timeout = entry['busyTimeoutMs'];
     const validTimeout = typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 0 && timeout <= 600_000;

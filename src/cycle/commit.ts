@@ -17,14 +17,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AgentConfig } from '../config/keys.js';
-import { applyTransition, applyUpdate, findProject, type EnterHook } from '../core/apply.js';
-import { intentFor } from '../core/intents.js';
-import { failedLaunchMoves } from '../core/launch.js';
-import type { HealAction, Plan, PlannedTransition, PlannedUpdate } from '../core/plan.js';
-import { iso, isTerminal, ms, type Project } from '../core/project.js';
-import { isQueuePaused } from '../core/queue-breaker.js';
-import type { RegistryDocument } from '../core/registry-document.js';
-import { canTransition } from '../core/state-machine.js';
+import { applyTransition, applyUpdate, findProject, type EnterHook } from '../core/model/apply.js';
+import { intentFor } from '../core/guard/intents.js';
+import { failedLaunchMoves } from '../core/policy/launch.js';
+import type { HealAction, Plan, PlannedTransition, PlannedUpdate } from '../core/model/plan.js';
+import { iso, isTerminal, ms, type Project } from '../core/model/project.js';
+import { isQueuePaused } from '../core/policy/queue-breaker.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
+import { canTransition } from '../core/rules/state-machine.js';
 import type { TransitionReport } from '../cycle.js';
 import type { ActionOutcome } from '../heal/execute.js';
 import type { Logger } from '../log.js';

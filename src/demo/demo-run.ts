@@ -23,7 +23,8 @@ export interface ScenarioResult {
 
 function describeAudit(e: AuditEntry): string | null {
   const who = `${(e.project ?? (typeof e['session'] === 'string' ? `session ${e['session']}` : '-')).padEnd(15)}  `;
-  if (e.type === 'transition') return `${who}${String(e['from'] ?? 'new')} -> ${String(e['to'])}: ${String(e['reason'] ?? '')}`;
+  if (e.type === 'transition')
+    return `${who}${String(e['from'] ?? 'new')} -> ${String(e['to'])}: ${String(e['reason'] ?? '')}`;
   if (e.type === 'action') return `${who}${String(e['action'])} ${String(e['outcome'])}: ${String(e['detail'] ?? '')}`;
   return null;
 }
@@ -62,13 +63,17 @@ export class DemoRun {
     for (const s of this.scenarios) {
       if (!s.act || this.acted.has(s.kind) || elapsedMs < s.act.afterMs) continue;
       this.acted.add(s.kind);
-      this.view.event(this.elapsedSec(), await s.act.run(this.world).catch((err: unknown) => `demo: ${s.kind}: ${messageOf(err)}`));
+      this.view.event(
+        this.elapsedSec(),
+        await s.act.run(this.world).catch((err: unknown) => `demo: ${s.kind}: ${messageOf(err)}`),
+      );
     }
     const { entries, cursor } = await this.store.readAuditSince(this.cursor);
     this.cursor = cursor;
     for (const e of entries) {
       this.audit.push(e);
-      if (e.type === 'action' && e['action'] === 'launch' && typeof e['pid'] === 'number') await this.world.track(e['pid'], `launched for ${e.project ?? '?'}`);
+      if (e.type === 'action' && e['action'] === 'launch' && typeof e['pid'] === 'number')
+        await this.world.track(e['pid'], `launched for ${e.project ?? '?'}`);
       const text = describeAudit(e);
       if (text) this.view.event(this.elapsedSec(), text);
     }

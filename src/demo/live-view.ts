@@ -73,7 +73,8 @@ export class LiveView {
   }
 
   private tableLines(rows: readonly ViewRow[], colour: boolean): string[] {
-    const healedCell = (r: ViewRow): string => (r.healed === null ? 'not yet' : `yes (${(r.healedAtSec ?? 0).toFixed(1)}s): ${r.healed}`);
+    const healedCell = (r: ViewRow): string =>
+      r.healed === null ? 'not yet' : `yes (${(r.healedAtSec ?? 0).toFixed(1)}s): ${r.healed}`;
     const text = table(
       ['SCENARIO', 'PROJECT', 'STATE', 'ATTEMPTS', 'BREAKER', 'HEALED'],
       rows.map((r) => [r.scenario, r.project, r.state, r.attempts, r.breaker, healedCell(r)]),

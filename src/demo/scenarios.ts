@@ -5,8 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { AgentConfig } from '../config/keys.js';
-import type { Project } from '../core/project.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import type { Project } from '../core/model/project.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
 import { launchSession } from '../heal/tmux-actions.js';
 import { enqueue, start, type OperationContext } from '../registry/operations.js';
 import type { AuditEntry } from '../registry/store.js';
@@ -52,7 +52,9 @@ function find(obs: Observation, id: string | null): Project | undefined {
 const moved = (p: Project, to: string): boolean => p.history.some((h) => h.to === to && h.from !== h.to);
 
 function killedTree(obs: Observation, id: string): boolean {
-  return obs.audit.some((e) => e.type === 'action' && e.project === id && e['action'] === 'kill_tree' && e['outcome'] === 'success');
+  return obs.audit.some(
+    (e) => e.type === 'action' && e.project === id && e['action'] === 'kill_tree' && e['outcome'] === 'success',
+  );
 }
 
 /** Start a process, note its start time, and let it exit: a PID and start time that no longer exist. */
@@ -82,7 +84,14 @@ export function demoScenarios(): Scenario[] {
       story: 'finishes its work: writes COMPLETED and exits',
       async setup(world, ops) {
         const cwd = await world.projectDir('demo-completes');
-        await enqueue(ops, { id: 'demo-completes', name: 'finishes its work', tmuxSocket: world.socket, cwd, maxAttempts: 1, command: ['sh', '-c', 'echo working; sleep 2; touch COMPLETED; echo all tasks complete'] });
+        await enqueue(ops, {
+          id: 'demo-completes',
+          name: 'finishes its work',
+          tmuxSocket: world.socket,
+          cwd,
+          maxAttempts: 1,
+          command: ['sh', '-c', 'echo working; sleep 2; touch COMPLETED; echo all tasks complete'],
+        });
       },
       healed(obs) {
         const p = find(obs, 'demo-completes');
@@ -97,11 +106,19 @@ export function demoScenarios(): Scenario[] {
       story: 'hangs: runs past its timeout with no heartbeat',
       async setup(world, ops) {
         const cwd = await world.projectDir('demo-hangs');
-        await enqueue(ops, { id: 'demo-hangs', name: 'hangs', tmuxSocket: world.socket, cwd, maxAttempts: 1, command: ['sh', '-c', 'echo started; sleep 3600; echo never'] });
+        await enqueue(ops, {
+          id: 'demo-hangs',
+          name: 'hangs',
+          tmuxSocket: world.socket,
+          cwd,
+          maxAttempts: 1,
+          command: ['sh', '-c', 'echo started; sleep 3600; echo never'],
+        });
       },
       healed(obs, config) {
         const p = find(obs, 'demo-hangs');
-        if (!p || p.state !== 'failed' || !moved(p, 'timing_out') || obs.alive.has(p.id) || !killedTree(obs, p.id)) return null;
+        if (!p || p.state !== 'failed' || !moved(p, 'timing_out') || obs.alive.has(p.id) || !killedTree(obs, p.id))
+          return null;
         return (
           `past its ${config.maxProcessRuntimeSec}s timeout: timing_out, ` +
           `tree killed after ${config.timingOutGraceSec}s of grace, failed`
@@ -115,11 +132,30 @@ export function demoScenarios(): Scenario[] {
       story: 'its tmux session is killed, its process ignores SIGHUP and lives on',
       async setup(world, ops) {
         const cwd = await world.projectDir('demo-zombie');
-        const { panePid } = await launchSession(world.socket, 'demo-zombie', cwd, [process.execPath, '-e', HUP_IMMUNE], world.tmux);
+        const { panePid } = await launchSession(
+          world.socket,
+          'demo-zombie',
+          cwd,
+          [process.execPath, '-e', HUP_IMMUNE],
+          world.tmux,
+        );
         const tracked = await world.track(panePid, 'zombie scenario process');
-        await enqueue(ops, { id: 'demo-zombie', name: 'becomes a zombie', session: 'demo-zombie', tmuxSocket: world.socket, projectDir: cwd, maxAttempts: 1 });
+        await enqueue(ops, {
+          id: 'demo-zombie',
+          name: 'becomes a zombie',
+          session: 'demo-zombie',
+          tmuxSocket: world.socket,
+          projectDir: cwd,
+          maxAttempts: 1,
+        });
         // Reported as an external orchestrator would: `agent start demo-zombie --pid P --session S`.
-        await start(ops, 'demo-zombie', { pid: panePid, pidStartTime: tracked.startTime, session: 'demo-zombie', tmuxSocket: world.socket, host: HOST_ID });
+        await start(ops, 'demo-zombie', {
+          pid: panePid,
+          pidStartTime: tracked.startTime,
+          session: 'demo-zombie',
+          tmuxSocket: world.socket,
+          host: HOST_ID,
+        });
       },
       act: {
         afterMs: 2500,
@@ -142,8 +178,20 @@ export function demoScenarios(): Scenario[] {
       async setup(world, ops) {
         const dead = await deadProcess();
         world.trackRecorded(dead.pid, dead.startTime, 'phantom scenario process (exited at once)');
-        await enqueue(ops, { id: 'demo-phantom', name: 'a phantom', session: 'demo-phantom', tmuxSocket: world.socket, maxAttempts: 1 });
-        await start(ops, 'demo-phantom', { pid: dead.pid, pidStartTime: dead.startTime, session: 'demo-phantom', tmuxSocket: world.socket, host: HOST_ID });
+        await enqueue(ops, {
+          id: 'demo-phantom',
+          name: 'a phantom',
+          session: 'demo-phantom',
+          tmuxSocket: world.socket,
+          maxAttempts: 1,
+        });
+        await start(ops, 'demo-phantom', {
+          pid: dead.pid,
+          pidStartTime: dead.startTime,
+          session: 'demo-phantom',
+          tmuxSocket: world.socket,
+          host: HOST_ID,
+        });
       },
       healed(obs, config) {
         const p = find(obs, 'demo-phantom');
@@ -158,7 +206,13 @@ export function demoScenarios(): Scenario[] {
       story: 'exits without a completion marker, every time',
       async setup(world, ops) {
         const cwd = await world.projectDir('demo-flaky');
-        await enqueue(ops, { id: 'demo-flaky', name: 'fails every time', tmuxSocket: world.socket, cwd, command: ['sh', '-c', 'echo "attempt failed"; sleep 1; exit 3'] });
+        await enqueue(ops, {
+          id: 'demo-flaky',
+          name: 'fails every time',
+          tmuxSocket: world.socket,
+          cwd,
+          command: ['sh', '-c', 'echo "attempt failed"; sleep 1; exit 3'],
+        });
       },
       healed(obs, config) {
         const p = find(obs, 'demo-flaky');
@@ -177,12 +231,33 @@ export function demoScenarios(): Scenario[] {
       async setup(world) {
         const cwd = await world.projectDir('orphan');
         // The first command starts the private server, without the user's ~/.tmux.conf.
-        const out = await world.tmuxRun(['-f', '/dev/null', 'new-session', '-d', '-P', '-F', '#{pane_pid}', '-s', 'demo-orphan-1', '-c', cwd, '--', 'sleep', '3600']);
+        const out = await world.tmuxRun([
+          '-f',
+          '/dev/null',
+          'new-session',
+          '-d',
+          '-P',
+          '-F',
+          '#{pane_pid}',
+          '-s',
+          'demo-orphan-1',
+          '-c',
+          cwd,
+          '--',
+          'sleep',
+          '3600',
+        ]);
         const pid = Number(out.trim());
         if (Number.isInteger(pid) && pid > 0) await world.track(pid, 'orphan session process');
       },
       healed(obs, config) {
-        const killed = obs.audit.some((e) => e.type === 'action' && e['action'] === 'kill_session' && e['session'] === 'demo-orphan-1' && e['outcome'] === 'success');
+        const killed = obs.audit.some(
+          (e) =>
+            e.type === 'action' &&
+            e['action'] === 'kill_session' &&
+            e['session'] === 'demo-orphan-1' &&
+            e['outcome'] === 'success',
+        );
         return killed ? `owned by no project for ${config.orphanGraceSec}s: session killed` : null;
       },
     },

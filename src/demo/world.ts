@@ -99,12 +99,19 @@ export class DemoWorld {
     const survivors: TrackedProcess[] = [];
     for (const p of this.tracked.values()) {
       if (p.startTime === null || !(await isRunning(p.pid, p.startTime))) continue;
-      const result = await killTree({ pid: p.pid, pidStartTime: p.startTime, graceMs: 500, allowForeignUsers: false }).catch(() => null);
+      const result = await killTree({
+        pid: p.pid,
+        pidStartTime: p.startTime,
+        graceMs: 500,
+        allowForeignUsers: false,
+      }).catch(() => null);
       if (await isRunning(p.pid, p.startTime)) survivors.push(p);
       else if (result?.outcome !== 'skipped') killed.push(p);
     }
     const uid = process.getuid?.() ?? 0;
-    await rm(join(process.env['TMUX_TMPDIR'] ?? '/tmp', `tmux-${uid}`, this.socket), { force: true }).catch(() => undefined);
+    await rm(join(process.env['TMUX_TMPDIR'] ?? '/tmp', `tmux-${uid}`, this.socket), { force: true }).catch(
+      () => undefined,
+    );
     let dirRemoved = true;
     try {
       rmSync(this.dir, { recursive: true, force: true });

@@ -65,7 +65,8 @@ export class PidProbe implements EventSource {
       const gone: string[] = [];
       this.probes += 1;
       // A probe of another procfs root (a fixture) cannot ask this kernel: it always reads.
-      const full = this.probes % STAT_EVERY === 0 || (this.procRoot !== undefined && this.procRoot !== DEFAULT_PROC_ROOT);
+      const full =
+        this.probes % STAT_EVERY === 0 || (this.procRoot !== undefined && this.procRoot !== DEFAULT_PROC_ROOT);
       for (const t of this.tracked) {
         if (!full) {
           if (!exists(t.pid)) gone.push(`${t.project} (pid ${t.pid})`);
@@ -73,7 +74,8 @@ export class PidProbe implements EventSource {
         }
         const stat = await readStat(t.pid, this.procRoot);
         const changed = t.pidStartTime !== null && stat !== null && stat.startTime !== t.pidStartTime;
-        if (stat === null || changed || stat.state === 'Z' || stat.state === 'X') gone.push(`${t.project} (pid ${t.pid})`);
+        if (stat === null || changed || stat.state === 'Z' || stat.state === 'X')
+          gone.push(`${t.project} (pid ${t.pid})`);
       }
       this.error = null;
       if (gone.length > 0) {

@@ -151,7 +151,9 @@ export class TmuxHooks implements EventSource {
     const failing = down.filter((w) => w.error !== null && !/no server running|error connecting/.test(w.error));
     const detail = [
       hooked.length > 0 ? `hooked: ${hooked.map((w) => describeSocket(w.socket)).join(', ')}` : '',
-      down.length > 0 ? `not hooked: ${down.map((w) => `${describeSocket(w.socket)}${w.error ? ` (${w.error})` : ''}`).join(', ')}` : '',
+      down.length > 0
+        ? `not hooked: ${down.map((w) => `${describeSocket(w.socket)}${w.error ? ` (${w.error})` : ''}`).join(', ')}`
+        : '',
     ]
       .filter(Boolean)
       .join('; ');

@@ -6,8 +6,8 @@
  * the rest themselves. Phases need no I/O: the core reads them from the
  * project record, so there is no gatherer for them.
  */
-import type { EvidenceReport } from '../core/completion.js';
-import type { CompletionMethod, Project } from '../core/project.js';
+import type { EvidenceReport } from '../core/rules/completion.js';
+import type { CompletionMethod, Project } from '../core/model/project.js';
 import { errorText, withDeadline } from './deadline.js';
 import { gitGatherer } from './git.js';
 import { completionMarkerGatherer, failureMarkerGatherer } from './marker.js';
@@ -15,7 +15,12 @@ import { paneOutputGatherer } from './pane-output.js';
 import { type EvidenceGatherer, type GatherContext, type GatherResult, isUnavailable } from './types.js';
 
 /** The gatherers in the order their evidence is listed. */
-export const DEFAULT_GATHERERS: readonly EvidenceGatherer[] = [completionMarkerGatherer, failureMarkerGatherer, gitGatherer, paneOutputGatherer];
+export const DEFAULT_GATHERERS: readonly EvidenceGatherer[] = [
+  completionMarkerGatherer,
+  failureMarkerGatherer,
+  gitGatherer,
+  paneOutputGatherer,
+];
 
 /** Gatherers (not projects) running at once; each may hold a child process. */
 export const DEFAULT_CONCURRENCY = 8;
@@ -53,17 +58,30 @@ async function runPool(tasks: readonly (() => Promise<void>)[], limit: number): 
 }
 
 /** A gatherer's bulk read, never rejecting: a throw or an overrun leaves every project to `gather`. */
-async function prepareOne(gatherer: EvidenceGatherer, projects: readonly Project[], ctx: GatherContext): Promise<unknown> {
+async function prepareOne(
+  gatherer: EvidenceGatherer,
+  projects: readonly Project[],
+  ctx: GatherContext,
+): Promise<unknown> {
   if (!gatherer.prepare || projects.length === 0) return undefined;
   try {
-    return await withDeadline(gatherer.prepare(projects, ctx), ctx.config.evidenceTimeoutMs + SAFETY_MARGIN_MS, `${gatherer.method} evidence bulk read`);
+    return await withDeadline(
+      gatherer.prepare(projects, ctx),
+      ctx.config.evidenceTimeoutMs + SAFETY_MARGIN_MS,
+      `${gatherer.method} evidence bulk read`,
+    );
   } catch {
     return undefined;
   }
 }
 
 /** One gatherer, never rejecting: a throw or an overrun becomes `unavailable`. */
-async function runOne(gatherer: EvidenceGatherer, project: Project, ctx: GatherContext, prepared: unknown): Promise<GatherResult> {
+async function runOne(
+  gatherer: EvidenceGatherer,
+  project: Project,
+  ctx: GatherContext,
+  prepared: unknown,
+): Promise<GatherResult> {
   try {
     return await withDeadline(
       gatherer.gather(project, ctx, prepared),
@@ -76,10 +94,14 @@ async function runOne(gatherer: EvidenceGatherer, project: Project, ctx: GatherC
 }
 
 /** Gather completion evidence for `projects`; one report per project id, in input order. */
-export async function gatherEvidence(projects: readonly Project[], ctx: GatherEvidenceContext): Promise<Map<string, EvidenceReport>> {
+export async function gatherEvidence(
+  projects: readonly Project[],
+  ctx: GatherEvidenceContext,
+): Promise<Map<string, EvidenceReport>> {
   const gatherers = ctx.gatherers ?? DEFAULT_GATHERERS;
   const concurrency = ctx.concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
 
   const prepared = await Promise.all(gatherers.map((g) => prepareOne(g, projects, ctx)));
   const results = new Map<string, (GatherResult | undefined)[]>();
@@ -110,7 +132,8 @@ export async function gatherEvidence(projects: readonly Project[], ctx: GatherEv
       }
       if (result.evidence !== null) report.evidence.push(result.evidence);
       if (result.staleMarkers?.length) report.staleMarkers = [...(report.staleMarkers ?? []), ...result.staleMarkers];
-      if (result.deadPaneLines?.length) report.deadPaneLines = [...(report.deadPaneLines ?? []), ...result.deadPaneLines];
+      if (result.deadPaneLines?.length)
+        report.deadPaneLines = [...(report.deadPaneLines ?? []), ...result.deadPaneLines];
       if (result.note !== undefined) ctx.onNote?.({ project: id, method, note: result.note });
     });
     reports.set(id, report);

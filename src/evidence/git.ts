@@ -6,8 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 
-import { compilePatterns } from '../core/patterns.js';
-import { ms, type Project } from '../core/project.js';
+import { compilePatterns } from '../core/rules/patterns.js';
+import { ms, type Project } from '../core/model/project.js';
 import { errorText, withDeadline } from './deadline.js';
 import { programOptions } from '../program-options.js';
 import type { EvidenceGatherer, GatherContext, GatherResult } from './types.js';
@@ -54,7 +54,11 @@ function runGit(gitPath: string, projectDir: string, args: string[], timeoutMs: 
         } else if (errno === 'ENOENT') {
           resolve({ ok: false, error: `git is not installed or not on PATH (${gitPath})`, notARepo: false });
         } else if (errno === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-          resolve({ ok: false, error: `git log in ${projectDir} printed more than ${MAX_BUFFER} bytes`, notARepo: false });
+          resolve({
+            ok: false,
+            error: `git log in ${projectDir} printed more than ${MAX_BUFFER} bytes`,
+            notARepo: false,
+          });
         } else {
           const why = (stderr.trim() || error.message).split('\n')[0] ?? '';
           resolve({ ok: false, error: `git log in ${projectDir} failed: ${why}`, notARepo: isNothingToRead(stderr) });
@@ -106,7 +110,14 @@ export const gitGatherer: EvidenceGatherer = {
           ctx.gitPath ?? 'git',
           project.projectDir,
           // %ct lets us re-check the boundary ourselves: --since is approximate and second-granular.
-          ['log', `--since=${new Date(startedAt).toISOString()}`, '--format=%H%x09%ct%x09%s', '-n', String(MAX_COMMITS), '--no-color'],
+          [
+            'log',
+            `--since=${new Date(startedAt).toISOString()}`,
+            '--format=%H%x09%ct%x09%s',
+            '-n',
+            String(MAX_COMMITS),
+            '--no-color',
+          ],
           timeoutMs,
         ),
         timeoutMs + 250,
@@ -121,7 +132,13 @@ export const gitGatherer: EvidenceGatherer = {
     for (const commit of parseGitLog(outcome.stdout)) {
       if (commit.committedAt < since) continue;
       if (patterns.some((p) => p.test(commit.subject))) {
-        return { evidence: { method: 'git', weight: GIT_WEIGHT, detail: `commit ${commit.sha.slice(0, 7)} ${quoteSubject(commit.subject)}` } };
+        return {
+          evidence: {
+            method: 'git',
+            weight: GIT_WEIGHT,
+            detail: `commit ${commit.sha.slice(0, 7)} ${quoteSubject(commit.subject)}`,
+          },
+        };
       }
     }
     return { evidence: null };

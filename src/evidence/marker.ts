@@ -9,8 +9,8 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 
 import type { AgentConfig } from '../config/keys.js';
-import { isStaleMarker } from '../core/completion.js';
-import type { Project, StaleMarker } from '../core/project.js';
+import { isStaleMarker } from '../core/rules/completion.js';
+import type { Project, StaleMarker } from '../core/model/project.js';
 import { errorText, withDeadline } from './deadline.js';
 import type { EvidenceGatherer, GatherContext, GatherResult } from './types.js';
 
@@ -42,7 +42,13 @@ async function probe(path: string): Promise<Probe> {
   }
 }
 
-async function findMarker(method: 'marker' | 'failure_marker', label: string, project: Project, projectDir: string, names: readonly string[]): Promise<GatherResult> {
+async function findMarker(
+  method: 'marker' | 'failure_marker',
+  label: string,
+  project: Project,
+  projectDir: string,
+  names: readonly string[],
+): Promise<GatherResult> {
   const refused: string[] = [];
   const failures: string[] = [];
   const usable: string[] = [];
@@ -59,7 +65,8 @@ async function findMarker(method: 'marker' | 'failure_marker', label: string, pr
     if ('error' in p) failures.push(p.error);
     else if (!p.present) continue;
     // Left by an earlier run: reported, never this attempt's evidence.
-    else if (isStaleMarker(p.modifiedAtMs, project)) stale.push({ method, file: name, modifiedAt: new Date(p.modifiedAtMs).toISOString() });
+    else if (isStaleMarker(p.modifiedAtMs, project))
+      stale.push({ method, file: name, modifiedAt: new Date(p.modifiedAtMs).toISOString() });
     else found ??= name;
   }
   const problems = [...refused, ...failures];
@@ -67,13 +74,19 @@ async function findMarker(method: 'marker' | 'failure_marker', label: string, pr
   if (found !== null) {
     // A present marker is definitive even when another name could not be checked.
     const evidence = { method, weight: MARKER_WEIGHT, detail: `${label} ${found} present` };
-    return problems.length > 0 ? { evidence, note: `ignored: ${problems.join('; ')}`, ...extra } : { evidence, ...extra };
+    return problems.length > 0
+      ? { evidence, note: `ignored: ${problems.join('; ')}`, ...extra }
+      : { evidence, ...extra };
   }
   if (problems.length > 0) return { unavailable: problems.join('; ') };
   return { evidence: null, ...extra };
 }
 
-function markerGatherer(method: 'marker' | 'failure_marker', label: string, names: (config: Readonly<AgentConfig>) => readonly string[]): EvidenceGatherer {
+function markerGatherer(
+  method: 'marker' | 'failure_marker',
+  label: string,
+  names: (config: Readonly<AgentConfig>) => readonly string[],
+): EvidenceGatherer {
   return {
     method,
     async gather(project: Project, ctx: GatherContext): Promise<GatherResult> {
@@ -94,7 +107,15 @@ function markerGatherer(method: 'marker' | 'failure_marker', label: string, name
 }
 
 /** `marker`: a completion marker file is present (weight 1.0). */
-export const completionMarkerGatherer: EvidenceGatherer = markerGatherer('marker', 'marker file', (c) => c.completionMarkerFiles);
+export const completionMarkerGatherer: EvidenceGatherer = markerGatherer(
+  'marker',
+  'marker file',
+  (c) => c.completionMarkerFiles,
+);
 
 /** `failure_marker`: a failure marker file is present (weight 1.0; decides failed). */
-export const failureMarkerGatherer: EvidenceGatherer = markerGatherer('failure_marker', 'failure marker file', (c) => c.failureMarkerFiles);
+export const failureMarkerGatherer: EvidenceGatherer = markerGatherer(
+  'failure_marker',
+  'failure marker file',
+  (c) => c.failureMarkerFiles,
+);

@@ -13,8 +13,8 @@
  * or a batch that fails leaves its projects to the per-project read, which
  * tells a missing session from a broken tmux.
  */
-import { compilePatterns } from '../core/patterns.js';
-import type { Project } from '../core/project.js';
+import { compilePatterns } from '../core/rules/patterns.js';
+import type { Project } from '../core/model/project.js';
 import { exactSession, normaliseSocket, runTmux, type RunTmuxOptions } from '../scan/tmux-command.js';
 import { errorText, remainingMs, withDeadline } from './deadline.js';
 import {
@@ -52,7 +52,11 @@ function deadPaneLines(panes: readonly PaneLines[]): { deadPaneLines?: { paneId:
 }
 
 /** The pure decision over captured panes: a veto wins over any completion line. */
-export function judgePaneOutput(panes: readonly PaneLines[], outputPatterns: readonly RegExp[], errorPatterns: readonly RegExp[]): GatherResult {
+export function judgePaneOutput(
+  panes: readonly PaneLines[],
+  outputPatterns: readonly RegExp[],
+  errorPatterns: readonly RegExp[],
+): GatherResult {
   for (const pane of panes) {
     const error = pane.lines.find((line) => errorPatterns.some((p) => p.test(line)));
     if (error !== undefined) {
@@ -70,7 +74,10 @@ export function judgePaneOutput(panes: readonly PaneLines[], outputPatterns: rea
 }
 
 function tmuxOptions(ctx: GatherContext, deadline: number): RunTmuxOptions {
-  return { timeoutMs: Math.min(ctx.config.tmuxTimeoutMs, remainingMs(deadline)), ...(ctx.tmuxPath !== undefined ? { tmuxPath: ctx.tmuxPath } : {}) };
+  return {
+    timeoutMs: Math.min(ctx.config.tmuxTimeoutMs, remainingMs(deadline)),
+    ...(ctx.tmuxPath !== undefined ? { tmuxPath: ctx.tmuxPath } : {}),
+  };
 }
 
 /**
@@ -143,7 +150,11 @@ export const paneOutputGatherer: EvidenceGatherer = {
       const captured = await Promise.all(
         panes.map(async ({ paneId, dead }): Promise<PaneLines | null> => {
           try {
-            return paneLines(paneId, await tmux(['capture-pane', '-p', '-J', '-S', `-${PANE_LINES}`, '-t', paneId]), dead);
+            return paneLines(
+              paneId,
+              await tmux(['capture-pane', '-p', '-J', '-S', `-${PANE_LINES}`, '-t', paneId]),
+              dead,
+            );
           } catch (error) {
             if (isGone(error)) return null; // the pane closed between list and capture
             throw error;

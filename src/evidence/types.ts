@@ -5,7 +5,7 @@
  */
 import type { AgentConfig } from '../config/keys.js';
 import type { PaneCaptures } from './pane-read.js';
-import type { CompletionEvidence, CompletionMethod, Project, StaleMarker } from '../core/project.js';
+import type { CompletionEvidence, CompletionMethod, Project, StaleMarker } from '../core/model/project.js';
 
 export interface GatherContext {
   config: Readonly<AgentConfig>;
@@ -52,4 +52,4 @@ export function isUnavailable(result: GatherResult): result is { unavailable: st
 }
 
 /** One project's gathered evidence: the type the core's completion decision reads. */
-export type { EvidenceReport } from '../core/completion.js';
+export type { EvidenceReport } from '../core/rules/completion.js';

@@ -3,10 +3,10 @@
  * outcome. Kills run concurrently, so one cycle's grace is paid once.
  */
 import type { AgentConfig } from '../config/keys.js';
-import type { LaunchFailureReason } from '../core/launch.js';
-import type { HealAction } from '../core/plan.js';
-import { iso, type Project } from '../core/project.js';
-import { unwatchedRefusal } from '../core/tmux-servers.js';
+import type { LaunchFailureReason } from '../core/policy/launch.js';
+import type { HealAction } from '../core/model/plan.js';
+import { iso, type Project } from '../core/model/project.js';
+import { unwatchedRefusal } from '../core/policy/tmux-servers.js';
 import { InputError, messageOf } from '../errors.js';
 import { readStartTime } from '../scan/proc-table.js';
 import { TmuxCommandError } from '../scan/tmux-command.js';
@@ -50,7 +50,8 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
         allowForeignUsers: config.allowForeignUsers,
         ...(options.procRoot ? { procRoot: options.procRoot } : {}),
       });
-      if (tree.outcome !== 'success' || action.session === null) return { action, outcome: tree.outcome, detail: tree.detail };
+      if (tree.outcome !== 'success' || action.session === null)
+        return { action, outcome: tree.outcome, detail: tree.detail };
       const session = await killSession(action.tmuxSocket, action.session, tmux);
       // The tree is what mattered; a session already gone is fine.
       const outcome: Outcome = session.outcome === 'failure' ? 'failure' : 'success';
@@ -73,9 +74,11 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
         ({ panePid } = await launchSession(action.tmuxSocket, action.session, action.cwd, action.command, tmux));
       } catch (err) {
         // Bad input (no such cwd, a command tmux cannot take) never runs, however often it is tried.
-        if (err instanceof InputError) return { action, outcome: 'failure', detail: messageOf(err), launchFailure: 'invalid_command' };
+        if (err instanceof InputError)
+          return { action, outcome: 'failure', detail: messageOf(err), launchFailure: 'invalid_command' };
         // tmux said no (a duplicate session, a server that cannot start): nothing was created.
-        if (err instanceof TmuxCommandError && !err.timedOut) return { action, outcome: 'failure', detail: messageOf(err), launchFailure: 'launch_failed' };
+        if (err instanceof TmuxCommandError && !err.timedOut)
+          return { action, outcome: 'failure', detail: messageOf(err), launchFailure: 'launch_failed' };
         throw err;
       }
       const pidStartTime = await readStartTime(panePid, options.procRoot);
@@ -90,10 +93,17 @@ async function executeOne(action: HealAction, options: ExecuteOptions): Promise<
 }
 
 /** Run every action; a throw becomes a `failure` outcome with its message. */
-export async function executeActions(actions: readonly HealAction[], options: ExecuteOptions): Promise<ActionOutcome[]> {
+export async function executeActions(
+  actions: readonly HealAction[],
+  options: ExecuteOptions,
+): Promise<ActionOutcome[]> {
   return Promise.all(
     actions.map((action) =>
-      executeOne(action, options).catch((err: unknown): ActionOutcome => ({ action, outcome: 'failure', detail: messageOf(err) })),
+      executeOne(action, options).catch((err: unknown): ActionOutcome => ({
+        action,
+        outcome: 'failure',
+        detail: messageOf(err),
+      })),
     ),
   );
 }

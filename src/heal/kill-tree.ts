@@ -6,10 +6,16 @@
  * reuse between that check and kill(2) remains possible, but needs a full
  * PID wrap within microseconds.)
  */
-import { descendants, treeOf } from '../core/process-tree.js';
-import { killTreeRefusal, ownerRefusal, pidRefusal, protectedPids, type KillSafety } from '../core/kill-safety.js';
-import { countOf } from '../core/wording.js';
-import type { ProcessInfo } from '../core/snapshot.js';
+import { descendants, treeOf } from '../core/rules/process-tree.js';
+import {
+  killTreeRefusal,
+  ownerRefusal,
+  pidRefusal,
+  protectedPids,
+  type KillSafety,
+} from '../core/guard/kill-safety.js';
+import { countOf } from '../core/views/wording.js';
+import type { ProcessInfo } from '../core/model/snapshot.js';
 import { DEFAULT_PROC_ROOT, readProcess, readProcessTable, readStat } from '../scan/proc-table.js';
 
 export interface KillTreeOptions {
@@ -49,7 +55,11 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** The safety context of this process: it never signals init, itself or its parent, nor (by default) another user. */
 export function agentKillSafety(allowForeignUsers: boolean): KillSafety {
-  return { protectedPids: protectedPids(process.pid, process.ppid), uid: process.getuid?.() ?? null, allowForeignUsers };
+  return {
+    protectedPids: protectedPids(process.pid, process.ppid),
+    uid: process.getuid?.() ?? null,
+    allowForeignUsers,
+  };
 }
 
 /** Send one signal; ESRCH (already gone) is routine, anything else is returned to be reported. */
@@ -122,7 +132,8 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
   // group is the root's own and holds nothing we must spare (the agent, its parent, other users).
   const ourPgid = table.byPid.get(process.pid)?.pgid ?? null;
   const groupMembers = [...table.byPid.values()].filter((p) => p.pgid === pid && !isDead(p));
-  const useGroup = root.pgid === pid && ourPgid !== null && ourPgid !== pid && groupMembers.every((p) => memberPids.has(p.pid));
+  const useGroup =
+    root.pgid === pid && ourPgid !== null && ourPgid !== pid && groupMembers.every((p) => memberPids.has(p.pid));
 
   const signalled = new Set<number>();
   const errors: string[] = [];
@@ -191,7 +202,12 @@ export async function killTree(options: KillTreeOptions): Promise<KillTreeResult
 }
 
 /** Poll until every member is gone or `timeoutMs` passed; returns the survivors. */
-async function waitGone(members: readonly Member[], procRoot: string, timeoutMs: number, pollMs: number): Promise<Member[]> {
+async function waitGone(
+  members: readonly Member[],
+  procRoot: string,
+  timeoutMs: number,
+  pollMs: number,
+): Promise<Member[]> {
   const deadline = Date.now() + timeoutMs;
   let alive = [...members];
   for (;;) {

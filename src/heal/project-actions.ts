@@ -4,9 +4,9 @@
  * the session), audited; `reset --force`, and `fail` on a live project.
  */
 import type { AgentConfig } from '../config/keys.js';
-import { applyTransition, findProject } from '../core/apply.js';
-import type { HealAction, KillSessionAction, KillTreeAction } from '../core/plan.js';
-import { closedBreaker, iso, isActive, type Actor, type Project } from '../core/project.js';
+import { applyTransition, findProject } from '../core/model/apply.js';
+import type { HealAction, KillSessionAction, KillTreeAction } from '../core/model/plan.js';
+import { closedBreaker, iso, isActive, type Actor, type Project } from '../core/model/project.js';
 import { UnknownProjectError } from '../errors.js';
 import { fail, reset, validateProjectId, type FailInput, type OperationContext } from '../registry/operations.js';
 import type { RegistryStore } from '../registry/store.js';
@@ -70,10 +70,16 @@ async function treesOf(
  * `skipped`, not a failure. A project of another host is left alone (a
  * `failure` saying so): its PIDs mean nothing here.
  */
-export async function killProject(ctx: ProjectActionContext, project: Project, reason: string): Promise<ActionOutcome[]> {
+export async function killProject(
+  ctx: ProjectActionContext,
+  project: Project,
+  reason: string,
+): Promise<ActionOutcome[]> {
   const { id, tmuxSocket } = project;
   const session: KillSessionAction | null =
-    project.session === null ? null : { kind: 'kill_session', project: id, session: project.session, tmuxSocket, reason };
+    project.session === null
+      ? null
+      : { kind: 'kill_session', project: id, session: project.session, tmuxSocket, reason };
   let outcomes: ActionOutcome[];
   if (project.host !== null && project.host !== ctx.hostId) {
     const action: HealAction = session ?? {
@@ -85,7 +91,12 @@ export async function killProject(ctx: ProjectActionContext, project: Project, r
       tmuxSocket,
       reason,
     };
-    outcomes = [failure(action, `project "${id}" runs on host ${project.host}, not on this host (${ctx.hostId}): nothing killed here`)];
+    outcomes = [
+      failure(
+        action,
+        `project "${id}" runs on host ${project.host}, not on this host (${ctx.hostId}): nothing killed here`,
+      ),
+    ];
   } else {
     // An orchestrator that fails its own project runs this inside the tree: when the launch script, the session's
     // first process, dies, the terminal hangs up the whole foreground group, this process included. Outlive that
@@ -107,7 +118,16 @@ export async function killProject(ctx: ProjectActionContext, project: Project, r
   if (outcomes.length > 0) {
     await ctx.store.update((_doc, tx) => {
       for (const o of outcomes) {
-        tx.audit({ at: iso(ctx.now()), type: 'action', project: project.id, by: ctx.by, action: o.action.kind, outcome: o.outcome, detail: o.detail, reason });
+        tx.audit({
+          at: iso(ctx.now()),
+          type: 'action',
+          project: project.id,
+          by: ctx.by,
+          action: o.action.kind,
+          outcome: o.outcome,
+          detail: o.detail,
+          reason,
+        });
       }
     });
   }

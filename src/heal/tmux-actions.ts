@@ -4,10 +4,17 @@
  * before tmux runs, and no user text is ever read by a shell.
  */
 import { stat } from 'node:fs/promises';
-import { killSessionRefusal } from '../core/kill-safety.js';
-import { SESSION_NAME_PATTERN } from '../core/project.js';
+import { killSessionRefusal } from '../core/guard/kill-safety.js';
+import { SESSION_NAME_PATTERN } from '../core/model/project.js';
 import { InputError } from '../errors.js';
-import { describeSocket, exactSession, runTmux, TmuxCommandError, tmuxLiteral, type RunTmuxOptions } from '../scan/tmux-command.js';
+import {
+  describeSocket,
+  exactSession,
+  runTmux,
+  TmuxCommandError,
+  tmuxLiteral,
+  type RunTmuxOptions,
+} from '../scan/tmux-command.js';
 
 export interface TmuxActionResult {
   outcome: 'success' | 'failure' | 'skipped';
@@ -33,11 +40,19 @@ function validSession(session: string): boolean {
  * A session or server that is already gone is `skipped`; an invalid name is a
  * `failure` with nothing run, since scanned names of other tools may be odd.
  */
-export async function killSession(socket: string | null, session: string, options: RunTmuxOptions): Promise<TmuxActionResult> {
+export async function killSession(
+  socket: string | null,
+  session: string,
+  options: RunTmuxOptions,
+): Promise<TmuxActionResult> {
   const refused = killSessionRefusal(session);
   if (refused) return { outcome: 'failure', detail: refused.detail };
-  const gone = (err: unknown): boolean => err instanceof TmuxCommandError && !err.timedOut && (err.noServer || isMissingSession(err.stderr));
-  const skipped: TmuxActionResult = { outcome: 'skipped', detail: `session ${session} on ${describeSocket(socket)} is already gone` };
+  const gone = (err: unknown): boolean =>
+    err instanceof TmuxCommandError && !err.timedOut && (err.noServer || isMissingSession(err.stderr));
+  const skipped: TmuxActionResult = {
+    outcome: 'skipped',
+    detail: `session ${session} on ${describeSocket(socket)} is already gone`,
+  };
   try {
     await runTmux(socket, ['kill-session', '-t', exactSession(session)], options);
     return { outcome: 'success', detail: `killed session ${session} on ${describeSocket(socket)}` };
@@ -46,7 +61,10 @@ export async function killSession(socket: string | null, session: string, option
     // When a tree kill ends the last pane, tmux closes the session and its server exits; a kill-session
     // connecting in that instant hears "server exited unexpectedly". Ask again before calling it a failure.
     if (err instanceof TmuxCommandError && !err.timedOut) {
-      const still = await runTmux(socket, ['has-session', '-t', exactSession(session)], options).then(() => true, (again: unknown) => !gone(again));
+      const still = await runTmux(socket, ['has-session', '-t', exactSession(session)], options).then(
+        () => true,
+        (again: unknown) => !gone(again),
+      );
       if (!still) return skipped;
     }
     return { outcome: 'failure', detail: err instanceof Error ? err.message : String(err) };
@@ -126,7 +144,9 @@ export async function launchSession(
   if (text === '') {
     // In a burst of launches that start the server, tmux sometimes drops the -P output of a session it made. The
     // kept pane still has its PID, and the session is this launch's alone (every launch gets a fresh name).
-    text = (await runTmux(socket, ['list-panes', '-t', `${exactSession(session)}:`, '-F', '#{pane_pid}'], options)).trim();
+    text = (
+      await runTmux(socket, ['list-panes', '-t', `${exactSession(session)}:`, '-F', '#{pane_pid}'], options)
+    ).trim();
   }
   const panePid = Number(text);
   if (!/^\d+$/.test(text) || panePid <= 0) {

@@ -2,7 +2,7 @@
  * Reading state moves out of audit log entries, for the transition counter
  * and the project-duration histogram. Pure.
  */
-import { PROJECT_STATES, ms, type Project, type ProjectState } from '../core/project.js';
+import { PROJECT_STATES, ms, type Project, type ProjectState } from '../core/model/project.js';
 import type { AuditEntry } from '../registry/store.js';
 
 export interface AuditMove {

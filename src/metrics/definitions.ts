@@ -5,9 +5,9 @@
  * a zero to start from and dashboards show 0 rather than "no data".
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { GUARD_REASONS, STUCK_KINDS, type HealActionKind } from '../core/plan.js';
-import { BREAKER_STATES, PROJECT_STATES } from '../core/project.js';
-import { TRANSITIONS } from '../core/state-machine.js';
+import { GUARD_REASONS, STUCK_KINDS, type HealActionKind } from '../core/model/plan.js';
+import { BREAKER_STATES, PROJECT_STATES } from '../core/model/project.js';
+import { TRANSITIONS } from '../core/rules/state-machine.js';
 
 export const HEAL_ACTION_KINDS: readonly HealActionKind[] = ['kill_tree', 'kill_session', 'launch'];
 export const HEAL_OUTCOMES = ['success', 'failure', 'skipped'] as const;
@@ -16,7 +16,9 @@ export type ScanErrorSource = (typeof SCAN_ERROR_SOURCES)[number];
 export const DURATION_OUTCOMES = ['completed', 'failed'] as const;
 
 /** Project runs last minutes to hours (default runtime 30 min, up to 3 × 15 min extensions, retries). */
-export const PROJECT_DURATION_BUCKETS = [60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10_800, 14_400, 21_600, 43_200, 86_400];
+export const PROJECT_DURATION_BUCKETS = [
+  60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10_800, 14_400, 21_600, 43_200, 86_400,
+];
 /** A source pass is a stat when nothing changed, milliseconds for a read, seconds for a large file or a lock wait. */
 export const SOURCE_SYNC_DURATION_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
@@ -80,7 +82,12 @@ export interface MetricFamilies {
 export function createMetricFamilies(registry: Registry): MetricFamilies {
   const registers = [registry];
   const f: MetricFamilies = {
-    projects: new Gauge({ name: 'orchestrator_projects', help: 'Projects in the registry by state (all six states, 0 when none).', labelNames: ['state'], registers }),
+    projects: new Gauge({
+      name: 'orchestrator_projects',
+      help: 'Projects in the registry by state (all six states, 0 when none).',
+      labelNames: ['state'],
+      registers,
+    }),
     stuckProjects: new Gauge({
       name: 'orchestrator_stuck_projects',
       help: 'Stuck conditions seen by the last cycle that reconciled, by kind.',
@@ -136,7 +143,11 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
       labelNames: ['reason'],
       registers,
     }),
-    retries: new Counter({ name: 'orchestrator_retries_total', help: 'Failed projects requeued for another attempt by the retry policy.', registers }),
+    retries: new Counter({
+      name: 'orchestrator_retries_total',
+      help: 'Failed projects requeued for another attempt by the retry policy.',
+      registers,
+    }),
     projectDuration: new Histogram({
       name: 'orchestrator_project_duration_seconds',
       help: 'Run time of finished attempts, from start to the move into completed or failed.',
@@ -273,7 +284,8 @@ export function createMetricFamilies(registry: Registry): MetricFamilies {
   for (const [from, targets] of Object.entries(TRANSITIONS)) {
     for (const to of targets) f.stateTransitions.inc({ from, to }, 0);
   }
-  for (const action of HEAL_ACTION_KINDS) for (const outcome of HEAL_OUTCOMES) f.healActions.inc({ action, outcome }, 0);
+  for (const action of HEAL_ACTION_KINDS)
+    for (const outcome of HEAL_OUTCOMES) f.healActions.inc({ action, outcome }, 0);
   for (const reason of GUARD_REASONS) f.healBlocked.inc({ reason }, 0);
   for (const source of SCAN_ERROR_SOURCES) f.scanErrors.inc({ source }, 0);
   for (const outcome of DURATION_OUTCOMES) f.projectDuration.zero({ outcome });

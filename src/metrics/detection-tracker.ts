@@ -4,7 +4,7 @@
  * not seen in the previous reconciled cycle. A zombie that persists for twenty
  * cycles is one detection; one that is healed and comes back is two.
  */
-import { STUCK_KINDS, type Detection, type StuckKind } from '../core/plan.js';
+import { STUCK_KINDS, type Detection, type StuckKind } from '../core/model/plan.js';
 
 export function detectionKey(d: Detection): string {
   return JSON.stringify([d.kind, d.project, d.session, d.tmuxSocket]);

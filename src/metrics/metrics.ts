@@ -19,13 +19,19 @@
 import { collectDefaultMetrics, Registry, type OpenMetricsContentType } from 'prom-client';
 import type { CycleOutcome } from '../cycle.js';
 import type { AgentConfig } from '../config/keys.js';
-import { GUARD_REASONS, STUCK_KINDS, type Detection } from '../core/plan.js';
-import { BREAKER_STATES, PROJECT_STATES, ms } from '../core/project.js';
-import { summariseQueue, type QueueSummary } from '../core/queue-summary.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import { GUARD_REASONS, STUCK_KINDS, type Detection } from '../core/model/plan.js';
+import { BREAKER_STATES, PROJECT_STATES, ms } from '../core/model/project.js';
+import { summariseQueue, type QueueSummary } from '../core/views/queue-summary.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
 import type { AuditEntry } from '../registry/store.js';
 import { attemptStart, moveOf } from './audit.js';
-import { createMetricFamilies, HEAL_ACTION_KINDS, HEAL_OUTCOMES, SCAN_ERROR_SOURCES, type MetricFamilies } from './definitions.js';
+import {
+  createMetricFamilies,
+  HEAL_ACTION_KINDS,
+  HEAL_OUTCOMES,
+  SCAN_ERROR_SOURCES,
+  type MetricFamilies,
+} from './definitions.js';
 import { DetectionTracker } from './detection-tracker.js';
 import { openMetricsView } from './openmetrics.js';
 import { selectProjectSeries, waitingSeries } from './project-series.js';
@@ -45,7 +51,11 @@ export interface RenderedMetrics {
 }
 
 /** prom-client default metrics that `promtool check metrics` rejects (gauges with a `_total` suffix). */
-export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+export const LINT_FAILING_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
 
 /**
  * Resolution of the nodejs_eventloop_lag_* histogram (ms): one sample a second; a stall of any length still shows
@@ -97,7 +107,8 @@ export class AgentMetrics {
     if (result.ok) m.lastScanSuccess.set(now / 1000);
 
     for (const a of result.actions) {
-      if (includes(HEAL_ACTION_KINDS, a.action) && includes(HEAL_OUTCOMES, a.outcome)) m.healActions.inc({ action: a.action, outcome: a.outcome });
+      if (includes(HEAL_ACTION_KINDS, a.action) && includes(HEAL_OUTCOMES, a.outcome))
+        m.healActions.inc({ action: a.action, outcome: a.outcome });
     }
     for (const b of result.blocked) if (includes(GUARD_REASONS, b.reason)) m.healBlocked.inc({ reason: b.reason });
     if (result.counts.retries > 0) m.retries.inc(result.counts.retries);
@@ -138,7 +149,13 @@ export class AgentMetrics {
       const move = moveOf(entry);
       if (!move) continue;
       this.m.stateTransitions.inc({ from: move.from, to: move.to });
-      if ((move.to !== 'completed' && move.to !== 'failed') || registry === null || move.project === null || move.at === null) continue;
+      if (
+        (move.to !== 'completed' && move.to !== 'failed') ||
+        registry === null ||
+        move.project === null ||
+        move.at === null
+      )
+        continue;
       byId ??= new Map(registry.projects.map((p) => [p.id, p]));
       const project = byId.get(move.project);
       const started = project ? attemptStart(project, move.at) : null;
@@ -153,7 +170,8 @@ export class AgentMetrics {
 
   /** An event source of the daemon (registry_watch, tmux_hooks, pid_probe...) started (true) or failed (false). */
   setEventSource(source: string, up: boolean): void {
-    if (!EVENT_SOURCE_PATTERN.test(source)) throw new TypeError(`event source must match ${EVENT_SOURCE_PATTERN} (got ${JSON.stringify(source)})`);
+    if (!EVENT_SOURCE_PATTERN.test(source))
+      throw new TypeError(`event source must match ${EVENT_SOURCE_PATTERN} (got ${JSON.stringify(source)})`);
     this.m.eventSourceUp.set({ source }, up ? 1 : 0);
   }
 

@@ -7,9 +7,9 @@
  * timing_out, zombie) come before queued ones — they are the ones an operator
  * looks at, and there are few of them — then the oldest enqueued first.
  */
-import { reasonOf } from '../core/agent-activity/pane-text.js';
-import type { Detection } from '../core/plan.js';
-import { isActive, isTerminal, ms, type Project, type ProjectState } from '../core/project.js';
+import { reasonOf } from '../core/rules/agent-activity/pane-text.js';
+import type { Detection } from '../core/model/plan.js';
+import { isActive, isTerminal, ms, type Project, type ProjectState } from '../core/model/project.js';
 
 export interface ProjectSeries {
   project: string;
@@ -50,7 +50,11 @@ function compare(a: Project, b: Project): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-export function selectProjectSeries(projects: readonly Project[], usage: UsageByProject, limit: number): ProjectSeriesSelection {
+export function selectProjectSeries(
+  projects: readonly Project[],
+  usage: UsageByProject,
+  limit: number,
+): ProjectSeriesSelection {
   const candidates = projects.filter((p) => !isTerminal(p.state));
   const cap = Math.max(0, Math.floor(limit));
   const kept = candidates.length > cap ? [...candidates].sort(compare).slice(0, cap) : [...candidates].sort(compare);

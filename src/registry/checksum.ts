@@ -4,7 +4,7 @@
  * byte for byte whatever order each wrote the keys in.
  */
 import { createHash } from 'node:crypto';
-import type { RegistryDocument } from '../core/registry-document.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);

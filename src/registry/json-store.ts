@@ -18,7 +18,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { emptyDocument, type RegistryDocument } from '../core/registry-document.js';
+import { emptyDocument, type RegistryDocument } from '../core/model/registry-document.js';
 import { RegistryUnreadableError } from '../errors.js';
 import type { Trigger } from '../events/event-source.js';
 import { RegistryWatch } from '../events/registry-watch.js';
@@ -47,7 +47,7 @@ import {
   nothingToRepair,
   validForWrite,
 } from './validity.js';
-import { countOf } from '../core/wording.js';
+import { countOf } from '../core/views/wording.js';
 
 export interface JsonStoreOptions {
   /** Path of the registry file. */

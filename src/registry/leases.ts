@@ -13,7 +13,7 @@
  * leader and every project lease is its own.
  */
 import type { AgentConfig } from '../config/keys.js';
-import type { HealAction } from '../core/plan.js';
+import type { HealAction } from '../core/model/plan.js';
 import type { Logger } from '../log.js';
 import type { ScriptName } from './redis/scripts.js';
 import type { RegistryStore } from './store.js';

@@ -5,12 +5,12 @@
  * The audit log is copied too (oldest first, bounded); the archive stays
  * where it is.
  */
-import { PROJECT_STATES, type ProjectState } from '../core/project.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import { PROJECT_STATES, type ProjectState } from '../core/model/project.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
 import { ConflictError, InputError } from '../errors.js';
 import { documentChecksum } from './checksum.js';
 import type { AuditEntry, RegistryStore } from './store.js';
-import { countOf } from '../core/wording.js';
+import { countOf } from '../core/views/wording.js';
 
 export interface MigrationOptions {
   /** Replace a target that already holds projects or intents. */
@@ -44,8 +44,13 @@ function countByState(doc: RegistryDocument): Record<ProjectState, number> {
   return counts;
 }
 
-export async function migrateRegistry(source: RegistryStore, target: RegistryStore, options: MigrationOptions): Promise<MigrationReport> {
-  if (source.location === target.location) throw new InputError(`--from and --to are the same registry (${source.location})`);
+export async function migrateRegistry(
+  source: RegistryStore,
+  target: RegistryStore,
+  options: MigrationOptions,
+): Promise<MigrationReport> {
+  if (source.location === target.location)
+    throw new InputError(`--from and --to are the same registry (${source.location})`);
   const doc = await source.load();
   const existing = await target.load();
   const occupied = existing.projects.length > 0 || existing.intents.length > 0;

@@ -24,16 +24,21 @@ export function isUrl(location: string): boolean {
 export function openStore(location: string, options: OpenOptions = {}): RegistryStore {
   if (!isUrl(location)) return new JsonStore({ path: location });
   if (!/^rediss?:\/\//i.test(location)) {
-    throw new InputError(`registry ${redactUrl(location)}: unsupported URL scheme; use redis://host:port/db or a file path`);
+    throw new InputError(
+      `registry ${redactUrl(location)}: unsupported URL scheme; use redis://host:port/db or a file path`,
+    );
   }
   let url: URL;
   try {
     url = new URL(location);
   } catch {
-    throw new InputError(`registry ${redactUrl(location)}: not a valid URL; expected redis://[user:password@]host:port/db`);
+    throw new InputError(
+      `registry ${redactUrl(location)}: not a valid URL; expected redis://[user:password@]host:port/db`,
+    );
   }
   const db = url.pathname.replace(/^\//, '');
-  if (db !== '' && !/^\d{1,5}$/.test(db)) throw new InputError(`registry ${redactUrl(location)}: the database must be a number (redis://host:port/0)`);
+  if (db !== '' && !/^\d{1,5}$/.test(db))
+    throw new InputError(`registry ${redactUrl(location)}: the database must be a number (redis://host:port/0)`);
   return new RedisStore({
     url: location,
     ...(options.redisKeyPrefix !== undefined ? { keyPrefix: options.redisKeyPrefix } : {}),
@@ -43,6 +48,14 @@ export function openStore(location: string, options: OpenOptions = {}): Registry
 }
 
 /** The open options a configuration asks for. */
-export function openOptionsOf(config: { redisKeyPrefix: string; redisTimeoutMs: number; redisStreamMaxLen: number }): OpenOptions {
-  return { redisKeyPrefix: config.redisKeyPrefix, redisTimeoutMs: config.redisTimeoutMs, redisStreamMaxLen: config.redisStreamMaxLen };
+export function openOptionsOf(config: {
+  redisKeyPrefix: string;
+  redisTimeoutMs: number;
+  redisStreamMaxLen: number;
+}): OpenOptions {
+  return {
+    redisKeyPrefix: config.redisKeyPrefix,
+    redisTimeoutMs: config.redisTimeoutMs,
+    redisStreamMaxLen: config.redisStreamMaxLen,
+  };
 }

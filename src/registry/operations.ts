@@ -5,15 +5,21 @@
  * the same on every path.
  */
 import { stat } from 'node:fs/promises';
-import { applyTransition, applyUpdate, findProject, type EnterHook, type TransitionRecord } from '../core/apply.js';
-import { closedBreaker, iso, isActive, newProject, type Actor, type Project } from '../core/project.js';
+import {
+  applyTransition,
+  applyUpdate,
+  findProject,
+  type EnterHook,
+  type TransitionRecord,
+} from '../core/model/apply.js';
+import { closedBreaker, iso, isActive, newProject, type Actor, type Project } from '../core/model/project.js';
 import {
   parsePauseEnd,
   pauseQueue as pauseQueueRecord,
   resumeQueue as resumeQueueRecord,
-} from '../core/queue-breaker.js';
-import type { QueueBreakerRecord, RegistryDocument } from '../core/registry-document.js';
-import { unwatchedRefusal, type ServerConfig } from '../core/tmux-servers.js';
+} from '../core/policy/queue-breaker.js';
+import type { QueueBreakerRecord, RegistryDocument } from '../core/model/registry-document.js';
+import { unwatchedRefusal, type ServerConfig } from '../core/policy/tmux-servers.js';
 import { ConflictError, InputError, UnknownProjectError } from '../errors.js';
 import { commandSchema, projectIdSchema, sessionNameSchema, tmuxSocketSchema } from './schema.js';
 import type { RegistryStore, Transaction } from './store.js';
@@ -22,14 +28,21 @@ export interface OperationContext {
   store: RegistryStore;
   now: () => number;
   by: Actor;
-  /** Policy fields set on entering a state (breaker, retry time); see core/apply. */
+  /** Policy fields set on entering a state (breaker, retry time); see core/model/apply. */
   onEnter?: EnterHook;
   /** The tmux servers the agent watches (config `tmuxSockets`); a project is refused any other. Default: all. */
   servers?: ServerConfig;
 }
 
 /** `label` is the field in words for the message, `field` its name in the API (InputError.field). */
-function check<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, label: string, value: unknown, field: string): T {
+function check<T>(
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+  },
+  label: string,
+  value: unknown,
+  field: string,
+): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const shown = JSON.stringify(value) ?? String(value);
@@ -69,7 +82,8 @@ export interface EnqueueInput {
  * fails later, when nobody is looking. (Checked on the host that enqueues.)
  */
 async function checkDirectory(cwd: string): Promise<void> {
-  const refuse = (why: string) => new InputError(`invalid cwd ${JSON.stringify(cwd)}: ${why}; it must be an existing directory`, { field: 'cwd' });
+  const refuse = (why: string) =>
+    new InputError(`invalid cwd ${JSON.stringify(cwd)}: ${why}; it must be an existing directory`, { field: 'cwd' });
   const info = await stat(cwd).catch((err: NodeJS.ErrnoException) => err);
   if (info instanceof Error) {
     const missing = info.code === 'ENOENT' || info.code === 'ENOTDIR';
@@ -86,25 +100,40 @@ export async function enqueue(ctx: OperationContext, input: EnqueueInput): Promi
     const refusal = ctx.servers ? unwatchedRefusal(input.tmuxSocket, ctx.servers) : null;
     if (refusal !== null) {
       const advice = 'add it there, or leave the socket out to use the first of them';
-      throw new InputError(`invalid tmux socket ${JSON.stringify(input.tmuxSocket)}: ${refusal}; ${advice}`, { field: 'tmuxSocket' });
+      throw new InputError(`invalid tmux socket ${JSON.stringify(input.tmuxSocket)}: ${refusal}; ${advice}`, {
+        field: 'tmuxSocket',
+      });
     }
   }
-  if (input.command !== undefined && input.command.length > 0) check(commandSchema, 'command', input.command, 'command');
-  for (const [label, value, field] of [['cwd', input.cwd, 'cwd'], ['project dir', input.projectDir, 'projectDir']] as const) {
-    if (value !== undefined && !value.startsWith('/')) throw new InputError(`invalid ${label} ${JSON.stringify(value)}: must be an absolute path`, { field });
+  if (input.command !== undefined && input.command.length > 0)
+    check(commandSchema, 'command', input.command, 'command');
+  for (const [label, value, field] of [
+    ['cwd', input.cwd, 'cwd'],
+    ['project dir', input.projectDir, 'projectDir'],
+  ] as const) {
+    if (value !== undefined && !value.startsWith('/'))
+      throw new InputError(`invalid ${label} ${JSON.stringify(value)}: must be an absolute path`, { field });
   }
   if (input.cwd !== undefined) await checkDirectory(input.cwd);
   if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1_000_000)) {
-    throw new InputError(`invalid priority ${input.priority}: must be an integer from -1000000 to 1000000`, { field: 'priority' });
+    throw new InputError(`invalid priority ${input.priority}: must be an integer from -1000000 to 1000000`, {
+      field: 'priority',
+    });
   }
-  if (input.maxAttempts !== undefined && (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1 || input.maxAttempts > 1000)) {
-    throw new InputError(`invalid max attempts ${input.maxAttempts}: must be an integer from 1 to 1000`, { field: 'maxAttempts' });
+  if (
+    input.maxAttempts !== undefined &&
+    (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1 || input.maxAttempts > 1000)
+  ) {
+    throw new InputError(`invalid max attempts ${input.maxAttempts}: must be an integer from 1 to 1000`, {
+      field: 'maxAttempts',
+    });
   }
   if (input.name !== undefined && (input.name.length > 256 || input.name.includes('\0'))) {
     throw new InputError('invalid name: must be at most 256 characters without NUL', { field: 'name' });
   }
   return ctx.store.update((doc, tx) => {
-    if (findProject(doc, id)) throw new ConflictError(`a project with id "${id}" already exists; use "agent reset ${id}" to run it again`);
+    if (findProject(doc, id))
+      throw new ConflictError(`a project with id "${id}" already exists; use "agent reset ${id}" to run it again`);
     const at = iso(ctx.now());
     const command = input.command !== undefined && input.command.length > 0 ? input.command : null;
     const launched = command !== null;
@@ -140,7 +169,8 @@ export interface StartInput {
 /** The checks of a reported start that need no I/O: callers run them before they look the PID up. */
 export function validateStartInput(id: string, input: Pick<StartInput, 'pid' | 'session' | 'tmuxSocket'>): void {
   validateProjectId(id);
-  if (!Number.isInteger(input.pid) || input.pid < 1 || input.pid > 4_194_304) throw new InputError(`invalid pid ${input.pid}: must be an integer from 1 to 4194304`, { field: 'pid' });
+  if (!Number.isInteger(input.pid) || input.pid < 1 || input.pid > 4_194_304)
+    throw new InputError(`invalid pid ${input.pid}: must be an integer from 1 to 4194304`, { field: 'pid' });
   if (input.session !== undefined) check(sessionNameSchema, 'session name', input.session, 'session');
   if (input.tmuxSocket !== undefined) check(tmuxSocketSchema, 'tmux socket', input.tmuxSocket, 'tmuxSocket');
 }
@@ -155,7 +185,13 @@ export async function start(ctx: OperationContext, id: string, input: StartInput
     // The process runs where its start is reported from: that host owns the project now, whichever ran an
     // earlier attempt.
     if (input.host !== undefined) patch.host = input.host;
-    const { project: next, record } = applyTransition(doc, project, 'processing', { now: ctx.now(), by: ctx.by, reason: 'started (reported)', patch }, ctx.onEnter);
+    const { project: next, record } = applyTransition(
+      doc,
+      project,
+      'processing',
+      { now: ctx.now(), by: ctx.by, reason: 'started (reported)', patch },
+      ctx.onEnter,
+    );
     tx.audit(record);
     return next;
   });
@@ -166,7 +202,9 @@ export async function heartbeat(ctx: OperationContext, id: string): Promise<Proj
   return ctx.store.update((doc) => {
     const project = mustFind(doc, id);
     if (!isActive(project.state)) {
-      throw new ConflictError(`project "${id}" is ${project.state}; heartbeats are accepted only while processing, timing_out or zombie`);
+      throw new ConflictError(
+        `project "${id}" is ${project.state}; heartbeats are accepted only while processing, timing_out or zombie`,
+      );
     }
     const at = iso(ctx.now());
     // Heartbeats are frequent: they update the record but are not history or audit lines.
@@ -187,7 +225,14 @@ export async function complete(ctx: OperationContext, id: string): Promise<Proje
         now,
         by: ctx.by,
         reason: 'completed (reported)',
-        patch: { completion: { decision: 'completed', at: iso(now), score: 1, evidence: [{ method: 'reported', weight: 1, detail: `reported by ${ctx.by}` }] } },
+        patch: {
+          completion: {
+            decision: 'completed',
+            at: iso(now),
+            score: 1,
+            evidence: [{ method: 'reported', weight: 1, detail: `reported by ${ctx.by}` }],
+          },
+        },
       },
       ctx.onEnter,
     );
@@ -217,7 +262,13 @@ export async function fail(ctx: OperationContext, id: string, input: FailInput):
     const project = mustFind(doc, id);
     const patch: Partial<Project> = { failureReason: reason };
     if (input.noRetry) patch.retry = false;
-    const { project: next, record } = applyTransition(doc, project, 'failed', { now: ctx.now(), by: ctx.by, reason: `failed (reported): ${reason}`, patch }, ctx.onEnter);
+    const { project: next, record } = applyTransition(
+      doc,
+      project,
+      'failed',
+      { now: ctx.now(), by: ctx.by, reason: `failed (reported): ${reason}`, patch },
+      ctx.onEnter,
+    );
     tx.audit(record);
     return next;
   });
@@ -255,7 +306,12 @@ export async function reset(ctx: OperationContext, id: string, options: { force?
       by: ctx.by,
       reason: options.force ? 'reset --force' : 'reset',
       patch: {
-        attempts: 0, breaker: closedBreaker(), retry: true, failureReason: null, completion: null, agentActivity: null,
+        attempts: 0,
+        breaker: closedBreaker(),
+        retry: true,
+        failureReason: null,
+        completion: null,
+        agentActivity: null,
       },
     });
     tx.audit(record);
@@ -296,7 +352,15 @@ export async function resumeQueue(ctx: OperationContext): Promise<QueueChange> {
     doc.queue = resumeQueueRecord(previous, now);
     if (doc.queue === previous) return { queue: previous, previous, changed: false };
     const reason = 'queue resumed by operator';
-    tx.audit({ at: iso(now), type: 'note', project: null, by: ctx.by, reason, pausedBy: previous.pausedBy, queue: doc.queue });
+    tx.audit({
+      at: iso(now),
+      type: 'note',
+      project: null,
+      by: ctx.by,
+      reason,
+      pausedBy: previous.pausedBy,
+      queue: doc.queue,
+    });
     return { queue: doc.queue, previous, changed: true };
   });
 }

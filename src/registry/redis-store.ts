@@ -26,7 +26,7 @@
  * fails fast while Redis is away and heals without a restart.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { RegistryDocument } from '../core/registry-document.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
 import { LeaseLostError, RegistryUnreadableError, messageOf } from '../errors.js';
 import type { Trigger } from '../events/event-source.js';
 import { RedisWatch } from '../events/redis-watch.js';
@@ -62,7 +62,7 @@ import {
   nothingToRepair,
   validForWrite,
 } from './validity.js';
-import { countOf } from '../core/wording.js';
+import { countOf } from '../core/views/wording.js';
 
 export { redactUrl } from './redis/connection.js';
 export type { ChangeWatch } from './redis/changes.js';

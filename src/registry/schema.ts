@@ -13,9 +13,9 @@ import {
   SESSION_NAME_PATTERN,
   SOCKET_NAME_PATTERN,
   closedBreaker,
-} from '../core/project.js';
-import { AGENT_ACTIVITY_KINDS } from '../core/agent-activity/catalogue.js';
-import { emptyQueueBreaker, type RegistryDocument } from '../core/registry-document.js';
+} from '../core/model/project.js';
+import { AGENT_ACTIVITY_KINDS } from '../core/rules/agent-activity/catalogue.js';
+import { emptyQueueBreaker, type RegistryDocument } from '../core/model/registry-document.js';
 import { previewValue } from '../errors.js';
 
 const ID_RULE = 'letters, digits, ".", "_", "-", 1-64 characters, starting with a letter or digit';
@@ -23,8 +23,16 @@ const SESSION_RULE = 'letters, digits, "_", "-", 1-128 characters (tmux rewrites
 
 const timestamp = z.iso.datetime({ message: 'must be an ISO-8601 UTC time such as 2026-11-26T10:00:00.000Z' });
 const nullableTime = timestamp.nullable().default(null);
-const count = z.number().int('must be an integer').min(0, 'must be 0 or more').max(1_000_000_000, 'must be at most 1e9');
-const text = (max: number) => z.string().max(max, `must be at most ${max} characters`).refine((s) => !s.includes('\0'), 'must not contain NUL');
+const count = z
+  .number()
+  .int('must be an integer')
+  .min(0, 'must be 0 or more')
+  .max(1_000_000_000, 'must be at most 1e9');
+const text = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !s.includes('\0'), 'must not contain NUL');
 const path = text(4096).refine((s) => s.startsWith('/'), 'must be an absolute path');
 
 export const projectIdSchema = z.string().regex(PROJECT_ID_PATTERN, `must be ${ID_RULE}`);
@@ -100,7 +108,10 @@ const agentActivitySchema = z
       })
       .nullable()
       .default(null),
-    progress: z.looseObject({ signature: text(64), since: timestamp }).nullable().default(null),
+    progress: z
+      .looseObject({ signature: text(64), since: timestamp })
+      .nullable()
+      .default(null),
     pausedMs: z
       .number()
       .int('must be an integer')
@@ -116,11 +127,21 @@ export const projectSchema = z.looseObject({
   name: text(256).nullable().default(null),
   state: stateSchema,
   priority: z.number().int('must be an integer').min(-1_000_000).max(1_000_000).default(0),
-  host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a host id (letters, digits, ".", "_", "-")').nullable().default(null),
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a host id (letters, digits, ".", "_", "-")')
+    .nullable()
+    .default(null),
   session: sessionNameSchema.nullable().default(null),
   sessionBase: sessionNameSchema.nullable().default(null),
   tmuxSocket: tmuxSocketSchema.nullable().default(null),
-  pid: z.number().int('must be an integer').min(1, 'must be a PID (1 or more)').max(4_194_304, 'must be a PID (at most 4194304)').nullable().default(null),
+  pid: z
+    .number()
+    .int('must be an integer')
+    .min(1, 'must be a PID (1 or more)')
+    .max(4_194_304, 'must be a PID (at most 4194304)')
+    .nullable()
+    .default(null),
   pidStartTime: count.nullable().default(null),
   command: commandSchema.nullable().default(null),
   cwd: path.nullable().default(null),
@@ -143,7 +164,13 @@ export const projectSchema = z.looseObject({
     .default([]),
   failureReason: text(1024).nullable().default(null),
   completion: completionSchema,
-  exitStatus: z.number().int('must be an integer').min(0, 'must be 0 or more').max(1000, 'must be at most 1000').nullable().default(null),
+  exitStatus: z
+    .number()
+    .int('must be an integer')
+    .min(0, 'must be 0 or more')
+    .max(1000, 'must be at most 1000')
+    .nullable()
+    .default(null),
   lastOutput: z.array(text(4096)).max(100, 'must have at most 100 lines').nullable().default(null),
   staleMarkers: z
     .array(z.looseObject({ method: z.enum(['marker', 'failure_marker']), file: text(4096), modifiedAt: timestamp }))
@@ -224,9 +251,15 @@ function tooDeep(root: unknown, startDepth = 0): string | null {
     if (value === null || typeof value !== 'object') continue;
     if (depth > MAX_NESTING) return where;
     if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) stack.push([value[i], depth + 1, depth < 2 ? `${where === '(document)' ? '' : where}[${i}]` : where]);
+      for (let i = 0; i < value.length; i++)
+        stack.push([value[i], depth + 1, depth < 2 ? `${where === '(document)' ? '' : where}[${i}]` : where]);
     } else {
-      for (const key of Object.keys(value)) stack.push([(value as Record<string, unknown>)[key], depth + 1, depth < 2 ? (where === '(document)' ? key : `${where}.${key}`) : where]);
+      for (const key of Object.keys(value))
+        stack.push([
+          (value as Record<string, unknown>)[key],
+          depth + 1,
+          depth < 2 ? (where === '(document)' ? key : `${where}.${key}`) : where,
+        ]);
     }
   }
   return null;
@@ -246,7 +279,11 @@ export function validateDocument(raw: unknown): ValidationResult {
   if (!top.success) {
     return {
       ok: false,
-      issues: top.error.issues.slice(0, 20).map((i) => `field "${fieldPath(i.path) || '(document)'}": ${i.message}; got ${shortValue(valueAt(raw, i.path))}`),
+      issues: top.error.issues
+        .slice(0, 20)
+        .map(
+          (i) => `field "${fieldPath(i.path) || '(document)'}": ${i.message}; got ${shortValue(valueAt(raw, i.path))}`,
+        ),
     };
   }
   const issues: string[] = [];
@@ -254,7 +291,10 @@ export function validateDocument(raw: unknown): ValidationResult {
   const seen = new Map<string, number>();
   top.data.projects.forEach((candidate, index) => {
     const rawId = valueAt(candidate, ['id']);
-    const label = typeof rawId === 'string' && rawId.length <= 64 ? `project "${rawId}" (projects[${index}])` : `projects[${index}]`;
+    const label =
+      typeof rawId === 'string' && rawId.length <= 64
+        ? `project "${rawId}" (projects[${index}])`
+        : `projects[${index}]`;
     const parsed = projectSchema.safeParse(candidate);
     if (!parsed.success) {
       for (const issue of parsed.error.issues.slice(0, 5)) {
@@ -285,9 +325,7 @@ export function validateDocument(raw: unknown): ValidationResult {
  * A document whose parts all pass, and whose project ids are unique,
  * validates to the same value as a whole.
  */
-export function validateTop(
-  raw: unknown,
-): (Omit<RegistryDocument, 'projects'> & { projects: unknown[] }) | null {
+export function validateTop(raw: unknown): (Omit<RegistryDocument, 'projects'> & { projects: unknown[] }) | null {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || tooDeep(raw) !== null) return null;
   const top = documentSchema.safeParse(raw);
   return top.success ? top.data : null;

@@ -3,8 +3,8 @@
  * It speaks documents and audit entries, never driver types; domain
  * operations (enqueue, start, fail...) are built on `update` in operations.ts.
  */
-import type { Project } from '../core/project.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import type { Project } from '../core/model/project.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
 import type { EventSource, Trigger } from '../events/event-source.js';
 import type { DaemonClaim, DaemonHolder } from './daemon-holder.js';
 

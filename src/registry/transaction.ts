@@ -1,5 +1,5 @@
 /** The transaction an update's change writes to: audit lines and archived projects, kept until the commit. */
-import type { Project } from '../core/project.js';
+import type { Project } from '../core/model/project.js';
 import type { AuditEntry, Transaction } from './store.js';
 
 export interface PendingTransaction {

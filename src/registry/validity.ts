@@ -4,8 +4,8 @@
  * changed, a document that does not validate is never written.
  */
 import { RegistryCorruptError, RegistryUnreadableError, messageOf } from '../errors.js';
-import type { RegistryDocument } from '../core/registry-document.js';
-import { countOf } from '../core/wording.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
+import { countOf } from '../core/views/wording.js';
 import type { ValidationResult } from './schema.js';
 import type { RegistryHealth } from './store.js';
 

@@ -10,7 +10,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import psList from 'ps-list';
-import type { ProcessInfo, ProcessTable } from '../core/snapshot.js';
+import type { ProcessInfo, ProcessTable } from '../core/model/snapshot.js';
 
 /** A system constant from getconf, once per process; `fallback` when getconf cannot say. */
 function sysconf(name: string, fallback: number): () => number {
@@ -18,7 +18,13 @@ function sysconf(name: string, fallback: number): () => number {
   return () => {
     if (value === null) {
       try {
-        const n = Number(execFileSync('getconf', [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim());
+        const n = Number(
+          execFileSync('getconf', [name], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore'],
+            timeout: 2000,
+          }).trim(),
+        );
         value = Number.isInteger(n) && n > 0 ? n : fallback;
       } catch {
         value = fallback;
@@ -91,7 +97,14 @@ export function parseStat(text: string): StatFields {
   const ppid = Number(tokens[1]);
   const pgid = Number(tokens[2]);
   const startTime = Number(tokens[7]);
-  if (!Number.isInteger(pid) || !/^[A-Za-z]$/.test(state) || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isInteger(startTime) || tokens[7] === undefined) {
+  if (
+    !Number.isInteger(pid) ||
+    !/^[A-Za-z]$/.test(state) ||
+    !Number.isInteger(ppid) ||
+    !Number.isInteger(pgid) ||
+    !Number.isInteger(startTime) ||
+    tokens[7] === undefined
+  ) {
     throw new Error(`malformed stat line: ${JSON.stringify(text.slice(0, 200))}`);
   }
   const utime = count(tokens[3]);
@@ -192,7 +205,17 @@ async function readProcfsEntry(pid: number, procRoot: string): Promise<ProcessIn
     const raw = await readFile(current, 'utf8');
     const cmdline = raw.split('\0');
     if (cmdline[cmdline.length - 1] === '') cmdline.pop();
-    return { pid: fields.pid, ppid: fields.ppid, pgid: fields.pgid, state: fields.state, startTime: fields.startTime, uid, comm: fields.comm, cmdline, ...usageOf(fields) };
+    return {
+      pid: fields.pid,
+      ppid: fields.ppid,
+      pgid: fields.pgid,
+      state: fields.state,
+      startTime: fields.startTime,
+      uid,
+      comm: fields.comm,
+      cmdline,
+      ...usageOf(fields),
+    };
   } catch (err) {
     if (isVanished(err)) return null;
     throw withContext(err, `reading ${current}`);
@@ -226,7 +249,10 @@ export interface ReadTableOptions {
 }
 
 /** The whole process table. PIDs that vanish mid-read are skipped; any other error rejects with context. */
-export async function readProcessTable(procRoot: string = DEFAULT_PROC_ROOT, options: ReadTableOptions = {}): Promise<ProcessTable> {
+export async function readProcessTable(
+  procRoot: string = DEFAULT_PROC_ROOT,
+  options: ReadTableOptions = {},
+): Promise<ProcessTable> {
   if (await usePs(procRoot)) return readProcessTableFromPs();
   let names: string[];
   try {
@@ -275,7 +301,11 @@ function readStatSync(path: string): string | null {
   }
 }
 
-async function readStatsInto(byPid: Map<number, ProcessInfo>, pids: readonly number[], procRoot: string): Promise<void> {
+async function readStatsInto(
+  byPid: Map<number, ProcessInfo>,
+  pids: readonly number[],
+  procRoot: string,
+): Promise<void> {
   for (let start = 0; start < pids.length; start += STAT_BATCH) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const end = Math.min(pids.length, start + STAT_BATCH);
@@ -289,7 +319,17 @@ async function readStatsInto(byPid: Map<number, ProcessInfo>, pids: readonly num
       } catch (err) {
         throw withContext(err, `reading ${path}`);
       }
-      byPid.set(f.pid, { pid: f.pid, ppid: f.ppid, pgid: f.pgid, state: f.state, startTime: f.startTime, uid: null, comm: f.comm, cmdline: [], ...usageOf(f) });
+      byPid.set(f.pid, {
+        pid: f.pid,
+        ppid: f.ppid,
+        pgid: f.pgid,
+        state: f.state,
+        startTime: f.startTime,
+        uid: null,
+        comm: f.comm,
+        cmdline: [],
+        ...usageOf(f),
+      });
     }
   }
 }
@@ -306,10 +346,17 @@ export interface RecordedPid {
  * plan to signal, whose owner the kill rule checks. One status read each;
  * a process that vanished meanwhile keeps its null.
  */
-export async function readOwners(table: ProcessTable, recorded: readonly RecordedPid[], procRoot: string = DEFAULT_PROC_ROOT): Promise<void> {
+export async function readOwners(
+  table: ProcessTable,
+  recorded: readonly RecordedPid[],
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Promise<void> {
   const rows = recorded
     .map((r) => table.byPid.get(r.pid))
-    .filter((row, i): row is ProcessInfo => row !== undefined && row.uid === null && row.startTime !== null && row.startTime === recorded[i]?.pidStartTime);
+    .filter(
+      (row, i): row is ProcessInfo =>
+        row !== undefined && row.uid === null && row.startTime !== null && row.startTime === recorded[i]?.pidStartTime,
+    );
   await mapBounded([...new Set(rows)], READ_CONCURRENCY, async (row) => {
     const dir = join(procRoot, String(row.pid));
     try {

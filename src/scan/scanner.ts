@@ -4,7 +4,14 @@
  * plain-data Snapshot. A failing source never rejects the scan: it is a
  * SourceReport with ok: false, which the guard reads to hold back kills.
  */
-import type { ProcessTable, ResourceUsage, ScanSourceName, Snapshot, SourceReport, TmuxServerSnapshot } from '../core/snapshot.js';
+import type {
+  ProcessTable,
+  ResourceUsage,
+  ScanSourceName,
+  Snapshot,
+  SourceReport,
+  TmuxServerSnapshot,
+} from '../core/model/snapshot.js';
 import { DEFAULT_PROC_ROOT, readOwners, readProcessTable, type RecordedPid } from './proc-table.js';
 import { scanTmuxServer } from './tmux-sessions.js';
 import { collectUsage, type TrackedTree } from './usage.js';
@@ -69,7 +76,11 @@ export function processSource(procRoot: string, owners: readonly RecordedPid[] =
 }
 
 /** All tmux servers as one source; it is not ok when any server could not be read, and names each. */
-export function tmuxSource(sockets: readonly (string | null)[], timeoutMs: number, tmuxPath?: string): ScanSource<TmuxServerSnapshot[]> {
+export function tmuxSource(
+  sockets: readonly (string | null)[],
+  timeoutMs: number,
+  tmuxPath?: string,
+): ScanSource<TmuxServerSnapshot[]> {
   const options = tmuxPath === undefined ? { timeoutMs } : { timeoutMs, tmuxPath };
   return {
     name: 'tmux',
@@ -82,7 +93,11 @@ export function tmuxSource(sockets: readonly (string | null)[], timeoutMs: numbe
 }
 
 /** Usage of tracked trees as a source, from the process table just read (nothing more to read, nothing to fail). */
-export function usageSource(table: ProcessTable, trackedTrees: readonly TrackedTree[], clock: () => number): ScanSource<Map<string, ResourceUsage>> {
+export function usageSource(
+  table: ProcessTable,
+  trackedTrees: readonly TrackedTree[],
+  clock: () => number,
+): ScanSource<Map<string, ResourceUsage>> {
   return {
     name: 'usage',
     async collect() {
@@ -108,7 +123,10 @@ export async function scan(options: ScanOptions = {}): Promise<Snapshot> {
   let usage: SourceResult<Map<string, ResourceUsage>>;
   if (processes.value === undefined) {
     // Without a process table there are no trees to measure; say so rather than report zero.
-    usage = { value: undefined, report: { source: 'usage', ok: false, durationMs: 0, error: 'process table unavailable' } };
+    usage = {
+      value: undefined,
+      report: { source: 'usage', ok: false, durationMs: 0, error: 'process table unavailable' },
+    };
   } else {
     usage = await runSource(usageSource(table, trackedTrees, clock), clock);
   }

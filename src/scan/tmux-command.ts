@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { programOptions } from '../program-options.js';
-import { describeSocket } from '../core/tmux-servers.js';
+import { describeSocket } from '../core/policy/tmux-servers.js';
 
 /** `null` = the user's default server; a value with `/` = socket path (-S); otherwise a socket name (-L). */
 export function socketArgs(socket: string | null): string[] {
@@ -12,7 +12,7 @@ export function socketArgs(socket: string | null): string[] {
   return socket.includes('/') ? ['-S', socket] : ['-L', socket];
 }
 
-export { describeSocket, normaliseSocket } from '../core/tmux-servers.js';
+export { describeSocket, normaliseSocket } from '../core/policy/tmux-servers.js';
 
 /** An exact session target: without `=` tmux matches by prefix (`w-1` finds `w-10`). */
 export function exactSession(session: string): string {

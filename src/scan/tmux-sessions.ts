@@ -4,7 +4,7 @@
  * (ok: false), because guessing "no sessions" would make live projects look
  * like zombies and phantoms.
  */
-import type { TmuxPane, TmuxServerSnapshot } from '../core/snapshot.js';
+import type { TmuxPane, TmuxServerSnapshot } from '../core/model/snapshot.js';
 import { describeSocket, runTmux, TmuxCommandError, type RunTmuxOptions } from './tmux-command.js';
 
 /**
@@ -47,7 +47,15 @@ function secondsToMs(field: string): number | null | undefined {
 export function parsePaneLine(line: string): TmuxPane {
   const fields = line.split(SEP);
   if (fields.length <= FIXED_FIELDS) throw new Error(`unparsable tmux pane line: ${JSON.stringify(line)}`);
-  const [paneId, pidText, deadText, activityText, createdText, statusText, signalText] = fields as [string, string, string, string, string, string, string];
+  const [paneId, pidText, deadText, activityText, createdText, statusText, signalText] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const session = fields.slice(FIXED_FIELDS).join(SEP);
   const panePid = Number(pidText);
   const windowActivityAt = secondsToMs(activityText);
@@ -109,7 +117,8 @@ async function confirmedEmpty(socket: string | null, err: TmuxCommandError, opti
 
 /** A dead pane whose exit tmux has not read yet: the pane is closed, the status is not there. */
 function exitUnread(sessions: ReadonlyMap<string, TmuxPane[]>): boolean {
-  for (const panes of sessions.values()) for (const p of panes) if (p.paneDead && p.deadStatus === null && p.deadSignal === null) return true;
+  for (const panes of sessions.values())
+    for (const p of panes) if (p.paneDead && p.deadStatus === null && p.deadSignal === null) return true;
   return false;
 }
 
@@ -125,7 +134,11 @@ const NUDGE_POLLS = 4;
  * nothing else) and read the panes again, briefly. Returns what the last
  * read saw.
  */
-async function readUnreadExits(socket: string | null, sessions: Map<string, TmuxPane[]>, options: RunTmuxOptions): Promise<Map<string, TmuxPane[]>> {
+async function readUnreadExits(
+  socket: string | null,
+  sessions: Map<string, TmuxPane[]>,
+  options: RunTmuxOptions,
+): Promise<Map<string, TmuxPane[]>> {
   const serverPid = Number((await runTmux(socket, ['display-message', '-p', '#{pid}'], options)).trim());
   if (!Number.isInteger(serverPid) || serverPid <= 1) return sessions;
   try {
@@ -150,10 +163,17 @@ export async function scanTmuxServer(socket: string | null, options: RunTmuxOpti
     if (exitUnread(sessions)) sessions = await readUnreadExits(socket, sessions, options).catch(() => sessions);
     return { socket, ok: true, error: null, sessions };
   } catch (err) {
-    if (err instanceof TmuxCommandError && !err.timedOut && (err.noServer || (await confirmedEmpty(socket, err, options)))) {
+    if (
+      err instanceof TmuxCommandError &&
+      !err.timedOut &&
+      (err.noServer || (await confirmedEmpty(socket, err, options)))
+    ) {
       return { socket, ok: true, error: null, sessions: new Map() };
     }
-    const message = err instanceof TmuxCommandError ? err.message : `tmux list-panes on ${describeSocket(socket)}: ${err instanceof Error ? err.message : String(err)}`;
+    const message =
+      err instanceof TmuxCommandError
+        ? err.message
+        : `tmux list-panes on ${describeSocket(socket)}: ${err instanceof Error ? err.message : String(err)}`;
     return { socket, ok: false, error: message, sessions: new Map() };
   }
 }

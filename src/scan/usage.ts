@@ -6,8 +6,8 @@
  * 11.5 ms of CPU per cycle for 100 trees). Usage is informational (a metric):
  * it never blocks healing.
  */
-import { indexTree, treeOf } from '../core/process-tree.js';
-import type { ProcessTable, ResourceUsage } from '../core/snapshot.js';
+import { indexTree, treeOf } from '../core/rules/process-tree.js';
+import type { ProcessTable, ResourceUsage } from '../core/model/snapshot.js';
 import { clockTicksPerSecond } from './proc-table.js';
 
 /** A project's root process as the registry recorded it. */

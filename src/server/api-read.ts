@@ -4,12 +4,12 @@
  * according to the last cycle together with the queue's health now.
  */
 import express from 'express';
-import { findProject } from '../core/apply.js';
-import { PROJECT_STATES, type ProjectState } from '../core/project.js';
-import { displayOrder, projectRow } from '../core/project-view.js';
-import { summariseQueue } from '../core/queue-summary.js';
-import { hostLaunchHolds } from '../core/agent-activity/observe.js';
-import { isLocal } from '../core/reconcile.js';
+import { findProject } from '../core/model/apply.js';
+import { PROJECT_STATES, type ProjectState } from '../core/model/project.js';
+import { displayOrder, projectRow } from '../core/views/project-view.js';
+import { summariseQueue } from '../core/views/queue-summary.js';
+import { hostLaunchHolds } from '../core/rules/agent-activity/observe.js';
+import { isLocal } from '../core/rules/reconcile.js';
 import { InputError, UnknownProjectError, messageOf } from '../errors.js';
 import { validateProjectId } from '../registry/operations.js';
 import type { ServerDeps } from './app.js';
@@ -17,12 +17,18 @@ import { requireTokenOffHost } from './auth.js';
 
 function stateFilter(query: Record<string, unknown>): ProjectState | null {
   for (const key of Object.keys(query)) {
-    if (key !== 'state') throw new InputError(`unknown query parameter "${key.slice(0, 64)}"; allowed: state`, { field: key.slice(0, 64) });
+    if (key !== 'state')
+      throw new InputError(`unknown query parameter "${key.slice(0, 64)}"; allowed: state`, {
+        field: key.slice(0, 64),
+      });
   }
   const state = query['state'];
   if (state === undefined) return null;
   if (typeof state !== 'string' || !(PROJECT_STATES as readonly string[]).includes(state)) {
-    throw new InputError(`query parameter "state" must be one of ${PROJECT_STATES.join(', ')}; got ${JSON.stringify(state).slice(0, 60)}`, { field: 'state' });
+    throw new InputError(
+      `query parameter "state" must be one of ${PROJECT_STATES.join(', ')}; got ${JSON.stringify(state).slice(0, 60)}`,
+      { field: 'state' },
+    );
   }
   return state as ProjectState;
 }
@@ -59,7 +65,10 @@ export function readApi(deps: ServerDeps): express.Router {
     } catch (err) {
       registryError = messageOf(err);
     }
-    const errors = [...(cycle?.errors ?? []), ...(registryError === null ? [] : [{ source: 'registry' as const, message: `now: ${registryError}` }])];
+    const errors = [
+      ...(cycle?.errors ?? []),
+      ...(registryError === null ? [] : [{ source: 'registry' as const, message: `now: ${registryError}` }]),
+    ];
     res.json({
       // Nothing stuck is only an answer when the last cycle saw clearly and the registry reads now.
       ok: cycle !== null && cycle.ok && registryError === null,

@@ -6,8 +6,8 @@
  * actor recorded in history and audit is `api@<host>`.
  */
 import express, { type RequestHandler, type Response } from 'express';
-import { policyEnterHook } from '../core/policy-hooks.js';
-import type { Project } from '../core/project.js';
+import { policyEnterHook } from '../core/policy/policy-hooks.js';
+import type { Project } from '../core/model/project.js';
 import { InputError } from '../errors.js';
 import type { ActionOutcome } from '../heal/execute.js';
 import { failProject, resetProject, type ProjectActionContext } from '../heal/project-actions.js';
@@ -52,7 +52,12 @@ const RESET = { force: { type: 'boolean' } } as const satisfies Shape;
 const PAUSE = { until: { type: 'string' } } as const satisfies Shape;
 
 function actionsOf(outcomes: readonly ActionOutcome[]) {
-  return outcomes.map((o) => ({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail }));
+  return outcomes.map((o) => ({
+    project: o.action.project,
+    action: o.action.kind,
+    outcome: o.outcome,
+    detail: o.detail,
+  }));
 }
 
 export function writeApi(deps: ServerDeps): express.Router {
@@ -65,14 +70,17 @@ export function writeApi(deps: ServerDeps): express.Router {
   const guard: RequestHandler[] = [requireToken(deps.config.apiToken), ...jsonBody()];
   const idOf = (params: Record<string, unknown>) => validateProjectId(params['id']);
   const sendProject = (res: Response, project: Project, status = 200) => res.status(status).json({ project });
-  const logWrite = (what: string, project: string | null, extra: Record<string, unknown> = {}) => deps.log.info(`api: ${what}`, { project, by, ...extra });
+  const logWrite = (what: string, project: string | null, extra: Record<string, unknown> = {}) =>
+    deps.log.info(`api: ${what}`, { project, by, ...extra });
 
   router.post('/api/projects', ...guard, async (req, res) => {
     const body = checkBody(req.body, ENQUEUE);
     const command = body.command ?? [];
     // The CLI runs a command where the operator stands; over HTTP there is no such place, so it must be said.
     if (command.length > 0 && body.cwd === undefined) {
-      throw new InputError('field "cwd" is required with a command: the absolute directory the command runs in', { field: 'cwd' });
+      throw new InputError('field "cwd" is required with a command: the absolute directory the command runs in', {
+        field: 'cwd',
+      });
     }
     const project = await enqueue(ops, { ...body, command });
     logWrite('enqueued', project.id);
@@ -87,7 +95,13 @@ export function writeApi(deps: ServerDeps): express.Router {
     const self = { pid: process.pid, what: 'the agent daemon serving this API' };
     const options = { store: deps.store, config: deps.config, tmuxSocket: body.tmuxSocket, self };
     const pidStartTime = await checkReportedPid(body.pid, options);
-    const project = await start(ops, id, { pid: body.pid, pidStartTime, session: body.session, tmuxSocket: body.tmuxSocket, host: deps.hostId });
+    const project = await start(ops, id, {
+      pid: body.pid,
+      pidStartTime,
+      session: body.session,
+      tmuxSocket: body.tmuxSocket,
+      host: deps.hostId,
+    });
     logWrite('started', id, { pid: body.pid });
     sendProject(res, project);
   });
@@ -127,9 +141,17 @@ export function writeApi(deps: ServerDeps): express.Router {
     const force = body.force === true;
     const { project, outcomes } = await resetProject(actions, id, force);
     if (!project) {
-      deps.log.error('api: reset --force could not kill the project; nothing reset', { project: id, actions: actionsOf(outcomes) });
+      deps.log.error('api: reset --force could not kill the project; nothing reset', {
+        project: id,
+        actions: actionsOf(outcomes),
+      });
       res.status(500).json({
-        error: { message: `project "${id}" could not be killed, so it was not reset: ${outcomes.filter((o) => o.outcome === 'failure').map((o) => o.detail).join('; ')}` },
+        error: {
+          message: `project "${id}" could not be killed, so it was not reset: ${outcomes
+            .filter((o) => o.outcome === 'failure')
+            .map((o) => o.detail)
+            .join('; ')}`,
+        },
         actions: actionsOf(outcomes),
       });
       return;

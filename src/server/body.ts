@@ -15,14 +15,24 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 const MAX_STRING = 4096;
 
 /** A body is present when it has a length or is chunked (what body-parser reads). */
-function hasBody(headers: { 'transfer-encoding'?: string | undefined; 'content-length'?: string | undefined }): boolean {
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+function hasBody(headers: {
+  'transfer-encoding'?: string | undefined;
+  'content-length'?: string | undefined;
+}): boolean {
+  return (
+    headers['transfer-encoding'] !== undefined ||
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  );
 }
 
 /** 415 for a body that is not `application/json`; a request without a body passes. */
 export const requireJsonType: RequestHandler = (req, res, next) => {
   if (hasBody(req.headers) && req.is('application/json') === false) {
-    sendError(res, 415, `the body must be application/json, not ${JSON.stringify(req.get('content-type') ?? 'nothing')}`);
+    sendError(
+      res,
+      415,
+      `the body must be application/json, not ${JSON.stringify(req.get('content-type') ?? 'nothing')}`,
+    );
     return;
   }
   next();
@@ -42,10 +52,18 @@ export type Rule =
 
 export type Shape = Record<string, Rule>;
 
-type ValueOf<R extends Rule> = R extends { type: 'string' } ? string : R extends { type: 'integer' } ? number : R extends { type: 'boolean' } ? boolean : string[];
+type ValueOf<R extends Rule> = R extends { type: 'string' }
+  ? string
+  : R extends { type: 'integer' }
+    ? number
+    : R extends { type: 'boolean' }
+      ? boolean
+      : string[];
 
 /** The checked body: required fields present, optional ones possibly undefined. */
-export type Checked<S extends Shape> = { [K in keyof S]: S[K] extends { required: true } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined };
+export type Checked<S extends Shape> = {
+  [K in keyof S]: S[K] extends { required: true } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined;
+};
 
 function shown(value: unknown): string {
   return previewValue(value, 60);
@@ -59,7 +77,8 @@ function checkValue(field: string, rule: Rule, value: unknown): unknown {
   switch (rule.type) {
     case 'string':
       if (typeof value !== 'string') throw invalid(field, 'a string', value);
-      if (value.length > MAX_STRING || value.includes('\0')) throw invalid(field, `a string of at most ${MAX_STRING} characters without NUL`, value);
+      if (value.length > MAX_STRING || value.includes('\0'))
+        throw invalid(field, `a string of at most ${MAX_STRING} characters without NUL`, value);
       return value;
     case 'integer':
       if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(field, 'an integer', value);
@@ -71,7 +90,8 @@ function checkValue(field: string, rule: Rule, value: unknown): unknown {
       if (typeof value !== 'boolean') throw invalid(field, 'true or false', value);
       return value;
     case 'strings':
-      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw invalid(field, `a list of strings (${rule.what})`, value);
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+        throw invalid(field, `a list of strings (${rule.what})`, value);
       return value;
   }
 }

@@ -52,7 +52,8 @@ export function errorHandler(log: Logger, limitBytes: number): ErrorRequestHandl
     }
     if (err instanceof AgentError) {
       const status = httpStatusOf(err);
-      if (status >= 500) log.error('request failed', { method: req.method, path: req.path, status, error: messageOf(err) });
+      if (status >= 500)
+        log.error('request failed', { method: req.method, path: req.path, status, error: messageOf(err) });
       sendError(res, status, err.message, err instanceof InputError ? err.field : undefined);
       return;
     }

@@ -4,7 +4,7 @@
  * helpers below escape what they are given, so a caller passes plain text
  * and gets HTML back.
  */
-import { duration, relative } from '../core/wording.js';
+import { duration, relative } from '../core/views/wording.js';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 

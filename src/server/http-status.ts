@@ -6,7 +6,7 @@ import {
   RegistryUnreadableError,
   UnknownProjectError,
 } from '../errors.js';
-import { IllegalTransitionError } from '../core/state-machine.js';
+import { IllegalTransitionError } from '../core/rules/state-machine.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 

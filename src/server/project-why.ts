@@ -5,8 +5,8 @@
  * one rule in `WHY_RULES`, and each detection kind one entry in
  * `DETECTION_TITLES`: a new kind is one more line here, nothing else.
  */
-import type { Detection } from '../core/plan.js';
-import { ms, type Project } from '../core/project.js';
+import type { Detection } from '../core/model/plan.js';
+import { ms, type Project } from '../core/model/project.js';
 import { badge, escapeHtml as e, timeAgo, timeBoth, type Tone } from './html.js';
 
 export interface WhyContext {

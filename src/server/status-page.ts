@@ -9,10 +9,10 @@
  */
 import type { AgentConfig } from '../config/keys.js';
 import { scheduleIntervalSec } from '../config/schedule.js';
-import { PROJECT_STATES, ms } from '../core/project.js';
-import { summariseQueue, type QueueSummary } from '../core/queue-summary.js';
-import { PAUSED_BY_BREAKER, type RegistryDocument } from '../core/registry-document.js';
-import { countOf } from '../core/wording.js';
+import { PROJECT_STATES, ms } from '../core/model/project.js';
+import { summariseQueue, type QueueSummary } from '../core/views/queue-summary.js';
+import { PAUSED_BY_BREAKER, type RegistryDocument } from '../core/model/registry-document.js';
+import { countOf } from '../core/views/wording.js';
 import { messageOf } from '../errors.js';
 import type { AgentStatus, ServerDeps } from './app.js';
 import { absolute, badge, command, escapeHtml, table, timeAgo, timeBoth, type Tone } from './html.js';

@@ -7,15 +7,15 @@
  * to find it.
  */
 import type { AgentConfig } from '../config/keys.js';
-import { currentState, halfOpensAt } from '../core/breaker.js';
-import type { Detection } from '../core/plan.js';
-import { PROJECT_STATES, isActive, isTerminal, ms, type Project, type ProjectState } from '../core/project.js';
-import { hostLaunchHolds } from '../core/agent-activity/observe.js';
-import type { LaunchHolds } from '../core/agent-activity/hold.js';
-import { nextAttempt, stateSince } from '../core/project-view.js';
-import { isLocal } from '../core/reconcile.js';
-import type { QueueBreakerRecord, RegistryDocument } from '../core/registry-document.js';
-import { countOf } from '../core/wording.js';
+import { currentState, halfOpensAt } from '../core/policy/breaker.js';
+import type { Detection } from '../core/model/plan.js';
+import { PROJECT_STATES, isActive, isTerminal, ms, type Project, type ProjectState } from '../core/model/project.js';
+import { hostLaunchHolds } from '../core/rules/agent-activity/observe.js';
+import type { LaunchHolds } from '../core/rules/agent-activity/hold.js';
+import { nextAttempt, stateSince } from '../core/views/project-view.js';
+import { isLocal } from '../core/rules/reconcile.js';
+import type { QueueBreakerRecord, RegistryDocument } from '../core/model/registry-document.js';
+import { countOf } from '../core/views/wording.js';
 import type { CycleResult } from '../cycle.js';
 import { badge, command, escapeHtml as e, span, table, timeAgo, timeBoth, type Tone } from './html.js';
 import { whyCell } from './project-why.js';
@@ -165,8 +165,7 @@ function heartbeatCell(p: Project, now: number, usage: TreeUsage | undefined, st
   if (beat !== null) parts.push(`${timeAgo(beat, now)} <small>reported heartbeat</small>`);
   else if (seen !== null && isActive(p.state)) {
     parts.push(`${timeAgo(seen, now)} <small>seen alive by the agent (no heartbeat reported)</small>`);
-  }
-  else if (isActive(p.state)) parts.push('<span class="muted">none yet</span>');
+  } else if (isActive(p.state)) parts.push('<span class="muted">none yet</span>');
   if (usage !== undefined) {
     const mib = Math.round(usage.rssBytes / 1_048_576);
     parts.push(`<small>cpu ${Math.round(usage.cpuRatio * 100)}% · ${mib} MiB (last cycle)</small>`);

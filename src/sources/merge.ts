@@ -11,11 +11,11 @@
  * outside the machine. A status the source did not change leaves the
  * agent's own state alone (a zombie or timing_out the agent found stays).
  */
-import { applyTransition, applyUpdate, findProject, type EnterHook } from '../core/apply.js';
-import { iso, newProject, TERMINAL_STATES } from '../core/project.js';
-import type { Project, ProjectSource, ProjectState } from '../core/project.js';
-import type { RegistryDocument } from '../core/registry-document.js';
-import { TRANSITIONS } from '../core/state-machine.js';
+import { applyTransition, applyUpdate, findProject, type EnterHook } from '../core/model/apply.js';
+import { iso, newProject, TERMINAL_STATES } from '../core/model/project.js';
+import type { Project, ProjectSource, ProjectState } from '../core/model/project.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
+import { TRANSITIONS } from '../core/rules/state-machine.js';
 import type { Transaction } from '../registry/store.js';
 
 /** One project as a source shows it. */

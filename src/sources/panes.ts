@@ -4,7 +4,7 @@
  * directory. Sources take a project's PID from here (Tmux-Orchestrator keeps
  * none: window 0 runs its Orchestrator).
  */
-import { SESSION_NAME_PATTERN } from '../core/project.js';
+import { SESSION_NAME_PATTERN } from '../core/model/project.js';
 import { readStartTime } from '../scan/proc-table.js';
 import { runTmux, TmuxCommandError } from '../scan/tmux-command.js';
 

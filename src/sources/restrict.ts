@@ -13,8 +13,8 @@
  *   no longer configured drops nothing, so its projects fall back to the
  *   phantom rule rather than stay processing for ever.
  */
-import { isDestructive, type BlockedAction, type Plan } from '../core/plan.js';
-import type { Project, ProjectSource } from '../core/project.js';
+import { isDestructive, type BlockedAction, type Plan } from '../core/model/plan.js';
+import type { Project, ProjectSource } from '../core/model/project.js';
 
 export interface RestrictResult {
   plan: Plan;

@@ -14,12 +14,12 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_CONFIG, type AgentConfig } from '../config/keys.js';
 import type { SourceConfig } from '../config/sources.js';
-import { applyUpdate, findProject } from '../core/apply.js';
-import type { RandomSource } from '../core/backoff.js';
-import { policyEnterHook } from '../core/policy-hooks.js';
-import type { BlockedAction, Plan } from '../core/plan.js';
-import { iso, type Project } from '../core/project.js';
-import { emptyDocument, type RegistryDocument } from '../core/registry-document.js';
+import { applyUpdate, findProject } from '../core/model/apply.js';
+import type { RandomSource } from '../core/policy/backoff.js';
+import { policyEnterHook } from '../core/policy/policy-hooks.js';
+import type { BlockedAction, Plan } from '../core/model/plan.js';
+import { iso, type Project } from '../core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../core/model/registry-document.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RegistryStore } from '../registry/store.js';

@@ -1,6 +1,6 @@
 /** What every source offers the sync: one pass over what it shows now. */
 import type { SourceConfig, SourceKind } from '../config/sources.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
 import type { Observed } from './merge.js';
 
 export interface SourcePass {

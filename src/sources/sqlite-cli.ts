@@ -75,7 +75,11 @@ export async function checkDatabasePath(path: string): Promise<void> {
 }
 
 function classify(path: string, stderr: string): SqliteError {
-  const text = stderr.replace(/^Error: (in prepare, |stepping, )?/gm, '').trim().split('\n')[0] ?? '';
+  const text =
+    stderr
+      .replace(/^Error: (in prepare, |stepping, )?/gm, '')
+      .trim()
+      .split('\n')[0] ?? '';
   if (/file is not a database|file is encrypted/.test(stderr)) {
     return new SqliteError('not_sqlite', `${path}: not a SQLite database (${text})`);
   }

@@ -16,10 +16,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { TmuxSessionsSourceConfig } from '../config/sources.js';
-import { lastSignOfLife } from '../core/liveness.js';
-import { compilePattern } from '../core/patterns.js';
-import { iso, PROJECT_ID_PATTERN, type Project } from '../core/project.js';
-import type { RegistryDocument } from '../core/registry-document.js';
+import { lastSignOfLife } from '../core/rules/liveness.js';
+import { compilePattern } from '../core/rules/patterns.js';
+import { iso, PROJECT_ID_PATTERN, type Project } from '../core/model/project.js';
+import type { RegistryDocument } from '../core/model/registry-document.js';
 import type { Logger } from '../log.js';
 import { readStartTime } from '../scan/proc-table.js';
 import { describeSocket } from '../scan/tmux-command.js';

@@ -63,7 +63,14 @@ describe('config/alertmanager.yml', function () {
   ];
   for (const [labels, receiver] of routes) {
     it(`routes ${labels.join(',')} to ${receiver}`, async () => {
-      const args = ['config', 'routes', 'test', `--config.file=${ALERTMANAGER_CONFIG}`, `--verify.receivers=${receiver}`, ...labels];
+      const args = [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${ALERTMANAGER_CONFIG}`,
+        `--verify.receivers=${receiver}`,
+        ...labels,
+      ];
       const result = await runTool('amtool', args);
       expect(result.code, `amtool ${args.join(' ')}\n${result.stdout}${result.stderr}`).to.equal(0);
       expect(result.stdout.trim()).to.equal(receiver);
@@ -73,7 +80,14 @@ describe('config/alertmanager.yml', function () {
   it('routes every alert of the rule file by its severity', async () => {
     for (const alert of loadRuleFile().alerts) {
       const expected = alert.labels['severity'] === 'critical' ? 'page' : 'ticket';
-      const args = ['config', 'routes', 'test', `--config.file=${ALERTMANAGER_CONFIG}`, `alertname=${alert.alert}`, `severity=${alert.labels['severity'] ?? ''}`];
+      const args = [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${ALERTMANAGER_CONFIG}`,
+        `alertname=${alert.alert}`,
+        `severity=${alert.labels['severity'] ?? ''}`,
+      ];
       const result = await runTool('amtool', args);
       expect(result.stdout.trim(), `${alert.alert}\n${result.stderr}`).to.equal(expected);
     }
@@ -91,7 +105,11 @@ describe('config/alertmanager.yml', function () {
 
   it('lets OrchestratorAgentDown and OrchestratorAgentAbsent inhibit the other Orchestrator alerts', () => {
     const config = yamlFile(ALERTMANAGER_CONFIG);
-    const rules = config['inhibit_rules'] as Array<{ source_matchers: string[]; target_matchers: string[]; equal: string[] }>;
+    const rules = config['inhibit_rules'] as Array<{
+      source_matchers: string[];
+      target_matchers: string[];
+      equal: string[];
+    }>;
     const down = rules.find((r) => r.source_matchers.includes('alertname="OrchestratorAgentDown"'));
     const absent = rules.find((r) => r.source_matchers.includes('alertname="OrchestratorAgentAbsent"'));
     expect(down?.equal, 'AgentDown inhibits per instance').to.deep.equal(['instance']);

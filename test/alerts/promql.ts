@@ -29,8 +29,20 @@ interface Token {
 }
 
 const AGGREGATIONS = new Set([
-  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values',
-  'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
+  'limitk',
+  'limit_ratio',
 ]);
 const LABEL_LIST_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 const OTHER_KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'atan2', 'inf', 'nan']);
@@ -158,7 +170,9 @@ export function selectors(expr: string): Selector[] {
     const fn = tokens[i - 2];
     const close = tokens[j];
     const enclosingFunction =
-      open?.kind === 'lparen' && fn?.kind === 'ident' && close?.kind === 'rparen' && !AGGREGATIONS.has(fn.text) ? fn.text : null;
+      open?.kind === 'lparen' && fn?.kind === 'ident' && close?.kind === 'rparen' && !AGGREGATIONS.has(fn.text)
+        ? fn.text
+        : null;
     found.push({ name: token.text, matchers, range, enclosingFunction });
   }
   return found;
@@ -183,5 +197,7 @@ export function rangeArguments(expr: string): Array<{ fn: string | null; name: s
 
 /** Whether the expression calls rate(), irate() or increase() at all (for counting calls against selectors). */
 export function rateCallCount(expr: string): number {
-  return tokenize(expr).filter((t, i, all) => t.kind === 'ident' && RATE_FUNCTIONS.has(t.text) && all[i + 1]?.kind === 'lparen').length;
+  return tokenize(expr).filter(
+    (t, i, all) => t.kind === 'ident' && RATE_FUNCTIONS.has(t.text) && all[i + 1]?.kind === 'lparen',
+  ).length;
 }

@@ -64,7 +64,12 @@ export function loadRuleFile(path = RULES_FILE): RuleFile {
           annotations: stringMap(rule['annotations']),
         });
       } else if (typeof rule['record'] === 'string') {
-        file.records.push({ group: name, record: rule['record'], expr: rule['expr'], labels: stringMap(rule['labels']) });
+        file.records.push({
+          group: name,
+          record: rule['record'],
+          expr: rule['expr'],
+          labels: stringMap(rule['labels']),
+        });
       } else {
         throw new Error(`${path}: rule in ${name} is neither alert nor record`);
       }

@@ -44,7 +44,9 @@ describe('alert rules (promtool)', function () {
 
   it('pass promtool check rules without lint findings', async () => {
     const result = await expectToolSuccess('promtool', ['check', 'rules', RULES_FILE]);
-    expect(result.stdout + result.stderr, 'promtool output').to.match(/SUCCESS/).and.not.match(/lint|warning/i);
+    expect(result.stdout + result.stderr, 'promtool output')
+      .to.match(/SUCCESS/)
+      .and.not.match(/lint|warning/i);
   });
 
   it('pass every promtool unit test in alerts/tests', async () => {
@@ -100,22 +102,33 @@ describe('alert rules (structure)', () => {
       it('selects only the orchestrator-agent job', () => {
         for (const s of selectors(alert.expr)) {
           const job = s.matchers.find((m) => m.label === 'job');
-          expect(job, `${alert.alert}: ${s.name} has a job matcher`).to.deep.equal({ label: 'job', op: '=', value: 'orchestrator-agent' });
+          expect(job, `${alert.alert}: ${s.name} has a job matcher`).to.deep.equal({
+            label: 'job',
+            op: '=',
+            value: 'orchestrator-agent',
+          });
         }
       });
     });
   }
 
   it('use counters only inside rate() or increase()', () => {
-    for (const rule of [...rules.alerts.map((a) => ({ name: a.alert, expr: a.expr })), ...rules.records.map((r) => ({ name: r.record, expr: r.expr }))]) {
+    for (const rule of [
+      ...rules.alerts.map((a) => ({ name: a.alert, expr: a.expr })),
+      ...rules.records.map((r) => ({ name: r.record, expr: r.expr })),
+    ]) {
       for (const s of selectors(rule.expr)) {
-        if (isCounterSeries(s.name)) expect(isInsideRate(s), `${rule.name}: counter ${s.name} outside rate/increase`).to.equal(true);
+        if (isCounterSeries(s.name))
+          expect(isInsideRate(s), `${rule.name}: counter ${s.name} outside rate/increase`).to.equal(true);
       }
     }
   });
 
   it('use only metric names from test/helpers/metric-names.ts', () => {
-    for (const rule of [...rules.alerts.map((a) => ({ name: a.alert, expr: a.expr })), ...rules.records.map((r) => ({ name: r.record, expr: r.expr }))]) {
+    for (const rule of [
+      ...rules.alerts.map((a) => ({ name: a.alert, expr: a.expr })),
+      ...rules.records.map((r) => ({ name: r.record, expr: r.expr })),
+    ]) {
       for (const name of metricNames(rule.expr)) {
         expect(ALLOWED_NAMES.has(name), `${rule.name} uses ${name}, which is not in metric-names.ts`).to.equal(true);
       }
@@ -152,8 +165,14 @@ describe('alert rule unit tests (coverage)', () => {
 
     it(`${name} is tested both firing and silent`, () => {
       const mine = cases.filter((c) => c.alertname === name);
-      expect(mine.some((c) => c.expAlerts.length > 0), `${name}: a case where it fires`).to.equal(true);
-      expect(mine.some((c) => c.expAlerts.length === 0), `${name}: a case where it stays silent`).to.equal(true);
+      expect(
+        mine.some((c) => c.expAlerts.length > 0),
+        `${name}: a case where it fires`,
+      ).to.equal(true);
+      expect(
+        mine.some((c) => c.expAlerts.length === 0),
+        `${name}: a case where it stays silent`,
+      ).to.equal(true);
     });
 
     if (severity === 'critical') {
@@ -163,7 +182,11 @@ describe('alert rule unit tests (coverage)', () => {
         for (const a of firing) {
           expect(a.labels, `${name} exp_labels`).to.include({ severity: 'critical' });
           expect(a.labels, `${name} exp_labels`).to.have.property('job');
-          expect(Object.keys(a.annotations).sort(), `${name} exp_annotations`).to.deep.equal(['description', 'runbook_url', 'summary']);
+          expect(Object.keys(a.annotations).sort(), `${name} exp_annotations`).to.deep.equal([
+            'description',
+            'runbook_url',
+            'summary',
+          ]);
         }
       });
     }

@@ -29,7 +29,11 @@ const INSTALL_HINT: Record<string, string> = {
 };
 
 /** Run `tool args...` and resolve with its exit code and output (a non-zero exit does not reject). */
-export function runTool(tool: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<ToolResult> {
+export function runTool(
+  tool: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     execFile(
       tool,
@@ -53,7 +57,11 @@ export function runTool(tool: string, args: string[], options: { cwd?: string; t
 }
 
 /** Run the tool and throw, with its output, unless it exits 0. */
-export async function expectToolSuccess(tool: string, args: string[], options: { cwd?: string } = {}): Promise<ToolResult> {
+export async function expectToolSuccess(
+  tool: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<ToolResult> {
   const result = await runTool(tool, args, options);
   if (result.code !== 0) {
     throw new Error(

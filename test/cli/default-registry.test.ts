@@ -5,11 +5,20 @@ import { join } from 'node:path';
 import { AGENT_BIN, cleanEnv, runCli, tempDir } from '../helpers/cli.js';
 
 /** Run `sh -c script` inside `script(1)`, so the command's stderr is a terminal; resolves with what the terminal showed. */
-function onTerminal(shellScript: string, cwd: string, env: Record<string, string>): Promise<{ code: number; terminal: string }> {
+function onTerminal(
+  shellScript: string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number; terminal: string }> {
   return new Promise((resolve) => {
-    execFile('script', ['-qec', shellScript, '/dev/null'], { cwd, env: cleanEnv({ ...env, SHELL: '/bin/sh' }), timeout: 30_000 }, (err, stdout) => {
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, terminal: stdout.replace(/\r/g, '') });
-    });
+    execFile(
+      'script',
+      ['-qec', shellScript, '/dev/null'],
+      { cwd, env: cleanEnv({ ...env, SHELL: '/bin/sh' }), timeout: 30_000 },
+      (err, stdout) => {
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, terminal: stdout.replace(/\r/g, '') });
+      },
+    );
   });
 }
 
@@ -43,10 +52,16 @@ describe('cli: the default registry', function () {
     expect(existsSync(join(b, 'data'))).to.equal(false);
   });
 
-  for (const [what, value] of [['unset (empty)', ''], ['relative', 'relative/state']] as const) {
+  for (const [what, value] of [
+    ['unset (empty)', ''],
+    ['relative', 'relative/state'],
+  ] as const) {
     it(`is under ~/.local/state when XDG_STATE_HOME is ${what}`, async () => {
       const home = workdir('home');
-      const r = await runCli(['enqueue', '--id', 'p1'], { cwd: workdir('w'), env: { HOME: home, XDG_STATE_HOME: value } });
+      const r = await runCli(['enqueue', '--id', 'p1'], {
+        cwd: workdir('w'),
+        env: { HOME: home, XDG_STATE_HOME: value },
+      });
       expect(r.code, r.stderr).to.equal(0);
       expect(existsSync(join(home, '.local', 'state', 'tmux-orchestrator-agent', 'registry.json'))).to.equal(true);
     });

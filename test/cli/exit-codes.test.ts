@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { EXIT, exitCodeOf } from '../../src/cli/exit-codes.js';
-import { IllegalTransitionError } from '../../src/core/state-machine.js';
+import { IllegalTransitionError } from '../../src/core/rules/state-machine.js';
 import {
   ConfigError,
   ConflictError,

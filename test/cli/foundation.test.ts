@@ -1,14 +1,38 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_STATES } from '../../src/core/project.js';
+import { PROJECT_STATES } from '../../src/core/model/project.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 
 /** Field names every written project carries (the example in docs/design.md#the-document has them all). */
 const SCHEMA_FIELDS = [
-  'id', 'name', 'state', 'priority', 'host', 'session', 'tmuxSocket', 'pid', 'pidStartTime', 'command', 'cwd', 'projectDir',
-  'enqueuedAt', 'startedAt', 'heartbeatAt', 'endedAt', 'timeoutExtensions', 'timingOutSince', 'lastSeenAliveAt', 'attempts',
-  'maxAttempts', 'nextAttemptAt', 'breaker', 'phases', 'failureReason', 'completion', 'history',
+  'id',
+  'name',
+  'state',
+  'priority',
+  'host',
+  'session',
+  'tmuxSocket',
+  'pid',
+  'pidStartTime',
+  'command',
+  'cwd',
+  'projectDir',
+  'enqueuedAt',
+  'startedAt',
+  'heartbeatAt',
+  'endedAt',
+  'timeoutExtensions',
+  'timingOutSince',
+  'lastSeenAliveAt',
+  'attempts',
+  'maxAttempts',
+  'nextAttemptAt',
+  'breaker',
+  'phases',
+  'failureReason',
+  'completion',
+  'history',
 ];
 
 describe('cli: the orchestrator-facing commands', () => {
@@ -16,7 +40,8 @@ describe('cli: the orchestrator-facing commands', () => {
   beforeEach(() => (dir = tempDir()));
   afterEach(() => dir.cleanup());
   // The default registry: $XDG_STATE_HOME/tmux-orchestrator-agent/registry.json.
-  const agent = (...args: string[]) => runCli(args, { cwd: dir.path, env: { XDG_STATE_HOME: join(dir.path, 'state') } });
+  const agent = (...args: string[]) =>
+    runCli(args, { cwd: dir.path, env: { XDG_STATE_HOME: join(dir.path, 'state') } });
   const registryDir = () => join(dir.path, 'state', 'tmux-orchestrator-agent');
 
   it('enqueue then status --json shows the project queued, and the file matches the schema', async () => {
@@ -55,7 +80,10 @@ describe('cli: the orchestrator-facing commands', () => {
     expect((await agent('heartbeat', 'p1')).code).to.equal(0);
     const done = await agent('complete', 'p1', '--json');
     expect(JSON.parse(done.stdout)).to.include({ state: 'completed' });
-    const audit = readFileSync(join(registryDir(), 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(join(registryDir(), 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(audit.map((a) => a.to)).to.deep.equal(['queued', 'processing', 'completed']);
   });
 
@@ -64,7 +92,12 @@ describe('cli: the orchestrator-facing commands', () => {
     await agent('start', 'p1', '--pid', String(process.pid));
     const failed = await agent('fail', 'p1', '--reason', 'tests red', '--no-retry', '--json');
     expect(failed.code, failed.stderr).to.equal(0);
-    expect(JSON.parse(failed.stdout)).to.include({ state: 'failed', failureReason: 'tests red', retry: false, nextAttemptAt: null });
+    expect(JSON.parse(failed.stdout)).to.include({
+      state: 'failed',
+      failureReason: 'tests red',
+      retry: false,
+      nextAttemptAt: null,
+    });
   });
 
   it('reset puts a failed project back to queued with attempts and breaker reset', async () => {
@@ -130,8 +163,11 @@ describe('cli: the orchestrator-facing commands', () => {
   it('--help lists the commands and exits 0; --version prints the version', async () => {
     const help = await agent('--help');
     expect(help.code).to.equal(0);
-    for (const command of ['enqueue', 'start', 'heartbeat', 'complete', 'fail', 'status', 'reset', 'registry']) expect(help.stdout).to.contain(command);
+    for (const command of ['enqueue', 'start', 'heartbeat', 'complete', 'fail', 'status', 'reset', 'registry'])
+      expect(help.stdout).to.contain(command);
     const version = await agent('--version');
-    expect(version.stdout.trim()).to.equal(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    expect(version.stdout.trim()).to.equal(
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
+    );
   });
 });

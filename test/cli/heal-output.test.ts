@@ -7,11 +7,15 @@ import { TestQueue } from '../helpers/queue.js';
 /** `agent heal --once ...` with stderr joined to stdout, as a terminal shows them. */
 function healOnTerminal(q: TestQueue, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', 'exec "$@" 2>&1', 'sh', process.execPath, AGENT_BIN, 'heal', '--once', ...args], {
-      cwd: q.dir.path,
-      env: cleanEnv(q.env),
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const child = spawn(
+      '/bin/sh',
+      ['-c', 'exec "$@" 2>&1', 'sh', process.execPath, AGENT_BIN, 'heal', '--once', ...args],
+      {
+        cwd: q.dir.path,
+        env: cleanEnv(q.env),
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.on('error', reject);

@@ -29,7 +29,10 @@ describe('cli: agent serve options', function () {
 
   it('serve --listen HOST:PORT listens there, over AGENT_LISTEN', async () => {
     const port = await freePort();
-    const agent = await startAgent({ ...env, AGENT_LISTEN: '127.0.0.1:1' }, dir.path, ['--listen', `127.0.0.1:${port}`]);
+    const agent = await startAgent({ ...env, AGENT_LISTEN: '127.0.0.1:1' }, dir.path, [
+      '--listen',
+      `127.0.0.1:${port}`,
+    ]);
     try {
       expect(agent.url).to.equal(`http://127.0.0.1:${port}`);
       expect((await fetch(`${agent.url}/healthz`)).status).to.equal(200);
@@ -40,12 +43,16 @@ describe('cli: agent serve options', function () {
 
   it('an address in use is one line on stderr and exit 2', async () => {
     const taken: Server = createServer();
-    const port = await new Promise<number>((resolve) => taken.listen(0, '127.0.0.1', () => resolve((taken.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      taken.listen(0, '127.0.0.1', () => resolve((taken.address() as { port: number }).port)),
+    );
     try {
       const r = await runCli(['serve'], { cwd: dir.path, env: { ...env, AGENT_LISTEN: `127.0.0.1:${port}` } });
       expect(r.code, r.stderr).to.equal(2);
       expect(r.stderr.trim().split('\n'), r.stderr).to.have.length(1);
-      expect(r.stderr).to.match(new RegExp(`^agent: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`)).and.include('--listen');
+      expect(r.stderr)
+        .to.match(new RegExp(`^agent: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`))
+        .and.include('--listen');
       expect(r.stdout).to.equal('');
     } finally {
       await new Promise((resolve) => taken.close(resolve));
@@ -57,19 +64,24 @@ describe('cli: agent serve options', function () {
     const agent = await startAgent({ ...env, NODE_OPTIONS: '--max-semi-space-size=1 --no-warnings' }, dir.path);
     try {
       // The tmux hooks' `tmux wait-for` client is a child of the daemon that lives as long as it.
-      const environ = await eventually(() => {
-        for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-          try {
-            const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-            if (ppid !== agent.child.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('wait-for')) continue;
-            return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-          } catch {
-            // gone meanwhile
+      const environ = await eventually(
+        () => {
+          for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+            try {
+              const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+              const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+              if (ppid !== agent.child.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('wait-for'))
+                continue;
+              return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+            } catch {
+              // gone meanwhile
+            }
           }
-        }
-        return null;
-      }, 30_000, 'a tmux wait-for child of the daemon');
+          return null;
+        },
+        30_000,
+        'a tmux wait-for child of the daemon',
+      );
       expect(environ.filter((e) => e.startsWith('NODE_OPTIONS='))).to.deep.equal(['NODE_OPTIONS=--no-warnings']);
     } finally {
       await agent.stop();

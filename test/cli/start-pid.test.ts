@@ -9,7 +9,11 @@ const TOKEN = 'start-pid-token-0123456789ab';
 /** `agent start p1 --pid $$` from a shell that execs the agent: the PID is the reporting command's own. */
 function startWithOwnPid(q: TestQueue): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', 'exec "$0" "$1" start p1 --pid $$', process.execPath, AGENT_BIN], { cwd: q.dir.path, env: cleanEnv(q.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', 'exec "$0" "$1" start p1 --pid $$', process.execPath, AGENT_BIN], {
+      cwd: q.dir.path,
+      env: cleanEnv(q.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -19,7 +23,7 @@ function startWithOwnPid(q: TestQueue): Promise<CliResult> {
   });
 }
 
-describe('cli and API: start --pid refuses PIDs that can never be a project\'s', function () {
+describe("cli and API: start --pid refuses PIDs that can never be a project's", function () {
   this.timeout(60_000);
   let q: TestQueue;
   let agent: RunningAgent | null = null;
@@ -89,7 +93,16 @@ describe('cli and API: start --pid refuses PIDs that can never be a project\'s',
 
   it('accepts the PID of the process in a pane', async () => {
     const pane = q.tmux.newSession('work', ['sleep', '60']);
-    const r = await q.agent(['start', 'p1', '--pid', String(pane), '--session', 'work', '--tmux-socket', q.tmux.socket]);
+    const r = await q.agent([
+      'start',
+      'p1',
+      '--pid',
+      String(pane),
+      '--session',
+      'work',
+      '--tmux-socket',
+      q.tmux.socket,
+    ]);
     expect(r.code, r.stderr).to.equal(0);
     expect(q.get('p1')).to.include({ state: 'processing', pid: pane });
   });

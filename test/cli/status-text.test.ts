@@ -5,7 +5,7 @@
  * agree with their nouns ("1 project").
  */
 import { expect } from 'chai';
-import { newProject } from '../../src/core/project.js';
+import { newProject } from '../../src/core/model/project.js';
 import { waitUntil } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
 
@@ -60,9 +60,17 @@ describe('cli: status and counts as people read them', function () {
     const cells = row(await ok(['status']), 'flaky');
     expect(cells['NEXT ATTEMPT']).to.equal('held: breaker open');
     expect(cells['BREAKER']).to.match(/^open \(half-open in (29m \d+s|30m 0s)\)$/);
-    await waitUntil(() => Date.now() > Date.parse(q.get('flaky').nextAttemptAt as string) + 1000, 15_000, 'the backoff to pass');
-    expect(row(await ok(['status']), 'flaky')['NEXT ATTEMPT'], 'still held once the backoff has passed').to.equal('held: breaker open');
-    const json = JSON.parse(await ok(['status', '--json'])) as { projects: { id: string; nextAttempt: { status: string; reason: string } }[] };
+    await waitUntil(
+      () => Date.now() > Date.parse(q.get('flaky').nextAttemptAt as string) + 1000,
+      15_000,
+      'the backoff to pass',
+    );
+    expect(row(await ok(['status']), 'flaky')['NEXT ATTEMPT'], 'still held once the backoff has passed').to.equal(
+      'held: breaker open',
+    );
+    const json = JSON.parse(await ok(['status', '--json'])) as {
+      projects: { id: string; nextAttempt: { status: string; reason: string } }[];
+    };
     expect(json.projects[0]?.nextAttempt).to.deep.include({ status: 'held', reason: 'breaker open' });
   });
 

@@ -55,7 +55,14 @@ describe('config', () => {
 
   it('keeps the seed environment names', () => {
     const names = KEY_DEFINITIONS.map((d) => d.env);
-    for (const seed of ['MAX_PROCESS_RUNTIME_SEC', 'HEARTBEAT_TIMEOUT_SEC', 'MAX_TIMEOUT_EXTENSIONS', 'EXTENSION_DURATION_SEC', 'PHANTOM_GRACE_PERIOD_SEC', 'STATE_SYNC_INTERVAL_SEC']) {
+    for (const seed of [
+      'MAX_PROCESS_RUNTIME_SEC',
+      'HEARTBEAT_TIMEOUT_SEC',
+      'MAX_TIMEOUT_EXTENSIONS',
+      'EXTENSION_DURATION_SEC',
+      'PHANTOM_GRACE_PERIOD_SEC',
+      'STATE_SYNC_INTERVAL_SEC',
+    ]) {
       expect(names).to.include(seed);
     }
     for (const name of names) expect(name).to.match(/^(AGENT_[A-Z_]+|[A-Z_]+_SEC|MAX_TIMEOUT_EXTENSIONS|LOG_LEVEL)$/);
@@ -79,7 +86,9 @@ describe('config', () => {
   });
 
   it('parses lists from comma-separated environment values', () => {
-    const { config } = loadConfig({ env: { AGENT_TMUX_SOCKETS: 'default, build,/tmp/s', AGENT_ORPHAN_SESSION_PATTERNS: '^agent-' } });
+    const { config } = loadConfig({
+      env: { AGENT_TMUX_SOCKETS: 'default, build,/tmp/s', AGENT_ORPHAN_SESSION_PATTERNS: '^agent-' },
+    });
     expect(config.tmuxSockets).to.deep.equal(['default', 'build', '/tmp/s']);
     expect(config.orphanSessionPatterns).to.deep.equal(['^agent-']);
   });
@@ -89,7 +98,10 @@ describe('config', () => {
     try {
       const file = join(dir.path, 'agent.json');
       writeFileSync(file, JSON.stringify({ maxConcurent: 2 }));
-      expect(() => loadConfig({ file })).to.throw(ConfigError, /unknown config key "maxConcurent".*allowed keys: registry/);
+      expect(() => loadConfig({ file })).to.throw(
+        ConfigError,
+        /unknown config key "maxConcurent".*allowed keys: registry/,
+      );
     } finally {
       dir.cleanup();
     }
@@ -107,7 +119,10 @@ describe('config', () => {
   });
 
   it('refuses a retry cap below its base', () => {
-    expect(() => loadConfig({ env: { AGENT_RETRY_BASE_SEC: '100', AGENT_RETRY_MAX_DELAY_SEC: '10' } })).to.throw(ConfigError, /retryMaxDelaySec/);
+    expect(() => loadConfig({ env: { AGENT_RETRY_BASE_SEC: '100', AGENT_RETRY_MAX_DELAY_SEC: '10' } })).to.throw(
+      ConfigError,
+      /retryMaxDelaySec/,
+    );
   });
 
   describe('every key with an invalid value', function () {
@@ -139,7 +154,10 @@ describe('config', () => {
         });
         const flag = await runCli(['status', '--set', 'maxConcurrent=0'], { cwd: dir.path });
         expect(flag.code).to.equal(2);
-        expect(flag.stderr).to.contain('"maxConcurrent"').and.contain('--set maxConcurrent=0').and.contain('from 1 to 10000');
+        expect(flag.stderr)
+          .to.contain('"maxConcurrent"')
+          .and.contain('--set maxConcurrent=0')
+          .and.contain('from 1 to 10000');
       } finally {
         dir.cleanup();
       }
@@ -156,7 +174,10 @@ describe('config errors name what the user wrote', function () {
   it('names the --set flag as typed, never a flag that does not exist', async () => {
     const r = await runCli(['status', '--set', 'maxProcessRuntimeSec=-5'], { cwd: dir.path });
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.contain('--set maxProcessRuntimeSec=-5').and.contain('"maxProcessRuntimeSec"').and.not.contain('--max-process-runtime-sec');
+    expect(r.stderr)
+      .to.contain('--set maxProcessRuntimeSec=-5')
+      .and.contain('"maxProcessRuntimeSec"')
+      .and.not.contain('--max-process-runtime-sec');
   });
 
   it('names the environment variable', async () => {

@@ -13,14 +13,39 @@ const ALLOWED_NAMES = new Set<string>([...AGENT_METRIC_NAMES, ...SCRAPE_METRIC_N
 
 /** Grafana unit ids this project uses or may reasonably use (names from Grafana's value formats). */
 const GRAFANA_UNITS = new Set([
-  'none', 'string', 'short', 'percent', 'percentunit', 'bytes', 'decbytes', 's', 'ms', 'm', 'h', 'd',
-  'dtdurations', 'dtdurationms', 'dateTimeAsIso', 'dateTimeFromNow', 'ops', 'opm', 'cps', 'cpm', 'reqps',
-  'bool', 'bool_yes_no', 'bool_on_off',
+  'none',
+  'string',
+  'short',
+  'percent',
+  'percentunit',
+  'bytes',
+  'decbytes',
+  's',
+  'ms',
+  'm',
+  'h',
+  'd',
+  'dtdurations',
+  'dtdurationms',
+  'dateTimeAsIso',
+  'dateTimeFromNow',
+  'ops',
+  'opm',
+  'cps',
+  'cpm',
+  'reqps',
+  'bool',
+  'bool_yes_no',
+  'bool_on_off',
 ]);
 
 const EXPECTED = [
   { file: 'orchestrator-queue-health.json', uid: 'orchestrator-queue-health', title: 'Orchestrator queue health' },
-  { file: 'orchestrator-project-detail.json', uid: 'orchestrator-project-detail', title: 'Orchestrator project detail' },
+  {
+    file: 'orchestrator-project-detail.json',
+    uid: 'orchestrator-project-detail',
+    title: 'Orchestrator project detail',
+  },
 ];
 
 interface Target {
@@ -102,7 +127,9 @@ function labelValuesSelector(query: string): string {
 
 describe('dashboards', () => {
   it('are exactly the two shipped dashboards, valid JSON, with stable uids and titles', () => {
-    const files = readdirSync(DASHBOARDS_DIR).filter((f) => f.endsWith('.json')).sort();
+    const files = readdirSync(DASHBOARDS_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(files).to.deep.equal(EXPECTED.map((e) => e.file).sort());
     for (const e of EXPECTED) {
       const d = loadDashboard(e.file);
@@ -176,9 +203,10 @@ describe('dashboards', () => {
       it('uses $__rate_interval in every rate (or $__range in single-value stats)', () => {
         for (const { panel, target } of targets) {
           const ranged = selectors(target.expr).filter((s) => s.range !== null);
-          expect(ranged.filter(isInsideRate).length, `${panel.title}: every rate()/increase() takes a selector`).to.equal(
-            rateCallCount(target.expr),
-          );
+          expect(
+            ranged.filter(isInsideRate).length,
+            `${panel.title}: every rate()/increase() takes a selector`,
+          ).to.equal(rateCallCount(target.expr));
           for (const s of ranged) {
             const allowed = panel.type === 'stat' ? ['$__rate_interval', '$__range'] : ['$__rate_interval'];
             expect(allowed, `${panel.title} ${target.refId}: ${s.name}[${s.range}]`).to.include(s.range);
@@ -189,7 +217,8 @@ describe('dashboards', () => {
       it('uses counters only inside rate() or increase()', () => {
         for (const { panel, target } of targets) {
           for (const s of selectors(target.expr)) {
-            if (isCounterSeries(s.name)) expect(isInsideRate(s), `${panel.title}: ${s.name} outside rate/increase`).to.equal(true);
+            if (isCounterSeries(s.name))
+              expect(isInsideRate(s), `${panel.title}: ${s.name} outside rate/increase`).to.equal(true);
           }
         }
       });
@@ -204,7 +233,8 @@ describe('dashboards', () => {
 
       it('leaves the data source of each query to the panel variable', () => {
         for (const { panel, target } of targets) {
-          if (target.datasource) expect(target.datasource.uid, `${panel.title} ${target.refId}`).to.equal('${datasource}');
+          if (target.datasource)
+            expect(target.datasource.uid, `${panel.title} ${target.refId}`).to.equal('${datasource}');
         }
       });
 
@@ -224,10 +254,14 @@ describe('dashboards', () => {
     for (const e of EXPECTED) {
       const d = loadDashboard(e.file);
       for (const p of allPanels(d)) {
-        for (const t of p.targets ?? []) rules.push({ record: `dashboard:check:${rules.length}`, expr: substituteVariables(t.expr) });
+        for (const t of p.targets ?? [])
+          rules.push({ record: `dashboard:check:${rules.length}`, expr: substituteVariables(t.expr) });
       }
       for (const v of d.templating.list.filter((x) => x.type === 'query')) {
-        rules.push({ record: `dashboard:check:${rules.length}`, expr: substituteVariables(labelValuesSelector(variableQuery(v))) });
+        rules.push({
+          record: `dashboard:check:${rules.length}`,
+          expr: substituteVariables(labelValuesSelector(variableQuery(v))),
+        });
       }
     }
     const dir = mkdtempSync(join(tmpdir(), 'toa-dashboards-'));
@@ -253,8 +287,13 @@ describe('dashboards', () => {
 
     it('has the time series of queue, transitions, heals, retries, breakers and scans', () => {
       for (const title of [
-        'Projects by state', 'Transitions by target state', 'Heal actions', 'Retries', 'Circuit breakers',
-        'Scan duration p50 / p99', 'Scan errors by source',
+        'Projects by state',
+        'Transitions by target state',
+        'Heal actions',
+        'Retries',
+        'Circuit breakers',
+        'Scan duration p50 / p99',
+        'Scan errors by source',
       ]) {
         expect(byTitle(title)?.type, title).to.equal('timeseries');
       }
@@ -264,8 +303,12 @@ describe('dashboards', () => {
       const exprOf = (title: string): string => (byTitle(title)?.targets ?? []).map((t) => t.expr).join('\n');
       expect(exprOf('Transitions by target state')).to.include('instance_to:orchestrator_state_transitions:rate5m');
       expect(exprOf('Success ratio (1 h)')).to.include('instance:orchestrator_projects_finished:increase1h');
-      expect(exprOf('Success ratio (rolling 1 h)')).to.include('instance:orchestrator_project_success:ratio_increase1h');
-      expect(exprOf('Scan duration p50 / p99')).to.include('instance_quantile:orchestrator_scan_duration_seconds:histogram_quantile_rate5m');
+      expect(exprOf('Success ratio (rolling 1 h)')).to.include(
+        'instance:orchestrator_project_success:ratio_increase1h',
+      );
+      expect(exprOf('Scan duration p50 / p99')).to.include(
+        'instance_quantile:orchestrator_scan_duration_seconds:histogram_quantile_rate5m',
+      );
     });
 
     it('tables stuck and active projects from the info metric joined with the per-project timestamps', () => {
@@ -296,7 +339,11 @@ describe('dashboards', () => {
       for (const p of allPanels(d)) {
         for (const t of p.targets ?? []) {
           for (const s of selectors(t.expr).filter((x) => x.name.startsWith('orchestrator_active_project_'))) {
-            expect(s.matchers, `${p.title}: ${s.name}`).to.deep.include({ label: 'project', op: '=', value: '$project' });
+            expect(s.matchers, `${p.title}: ${s.name}`).to.deep.include({
+              label: 'project',
+              op: '=',
+              value: '$project',
+            });
           }
         }
       }
@@ -304,7 +351,15 @@ describe('dashboards', () => {
 
     it('shows state, runtime, heartbeat age, CPU, memory and transitions', () => {
       const titles = allPanels(d).map((p) => p.title);
-      expect(titles).to.include.members(['State', 'Runtime', 'Heartbeat age', 'CPU', 'Resident memory', 'State history', 'Queue transitions (all projects)']);
+      expect(titles).to.include.members([
+        'State',
+        'Runtime',
+        'Heartbeat age',
+        'CPU',
+        'Resident memory',
+        'State history',
+        'Queue transitions (all projects)',
+      ]);
     });
   });
 });

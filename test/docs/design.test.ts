@@ -22,8 +22,14 @@ function example(): Record<string, unknown> & { projects: Record<string, unknown
 function unwrap(schema: z.ZodType): { object: Record<string, z.ZodType> } | { array: z.ZodType } | null {
   let s = schema;
   for (;;) {
-    const def = s._zod.def as { type: string; innerType?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType> };
-    if ((def.type === 'default' || def.type === 'nullable' || def.type === 'optional') && def.innerType) s = def.innerType;
+    const def = s._zod.def as {
+      type: string;
+      innerType?: z.ZodType;
+      element?: z.ZodType;
+      shape?: Record<string, z.ZodType>;
+    };
+    if ((def.type === 'default' || def.type === 'nullable' || def.type === 'optional') && def.innerType)
+      s = def.innerType;
     else if (def.type === 'object' && def.shape) return { object: def.shape };
     else if (def.type === 'array' && def.element) return { array: def.element };
     else return null;
@@ -41,13 +47,22 @@ function missingFields(schema: z.ZodType, examples: unknown[], where: string): s
     const items = examples.filter(Array.isArray).flat();
     return missingFields(shape.array, items, `${where}[]`);
   }
-  const objects = examples.filter((e): e is Record<string, unknown> => e !== null && typeof e === 'object' && !Array.isArray(e));
+  const objects = examples.filter(
+    (e): e is Record<string, unknown> => e !== null && typeof e === 'object' && !Array.isArray(e),
+  );
   const missing: string[] = [];
   for (const [key, child] of Object.entries(shape.object)) {
     const values = objects.map((o) => o[key]).filter((v) => v !== undefined);
     const path = where === '' ? key : `${where}.${key}`;
     if (values.length === 0) missing.push(path);
-    else missing.push(...missingFields(child, values.filter((v) => v !== null), path));
+    else
+      missing.push(
+        ...missingFields(
+          child,
+          values.filter((v) => v !== null),
+          path,
+        ),
+      );
   }
   return missing;
 }
@@ -75,7 +90,10 @@ describe('docs/design.md', () => {
   });
 
   it('has exactly the moves of the state machine in its state table', () => {
-    const rows = tableRows(DESIGN, '<!-- state-table').map(([from = '', to = '']) => [...codeWords(from), ...codeWords(to)]);
+    const rows = tableRows(DESIGN, '<!-- state-table').map(([from = '', to = '']) => [
+      ...codeWords(from),
+      ...codeWords(to),
+    ]);
     const code = PROJECT_STATES.flatMap((from) => TRANSITIONS[from].map((to) => [from, to]));
     expect(rows).to.have.deep.members(code);
     expect(rows).to.have.length(code.length);

@@ -38,7 +38,12 @@ export function tableRows(file: string, marker: string): string[][] {
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break;
     // Split on pipes that are not escaped (`\|` inside a cell).
-    rows.push(line.slice(1, line.endsWith('|') ? -1 : undefined).split(/(?<!\\)\|/).map((c) => c.trim()));
+    rows.push(
+      line
+        .slice(1, line.endsWith('|') ? -1 : undefined)
+        .split(/(?<!\\)\|/)
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }

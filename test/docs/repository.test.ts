@@ -34,7 +34,8 @@ function resolveUrl(url: string): string | null {
   if (!url.startsWith(prefix)) return `${url}: not under ${prefix}`;
   const [path = '', anchor] = url.slice(prefix.length).split('#');
   if (!repoPathExists(path)) return `${url}: ${path} does not exist in the repository`;
-  if (anchor !== undefined && !headingAnchors(join(REPO_ROOT, path)).has(anchor)) return `${url}: ${path} has no heading #${anchor}`;
+  if (anchor !== undefined && !headingAnchors(join(REPO_ROOT, path)).has(anchor))
+    return `${url}: ${path} has no heading #${anchor}`;
   return null;
 }
 
@@ -55,8 +56,13 @@ describe('the repository', () => {
   });
 
   it('gives every alert a runbook URL into the repository that resolves to a heading here', () => {
-    const files = [join('alerts', 'orchestrator-agent.rules.yml'), ...readdirSync(join(REPO_ROOT, 'alerts', 'tests')).map((f) => join('alerts', 'tests', f))];
-    const urls = files.flatMap((f) => [...repoFile(f).matchAll(/runbook_url:\s*['"]?([^\s'"]+)/g)].map((m) => m[1] as string));
+    const files = [
+      join('alerts', 'orchestrator-agent.rules.yml'),
+      ...readdirSync(join(REPO_ROOT, 'alerts', 'tests')).map((f) => join('alerts', 'tests', f)),
+    ];
+    const urls = files.flatMap((f) =>
+      [...repoFile(f).matchAll(/runbook_url:\s*['"]?([^\s'"]+)/g)].map((m) => m[1] as string),
+    );
     expect(urls, 'runbook_url annotations').to.not.be.empty;
     expect(urls.map(resolveUrl).filter((e) => e !== null)).to.deep.equal([]);
     const rules = repoFile(join('alerts', 'orchestrator-agent.rules.yml'));
@@ -66,7 +72,12 @@ describe('the repository', () => {
 
   it('has no link into its web pages, in any tracked file, that leads to a missing file or heading', () => {
     const pattern = new RegExp(`${REPOSITORY.replace(/[.]/g, '\\.')}/blob/main/[^\\s"'<>)\\]\`]+`, 'g');
-    const broken = trackedFiles().flatMap((f) => [...repoFile(f).matchAll(pattern)].map((m) => resolveUrl(m[0])).filter((e) => e !== null).map((e) => `${f}: ${e}`));
+    const broken = trackedFiles().flatMap((f) =>
+      [...repoFile(f).matchAll(pattern)]
+        .map((m) => resolveUrl(m[0]))
+        .filter((e) => e !== null)
+        .map((e) => `${f}: ${e}`),
+    );
     expect(broken).to.deep.equal([]);
   });
 });

@@ -83,7 +83,9 @@ function testPrometheusConfig(rulesFile: string, agentAddress: string, alertmana
   const alerting = asRecord(doc['alerting'], 'alerting');
   const ams = asList(alerting['alertmanagers'], 'alerting.alertmanagers');
   expect(ams, 'one Alertmanager in the shipped config').to.have.length(1);
-  asList(asRecord(ams[0], 'alertmanager')['static_configs'], 'static_configs').splice(0, Infinity, { targets: [alertmanagerAddress] });
+  asList(asRecord(ams[0], 'alertmanager')['static_configs'], 'static_configs').splice(0, Infinity, {
+    targets: [alertmanagerAddress],
+  });
   const jobs = asList(doc['scrape_configs'], 'scrape_configs').map((j, i) => asRecord(j, `scrape_configs[${i}]`));
   const job = jobs.find((j) => j['job_name'] === JOB);
   if (!job) throw new Error(`config/prometheus.yml has no ${JOB} job`);
@@ -105,13 +107,15 @@ function testAlertmanagerConfig(webhookBase: string): string {
     route['group_wait'] = '1s';
     route['group_interval'] = '1s';
     route['repeat_interval'] = '1h';
-    for (const [i, child] of (Array.isArray(route['routes']) ? route['routes'] : []).entries()) retime(asRecord(child, `routes[${i}]`));
+    for (const [i, child] of (Array.isArray(route['routes']) ? route['routes'] : []).entries())
+      retime(asRecord(child, `routes[${i}]`));
   };
   retime(asRecord(doc['route'], 'route'));
   for (const [i, r] of asList(doc['receivers'], 'receivers').entries()) {
     const receiver = asRecord(r, `receivers[${i}]`);
     const hooks = asList(receiver['webhook_configs'], `receivers[${i}].webhook_configs`);
-    for (const [j, h] of hooks.entries()) asRecord(h, `receivers[${i}].webhook_configs[${j}]`)['url'] = `${webhookBase}/${String(receiver['name'])}`;
+    for (const [j, h] of hooks.entries())
+      asRecord(h, `receivers[${i}].webhook_configs[${j}]`)['url'] = `${webhookBase}/${String(receiver['name'])}`;
   }
   return stringify(doc);
 }
@@ -203,13 +207,21 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
     this.timeout(45_000);
     q = new TestQueue({ AGENT_SCAN_SCHEDULE: EVERY_SECOND, AGENT_MAX_KILLS_PER_CYCLE: '0' });
     // A source (tmux sessions matching nothing), so the source health series the rules and dashboards read exist.
-    q.env['AGENT_SOURCES'] = JSON.stringify([{ kind: 'tmux-sessions', name: 'observed', pattern: '^observed-none$', tmuxSocket: q.tmux.socket }]);
+    q.env['AGENT_SOURCES'] = JSON.stringify([
+      { kind: 'tmux-sessions', name: 'observed', pattern: '^observed-none$', tmuxSocket: q.tmux.socket },
+    ]);
     // A live tmux server, so the zombie's session is looked up on a real server and not found.
     q.processes.track(q.tmux.newSession('keep', ['sleep', '600']));
     const zombie = q.processes.spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
     zombiePid = zombie.pid as number;
-    await waitUntil(() => readFileSync(`/proc/${zombiePid}/comm`, 'utf8').trim() === 'sleep', 15_000, 'the zombie process to exec');
-    q.write([q.project({ id: 'z1', session: 'z1-gone', ...q.identity(zombiePid), heartbeatAt: new Date().toISOString() })]);
+    await waitUntil(
+      () => readFileSync(`/proc/${zombiePid}/comm`, 'utf8').trim() === 'sleep',
+      15_000,
+      'the zombie process to exec',
+    );
+    q.write([
+      q.project({ id: 'z1', session: 'z1-gone', ...q.identity(zombiePid), heartbeatAt: new Date().toISOString() }),
+    ]);
     expect((await q.agent(['enqueue', '--id', 'q1'])).code).to.equal(0);
 
     agent = await startAgent(q.env, q.dir.path);
@@ -225,10 +237,17 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
     const promDir = join(q.dir.path, 'prometheus');
     mkdirSync(join(promDir, 'data'), { recursive: true });
     writeFileSync(join(promDir, 'rules.yml'), shortenedRules());
-    writeFileSync(join(promDir, 'prometheus.yml'), testPrometheusConfig(join(promDir, 'rules.yml'), agentAddress, alertmanager.address));
+    writeFileSync(
+      join(promDir, 'prometheus.yml'),
+      testPrometheusConfig(join(promDir, 'rules.yml'), agentAddress, alertmanager.address),
+    );
     prometheus = await startPrometheus(join(promDir, 'prometheus.yml'), join(promDir, 'data'));
     const prom = prometheus.url;
-    await eventually(async () => scalarOf(await instantQuery(prom, `up{job="${JOB}"}`)) === 1, 15_000, 'Prometheus to scrape the agent');
+    await eventually(
+      async () => scalarOf(await instantQuery(prom, `up{job="${JOB}"}`)) === 1,
+      15_000,
+      'Prometheus to scrape the agent',
+    );
 
     // A project that runs and completes while Prometheus watches, so the
     // transition counters move from a scraped 0 (success ratio, durations).
@@ -238,7 +257,9 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
     expect((await q.agent(['complete', 'c1'])).code).to.equal(0);
     // Settled: Prometheus has scraped the completion and recorded the success ratio from it.
     await eventually(
-      async () => (await instantQuery(prom, `instance:orchestrator_project_success:ratio_increase1h{job="${JOB}"} == 1`)).series.length === 1,
+      async () =>
+        (await instantQuery(prom, `instance:orchestrator_project_success:ratio_increase1h{job="${JOB}"} == 1`)).series
+          .length === 1,
       15_000,
       'the completion of c1 to reach the recorded success ratio',
     );
@@ -261,7 +282,8 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
   it('a zombie the guard holds back pages: OrchestratorProjectStuck reaches the paging receiver with its labels and annotations', async () => {
     const rule = stuckRule();
     const page = await eventually(
-      () => webhook.alerts('/page').find((a) => a.alert.labels['alertname'] === rule.alert && a.alert.status === 'firing'),
+      () =>
+        webhook.alerts('/page').find((a) => a.alert.labels['alertname'] === rule.alert && a.alert.status === 'firing'),
       30_000,
       'the OrchestratorProjectStuck page',
     );
@@ -274,7 +296,9 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
       description: renderAnnotation(rule.annotations['description'] ?? '', labels, '1'),
       runbook_url: rule.annotations['runbook_url'],
     });
-    expect(page.alert.annotations['description']).to.equal(`1 project(s) on ${agentAddress} are stuck as zombie, longer than the agent needs to heal them.`);
+    expect(page.alert.annotations['description']).to.equal(
+      `1 project(s) on ${agentAddress} are stuck as zombie, longer than the agent needs to heal them.`,
+    );
     const anchor = (page.alert.annotations['runbook_url'] ?? '').split('#')[1] ?? '';
     expect([...runbookAnchors()]).to.include(anchor);
 
@@ -289,20 +313,40 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
   it('the guard holding kills back opens a ticket (OrchestratorHealBlocked at the ticket receiver), and nothing crosses receivers', async () => {
     const rule = rules.alerts.find((a) => a.alert === 'OrchestratorHealBlocked');
     const ticket = await eventually(
-      () => webhook.alerts('/ticket').find((a) => a.alert.labels['alertname'] === 'OrchestratorHealBlocked' && a.alert.status === 'firing'),
+      () =>
+        webhook
+          .alerts('/ticket')
+          .find((a) => a.alert.labels['alertname'] === 'OrchestratorHealBlocked' && a.alert.status === 'firing'),
       20_000,
       'the OrchestratorHealBlocked ticket',
     );
     expect(ticket.delivery.body.receiver).to.equal('ticket');
-    expect(ticket.alert.labels).to.deep.equal({ alertname: 'OrchestratorHealBlocked', severity: 'warning', job: JOB, instance: agentAddress, reason: 'too_many_kills' });
+    expect(ticket.alert.labels).to.deep.equal({
+      alertname: 'OrchestratorHealBlocked',
+      severity: 'warning',
+      job: JOB,
+      instance: agentAddress,
+      reason: 'too_many_kills',
+    });
     expect(ticket.alert.annotations['runbook_url']).to.equal(rule?.annotations['runbook_url']);
     expect(ticket.alert.annotations['description']).to.contain('reason too_many_kills');
-    for (const { alert } of webhook.alerts('/page')) expect(alert.labels['severity'], alert.labels['alertname']).to.equal('critical');
-    for (const { alert } of webhook.alerts('/ticket')) expect(alert.labels['severity'], alert.labels['alertname']).to.equal('warning');
-    expect(webhook.deliveries.every((d) => d.path === '/page' || d.path === '/ticket'), 'only the two receivers').to.equal(true);
+    for (const { alert } of webhook.alerts('/page'))
+      expect(alert.labels['severity'], alert.labels['alertname']).to.equal('critical');
+    for (const { alert } of webhook.alerts('/ticket'))
+      expect(alert.labels['severity'], alert.labels['alertname']).to.equal('warning');
+    expect(
+      webhook.deliveries.every((d) => d.path === '/page' || d.path === '/ticket'),
+      'only the two receivers',
+    ).to.equal(true);
     // No false positives on an agent that scans fine: only the two alerts this queue deserves are active.
-    const active = await promApi<{ alerts: Array<{ labels: Record<string, string>; state: string }> }>(prometheus!.url, '/api/v1/alerts');
-    expect(active.alerts.map((a) => `${a.labels['alertname']} ${a.state}`).sort()).to.deep.equal(['OrchestratorHealBlocked firing', 'OrchestratorProjectStuck firing']);
+    const active = await promApi<{ alerts: Array<{ labels: Record<string, string>; state: string }> }>(
+      prometheus!.url,
+      '/api/v1/alerts',
+    );
+    expect(active.alerts.map((a) => `${a.labels['alertname']} ${a.state}`).sort()).to.deep.equal([
+      'OrchestratorHealBlocked firing',
+      'OrchestratorProjectStuck firing',
+    ]);
   });
 
   it('every panel target of every dashboard runs against Prometheus with its variables substituted, and the key panels return data', async () => {
@@ -321,13 +365,17 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
       for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) {
         const m = /^label_values\((.*),\s*([A-Za-z_][A-Za-z0-9_]*)\)$/s.exec(variableQuery(v).trim());
         if (!m?.[1] || !m[2]) throw new Error(`${file}: variable ${v.name} is not label_values(selector, label)`);
-        const offered = await promApi<string[]>(prom, `/api/v1/label/${m[2]}/values`, { 'match[]': substitute(m[1], values) });
+        const offered = await promApi<string[]>(prom, `/api/v1/label/${m[2]}/values`, {
+          'match[]': substitute(m[1], values),
+        });
         expect(offered, `${file}: variable ${v.name}`).to.include(values[v.name]);
       }
     }
 
     /** Every target, as an instant query (stat and table panels) and, for time-series panels, a range query too. */
-    const runAll = async (vars: Record<string, string>): Promise<{ results: Map<string, QueryResult>; failures: string[] }> => {
+    const runAll = async (
+      vars: Record<string, string>,
+    ): Promise<{ results: Map<string, QueryResult>; failures: string[] }> => {
       const results = new Map<string, QueryResult>();
       const failures: string[] = [];
       for (const { file, dashboard } of dashboards()) {
@@ -353,7 +401,8 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
     // The dashboards open with job and instance on "All" (.+): the same queries, the same series here (one agent).
     const all = await runAll({ ...values, job: '.+', instance: '.+' });
     expect(all.failures, all.failures.join('\n')).to.deep.equal([]);
-    for (const [key, r] of results) expect(all.results.get(key)?.series.length, `${key} with All`).to.equal(r.series.length);
+    for (const [key, r] of results)
+      expect(all.results.get(key)?.series.length, `${key} with All`).to.equal(r.series.length);
 
     const get = (key: string): QueryResult => {
       const r = results.get(key);
@@ -367,11 +416,19 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
     expect(scalarOf(get(`${health}/Queued/A`))).to.equal(1);
     expect(scalarOf(get(`${health}/Processing/A`))).to.equal(0);
     expect(scalarOf(get(`${health}/Stuck/A`))).to.equal(1);
-    expect(byLabel(get(`${health}/Projects by state/A`), 'state')).to.deep.equal({ queued: 1, processing: 0, timing_out: 0, zombie: 1, failed: 0, completed: 1 });
+    expect(byLabel(get(`${health}/Projects by state/A`), 'state')).to.deep.equal({
+      queued: 1,
+      processing: 0,
+      timing_out: 0,
+      zombie: 1,
+      failed: 0,
+      completed: 1,
+    });
     expect(byLabel(get(`${health}/Stuck by kind/A`), 'kind')).to.include({ zombie: 1 });
     const scan = byLabel(get(`${health}/Scan duration p50 / p99/A`), 'quantile');
     expect(Object.keys(scan).sort()).to.deep.equal(['0.5', '0.99']);
-    for (const [quantile, seconds] of Object.entries(scan)) expect(seconds, `scan duration p${quantile}`).to.be.within(0, 30);
+    for (const [quantile, seconds] of Object.entries(scan))
+      expect(seconds, `scan duration p${quantile}`).to.be.within(0, 30);
     expect(scalarOf(get(`${health}/Success ratio (1 h)/A`))).to.equal(1);
     expect(scalarOf(get(`${health}/Last successful scan/A`))).to.be.within(0, 10);
     expect(scalarOf(get(`${health}/Queue blocked/A`))).to.equal(0);
@@ -395,26 +452,37 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
     const fromPrometheus = new Set<string>([...recorded, ...SCRAPE_METRIC_NAMES]);
     const missing: string[] = [];
     const check = (where: string, expr: string): void => {
-      for (const name of metricNames(expr)) if (!fromPrometheus.has(name) && !live.has(name)) missing.push(`${where}: ${name}`);
+      for (const name of metricNames(expr))
+        if (!fromPrometheus.has(name) && !live.has(name)) missing.push(`${where}: ${name}`);
     };
     for (const a of rules.alerts) check(`alert ${a.alert}`, a.expr);
     for (const r of rules.records) check(`record ${r.record}`, r.expr);
     for (const { file, dashboard } of dashboards()) {
-      for (const v of dashboard.templating.list) if (v.type === 'query') check(`${file} variable ${v.name}`, variableQuery(v).replace(/^label_values\((.*),\s*\w+\)$/s, '$1'));
-      for (const p of panelsOf(dashboard)) for (const t of p.targets ?? []) if (t.expr) check(`${file} panel "${p.title}"`, t.expr);
+      for (const v of dashboard.templating.list)
+        if (v.type === 'query')
+          check(`${file} variable ${v.name}`, variableQuery(v).replace(/^label_values\((.*),\s*\w+\)$/s, '$1'));
+      for (const p of panelsOf(dashboard))
+        for (const t of p.targets ?? []) if (t.expr) check(`${file} panel "${p.title}"`, t.expr);
     }
     expect(missing, `not exported by the agent:\n${missing.join('\n')}`).to.deep.equal([]);
     // The shared list of names (used by the static rule and dashboard tests) matches the agent too.
-    expect(EXPOSITION_METRIC_NAMES.filter((n) => !live.has(n)), 'names of metric-names.ts the agent does not export').to.deep.equal([]);
+    expect(
+      EXPOSITION_METRIC_NAMES.filter((n) => !live.has(n)),
+      'names of metric-names.ts the agent does not export',
+    ).to.deep.equal([]);
     expect([...recorded].sort()).to.deep.equal([...RECORDING_RULE_NAMES].sort());
   });
 
-  it('Prometheus loaded every rule group healthy, and each recording rule produces series from the agent\'s data', async () => {
+  it("Prometheus loaded every rule group healthy, and each recording rule produces series from the agent's data", async () => {
     const prom = prometheus!.url;
-    const groups = await eventually(async () => {
-      const loaded = await loadedRuleGroups(prom);
-      return loaded.every((g) => g.rules.every((r) => r.health === 'ok')) ? loaded : null;
-    }, 10_000, 'every rule to have been evaluated');
+    const groups = await eventually(
+      async () => {
+        const loaded = await loadedRuleGroups(prom);
+        return loaded.every((g) => g.rules.every((r) => r.health === 'ok')) ? loaded : null;
+      },
+      10_000,
+      'every rule to have been evaluated',
+    );
     expect(groups.map((g) => g.name)).to.have.members(rules.groups);
     const loadedNames = groups.flatMap((g) => g.rules.map((r) => r.name));
     expect(loadedNames).to.have.members([...rules.alerts.map((a) => a.alert), ...rules.records.map((r) => r.record)]);
@@ -423,24 +491,42 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
     for (const record of new Set(rules.records.map((r) => r.record))) {
       const r = await instantQuery(prom, `${record}{job="${JOB}",instance="${agentAddress}"}`);
       expect(r.series.length, `${record} has series`).to.be.above(0);
-      for (const s of r.series) expect(Number.isFinite(Number(s.value?.[1])), `${record} ${JSON.stringify(s.metric)} = ${s.value?.[1]}`).to.equal(true);
+      for (const s of r.series)
+        expect(
+          Number.isFinite(Number(s.value?.[1])),
+          `${record} ${JSON.stringify(s.metric)} = ${s.value?.[1]}`,
+        ).to.equal(true);
     }
   });
 
-  it('healed by the runbook\'s fix (agent kill-zombie), the page resolves: the resolved notification arrives', async () => {
+  it("healed by the runbook's fix (agent kill-zombie), the page resolves: the resolved notification arrives", async () => {
     const rule = stuckRule();
-    await eventually(() => webhook.alerts('/page').some((a) => a.alert.labels['alertname'] === rule.alert && a.alert.status === 'firing'), 30_000, 'the page to have fired first');
+    await eventually(
+      () =>
+        webhook.alerts('/page').some((a) => a.alert.labels['alertname'] === rule.alert && a.alert.status === 'firing'),
+      30_000,
+      'the page to have fired first',
+    );
     const killed = await q.agent(['kill-zombie', 'z1']);
     expect(killed.code, killed.stderr).to.equal(0);
     expect(isRunning(zombiePid)).to.equal(false);
     const resolved = await eventually(
-      () => webhook.alerts('/page').find((a) => a.alert.labels['alertname'] === rule.alert && a.alert.status === 'resolved'),
+      () =>
+        webhook
+          .alerts('/page')
+          .find((a) => a.alert.labels['alertname'] === rule.alert && a.alert.status === 'resolved'),
       30_000,
       'the resolved OrchestratorProjectStuck notification',
     );
     expect(resolved.delivery.body.status).to.equal('resolved');
     expect(resolved.delivery.body.receiver).to.equal('page');
-    expect(resolved.alert.labels).to.deep.equal({ alertname: rule.alert, severity: 'critical', job: JOB, instance: agentAddress, kind: 'zombie' });
+    expect(resolved.alert.labels).to.deep.equal({
+      alertname: rule.alert,
+      severity: 'critical',
+      job: JOB,
+      instance: agentAddress,
+      kind: 'zombie',
+    });
     expect(Date.parse(resolved.alert.endsAt)).to.be.at.most(Date.now());
     expect(q.get('z1').state).to.be.oneOf(['failed', 'queued']);
     expect(q.get('z1').failureReason).to.equal('zombie');
@@ -474,17 +560,31 @@ describe('e2e: config/prometheus.yml and the rules load in the real prometheus',
     const groups = await loadedRuleGroups(prom);
     expect(groups.map((g) => g.name)).to.have.members(rules.groups);
     for (const g of groups) expect(g.file, g.name).to.equal(join(root, 'alerts', 'orchestrator-agent.rules.yml'));
-    expect(groups.flatMap((g) => g.rules.map((r) => r.name))).to.have.members([...rules.alerts.map((a) => a.alert), ...rules.records.map((r) => r.record)]);
+    expect(groups.flatMap((g) => g.rules.map((r) => r.name))).to.have.members([
+      ...rules.alerts.map((a) => a.alert),
+      ...rules.records.map((r) => r.record),
+    ]);
 
-    const targets = await eventually(async () => {
-      const t = await promApi<{ activeTargets: Array<{ labels: Record<string, string>; scrapeUrl: string }> }>(prom, '/api/v1/targets');
-      return t.activeTargets.length > 0 ? t.activeTargets : null;
-    }, 10_000, 'the scrape target to be discovered');
+    const targets = await eventually(
+      async () => {
+        const t = await promApi<{ activeTargets: Array<{ labels: Record<string, string>; scrapeUrl: string }> }>(
+          prom,
+          '/api/v1/targets',
+        );
+        return t.activeTargets.length > 0 ? t.activeTargets : null;
+      },
+      10_000,
+      'the scrape target to be discovered',
+    );
     expect(targets.map((t) => [t.labels['job'], t.scrapeUrl])).to.deep.equal([[JOB, 'http://localhost:9820/metrics']]);
-    const ams = await eventually(async () => {
-      const a = await promApi<{ activeAlertmanagers: Array<{ url: string }> }>(prom, '/api/v1/alertmanagers');
-      return a.activeAlertmanagers.length > 0 ? a.activeAlertmanagers : null;
-    }, 10_000, 'the Alertmanager to be discovered');
+    const ams = await eventually(
+      async () => {
+        const a = await promApi<{ activeAlertmanagers: Array<{ url: string }> }>(prom, '/api/v1/alertmanagers');
+        return a.activeAlertmanagers.length > 0 ? a.activeAlertmanagers : null;
+      },
+      10_000,
+      'the Alertmanager to be discovered',
+    );
     expect(ams.map((a) => a.url)).to.deep.equal(['http://localhost:9093/api/v2/alerts']);
   });
 });

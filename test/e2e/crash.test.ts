@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Intent } from '../../src/core/registry-document.js';
+import type { Intent } from '../../src/core/model/registry-document.js';
 import { AGENT_BIN, cleanEnv } from '../helpers/cli.js';
 import { isRunning, sleep, waitUntil } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
@@ -28,7 +28,11 @@ function anIntent(fields: Partial<Intent> & Pick<Intent, 'id' | 'action'>): Inte
   };
 }
 
-const zombieFollowUp = (pid: number) => ({ to: 'failed' as const, reason: `zombie: process tree of pid ${pid} killed`, patch: { failureReason: 'zombie' } });
+const zombieFollowUp = (pid: number) => ({
+  to: 'failed' as const,
+  reason: `zombie: process tree of pid ${pid} killed`,
+  patch: { failureReason: 'zombie' },
+});
 
 describe('e2e: crash recovery of a cycle', function () {
   this.timeout(30_000);
@@ -56,7 +60,14 @@ describe('e2e: crash recovery of a cycle', function () {
     const identity = q.identity(pid);
     process.kill(pid, 'SIGKILL');
     await waitUntil(() => !isRunning(pid), 15_000, 'the zombie to die');
-    const intent = anIntent({ id: 'k1', project: 'z', action: 'kill_tree', ...identity, tmuxSocket: q.tmux.socket, then: zombieFollowUp(pid) });
+    const intent = anIntent({
+      id: 'k1',
+      project: 'z',
+      action: 'kill_tree',
+      ...identity,
+      tmuxSocket: q.tmux.socket,
+      then: zombieFollowUp(pid),
+    });
     q.write([q.project({ id: 'z', state: 'zombie', session: 'gone', ...identity })], { intents: [intent] });
 
     const { code, result } = await q.heal();
@@ -74,7 +85,7 @@ describe('e2e: crash recovery of a cycle', function () {
     await registryValid();
   });
 
-  it('never signals a live process whose start time differs from the intent\'s', async () => {
+  it("never signals a live process whose start time differs from the intent's", async () => {
     const pid = await q.processes.sleeper({ detached: true });
     const { pidStartTime } = q.identity(pid);
     const recorded = { pid, pidStartTime: (pidStartTime as number) - 7 };
@@ -111,7 +122,19 @@ describe('e2e: crash recovery of a cycle', function () {
     const paneStart = q.identity(pane).pidStartTime;
     const now = Date.now();
     const queued = (id: string, priority: number) =>
-      q.project({ id, state: 'queued', priority, command: ['sleep', '60'], pid: null, pidStartTime: null, startedAt: null, lastSeenAliveAt: null, attempts: 0, host: null, enqueuedAt: new Date(now - 60_000).toISOString() });
+      q.project({
+        id,
+        state: 'queued',
+        priority,
+        command: ['sleep', '60'],
+        pid: null,
+        pidStartTime: null,
+        startedAt: null,
+        lastSeenAliveAt: null,
+        attempts: 0,
+        host: null,
+        enqueuedAt: new Date(now - 60_000).toISOString(),
+      });
     const intent = anIntent({
       id: 'l1',
       project: 'a',
@@ -127,7 +150,13 @@ describe('e2e: crash recovery of a cycle', function () {
     expect(code, JSON.stringify(result)).to.equal(0);
     const a = q.get('a');
     expect(result.actions, 'no launch, no orphan kill').to.deep.equal([]);
-    expect(a, JSON.stringify(result)).to.include({ state: 'processing', pid: pane, session: 'adopt-1', tmuxSocket: q.tmux.socket, attempts: 1 });
+    expect(a, JSON.stringify(result)).to.include({
+      state: 'processing',
+      pid: pane,
+      session: 'adopt-1',
+      tmuxSocket: q.tmux.socket,
+      attempts: 1,
+    });
     expect(a.pidStartTime).to.equal(paneStart);
     expect(a.history.at(-1)?.reason).to.contain('adopted from an unfinished launch');
     expect(q.get('b').state, 'one slot (AGENT_MAX_CONCURRENT=1), taken by the adopted launch').to.equal('queued');
@@ -144,8 +173,31 @@ describe('e2e: crash recovery of a cycle', function () {
 
   it('launches again a project whose launch never happened (intent left, no session)', async () => {
     const dir = q.dir.path;
-    const intent = anIntent({ id: 'l2', project: 'c', action: 'launch', session: 'c-1', tmuxSocket: q.tmux.socket, then: { to: 'processing', reason: 'launched', patch: { host: 'test-host', session: 'c-1' } } });
-    q.write([q.project({ id: 'c', state: 'queued', command: ['sleep', '60'], cwd: dir, session: 'c-1', pid: null, pidStartTime: null, startedAt: null, lastSeenAliveAt: null, attempts: 0 })], { intents: [intent] });
+    const intent = anIntent({
+      id: 'l2',
+      project: 'c',
+      action: 'launch',
+      session: 'c-1',
+      tmuxSocket: q.tmux.socket,
+      then: { to: 'processing', reason: 'launched', patch: { host: 'test-host', session: 'c-1' } },
+    });
+    q.write(
+      [
+        q.project({
+          id: 'c',
+          state: 'queued',
+          command: ['sleep', '60'],
+          cwd: dir,
+          session: 'c-1',
+          pid: null,
+          pidStartTime: null,
+          startedAt: null,
+          lastSeenAliveAt: null,
+          attempts: 0,
+        }),
+      ],
+      { intents: [intent] },
+    );
     const { result } = await q.heal();
     expect(result.actions.map((a) => `${a.action}:${a.outcome}`)).to.deep.equal(['launch:success']);
     const c = q.get('c');
@@ -163,7 +215,20 @@ describe('e2e: crash recovery of a cycle', function () {
     await waitUntil(() => !isRunning(pid), 15_000, 'the old process to die');
     const intent = anIntent({ id: 'k4', project: 'z', action: 'kill_tree', ...identity, then: zombieFollowUp(pid) });
     // `agent reset z --force` ran between the crash and this cycle: z is queued, no longer the zombie the intent was for.
-    q.write([q.project({ id: 'z', state: 'queued', pid: null, pidStartTime: null, startedAt: null, lastSeenAliveAt: null, attempts: 0 })], { intents: [intent] });
+    q.write(
+      [
+        q.project({
+          id: 'z',
+          state: 'queued',
+          pid: null,
+          pidStartTime: null,
+          startedAt: null,
+          lastSeenAliveAt: null,
+          attempts: 0,
+        }),
+      ],
+      { intents: [intent] },
+    );
     const { code, result } = await q.heal();
     expect(code, JSON.stringify(result)).to.equal(0);
     expect(result.errors).to.deep.equal([]);
@@ -180,16 +245,24 @@ describe('e2e: crash recovery of a cycle', function () {
         const pid = await q.processes.termIgnorer({ detached: true });
         q.write([q.project({ id: 'z', session: 'gone', ...q.identity(pid) })]);
 
-        const heal = spawn(process.execPath, [AGENT_BIN, 'heal', '--once', '--json'], { cwd: q.dir.path, env: cleanEnv(env), stdio: 'ignore' });
+        const heal = spawn(process.execPath, [AGENT_BIN, 'heal', '--once', '--json'], {
+          cwd: q.dir.path,
+          env: cleanEnv(env),
+          stdio: 'ignore',
+        });
         const exited = new Promise<void>((resolve) => heal.on('exit', () => resolve()));
         try {
-          await waitUntil(() => {
-            try {
-              return q.read().intents.length > 0;
-            } catch {
-              return false; // a write in progress is renamed into place atomically; a failed read means "not yet"
-            }
-          }, 10_000, 'the kill intent to be recorded');
+          await waitUntil(
+            () => {
+              try {
+                return q.read().intents.length > 0;
+              } catch {
+                return false; // a write in progress is renamed into place atomically; a failed read means "not yet"
+              }
+            },
+            10_000,
+            'the kill intent to be recorded',
+          );
           await sleep(delayMs);
         } finally {
           heal.kill('SIGKILL');
@@ -201,7 +274,10 @@ describe('e2e: crash recovery of a cycle', function () {
         await waitUntil(() => !isRunning(pid), 15_000, 'the TERM-ignoring zombie to die');
         const p = q.get('z');
         expect(p).to.include({ state: 'failed', failureReason: 'zombie' });
-        expect(p.history.filter((h) => h.to === 'failed'), JSON.stringify(p.history)).to.have.length(1);
+        expect(
+          p.history.filter((h) => h.to === 'failed'),
+          JSON.stringify(p.history),
+        ).to.have.length(1);
         expect(q.read().intents).to.deep.equal([]);
         await registryValid();
         auditLinesParse();

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { runCycle, type CycleOptions, type CycleOutcome } from '../../src/cycle.js';
 import { createLogger } from '../../src/log.js';
 import { JsonStore } from '../../src/registry/json-store.js';
-import { PROJECT_STATES } from '../../src/core/project.js';
+import { PROJECT_STATES } from '../../src/core/model/project.js';
 import { eventually, freePort, startAgent, type RunningAgent } from '../helpers/daemon.js';
 import { isRunning } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
@@ -40,11 +40,21 @@ describe('e2e: agent serve', function () {
     q.write([q.project({ id: 'p1', session: 'w-1', ...q.identity(pane), heartbeatAt: new Date().toISOString() })]);
     agent = await startAgent(q.env, q.dir.path);
     await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 10_000, 'the first cycle');
-    await eventually(() => /wait-for -S toa-/.test(q.tmux.run(['show-hooks', '-g'])), 10_000, 'the tmux hooks to be installed');
+    await eventually(
+      () => /wait-for -S toa-/.test(q.tmux.run(['show-hooks', '-g'])),
+      10_000,
+      'the tmux hooks to be installed',
+    );
     const killedAt = Date.now();
     q.tmux.killSession('w-1');
-    const entry = await eventually(() => q.get('p1').history.find((h) => h.to === 'zombie'), 15_000, 'the zombie transition').catch((err: Error) => {
-      throw new Error(`${err.message}\nproject: ${JSON.stringify(q.get('p1'))}\nhooks: ${q.tmux.run(['show-hooks', '-g'])}\n${agent!.stderr().slice(-4000)}`);
+    const entry = await eventually(
+      () => q.get('p1').history.find((h) => h.to === 'zombie'),
+      15_000,
+      'the zombie transition',
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}\nproject: ${JSON.stringify(q.get('p1'))}\nhooks: ${q.tmux.run(['show-hooks', '-g'])}\n${agent!.stderr().slice(-4000)}`,
+      );
     });
     // Polling would take an hour: a prompt transition is the hooks'. Generous for a busy machine.
     expect(Date.parse(entry.at) - killedAt).to.be.below(10_000);
@@ -59,7 +69,11 @@ describe('e2e: agent serve', function () {
     await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 10_000, 'the first cycle');
     const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
-    const entry = await eventually(() => q.get('p2').history.find((h) => h.to === 'failed'), 15_000, 'the phantom transition');
+    const entry = await eventually(
+      () => q.get('p2').history.find((h) => h.to === 'failed'),
+      15_000,
+      'the phantom transition',
+    );
     expect(Date.parse(entry.at) - killedAt).to.be.below(10_000);
     expect(q.get('p2').failureReason).to.equal('phantom');
   });
@@ -70,10 +84,14 @@ describe('e2e: agent serve', function () {
     agent = await startAgent(q.env, q.dir.path);
     await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 10_000, 'ready');
     writeFileSync(q.registry, '{"version": 1, "projects": [');
-    const body = await eventually(async () => {
-      const r = await fetch(`${agent!.url}/readyz`);
-      return r.status === 503 ? r.text() : null;
-    }, 15_000, '/readyz to fail');
+    const body = await eventually(
+      async () => {
+        const r = await fetch(`${agent!.url}/readyz`);
+        return r.status === 503 ? r.text() : null;
+      },
+      15_000,
+      '/readyz to fail',
+    );
     expect(body).to.match(/registry/);
     expect(readFileSync(q.registry, 'utf8')).to.equal('{"version": 1, "projects": [');
     const repaired = await q.agent(['registry', 'repair']);
@@ -86,7 +104,11 @@ describe('e2e: agent serve', function () {
     q.processes.track(keep);
     q.write([]);
     agent = await startAgent({ ...q.env, KILL_GRACE_SEC: '3' }, q.dir.path);
-    await eventually(() => /wait-for -S toa-/.test(q.tmux.run(['show-hooks', '-g'])), 15_000, 'the tmux hooks to be installed');
+    await eventually(
+      () => /wait-for -S toa-/.test(q.tmux.run(['show-hooks', '-g'])),
+      15_000,
+      'the tmux hooks to be installed',
+    );
     // A registry change (seen through the watch) starts a cycle that kills a TERM-ignoring zombie: 3 s of grace.
     const stubborn = await q.processes.termIgnorer({ detached: true });
     q.write([q.project({ id: 'z', session: 'gone', ...q.identity(stubborn) })]);
@@ -130,7 +152,15 @@ describe('the daemon scheduler', function () {
       }
     };
     const store = new JsonStore({ path: q.registry });
-    const agent = new Agent({ store, config, hostId: 'test-host', version: 'test', log: createLogger({ level: 'error' }), noServer: true, cycle });
+    const agent = new Agent({
+      store,
+      config,
+      hostId: 'test-host',
+      version: 'test',
+      log: createLogger({ level: 'error' }),
+      noServer: true,
+      cycle,
+    });
     try {
       const results = await Promise.all(Array.from({ length: 30 }, (_, i) => agent.requestCycle(`trigger ${i}`)));
       expect(results).to.have.length(30);
@@ -177,19 +207,35 @@ describe('e2e: Prometheus scrapes the agent', function () {
       join(dir, 'prometheus.yml'),
       `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: orchestrator-agent\n    static_configs:\n      - targets: ['${target}']\n`,
     );
-    prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+    prometheus = spawn(
+      'prometheus',
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: 'ignore' },
+    );
     const api = `http://127.0.0.1:${port}/api/v1/query?query=`;
-    const series = await eventually(async () => {
-      const r = await fetch(`${api}${encodeURIComponent('orchestrator_projects{job="orchestrator-agent"}')}`);
-      if (!r.ok) return null;
-      const body = (await r.json()) as { data: { result: { metric: { state: string }; value: [number, string] }[] } };
-      return body.data.result.length === 6 ? body.data.result : null;
-    }, 30_000, 'Prometheus to scrape orchestrator_projects');
+    const series = await eventually(
+      async () => {
+        const r = await fetch(`${api}${encodeURIComponent('orchestrator_projects{job="orchestrator-agent"}')}`);
+        if (!r.ok) return null;
+        const body = (await r.json()) as { data: { result: { metric: { state: string }; value: [number, string] }[] } };
+        return body.data.result.length === 6 ? body.data.result : null;
+      },
+      30_000,
+      'Prometheus to scrape orchestrator_projects',
+    );
     const fromPrometheus = Object.fromEntries(series.map((s) => [s.metric.state, Number(s.value[1])]));
-    const counts = Object.fromEntries(PROJECT_STATES.map((s) => [s, q.read().projects.filter((p) => p.state === s).length]));
+    const counts = Object.fromEntries(
+      PROJECT_STATES.map((s) => [s, q.read().projects.filter((p) => p.state === s).length]),
+    );
     expect(fromPrometheus).to.deep.equal(counts);
     expect(counts).to.include({ queued: 2, failed: 1 });
-    const up = await (await fetch(`${api}${encodeURIComponent('up{job="orchestrator-agent"}')}`)).json() as { data: { result: { value: [number, string] }[] } };
+    const up = (await (await fetch(`${api}${encodeURIComponent('up{job="orchestrator-agent"}')}`)).json()) as {
+      data: { result: { value: [number, string] }[] };
+    };
     expect(up.data.result[0]?.value[1]).to.equal('1');
   });
 });

@@ -54,7 +54,10 @@ function processesIn(dir: string): number[] {
 
 function tmuxServerAnswers(tmuxTmp: string, socket: string): boolean {
   try {
-    execFileSync('tmux', ['-L', socket, 'list-sessions'], { stdio: 'ignore', env: { ...process.env, TMUX_TMPDIR: tmuxTmp } });
+    execFileSync('tmux', ['-L', socket, 'list-sessions'], {
+      stdio: 'ignore',
+      env: { ...process.env, TMUX_TMPDIR: tmuxTmp },
+    });
     return true;
   } catch {
     return false;
@@ -62,7 +65,10 @@ function tmuxServerAnswers(tmuxTmp: string, socket: string): boolean {
 }
 
 function runDemo(args: string[], tmuxTmp: string, onStdout?: (text: string, child: ReturnType<typeof spawn>) => void) {
-  const child = spawn(process.execPath, [AGENT_BIN, 'demo', ...args], { env: cleanEnv({ TMUX_TMPDIR: tmuxTmp }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [AGENT_BIN, 'demo', ...args], {
+    env: cleanEnv({ TMUX_TMPDIR: tmuxTmp }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -96,7 +102,10 @@ describe('e2e: agent demo', function () {
     expect(processesIn(dir), `processes working in ${dir}`).to.deep.equal([]);
     expect(tmuxServerAnswers(tmuxTmp, socket), `tmux server ${socket}`).to.equal(false);
     const sockets = join(tmuxTmp, `tmux-${process.getuid?.() ?? 0}`);
-    expect(existsSync(sockets) ? readdirSync(sockets) : [], 'tmux sockets left (the demo socket, or a default server)').to.deep.equal([]);
+    expect(
+      existsSync(sockets) ? readdirSync(sockets) : [],
+      'tmux sockets left (the demo socket, or a default server)',
+    ).to.deep.equal([]);
   }
 
   it('run without a terminal, heals every failure mode, prints plain lines and a JSON summary, and leaves nothing behind', async () => {
@@ -114,7 +123,8 @@ describe('e2e: agent demo', function () {
     expect([...summary.healed].sort()).to.deep.equal([...FAILURE_MODES].sort());
     const byKind = new Map(summary.scenarios.map((s) => [s.kind, s]));
     expect(byKind.get('completes')).to.include({ healed: true, state: 'completed' });
-    for (const kind of ['hangs', 'zombie', 'phantom', 'fails_repeatedly']) expect(byKind.get(kind), kind).to.include({ healed: true, state: 'failed' });
+    for (const kind of ['hangs', 'zombie', 'phantom', 'fails_repeatedly'])
+      expect(byKind.get(kind), kind).to.include({ healed: true, state: 'failed' });
     expect(byKind.get('fails_repeatedly')?.detail).to.match(/breaker open/);
 
     // The live view went to stderr as plain appended lines: the URLs, each event, each healing.
@@ -151,7 +161,11 @@ describe('e2e: agent demo', function () {
         setTimeout(() => child.kill('SIGINT'), 300);
       }
     });
-    const metrics = await eventually(async () => (url ? fetch(`${url}/metrics`).then((r) => (r.ok ? r.text() : null)) : null), 20_000, 'the metrics URL to answer');
+    const metrics = await eventually(
+      async () => (url ? fetch(`${url}/metrics`).then((r) => (r.ok ? r.text() : null)) : null),
+      20_000,
+      'the metrics URL to answer',
+    );
     expect(metrics).to.match(/^orchestrator_projects\{state="processing"\} \d+/m);
     const page = await fetch(`${url ?? ''}/`);
     expect(page.status).to.equal(200);
@@ -168,7 +182,9 @@ describe('e2e: agent demo', function () {
     const socket = /tmux -L (toa-demo-\d+) ls/.exec(stdout)?.[1];
     expect(dir, stdout).to.be.a('string');
     expect(socket, stdout).to.be.a('string');
-    expect(stdout).to.match(new RegExp(`cleaned up: tmux server ${socket} killed, \\d+ leftover processes killed, ${dir} removed`));
+    expect(stdout).to.match(
+      new RegExp(`cleaned up: tmux server ${socket} killed, \\d+ leftover processes killed, ${dir} removed`),
+    );
     expectNothingLeft(dir as string, socket as string);
   });
 });

@@ -48,9 +48,14 @@ describe('e2e: fail on a live project', function () {
 
   it('agent fail records the failure, then kills the tree (SIGKILL after the grace) and the session', async () => {
     const { pid, session } = await launched('p1', STUBBORN);
-    const childrenOf = (parent: number): string => readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim();
+    const childrenOf = (parent: number): string =>
+      readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim();
     // The pid is the launch script's; its child is the command, whose child is the sleep.
-    await waitUntil(() => childrenOf(pid) !== '' && childrenOf(Number(childrenOf(pid))) !== '', 15_000, 'the command to start its sleep');
+    await waitUntil(
+      () => childrenOf(pid) !== '' && childrenOf(Number(childrenOf(pid))) !== '',
+      15_000,
+      'the command to start its sleep',
+    );
 
     const r = await q.agent(['fail', 'p1', '--reason', 'tests failed']);
     expect(r.code, r.stderr).to.equal(0);
@@ -63,7 +68,12 @@ describe('e2e: fail on a live project', function () {
 
     const p = q.get('p1');
     expect(p).to.include({ state: 'failed', failureReason: 'tests failed' });
-    expect(p.history.at(-1)).to.include({ from: 'processing', to: 'failed', reason: 'failed (reported): tests failed', by: 'cli@test-host' });
+    expect(p.history.at(-1)).to.include({
+      from: 'processing',
+      to: 'failed',
+      reason: 'failed (reported): tests failed',
+      by: 'cli@test-host',
+    });
     const kills = q.audit().filter((a) => a['type'] === 'action' && a['by'] === 'cli@test-host');
     expect(kills.map((a) => `${String(a['action'])}:${String(a['outcome'])}`)).to.include('kill_tree:success');
     // The failure is written before the kill: the transition's audit line comes first.
@@ -84,9 +94,23 @@ describe('e2e: fail on a live project', function () {
   it('POST /api/projects/:id/fail on a live project kills it the same way and lists the kills', async () => {
     agent = await startAgent({ ...q.env, AGENT_API_TOKEN: TOKEN, AGENT_SCAN_SCHEDULE: '0 0 * * * *' }, q.dir.path);
     await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 10_000, 'the first cycle');
-    const r0 = await q.agent(['enqueue', '--id', 'p3', '--tmux-socket', q.tmux.socket, '--cwd', cwd(), '--', ...STUBBORN]);
+    const r0 = await q.agent([
+      'enqueue',
+      '--id',
+      'p3',
+      '--tmux-socket',
+      q.tmux.socket,
+      '--cwd',
+      cwd(),
+      '--',
+      ...STUBBORN,
+    ]);
     expect(r0.code, r0.stderr).to.equal(0);
-    const running = await eventually(() => (q.get('p3').state === 'processing' ? q.get('p3') : null), 10_000, 'the daemon to launch it');
+    const running = await eventually(
+      () => (q.get('p3').state === 'processing' ? q.get('p3') : null),
+      10_000,
+      'the daemon to launch it',
+    );
     q.processes.track(running.pid as number);
 
     const res = await fetch(`${agent.url}/api/projects/p3/fail`, {
@@ -95,7 +119,10 @@ describe('e2e: fail on a live project', function () {
       body: JSON.stringify({ reason: 'operator gave up', noRetry: true }),
     });
     expect(res.status).to.equal(200);
-    const body = (await res.json()) as { project: { state: string }; actions: { action: string; outcome: string; detail: string }[] };
+    const body = (await res.json()) as {
+      project: { state: string };
+      actions: { action: string; outcome: string; detail: string }[];
+    };
     expect(body.project.state).to.equal('failed');
     expect(body.actions.map((a) => `${a.action}:${a.outcome}`)).to.include('kill_tree:success');
     expect(isRunning(running.pid as number)).to.equal(false);

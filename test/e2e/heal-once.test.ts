@@ -45,7 +45,8 @@ describe('e2e: agent heal --once', function () {
     q.write([q.project({ id: 'z1', session: 'w-1', ...q.identity(tree.root) })]);
     const { code, result } = await q.heal();
     expect(code, JSON.stringify(result)).to.equal(0);
-    for (const pid of [tree.root, tree.child, tree.grandchild]) await waitUntil(() => !isRunning(pid), 15_000, `pid ${pid} to die`);
+    for (const pid of [tree.root, tree.child, tree.grandchild])
+      await waitUntil(() => !isRunning(pid), 15_000, `pid ${pid} to die`);
     const p = q.get('z1');
     expect(p.state).to.equal('failed');
     expect(p.failureReason).to.equal('zombie');
@@ -60,13 +61,17 @@ describe('e2e: agent heal --once', function () {
     const pidFile = join(q.dir.path, 'child.pid');
     const panePid = q.tmux.newSession('w-2', [process.execPath, '-e', HUP_IMMUNE_TREE, pidFile]);
     q.processes.track(panePid);
-    await waitUntil(() => {
-      try {
-        return Number(readFileSync(pidFile, 'utf8')) > 0;
-      } catch {
-        return false;
-      }
-    }, 15_000, 'the child pid file');
+    await waitUntil(
+      () => {
+        try {
+          return Number(readFileSync(pidFile, 'utf8')) > 0;
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      'the child pid file',
+    );
     const childPid = Number(readFileSync(pidFile, 'utf8'));
     q.processes.track(childPid);
     q.write([q.project({ id: 'z2', session: 'w-2', ...q.identity(panePid) })]);
@@ -93,8 +98,14 @@ describe('e2e: agent heal --once', function () {
   it('leaves a phantom alone inside its grace and fails it past the grace with reason phantom', async () => {
     const now = Date.now();
     q.write([
-      q.project({ id: 'inside', session: 'nothing-1', pid: null, lastSeenAliveAt: new Date(now - 100 * SEC).toISOString() }, 200),
-      q.project({ id: 'past', session: 'nothing-2', pid: null, lastSeenAliveAt: new Date(now - 1000 * SEC).toISOString() }, 2000),
+      q.project(
+        { id: 'inside', session: 'nothing-1', pid: null, lastSeenAliveAt: new Date(now - 100 * SEC).toISOString() },
+        200,
+      ),
+      q.project(
+        { id: 'past', session: 'nothing-2', pid: null, lastSeenAliveAt: new Date(now - 1000 * SEC).toISOString() },
+        2000,
+      ),
     ]);
     const { result } = await q.heal();
     expect(q.get('inside').state).to.equal('processing');
@@ -109,14 +120,28 @@ describe('e2e: agent heal --once', function () {
     writeFileSync(join(dir, 'COMPLETED'), '');
     q.write([
       q.project({ id: 'marker', session: 'done-1', pid: null, projectDir: dir }, 2000),
-      q.project({ id: 'phases', session: 'done-2', pid: null, phases: [{ name: 'a', done: true }, { name: 'b', done: true }] }, 2000),
+      q.project(
+        {
+          id: 'phases',
+          session: 'done-2',
+          pid: null,
+          phases: [
+            { name: 'a', done: true },
+            { name: 'b', done: true },
+          ],
+        },
+        2000,
+      ),
     ]);
     await q.heal();
     for (const id of ['marker', 'phases']) {
       const p = q.get(id);
       expect(p.state, id).to.equal('completed');
       expect(p.completion?.decision, id).to.equal('completed');
-      expect(p.history.some((h) => h.to === 'failed'), id).to.equal(false);
+      expect(
+        p.history.some((h) => h.to === 'failed'),
+        id,
+      ).to.equal(false);
     }
     expect(q.get('marker').completion?.evidence.map((e) => e.method)).to.include('marker');
   });
@@ -124,8 +149,16 @@ describe('e2e: agent heal --once', function () {
   it('extends a timeout while the heartbeat is fresh, up to MAX_TIMEOUT_EXTENSIONS, then times out and kills after the grace', async () => {
     const panePid = q.tmux.newSession('slow', ['sleep', '300']);
     q.processes.track(panePid);
-    const env = { MAX_PROCESS_RUNTIME_SEC: '60', EXTENSION_DURATION_SEC: '10', MAX_TIMEOUT_EXTENSIONS: '2', HEARTBEAT_TIMEOUT_SEC: '600', TIMING_OUT_GRACE_SEC: '1' };
-    q.write([q.project({ id: 't1', session: 'slow', ...q.identity(panePid), heartbeatAt: new Date().toISOString() }, 3600)]);
+    const env = {
+      MAX_PROCESS_RUNTIME_SEC: '60',
+      EXTENSION_DURATION_SEC: '10',
+      MAX_TIMEOUT_EXTENSIONS: '2',
+      HEARTBEAT_TIMEOUT_SEC: '600',
+      TIMING_OUT_GRACE_SEC: '1',
+    };
+    q.write([
+      q.project({ id: 't1', session: 'slow', ...q.identity(panePid), heartbeatAt: new Date().toISOString() }, 3600),
+    ]);
     await q.heal(env);
     expect(q.get('t1')).to.include({ state: 'processing', timeoutExtensions: 1 });
     await q.heal(env);
@@ -180,7 +213,10 @@ describe('e2e: agent heal --once', function () {
 
     for (const [what, env] of [
       ['tmux missing from PATH', (q: TestQueue) => ({ PATH: join(q.dir.path, 'empty-bin') })],
-      ['a tmux that exits with an error', (q: TestQueue) => ({ PATH: brokenTmux(q, 'echo "protocol version mismatch" >&2; exit 1') })],
+      [
+        'a tmux that exits with an error',
+        (q: TestQueue) => ({ PATH: brokenTmux(q, 'echo "protocol version mismatch" >&2; exit 1') }),
+      ],
       ['a tmux that hangs', (q: TestQueue) => ({ PATH: brokenTmux(q, 'exec sleep 30'), AGENT_TMUX_TIMEOUT_MS: '500' })],
     ] as const) {
       it(`${what}: no destructive action, the reason reported, exit 1`, async () => {
@@ -241,7 +277,10 @@ describe('e2e: agent heal --once', function () {
 
   it('--dry-run leaves the registry bytes and the processes exactly as they were', async () => {
     const pid = await q.processes.sleeper({ detached: true });
-    q.write([q.project({ id: 'z', session: 'w-1', ...q.identity(pid) }), q.project({ id: 'ph', session: 'x', pid: null }, 5000)]);
+    q.write([
+      q.project({ id: 'z', session: 'w-1', ...q.identity(pid) }),
+      q.project({ id: 'ph', session: 'x', pid: null }, 5000),
+    ]);
     const before = q.bytes();
     const { code, result } = await q.heal({}, ['--dry-run']);
     expect(code).to.equal(0);
@@ -280,7 +319,10 @@ describe('e2e: recovery commands', function () {
     const pane = q.tmux.newSession('live', ['sleep', '300']);
     q.processes.track(pane);
     const pid = await q.processes.sleeper({ detached: true });
-    q.write([q.project({ id: 'live', session: 'live', ...q.identity(pane) }), q.project({ id: 'z', session: 'gone', ...q.identity(pid) })]);
+    q.write([
+      q.project({ id: 'live', session: 'live', ...q.identity(pane) }),
+      q.project({ id: 'z', session: 'gone', ...q.identity(pid) }),
+    ]);
     const refused = await q.agent(['kill-zombie', 'live']);
     expect(refused.code).to.equal(1);
     expect(refused.stderr).to.contain('is not a zombie');

@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { newProject, type Project } from '../../src/core/project.js';
+import { newProject, type Project } from '../../src/core/model/project.js';
 import { RedisStore } from '../../src/registry/redis-store.js';
 import type { AuditEntry } from '../../src/registry/store.js';
 import { cleanEnv, runCli, tempDir } from '../helpers/cli.js';
@@ -32,7 +32,11 @@ class Host {
   }
 
   tmux(args: string[]): string {
-    return execFileSync('tmux', args, { encoding: 'utf8', env: { ...process.env, TMUX_TMPDIR: this.tmpdir, TMUX: '', LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('tmux', args, {
+      encoding: 'utf8',
+      env: { ...process.env, TMUX_TMPDIR: this.tmpdir, TMUX: '', LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }
 
   sessions(): string[] {
@@ -74,7 +78,10 @@ function expectNoDoubleActions(audit: AuditEntry[]): void {
     const key = `${e.project} ${String(e['action'])}`;
     seen.set(key, (seen.get(key) ?? 0) + 1);
   }
-  expect([...seen].filter(([, n]) => n > 1), 'projects acted on twice').to.deep.equal([]);
+  expect(
+    [...seen].filter(([, n]) => n > 1),
+    'projects acted on twice',
+  ).to.deep.equal([]);
 }
 
 describe('multi-host: agents sharing one Redis registry', function () {
@@ -155,13 +162,26 @@ describe('multi-host: agents sharing one Redis registry', function () {
     const [a, b] = [host('A'), host('B')];
     const zA = await aZombie('zombie-a', 'A');
     const zB = await aZombie('zombie-b', 'B');
-    await store.update((doc) => void doc.projects.push(zA.project, zB.project, aLaunchable('job-1', ['sleep', '120']), aLaunchable('job-2', ['sleep', '120'])));
+    await store.update(
+      (doc) =>
+        void doc.projects.push(
+          zA.project,
+          zB.project,
+          aLaunchable('job-1', ['sleep', '120']),
+          aLaunchable('job-2', ['sleep', '120']),
+        ),
+    );
 
     const agentA = await start(a, agentEnv(0));
     const agentB = await start(b, agentEnv(0));
 
     // Each host's zombie is killed by its own agent, and only by it.
-    await eventually(async () => (await store.load()).projects.filter((p) => p.id.startsWith('zombie-') && p.state === 'failed').length === 2, 20_000, 'both zombies failed');
+    await eventually(
+      async () =>
+        (await store.load()).projects.filter((p) => p.id.startsWith('zombie-') && p.state === 'failed').length === 2,
+      20_000,
+      'both zombies failed',
+    );
     expect(isRunning(zA.pid)).to.equal(false);
     expect(isRunning(zB.pid)).to.equal(false);
     let audit = await store.readAudit(10_000);
@@ -170,7 +190,9 @@ describe('multi-host: agents sharing one Redis registry', function () {
       ['zombie-a', 'agent@A', 'success'],
       ['zombie-b', 'agent@B', 'success'],
     ]);
-    const zombieMoves = audit.filter((e) => e.type === 'transition' && e['to'] === 'zombie').map((e) => [e.project, e.by]);
+    const zombieMoves = audit
+      .filter((e) => e.type === 'transition' && e['to'] === 'zombie')
+      .map((e) => [e.project, e.by]);
     expect(zombieMoves.sort()).to.deep.equal([
       ['zombie-a', 'agent@A'],
       ['zombie-b', 'agent@B'],
@@ -179,16 +201,26 @@ describe('multi-host: agents sharing one Redis registry', function () {
     // Exactly one leader, and only it launches (on its own host).
     const leaderFlags = [await metric(agentA, 'orchestrator_leader'), await metric(agentB, 'orchestrator_leader')];
     expect(leaderFlags.sort()).to.deep.equal([0, 1]);
-    const [leader, follower, leaderHost, followerHost] = (await metric(agentA, 'orchestrator_leader')) === 1 ? [agentA, agentB, a, b] : [agentB, agentA, b, a];
+    const [leader, follower, leaderHost, followerHost] =
+      (await metric(agentA, 'orchestrator_leader')) === 1 ? [agentA, agentB, a, b] : [agentB, agentA, b, a];
     expect((await redis.cli(['GET', 'toa:leader'])).startsWith(`${leaderHost.id}/`)).to.equal(true);
-    await eventually(async () => (await store.load()).projects.filter((p) => p.id.startsWith('job-') && p.state === 'processing').length === 2, 20_000, 'both jobs launched');
+    await eventually(
+      async () =>
+        (await store.load()).projects.filter((p) => p.id.startsWith('job-') && p.state === 'processing').length === 2,
+      20_000,
+      'both jobs launched',
+    );
     for (const p of (await store.load()).projects.filter((x) => x.id.startsWith('job-'))) {
       expect(p.host).to.equal(leaderHost.id);
       expect(leaderHost.sessions()).to.include(p.session);
       expect(followerHost.sessions()).to.not.include(p.session);
     }
     audit = await store.readAudit(10_000);
-    expect(actionsOf(audit, 'launch').map((e) => [e.project, e.by]).sort()).to.deep.equal([
+    expect(
+      actionsOf(audit, 'launch')
+        .map((e) => [e.project, e.by])
+        .sort(),
+    ).to.deep.equal([
       ['job-1', `agent@${leaderHost.id}`],
       ['job-2', `agent@${leaderHost.id}`],
     ]);
@@ -196,7 +228,12 @@ describe('multi-host: agents sharing one Redis registry', function () {
     // The leader dies: the follower takes the lease as it lapses, within the TTL.
     const killedAt = Date.now();
     await leader.stop('SIGKILL');
-    await eventually(async () => (await metric(follower, 'orchestrator_leader')) === 1, TTL_MS + 30_000, 'the follower to lead', 25);
+    await eventually(
+      async () => (await metric(follower, 'orchestrator_leader')) === 1,
+      TTL_MS + 30_000,
+      'the follower to lead',
+      25,
+    );
     const handover = Date.now() - killedAt;
     // The TTL plus a renewal period at most; generous for a busy machine.
     expect(handover, `handover took ${handover} ms`).to.be.at.most(TTL_MS + 5000);
@@ -204,12 +241,19 @@ describe('multi-host: agents sharing one Redis registry', function () {
 
     // The new leader launches new work on its own host; the dead host's jobs are not its to touch.
     await store.update((doc) => void doc.projects.push(aLaunchable('job-3', ['sleep', '120'])));
-    await eventually(async () => (await store.load()).projects.find((p) => p.id === 'job-3')?.state === 'processing', 10_000, 'job-3 launched');
+    await eventually(
+      async () => (await store.load()).projects.find((p) => p.id === 'job-3')?.state === 'processing',
+      10_000,
+      'job-3 launched',
+    );
     const doc = await store.load();
     expect(doc.projects.find((p) => p.id === 'job-3')?.host).to.equal(followerHost.id);
-    for (const id of ['job-1', 'job-2']) expect(doc.projects.find((p) => p.id === id)).to.include({ state: 'processing', host: leaderHost.id });
+    for (const id of ['job-1', 'job-2'])
+      expect(doc.projects.find((p) => p.id === id)).to.include({ state: 'processing', host: leaderHost.id });
     audit = await store.readAudit(10_000);
-    expect(audit.filter((e) => (e.project === 'job-1' || e.project === 'job-2') && e.by === `agent@${followerHost.id}`)).to.deep.equal([]);
+    expect(
+      audit.filter((e) => (e.project === 'job-1' || e.project === 'job-2') && e.by === `agent@${followerHost.id}`),
+    ).to.deep.equal([]);
     expectNoDoubleActions(audit);
   });
 
@@ -218,9 +262,14 @@ describe('multi-host: agents sharing one Redis registry', function () {
     const a = host('A');
     const agent = await start(a, agentEnv(3, { AGENT_SCAN_SCHEDULE: '0 0 * * * *' }));
     await eventually(async () => (await fetch(`${agent.url}/readyz`)).status === 200, 10_000, 'ready');
-    const health = (await (await fetch(`${agent.url}/metrics`)).text()).split('\n').find((l) => l.startsWith('orchestrator_event_source_up{source="registry_watch"}'));
+    const health = (await (await fetch(`${agent.url}/metrics`)).text())
+      .split('\n')
+      .find((l) => l.startsWith('orchestrator_event_source_up{source="registry_watch"}'));
     expect(health).to.match(/ 1$/);
-    const enqueued = await runCli(['enqueue', '--id', 'job', '--cwd', dir.path, '--', 'sleep', '60'], { cwd: dir.path, env: { AGENT_REGISTRY: redis.url(3), LOG_LEVEL: 'error' } });
+    const enqueued = await runCli(['enqueue', '--id', 'job', '--cwd', dir.path, '--', 'sleep', '60'], {
+      cwd: dir.path,
+      env: { AGENT_REGISTRY: redis.url(3), LOG_LEVEL: 'error' },
+    });
     expect(enqueued.code, enqueued.stderr).to.equal(0);
     const since = Date.now();
     await eventually(async () => (await store.load()).projects[0]?.state === 'processing', 15_000, 'the job launched');
@@ -232,7 +281,9 @@ describe('multi-host: agents sharing one Redis registry', function () {
     store = new RedisStore({ url: redis.url(1) });
     const [a, b] = [host('A'), host('B')];
     // Projects that fail at once and are retried at once keep the leader writing every cycle.
-    await store.update((doc) => void doc.projects.push(aLaunchable('churn-1', ['false']), aLaunchable('churn-2', ['false'])));
+    await store.update(
+      (doc) => void doc.projects.push(aLaunchable('churn-1', ['false']), aLaunchable('churn-2', ['false'])),
+    );
     const churn = {
       PHANTOM_GRACE_PERIOD_SEC: '0',
       AGENT_RETRY_BASE_SEC: '0',
@@ -248,12 +299,25 @@ describe('multi-host: agents sharing one Redis registry', function () {
       ['w1', 'w2', 'w3', 'w4'].map(
         (prefix) =>
           new Promise<{ prefix: string; count: number; failures: number; err: string }>((resolve) => {
-            const child = spawn(process.execPath, [WRITER, redis.url(1), prefix, '20000'], { cwd: dir.path, env: cleanEnv({ LOG_LEVEL: 'error' }), stdio: ['ignore', 'pipe', 'pipe'] });
+            const child = spawn(process.execPath, [WRITER, redis.url(1), prefix, '20000'], {
+              cwd: dir.path,
+              env: cleanEnv({ LOG_LEVEL: 'error' }),
+              stdio: ['ignore', 'pipe', 'pipe'],
+            });
             let out = '';
             let err = '';
             child.stdout.on('data', (d: Buffer) => (out += d.toString()));
             child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-            child.on('close', () => resolve({ ...(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { prefix: string; count: number; failures: number }), err }));
+            child.on('close', () =>
+              resolve({
+                ...(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+                  prefix: string;
+                  count: number;
+                  failures: number;
+                }),
+                err,
+              }),
+            );
           }),
       ),
     );
@@ -265,13 +329,21 @@ describe('multi-host: agents sharing one Redis registry', function () {
       expect(w.failures, w.err.slice(0, 2000)).to.equal(0);
       expect(w.count, `${w.prefix} wrote nothing`).to.be.greaterThan(10);
       const inRegistry = doc.projects.filter((p) => p.id.startsWith(`${w.prefix}-`)).length;
-      const inAudit = audit.filter((e) => e.type === 'transition' && e['reason'] === 'enqueued' && String(e.project).startsWith(`${w.prefix}-`)).length;
-      expect({ writer: w.prefix, inRegistry, inAudit }).to.deep.equal({ writer: w.prefix, inRegistry: w.count, inAudit: w.count });
+      const inAudit = audit.filter(
+        (e) => e.type === 'transition' && e['reason'] === 'enqueued' && String(e.project).startsWith(`${w.prefix}-`),
+      ).length;
+      expect({ writer: w.prefix, inRegistry, inAudit }).to.deep.equal({
+        writer: w.prefix,
+        inRegistry: w.count,
+        inAudit: w.count,
+      });
     }
     // The agents' own writes were not lost either: every attempt the audit saw start is counted in the project.
     for (const id of ['churn-1', 'churn-2']) {
       const project = doc.projects.find((p) => p.id === id) as Project;
-      const started = audit.filter((e) => e.project === id && e.type === 'transition' && e['to'] === 'processing').length;
+      const started = audit.filter(
+        (e) => e.project === id && e.type === 'transition' && e['to'] === 'processing',
+      ).length;
       expect(started, `${id} was never retried`).to.be.greaterThan(2);
       expect(project.attempts, id).to.equal(started);
     }
@@ -300,18 +372,35 @@ describe('multi-host: agents sharing one Redis registry', function () {
       5000,
       '/readyz 503 naming the unreachable Redis',
     );
-    await eventually(async () => (await metric(agent, 'orchestrator_scan_errors_total', '{source="registry"}')) > errorsBefore, 15_000, 'a registry scan error');
+    await eventually(
+      async () => (await metric(agent, 'orchestrator_scan_errors_total', '{source="registry"}')) > errorsBefore,
+      15_000,
+      'a registry scan error',
+    );
     expect(isRunning(victim.pid), 'nothing is killed while the registry is away').to.equal(true);
-    const logged = agent.stderr().split('\n').filter((l) => l.includes('registry unreadable; cycle skipped, nothing changed'));
-    expect(logged.some((l) => l.includes(`registry ${redis.url(2)} is unreachable`)), agent.stderr().slice(-3000)).to.equal(true);
+    const logged = agent
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('registry unreadable; cycle skipped, nothing changed'));
+    expect(
+      logged.some((l) => l.includes(`registry ${redis.url(2)} is unreachable`)),
+      agent.stderr().slice(-3000),
+    ).to.equal(true);
 
     await redis.start();
     store = new RedisStore({ url: redis.url(2) });
     await eventually(async () => (await fetch(`${agent.url}/readyz`)).status === 200, 10_000, '/readyz 200 again');
-    await eventually(async () => (await store.load()).projects[0]?.state === 'failed', 10_000, 'the zombie healed once Redis is back');
+    await eventually(
+      async () => (await store.load()).projects[0]?.state === 'failed',
+      10_000,
+      'the zombie healed once Redis is back',
+    );
     expect(isRunning(victim.pid)).to.equal(false);
     expect(actionsOf(await store.readAudit(1000), 'kill_tree')).to.have.length(1);
-    const status = await runCli(['status', '--json'], { cwd: dir.path, env: { AGENT_REGISTRY: redis.url(2), LOG_LEVEL: 'error' } });
+    const status = await runCli(['status', '--json'], {
+      cwd: dir.path,
+      env: { AGENT_REGISTRY: redis.url(2), LOG_LEVEL: 'error' },
+    });
     expect(status.code, status.stderr).to.equal(0);
   });
 });

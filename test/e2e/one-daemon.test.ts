@@ -9,8 +9,15 @@ import { isRunning } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
 
 /** `agent serve` started without waiting: resolves "serving" once it prints its status page, or its exit code. */
-function serve(q: TestQueue, env: Record<string, string> = {}): { child: ChildProcess; stderr: () => string; outcome: Promise<'serving' | number | null> } {
-  const child = spawn(process.execPath, [AGENT_BIN, 'serve'], { cwd: q.dir.path, env: cleanEnv({ ...q.env, AGENT_LISTEN: '127.0.0.1:0', ...env }), stdio: ['ignore', 'ignore', 'pipe'] });
+function serve(
+  q: TestQueue,
+  env: Record<string, string> = {},
+): { child: ChildProcess; stderr: () => string; outcome: Promise<'serving' | number | null> } {
+  const child = spawn(process.execPath, [AGENT_BIN, 'serve'], {
+    cwd: q.dir.path,
+    env: cleanEnv({ ...q.env, AGENT_LISTEN: '127.0.0.1:0', ...env }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   const outcome = new Promise<'serving' | number | null>((resolve) => {
     child.stderr?.on('data', (d: Buffer) => {
@@ -37,15 +44,38 @@ describe('e2e: one daemon per JSON registry', function () {
   });
 
   it('refuses a second agent serve with exit 2 naming the PID and host that hold the registry; the queue runs once', async () => {
-    for (const id of ['a', 'b', 'c']) expect((await q.agent(['enqueue', '--id', id, '--tmux-socket', q.tmux.socket, '--cwd', q.dir.path, '--', 'sleep', '60'])).code).to.equal(0);
+    for (const id of ['a', 'b', 'c'])
+      expect(
+        (
+          await q.agent([
+            'enqueue',
+            '--id',
+            id,
+            '--tmux-socket',
+            q.tmux.socket,
+            '--cwd',
+            q.dir.path,
+            '--',
+            'sleep',
+            '60',
+          ])
+        ).code,
+      ).to.equal(0);
     const first = await startAgent(q.env, q.dir.path);
     agents.push(first);
     const second = await q.agent(['serve'], { AGENT_LISTEN: '127.0.0.1:0' });
     expect(second.code, second.stderr).to.equal(2);
-    expect(second.stderr).to.include(`pid ${first.child.pid}`).and.include(`host ${hostname()}`).and.include(q.registry);
+    expect(second.stderr)
+      .to.include(`pid ${first.child.pid}`)
+      .and.include(`host ${hostname()}`)
+      .and.include(q.registry);
     expect(second.stderr.trim().split('\n')).to.have.length(1);
     // The holder goes on: it launches one project at a time, in one session.
-    await eventually(() => q.read().projects.filter((p) => p.state === 'processing').length === 1, 30_000, 'one project launched');
+    await eventually(
+      () => q.read().projects.filter((p) => p.state === 'processing').length === 1,
+      30_000,
+      'one project launched',
+    );
     expect(q.tmux.sessions()).to.have.length(1);
     expect(isRunning(first.child.pid as number)).to.equal(true);
   });
@@ -68,7 +98,10 @@ describe('e2e: one daemon per JSON registry', function () {
     const b = serve(q);
     children.push(a.child, b.child);
     const outcomes = await Promise.all([a.outcome, b.outcome]);
-    expect(outcomes.filter((o) => o === 'serving'), `${a.stderr()}\n${b.stderr()}`).to.have.length(1);
+    expect(
+      outcomes.filter((o) => o === 'serving'),
+      `${a.stderr()}\n${b.stderr()}`,
+    ).to.have.length(1);
     expect(outcomes.filter((o) => o === 2)).to.have.length(1);
     const winner = outcomes[0] === 'serving' ? a : b;
     const loser = winner === a ? b : a;
@@ -83,7 +116,9 @@ describe('e2e: one daemon per JSON registry', function () {
     expect((await q.agent(['status'])).code).to.equal(0);
     const heal = await q.heal();
     expect(heal.code, heal.stderr).to.equal(0);
-    const diagnostics = JSON.parse((await q.agent(['diagnostics', '--json'])).stdout) as { daemon: { holder: unknown } };
+    const diagnostics = JSON.parse((await q.agent(['diagnostics', '--json'])).stdout) as {
+      daemon: { holder: unknown };
+    };
     expect(diagnostics.daemon.holder).to.deep.include({ pid: agent.child.pid, host: hostname(), alive: true });
   });
 
@@ -98,11 +133,21 @@ describe('e2e: one daemon per JSON registry', function () {
 
   it('refuses a registry held from another host, saying it cannot check it and how to clear it', async () => {
     q.write([]);
-    const record = { pid: 4242, pidStartTime: 1, bootId: null, host: 'elsewhere.example', hostId: 'elsewhere', startedAt: '2026-11-26T10:00:00.000Z' };
+    const record = {
+      pid: 4242,
+      pidStartTime: 1,
+      bootId: null,
+      host: 'elsewhere.example',
+      hostId: 'elsewhere',
+      startedAt: '2026-11-26T10:00:00.000Z',
+    };
     writeFileSync(holderPath(q.registry), JSON.stringify(record));
     const refused = await q.agent(['serve'], { AGENT_LISTEN: '127.0.0.1:0' });
     expect(refused.code, refused.stderr).to.equal(2);
-    expect(refused.stderr).to.include('pid 4242 on host elsewhere.example').and.include('cannot check').and.include(`remove ${holderPath(q.registry)}`);
+    expect(refused.stderr)
+      .to.include('pid 4242 on host elsewhere.example')
+      .and.include('cannot check')
+      .and.include(`remove ${holderPath(q.registry)}`);
     expect(JSON.parse(readFileSync(holderPath(q.registry), 'utf8'))).to.deep.equal(record);
   });
 });

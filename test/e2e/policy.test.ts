@@ -8,13 +8,21 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isActive, ms, type HistoryEntry, type Project } from '../../src/core/project.js';
+import { isActive, ms, type HistoryEntry, type Project } from '../../src/core/model/project.js';
 import { isRunning, sleep, waitUntil } from '../helpers/processes.js';
 import { TestQueue, type HealJson } from '../helpers/queue.js';
 
 interface StatusJson {
   queue: { paused: boolean; resumeAt: string | null; trippedBy: string[]; counts: Record<string, number> };
-  projects: { id: string; state: string; attempts: number; maxAttempts: number; nextAttemptAt: string | null; breaker: string; session: string | null }[];
+  projects: {
+    id: string;
+    state: string;
+    attempts: number;
+    maxAttempts: number;
+    nextAttemptAt: string | null;
+    breaker: string;
+    session: string | null;
+  }[];
 }
 
 /** A command that exits without a completion marker. */
@@ -25,7 +33,12 @@ describe('e2e: self-healing policy through agent heal --once', function () {
   this.timeout(45_000);
   let q: TestQueue;
   beforeEach(() => {
-    q = new TestQueue({ PHANTOM_GRACE_PERIOD_SEC: '1', AGENT_RETRY_BASE_SEC: '1', AGENT_RETRY_MAX_DELAY_SEC: '1', AGENT_RETRY_MAX_ATTEMPTS: '5' });
+    q = new TestQueue({
+      PHANTOM_GRACE_PERIOD_SEC: '1',
+      AGENT_RETRY_BASE_SEC: '1',
+      AGENT_RETRY_MAX_DELAY_SEC: '1',
+      AGENT_RETRY_MAX_ATTEMPTS: '5',
+    });
   });
   afterEach(async () => {
     await q.destroy();
@@ -65,14 +78,22 @@ describe('e2e: self-healing policy through agent heal --once', function () {
   }
 
   /** Heal every ~100 ms until `done()` holds; throws after `timeoutMs`. */
-  async function healUntil(done: () => boolean, timeoutMs: number, what: string, check?: (result: HealJson) => void): Promise<number> {
+  async function healUntil(
+    done: () => boolean,
+    timeoutMs: number,
+    what: string,
+    check?: (result: HealJson) => void,
+  ): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     let cycles = 0;
     for (;;) {
       await heal(check);
       cycles += 1;
       if (done()) return cycles;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms (${cycles} cycles) waiting for ${what}: ${JSON.stringify(q.read().projects.map((p) => [p.id, p.state, p.attempts]))}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out after ${timeoutMs} ms (${cycles} cycles) waiting for ${what}: ${JSON.stringify(q.read().projects.map((p) => [p.id, p.state, p.attempts]))}`,
+        );
       await sleep(100);
     }
   }
@@ -91,7 +112,8 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     expect(running.pidStartTime, 'start time recorded at launch').to.be.a('number');
 
     // The pane stays (remain-on-exit) until the cycle has read how the command ended.
-    const paneDead = () => q.tmux.run(['list-panes', '-t', `=${running.session}:`, '-F', '#{pane_dead}']).trim() === '1';
+    const paneDead = () =>
+      q.tmux.run(['list-panes', '-t', `=${running.session}:`, '-F', '#{pane_dead}']).trim() === '1';
     await waitUntil(() => !isRunning(running.pid as number) && paneDead(), 15_000, 'the command to finish');
     await heal();
     const done = q.get('ok');
@@ -107,16 +129,29 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     q.env = { ...q.env, AGENT_BREAKER_FAILURE_THRESHOLD: '3', AGENT_BREAKER_COOLDOWN_SEC: '60' };
     await enqueue('bad', FAILING);
     const failures = () => q.get('bad').history.filter((h) => h.to === 'failed' && h.from !== 'failed');
-    await healUntil(() => failures().length === 3, 25_000, 'three failures', (r) => {
-      expect(r.actions.every((a) => a.outcome === 'success'), JSON.stringify(r.actions)).to.equal(true);
-    });
+    await healUntil(
+      () => failures().length === 3,
+      25_000,
+      'three failures',
+      (r) => {
+        expect(
+          r.actions.every((a) => a.outcome === 'success'),
+          JSON.stringify(r.actions),
+        ).to.equal(true);
+      },
+    );
 
     const p = q.get('bad');
     expect(p).to.include({ state: 'failed', failureReason: 'exit_status', exitStatus: 3, attempts: 3 });
     expect(moves(p)).to.deep.equal([
-      'queued->processing', 'processing->failed', 'failed->queued',
-      'queued->processing', 'processing->failed', 'failed->queued',
-      'queued->processing', 'processing->failed',
+      'queued->processing',
+      'processing->failed',
+      'failed->queued',
+      'queued->processing',
+      'processing->failed',
+      'failed->queued',
+      'queued->processing',
+      'processing->failed',
     ]);
     // Each failure drew a delay in [0, min(cap, base × 2^(attempts-1))] = [0, 1] s, and the retry waited for it.
     const history = p.history;
@@ -125,9 +160,16 @@ describe('e2e: self-healing policy through agent heal --once', function () {
       const delaySec = h['delaySec'];
       expect(delaySec, JSON.stringify(h)).to.be.a('number').within(0, 1);
       const retry = history.slice(i + 1).find((x: HistoryEntry) => x.from === 'failed' && x.to === 'queued');
-      if (retry) expect(ms(retry.at), `${retry.at} after ${h.at} + ${delaySec}s`).to.be.at.least((ms(h.at) as number) + (delaySec as number) * 1000);
+      if (retry)
+        expect(ms(retry.at), `${retry.at} after ${h.at} + ${delaySec}s`).to.be.at.least(
+          (ms(h.at) as number) + (delaySec as number) * 1000,
+        );
     }
-    expect(history.filter((h) => h.to === 'failed').map((h) => h['breaker'] ?? null)).to.deep.equal([null, null, 'opened']);
+    expect(history.filter((h) => h.to === 'failed').map((h) => h['breaker'] ?? null)).to.deep.equal([
+      null,
+      null,
+      'opened',
+    ]);
     expect(p.breaker).to.include({ state: 'open', consecutiveFailures: 3, opens: 1 });
 
     const s = (await status()).projects.find((x) => x.id === 'bad');
@@ -165,9 +207,14 @@ describe('e2e: self-healing policy through agent heal --once', function () {
       }),
     ]);
     const halfOpen = openedAt + 4000;
-    await healUntil(() => q.get('bad').state !== 'failed', 15_000, 'the half-open retry', (r) => {
-      if (r.transitions.length > 0) expect(Date.now(), 'no retry before the cooldown ends').to.be.at.least(halfOpen);
-    });
+    await healUntil(
+      () => q.get('bad').state !== 'failed',
+      15_000,
+      'the half-open retry',
+      (r) => {
+        if (r.transitions.length > 0) expect(Date.now(), 'no retry before the cooldown ends').to.be.at.least(halfOpen);
+      },
+    );
     const retry = q.get('bad').history.at(-1) as HistoryEntry;
     expect(retry).to.include({ from: 'failed', to: 'queued', reason: 'retry', breaker: 'half_open', attempt: 4 });
     expect(ms(retry.at)).to.be.at.least(halfOpen);
@@ -190,19 +237,29 @@ describe('e2e: self-healing policy through agent heal --once', function () {
   it('with AGENT_MAX_CONCURRENT=2 never runs more than two at once and starts them in priority order', async () => {
     q.env = { ...q.env, AGENT_MAX_CONCURRENT: '2' };
     const priorities: Record<string, number> = { p1: 1, p2: 5, p3: 3, p4: 4, p5: 2 };
-    for (const [id, priority] of Object.entries(priorities)) await enqueue(id, ['sh', '-c', 'sleep 0.7; touch COMPLETED'], ['--priority', String(priority)]);
+    for (const [id, priority] of Object.entries(priorities))
+      await enqueue(id, ['sh', '-c', 'sleep 0.7; touch COMPLETED'], ['--priority', String(priority)]);
     let most = 0;
-    await healUntil(() => q.read().projects.every((p) => p.state === 'completed'), 14_000, 'all five to complete', (r) => {
-      const running = q.read().projects.filter((p) => isActive(p.state)).length;
-      const sessions = q.tmux.sessions().length;
-      most = Math.max(most, running, sessions);
-      expect(running, 'processing projects').to.be.at.most(2);
-      expect(sessions, 'live sessions').to.be.at.most(2);
-      expect(r.actions.filter((a) => a.action === 'launch').length).to.be.at.most(2);
-    });
+    await healUntil(
+      () => q.read().projects.every((p) => p.state === 'completed'),
+      14_000,
+      'all five to complete',
+      (r) => {
+        const running = q.read().projects.filter((p) => isActive(p.state)).length;
+        const sessions = q.tmux.sessions().length;
+        most = Math.max(most, running, sessions);
+        expect(running, 'processing projects').to.be.at.most(2);
+        expect(sessions, 'live sessions').to.be.at.most(2);
+        expect(r.actions.filter((a) => a.action === 'launch').length).to.be.at.most(2);
+      },
+    );
     expect(most).to.equal(2);
-    const started = q.read().projects.map((p) => ({ id: p.id, at: ms(p.history.find((h) => h.to === 'processing')?.at) as number }));
-    const order = [...started].sort((a, b) => a.at - b.at || (priorities[b.id] as number) - (priorities[a.id] as number)).map((s) => s.id);
+    const started = q
+      .read()
+      .projects.map((p) => ({ id: p.id, at: ms(p.history.find((h) => h.to === 'processing')?.at) as number }));
+    const order = [...started]
+      .sort((a, b) => a.at - b.at || (priorities[b.id] as number) - (priorities[a.id] as number))
+      .map((s) => s.id);
     expect(order).to.deep.equal(['p2', 'p4', 'p3', 'p5', 'p1']);
     for (const p of q.read().projects) expect(p.attempts, p.id).to.equal(1);
   });
@@ -231,7 +288,10 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     writeFileSync(refuse, '');
     // tmux itself, except that new-session is refused while the file "refuse" exists.
     const tmux = execFileSync('sh', ['-c', 'command -v tmux'], { encoding: 'utf8' }).trim();
-    writeFileSync(join(bin, 'tmux'), `#!/bin/sh\ncase " $* " in *" new-session "*) if [ -e '${refuse}' ]; then echo 'create window failed: fork failed: Resource temporarily unavailable' >&2; exit 1; fi;; esac\nexec ${tmux} "$@"\n`);
+    writeFileSync(
+      join(bin, 'tmux'),
+      `#!/bin/sh\ncase " $* " in *" new-session "*) if [ -e '${refuse}' ]; then echo 'create window failed: fork failed: Resource temporarily unavailable' >&2; exit 1; fi;; esac\nexec ${tmux} "$@"\n`,
+    );
     chmodSync(join(bin, 'tmux'), 0o755);
     const env = { PATH: `${bin}:${process.env['PATH'] ?? ''}` };
     await enqueue('dup', ['sh', '-c', 'sleep 0.3; touch COMPLETED']);
@@ -250,19 +310,30 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     await healUntil(() => q.get('dup').state === 'completed', 8000, 'the retried launch to complete');
     const done = q.get('dup');
     expect(done.attempts).to.equal(2);
-    expect(moves(done)).to.deep.equal(['queued->processing', 'processing->failed', 'failed->queued', 'queued->processing', 'processing->completed']);
+    expect(moves(done)).to.deep.equal([
+      'queued->processing',
+      'processing->failed',
+      'failed->queued',
+      'queued->processing',
+      'processing->completed',
+    ]);
   });
 
   it('a launch whose tmux timed out keeps its intent: the next cycle adopts the session it created instead of launching twice', async () => {
     const bin = join(q.dir.path, 'slow-bin');
     mkdirSync(bin, { recursive: true });
     // tmux itself, except that new-session answers only after the agent's timeout (the session exists by then).
-    writeFileSync(join(bin, 'tmux'), `#!/bin/sh\n${execFileSync('sh', ['-c', 'command -v tmux'], { encoding: 'utf8' }).trim()} "$@"; rc=$?\ncase " $* " in *" new-session "*) exec sleep 5;; esac\nexit $rc\n`);
+    writeFileSync(
+      join(bin, 'tmux'),
+      `#!/bin/sh\n${execFileSync('sh', ['-c', 'command -v tmux'], { encoding: 'utf8' }).trim()} "$@"; rc=$?\ncase " $* " in *" new-session "*) exec sleep 5;; esac\nexit $rc\n`,
+    );
     chmodSync(join(bin, 'tmux'), 0o755);
     await enqueue('slow', ['sleep', '300']);
     const first = await q.heal({ PATH: `${bin}:${process.env['PATH'] ?? ''}`, AGENT_TMUX_TIMEOUT_MS: '1000' });
     expect(first.code).to.equal(1);
-    expect(first.result.actions.map((a) => `${a.project}:${a.action}:${a.outcome}`)).to.deep.equal(['slow:launch:failure']);
+    expect(first.result.actions.map((a) => `${a.project}:${a.action}:${a.outcome}`)).to.deep.equal([
+      'slow:launch:failure',
+    ]);
     expect(first.result.actions[0]?.detail).to.contain('timed out');
     expect(q.get('slow')).to.include({ state: 'queued', attempts: 0 });
     const [intent] = q.read().intents;
@@ -289,9 +360,14 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     const due = ms(failed.nextAttemptAt) as number;
     expect(due - (ms(failed.endedAt) as number)).to.be.within(0, 1000);
 
-    await healUntil(() => q.get('ext').state === 'queued', 15_000, 'the retry', (r) => {
-      expect(r.actions).to.deep.equal([]);
-    });
+    await healUntil(
+      () => q.get('ext').state === 'queued',
+      15_000,
+      'the retry',
+      (r) => {
+        expect(r.actions).to.deep.equal([]);
+      },
+    );
     const queued = q.get('ext');
     const retry = queued.history.at(-1) as HistoryEntry;
     expect(retry).to.include({ from: 'failed', to: 'queued', reason: 'retry', attempt: 2 });
@@ -306,7 +382,12 @@ describe('e2e: self-healing policy through agent heal --once', function () {
   });
 
   it('the queue breaker pauses the queue after several failures: no launch and no requeue while paused', async () => {
-    q.env = { ...q.env, AGENT_QUEUE_BREAKER_WINDOW: '5', AGENT_QUEUE_BREAKER_MIN_FINISHED: '3', AGENT_QUEUE_BREAKER_COOLDOWN_SEC: '60' };
+    q.env = {
+      ...q.env,
+      AGENT_QUEUE_BREAKER_WINDOW: '5',
+      AGENT_QUEUE_BREAKER_MIN_FINISHED: '3',
+      AGENT_QUEUE_BREAKER_COOLDOWN_SEC: '60',
+    };
     // Two attempts failed a moment ago (as an orchestrator reported them); the third is reported now.
     const now = Date.now();
     const failedAt = (i: number) => new Date(now - 2000 + i * 100).toISOString();
@@ -321,7 +402,15 @@ describe('e2e: self-healing policy through agent heal --once', function () {
           failureReason: 'reported',
           nextAttemptAt: new Date(now + 500).toISOString(),
           breaker: { state: 'closed', consecutiveFailures: 1, openedAt: null, opens: 0 },
-          history: [{ at: failedAt(i), from: 'processing', to: 'failed', reason: 'failed (reported): reported', by: 'cli@test-host' }],
+          history: [
+            {
+              at: failedAt(i),
+              from: 'processing',
+              to: 'failed',
+              reason: 'failed (reported): reported',
+              by: 'cli@test-host',
+            },
+          ],
         }),
       ),
     );
@@ -342,7 +431,15 @@ describe('e2e: self-healing policy through agent heal --once', function () {
     expect(audit).to.have.length(1);
 
     // Every retry is due now; the paused queue holds them all.
-    await waitUntil(() => q.read().projects.filter((p) => p.state === 'failed').every((p) => Date.now() > (ms(p.nextAttemptAt) as number)), 15_000, 'the retries to fall due');
+    await waitUntil(
+      () =>
+        q
+          .read()
+          .projects.filter((p) => p.state === 'failed')
+          .every((p) => Date.now() > (ms(p.nextAttemptAt) as number)),
+      15_000,
+      'the retries to fall due',
+    );
     for (let i = 0; i < 2; i++) {
       const r = await heal();
       expect(r.actions).to.deep.equal([]);

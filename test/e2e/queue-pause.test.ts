@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isActive, ms } from '../../src/core/project.js';
+import { isActive, ms } from '../../src/core/model/project.js';
 import { eventually, startAgent, type RunningAgent } from '../helpers/daemon.js';
 import { sleep } from '../helpers/processes.js';
 import { TestQueue } from '../helpers/queue.js';
@@ -95,7 +95,9 @@ describe('e2e: queue breaker and manual pauses', function () {
     expect(queue).to.include({ paused: true, pausedBy: 'breaker' });
     expect([...queue.trippedBy].sort()).to.deep.equal(['f1', 'f2', 'f3', 'f4', 'f5']);
     const text = await ok(['status']);
-    expect(text).to.match(/^paused {4}by the queue breaker until \S+ \(in \d+m \d+s\), tripped by f\d, f\d, f\d, f\d, f\d; resume now with: agent queue resume$/m);
+    expect(text).to.match(
+      /^paused {4}by the queue breaker until \S+ \(in \d+m \d+s\), tripped by f\d, f\d, f\d, f\d, f\d; resume now with: agent queue resume$/m,
+    );
     expect((await status()).queue).to.include({ paused: true, pausedBy: 'breaker' });
   });
 
@@ -108,10 +110,14 @@ describe('e2e: queue breaker and manual pauses', function () {
     await enqueue('p1', ['sleep', '300']);
     expect(await heal(), 'nothing launched while paused').to.deep.equal([]);
     expect(q.get('p1').state).to.equal('queued');
-    expect(await ok(['status'])).to.contain('paused    by cli@test-host until resumed; resume now with: agent queue resume');
+    expect(await ok(['status'])).to.contain(
+      'paused    by cli@test-host until resumed; resume now with: agent queue resume',
+    );
     expect((await status()).queue).to.include({ paused: true, pausedBy: 'cli@test-host', resumeAt: null });
     const reset = await ok(['reset', 'p1']);
-    expect(reset).to.contain('queue paused by cli@test-host until resumed: p1 waits until then; resume now with: agent queue resume');
+    expect(reset).to.contain(
+      'queue paused by cli@test-host until resumed: p1 waits until then; resume now with: agent queue resume',
+    );
 
     const resumed = await ok(['queue', 'resume']);
     expect(resumed.trim()).to.equal('queue resumed by cli@test-host (was paused by cli@test-host until resumed)');
@@ -120,16 +126,23 @@ describe('e2e: queue breaker and manual pauses', function () {
     expect((await ok(['queue', 'resume'])).trim()).to.equal('queue is not paused; nothing to do');
 
     const notes = q.audit().filter((a) => a['type'] === 'note' && String(a['reason']).startsWith('queue '));
-    expect(notes.map((a) => `${String(a['reason'])} by ${a.by}`)).to.deep.equal(['queue paused by operator by cli@test-host', 'queue resumed by operator by cli@test-host']);
+    expect(notes.map((a) => `${String(a['reason'])} by ${a.by}`)).to.deep.equal([
+      'queue paused by operator by cli@test-host',
+      'queue resumed by operator by cli@test-host',
+    ]);
   });
 
   it('agent queue pause --until 5s ends by itself', async () => {
     await enqueue('p1', ['sleep', '300']);
     const out = await ok(['queue', 'pause', '--until', '5s']);
-    expect(out).to.match(/^queue paused by cli@test-host until \S+ \(in [45]s\); resume now with: agent queue resume$/m);
+    expect(out).to.match(
+      /^queue paused by cli@test-host until \S+ \(in [45]s\); resume now with: agent queue resume$/m,
+    );
     const resumeAt = ms(q.read().queue.resumeAt) as number;
     expect(await heal()).to.deep.equal([]);
-    expect(Date.now(), 'the machine is too slow for this check: the pause ended during the cycle').to.be.below(resumeAt);
+    expect(Date.now(), 'the machine is too slow for this check: the pause ended during the cycle').to.be.below(
+      resumeAt,
+    );
     while (Date.now() < resumeAt) await sleep(100);
     expect((await heal()).map((a) => `${a.project}:${a.action}:${a.outcome}`)).to.deep.equal(['p1:launch:success']);
     expect(q.read().queue).to.include({ paused: false, pausedBy: null });
@@ -141,7 +154,9 @@ describe('e2e: queue breaker and manual pauses', function () {
     for (const until of ['tomorrow', '30', '2026-12-04', '1w']) {
       const r = await q.agent(['queue', 'pause', '--until', until]);
       expect(r.code, until).to.equal(2);
-      expect(r.stderr).to.contain(`invalid until "${until}": must be an ISO-8601 time with its zone (e.g. 2026-12-04T18:00:00Z) or a duration (e.g. 30m, 2h; units s, m, h, d)`);
+      expect(r.stderr).to.contain(
+        `invalid until "${until}": must be an ISO-8601 time with its zone (e.g. 2026-12-04T18:00:00Z) or a duration (e.g. 30m, 2h; units s, m, h, d)`,
+      );
     }
     expect(q.bytes()).to.equal(before);
   });
@@ -153,7 +168,10 @@ describe('e2e: queue breaker and manual pauses', function () {
     const post = (path: string, body: unknown, token: string | null = TOKEN) =>
       fetch(`${agent!.url}${path}`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', ...(token === null ? {} : { Authorization: `Bearer ${token}` }) },
+        headers: {
+          'Content-Type': 'application/json',
+          ...(token === null ? {} : { Authorization: `Bearer ${token}` }),
+        },
         body: JSON.stringify(body),
       });
     expect((await post('/api/queue/pause', {}, null)).status).to.equal(401);
@@ -178,9 +196,16 @@ describe('e2e: queue breaker and manual pauses', function () {
     const resumed = await post('/api/queue/resume', {});
     expect(resumed.status).to.equal(200);
     expect(((await resumed.json()) as { changed: boolean }).changed).to.equal(true);
-    const running = await eventually(() => (q.get('p1').state === 'processing' ? q.get('p1') : null), 10_000, 'the launch after the resume');
+    const running = await eventually(
+      () => (q.get('p1').state === 'processing' ? q.get('p1') : null),
+      10_000,
+      'the launch after the resume',
+    );
     q.processes.track(running.pid as number);
     const notes = q.audit().filter((a) => a['type'] === 'note' && String(a['reason']).startsWith('queue '));
-    expect(notes.map((a) => `${String(a['reason'])} by ${a.by}`)).to.deep.equal(['queue paused by operator by api@test-host', 'queue resumed by operator by api@test-host']);
+    expect(notes.map((a) => `${String(a['reason'])} by ${a.by}`)).to.deep.equal([
+      'queue paused by operator by api@test-host',
+      'queue resumed by operator by api@test-host',
+    ]);
   });
 });

@@ -97,7 +97,9 @@ describe('e2e: reset --force on a live project', function () {
     expect(isRunning(pid)).to.equal(false);
     expect(q.tmux.hasSession(first)).to.equal(false);
     const kills = q.audit().filter((a) => a['type'] === 'action' && a['project'] === 'p2' && a['action'] !== 'launch');
-    expect(kills.map((a) => `${String(a['action'])}:${String(a['outcome'])}:${String(a['by'])}`)).to.include('kill_tree:success:cli@test-host');
+    expect(kills.map((a) => `${String(a['action'])}:${String(a['outcome'])}:${String(a['by'])}`)).to.include(
+      'kill_tree:success:cli@test-host',
+    );
 
     const second = await launch('p2');
     expect(second).to.match(/^p2-[0-9a-f]{8}$/);

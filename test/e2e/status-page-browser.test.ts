@@ -25,7 +25,8 @@ describe('e2e: the status page in headless Chromium', function () {
   let agent: RunningAgent | null = null;
 
   before(function () {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: scripts/setup.sh test installs Debian's chromium`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`${CHROMIUM} is missing: scripts/setup.sh test installs Debian's chromium`);
   });
   beforeEach(() => {
     q = new TestQueue({ AGENT_MAX_CONCURRENT: '1' });
@@ -43,19 +44,28 @@ describe('e2e: the status page in headless Chromium', function () {
     // No --tmux-socket: the launch goes to the first watched server, this test's private one.
     const enqueued = await q.agent(['enqueue', '--id', 'crash', '--cwd', q.dir.path, '--', 'sh', '-c', CRASH]);
     expect(enqueued.code, enqueued.stderr).to.equal(0);
-    await eventually(() => {
-      const p = q.get('crash');
-      return p.state === 'failed' && p.exitStatus === 3;
-    }, 60_000, 'the crash to be failed with its exit status').catch((err: Error) => {
+    await eventually(
+      () => {
+        const p = q.get('crash');
+        return p.state === 'failed' && p.exitStatus === 3;
+      },
+      60_000,
+      'the crash to be failed with its exit status',
+    ).catch((err: Error) => {
       throw new Error(`${err.message}; registry: ${q.bytes()}; agent log: ${agent?.stderr().slice(-2000)}`);
     });
 
     // The page can only show what the registry holds: say which side lost the line if it is missing.
     const crash = q.get('crash');
-    expect(crash.lastOutput, `the registry's record of the crash: ${JSON.stringify(crash)}`).to.include('fatal: API key expired');
+    expect(crash.lastOutput, `the registry's record of the crash: ${JSON.stringify(crash)}`).to.include(
+      'fatal: API key expired',
+    );
 
     const page = `${agent.url}/`;
-    const shots: Record<string, string> = { desk: join(q.dir.path, 'status-desk.png'), phone: join(q.dir.path, 'status-phone.png') };
+    const shots: Record<string, string> = {
+      desk: join(q.dir.path, 'status-desk.png'),
+      phone: join(q.dir.path, 'status-phone.png'),
+    };
     const desk = await runChromium(page, [`--screenshot=${shots['desk']}`, '--window-size=1280,1000']);
     const phone = await runChromium(page, [`--screenshot=${shots['phone']}`, '--window-size=412,1800']);
     const dom = await runChromium(page, ['--dump-dom']);
@@ -63,7 +73,8 @@ describe('e2e: the status page in headless Chromium', function () {
       const size = pngSize(readFileSync(file));
       expect(size.width, name).to.be.above(0);
       expect(size.height, name).to.be.above(0);
-      if (process.env['TOA_SCREENSHOT_DIR']) copyFileSync(file, join(process.env['TOA_SCREENSHOT_DIR'], `status-${name}.png`));
+      if (process.env['TOA_SCREENSHOT_DIR'])
+        copyFileSync(file, join(process.env['TOA_SCREENSHOT_DIR'], `status-${name}.png`));
     }
     expect(size(shots['desk'])).to.deep.equal({ width: 1280, height: 1000 });
 
@@ -80,10 +91,14 @@ describe('e2e: the status page in headless Chromium', function () {
     await eventually(async () => (await fetch(`${agent!.url}/readyz`)).status === 200, 60_000, 'the first cycle');
     writeFileSync(q.registry, '{"version": 1, "projects": [');
     // Wait for a cycle that read the broken file, so the error reaches the page by every road.
-    await eventually(async () => {
-      const r = await fetch(`${agent!.url}/readyz`);
-      return r.status === 503 && ((await r.json()) as { reason: string }).reason.includes('not valid JSON');
-    }, 60_000, 'the daemon to find the registry unreadable');
+    await eventually(
+      async () => {
+        const r = await fetch(`${agent!.url}/readyz`);
+        return r.status === 503 && ((await r.json()) as { reason: string }).reason.includes('not valid JSON');
+      },
+      60_000,
+      'the daemon to find the registry unreadable',
+    );
     const dom = await runChromium(`${agent.url}/`, ['--dump-dom']);
     expect(dom.code, dom.stderr.slice(-2000)).to.equal(0);
     expect(dom.stdout.split('Unexpected end of JSON input').length - 1, dom.stdout).to.equal(1);

@@ -58,7 +58,18 @@ describe('e2e: only watched tmux servers', function () {
   it('refuses --tmux-socket naming a server the agent does not watch with exit 2, naming the watched servers, and writes nothing', async () => {
     q.write([]);
     const before = q.bytes();
-    const r = await q.agent(['enqueue', '--id', 'p1', '--tmux-socket', 'elsewhere', '--cwd', cwd(), '--', 'sleep', '300']);
+    const r = await q.agent([
+      'enqueue',
+      '--id',
+      'p1',
+      '--tmux-socket',
+      'elsewhere',
+      '--cwd',
+      cwd(),
+      '--',
+      'sleep',
+      '300',
+    ]);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.contain('invalid tmux socket "elsewhere"');
     expect(r.stderr).to.contain(`it watches tmux server ${q.tmux.socket}`);
@@ -86,20 +97,31 @@ describe('e2e: only watched tmux servers', function () {
 
   it('does not launch a queued project on a server the agent does not watch: it fails as invalid_command, naming the watched servers', async () => {
     const open = { AGENT_TMUX_SOCKETS: `${q.tmux.socket},${other.socket}` };
-    expect((await q.agent(['enqueue', '--id', 'p1', '--tmux-socket', other.socket, '--cwd', cwd(), '--', 'sleep', '300'], open)).code).to.equal(0);
+    expect(
+      (
+        await q.agent(
+          ['enqueue', '--id', 'p1', '--tmux-socket', other.socket, '--cwd', cwd(), '--', 'sleep', '300'],
+          open,
+        )
+      ).code,
+    ).to.equal(0);
     const { code, result } = await q.heal();
     expect(code).to.equal(1);
     expect(result.actions.map((a) => `${a.project}:${a.action}:${a.outcome}`)).to.deep.equal(['p1:launch:failure']);
     expect(q.get('p1')).to.include({ state: 'failed', failureReason: 'invalid_command', pid: null });
     expect(q.tmux.sessions().concat(other.sessions())).to.deep.equal([]);
-    expect(q.get('p1').history.at(-1)?.reason).to.contain(`tmux server ${other.socket} is not watched by this agent; it watches tmux server ${q.tmux.socket}`);
+    expect(q.get('p1').history.at(-1)?.reason).to.contain(
+      `tmux server ${other.socket} is not watched by this agent; it watches tmux server ${q.tmux.socket}`,
+    );
   });
 
   it('agent diagnostics lists a project running on an unwatched server as a problem and exits 1', async () => {
     const pid = await q.processes.sleeper({ detached: true });
     // Enqueued and started by an orchestrator whose configuration watched that server.
     const open = { AGENT_TMUX_SOCKETS: `${q.tmux.socket},${other.socket}` };
-    expect((await q.agent(['enqueue', '--id', 'lost', '--tmux-socket', other.socket, '--session', 'lost'], open)).code).to.equal(0);
+    expect(
+      (await q.agent(['enqueue', '--id', 'lost', '--tmux-socket', other.socket, '--session', 'lost'], open)).code,
+    ).to.equal(0);
     expect((await q.agent(['start', 'lost', '--pid', String(pid)], open)).code).to.equal(0);
 
     const clean = await q.agent(['diagnostics'], open);

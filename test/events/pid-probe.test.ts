@@ -42,19 +42,27 @@ describe('events/pid-probe', function () {
     // sh execs a sleep that never reaps the short sleep it inherited: that one stays a zombie.
     const parent = processes.spawn('sh', ['-c', 'sleep 0.1 & exec sleep 600'], { stdio: 'ignore' });
     let zombie = 0;
-    await waitUntil(() => {
-      const kids = childrenOf(parent.pid as number);
-      zombie = kids.find((pid) => statOrNull(pid)?.state === 'Z') ?? 0;
-      return zombie > 0;
-    }, 15_000, 'the short sleep to turn defunct');
+    await waitUntil(
+      () => {
+        const kids = childrenOf(parent.pid as number);
+        zombie = kids.find((pid) => statOrNull(pid)?.state === 'Z') ?? 0;
+        return zombie > 0;
+      },
+      15_000,
+      'the short sleep to turn defunct',
+    );
     probe.track([{ project: 'zombie', pid: zombie, pidStartTime: null }]);
-    expect(await triggers.after(0, /^process exited/, 'the defunct process')).to.equal(`process exited: zombie (pid ${zombie})`);
+    expect(await triggers.after(0, /^process exited/, 'the defunct process')).to.equal(
+      `process exited: zombie (pid ${zombie})`,
+    );
   });
 
   it('asks for a cycle when the PID now belongs to a process started at another time', async () => {
     const pid = await processes.sleeper();
     probe.track([{ project: 'reused', pid, pidStartTime: statStartTime(pid) - 5 }]);
-    expect(await triggers.after(0, /^process exited/, 'the start time mismatch')).to.equal(`process exited: reused (pid ${pid})`);
+    expect(await triggers.after(0, /^process exited/, 'the start time mismatch')).to.equal(
+      `process exited: reused (pid ${pid})`,
+    );
   });
 
   it('reports not started once stopped', async () => {

@@ -4,7 +4,7 @@
  * watch subscribes again after the server was restarted.
  */
 import { expect } from 'chai';
-import { newProject } from '../../src/core/project.js';
+import { newProject } from '../../src/core/model/project.js';
 import { RedisWatch } from '../../src/events/redis-watch.js';
 import { RedisStore } from '../../src/registry/redis-store.js';
 import { eventually } from '../helpers/daemon.js';

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newProject } from '../../src/core/project.js';
+import { newProject } from '../../src/core/model/project.js';
 import { RegistryWatch } from '../../src/events/registry-watch.js';
 import { JsonStore } from '../../src/registry/json-store.js';
 import { tempDir } from '../helpers/cli.js';
@@ -122,4 +122,3 @@ describe('events/registry-watch', function () {
 function eventually(fn: () => boolean | undefined, what: string): Promise<boolean> {
   return poll(() => fn() === true, 15_000, what, 20);
 }
-

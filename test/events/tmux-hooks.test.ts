@@ -15,8 +15,9 @@ const USER_HOOK = 'display-message "user hook"';
 /** The global hooks on the watched events as `show-hooks` lists them (`session-closed[0] display-message ...`). */
 function hooksOf(tmux: PrivateTmux): string[] {
   // Session hooks are listed with -g, window and pane hooks (pane-exited...) with -gw.
-  return [...tmux.run(['show-hooks', '-g']).split('\n'), ...tmux.run(['show-hooks', '-gw']).split('\n')]
-    .filter((l) => l.includes('[') && HOOKS.some((h) => l.startsWith(`${h}[`)));
+  return [...tmux.run(['show-hooks', '-g']).split('\n'), ...tmux.run(['show-hooks', '-gw']).split('\n')].filter(
+    (l) => l.includes('[') && HOOKS.some((h) => l.startsWith(`${h}[`)),
+  );
 }
 
 describe('events/tmux-hooks', function () {
@@ -41,7 +42,7 @@ describe('events/tmux-hooks', function () {
     tmux.destroy();
   });
 
-  it('installs one hook per event at its own index, beside the user\'s, and removes only its own on stop', async () => {
+  it("installs one hook per event at its own index, beside the user's, and removes only its own on stop", async () => {
     const hooks = source();
     await hooks.start();
     await hooks.sync([tmux.socket]);
@@ -70,10 +71,14 @@ describe('events/tmux-hooks', function () {
     await hooks.sync([tmux.socket]);
     tmux.newSession('victim', ['sleep', '600']);
     tmux.killSession('victim');
-    await triggers.after(0, new RegExp(`^tmux event on ${describeSocket(tmux.socket)}$`), 'the trigger of the killed session');
+    await triggers.after(
+      0,
+      new RegExp(`^tmux event on ${describeSocket(tmux.socket)}$`),
+      'the trigger of the killed session',
+    );
   });
 
-  it('asks for a cycle when a pane\'s process exits', async () => {
+  it("asks for a cycle when a pane's process exits", async () => {
     const hooks = source();
     await hooks.start();
     await hooks.sync([tmux.socket]);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { type AgentConfig, DEFAULT_CONFIG } from '../../src/config/keys.js';
-import { newProject, type Project } from '../../src/core/project.js';
+import { newProject, type Project } from '../../src/core/model/project.js';
 import type { PrivateTmux } from '../helpers/tmux.js';
 
 export function aProject(fields: Partial<Project> = {}): Project {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
-import type { CompletionMethod } from '../../src/core/project.js';
+import type { CompletionMethod } from '../../src/core/model/project.js';
 import { gatherEvidence, type GatherNote } from '../../src/evidence/gather.js';
 import type { EvidenceGatherer, GatherResult } from '../../src/evidence/types.js';
 import { PrivateTmux } from '../helpers/tmux.js';
@@ -33,12 +33,37 @@ describe('evidence: gatherEvidence', function () {
     const dir = temp.make('project');
     const env = { ...process.env, LC_ALL: 'C', GIT_COMMITTER_DATE: '2026-01-01T11:00:00Z' };
     execFileSync('git', ['init', '-q'], { cwd: dir, env });
-    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', '[orchestrator] complete', '--date=2026-01-01T11:00:00Z'], { cwd: dir, env });
+    execFileSync(
+      'git',
+      [
+        '-c',
+        'user.name=t',
+        '-c',
+        'user.email=t@t',
+        'commit',
+        '-q',
+        '--allow-empty',
+        '-m',
+        '[orchestrator] complete',
+        '--date=2026-01-01T11:00:00Z',
+      ],
+      { cwd: dir, env },
+    );
     writeFileSync(join(dir, 'COMPLETED'), '');
     tmux.newSession('work-1', [process.execPath, '-e', 'console.log("all phases done"); setTimeout(() => {}, 60000)']);
-    await waitFor(() => tmux.run(['capture-pane', '-p', '-t', '=work-1:']).includes('all phases done'), 15_000, 'pane output');
+    await waitFor(
+      () => tmux.run(['capture-pane', '-p', '-t', '=work-1:']).includes('all phases done'),
+      15_000,
+      'pane output',
+    );
 
-    const project = aProject({ id: 'p1', projectDir: dir, startedAt: '2026-01-01T10:00:00.000Z', session: 'work-1', tmuxSocket: tmux.socket });
+    const project = aProject({
+      id: 'p1',
+      projectDir: dir,
+      startedAt: '2026-01-01T10:00:00.000Z',
+      session: 'work-1',
+      tmuxSocket: tmux.socket,
+    });
     const reports = await gatherEvidence([project], { config: aConfig(), now: NOW });
 
     const report = reports.get('p1');
@@ -58,7 +83,9 @@ describe('evidence: gatherEvidence', function () {
 
   it('reports a gatherer that throws as unavailable for its method only', async () => {
     const gatherers = [
-      fixed('marker', async () => ({ evidence: { method: 'marker', weight: 1, detail: 'marker file COMPLETED present' } })),
+      fixed('marker', async () => ({
+        evidence: { method: 'marker', weight: 1, detail: 'marker file COMPLETED present' },
+      })),
       fixed('git', async () => {
         throw new Error('boom');
       }),
@@ -82,9 +109,13 @@ describe('evidence: gatherEvidence', function () {
 
   it('passes notes (such as a veto) to onNote', async () => {
     const notes: GatherNote[] = [];
-    const gatherers = [fixed('output', async () => ({ evidence: null, note: 'output evidence vetoed: pane %1: error line "fatal: x"' }))];
+    const gatherers = [
+      fixed('output', async () => ({ evidence: null, note: 'output evidence vetoed: pane %1: error line "fatal: x"' })),
+    ];
     await gatherEvidence([aProject()], { config: aConfig(), gatherers, onNote: (n) => notes.push(n) });
-    expect(notes).to.deep.equal([{ project: 'p1', method: 'output', note: 'output evidence vetoed: pane %1: error line "fatal: x"' }]);
+    expect(notes).to.deep.equal([
+      { project: 'p1', method: 'output', note: 'output evidence vetoed: pane %1: error line "fatal: x"' },
+    ]);
   });
 
   it('runs no more gatherers at once than the concurrency limit', async () => {
@@ -98,13 +129,20 @@ describe('evidence: gatherEvidence', function () {
       return { evidence: null };
     });
     const projects = Array.from({ length: 20 }, (_, i) => aProject({ id: `p${i}` }));
-    const reports = await gatherEvidence(projects, { config: aConfig(), gatherers: [slow, { ...slow, method: 'output' }], concurrency: 3 });
+    const reports = await gatherEvidence(projects, {
+      config: aConfig(),
+      gatherers: [slow, { ...slow, method: 'output' }],
+      concurrency: 3,
+    });
     expect(reports.size).to.equal(20);
     expect(peak).to.equal(3);
   });
 
   it('keeps one report per project id, in input order', async () => {
-    const reports = await gatherEvidence([aProject({ id: 'b' }), aProject({ id: 'a' }), aProject({ id: 'b' })], { config: aConfig(), gatherers: [] });
+    const reports = await gatherEvidence([aProject({ id: 'b' }), aProject({ id: 'a' }), aProject({ id: 'b' })], {
+      config: aConfig(),
+      gatherers: [],
+    });
     expect([...reports.keys()]).to.deep.equal(['b', 'a']);
   });
 

@@ -38,7 +38,9 @@ describe('evidence: git commits', () => {
     const dir = newRepo(temp);
     commitAt(dir, 'initial', '2026-01-01T09:00:00Z');
     const sha = commitAt(dir, 'feat: orchestration complete', '2026-01-01T11:00:00Z');
-    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), { config: aConfig() });
+    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), {
+      config: aConfig(),
+    });
     expect(result).to.deep.equal({
       evidence: { method: 'git', weight: 0.6, detail: `commit ${sha.slice(0, 7)} "feat: orchestration complete"` },
     });
@@ -48,7 +50,9 @@ describe('evidence: git commits', () => {
     const dir = newRepo(temp);
     commitAt(dir, '[orchestrator] complete', '2026-01-01T09:59:00Z');
     commitAt(dir, 'wip: still going', '2026-01-01T10:30:00Z');
-    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), { config: aConfig() });
+    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), {
+      config: aConfig(),
+    });
     expect(result).to.deep.equal({ evidence: null });
   });
 
@@ -70,21 +74,29 @@ describe('evidence: git commits', () => {
 
   it('gathers nothing, and is not unavailable, outside a git repository', async () => {
     const dir = temp.make('plain');
-    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), { config: aConfig() });
+    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), {
+      config: aConfig(),
+    });
     expect(result).to.have.property('evidence', null);
   });
 
   it('gathers nothing in a repository without commits', async () => {
     const dir = newRepo(temp);
-    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), { config: aConfig() });
+    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), {
+      config: aConfig(),
+    });
     expect(result).to.have.property('evidence', null);
   });
 
   it('reports a broken repository as unavailable, not as "no commit"', async () => {
     const dir = temp.make('broken');
     writeFileSync(join(dir, '.git'), 'this is not a gitdir line\n');
-    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), { config: aConfig() });
-    expect(result).to.have.property('unavailable').that.matches(/git log in .* failed/);
+    const result = await gitGatherer.gather(aProject({ projectDir: dir, startedAt: STARTED_AT }), {
+      config: aConfig(),
+    });
+    expect(result)
+      .to.have.property('unavailable')
+      .that.matches(/git log in .* failed/);
   });
 
   it('reports a missing git binary as unavailable', async () => {
@@ -93,7 +105,9 @@ describe('evidence: git commits', () => {
       config: aConfig(),
       gitPath: join(temp.make('nogit'), 'git'),
     });
-    expect(result).to.have.property('unavailable').that.matches(/git is not installed/);
+    expect(result)
+      .to.have.property('unavailable')
+      .that.matches(/git is not installed/);
   });
 
   it('reports a hanging git as unavailable within the timeout', async () => {
@@ -104,7 +118,9 @@ describe('evidence: git commits', () => {
       config: aConfig({ evidenceTimeoutMs: 300 }),
       gitPath,
     });
-    expect(result).to.have.property('unavailable').that.matches(/timed out after 300 ms/);
+    expect(result)
+      .to.have.property('unavailable')
+      .that.matches(/timed out after 300 ms/);
     // Far below the hang (60 s), generous for a busy machine.
     expect(Date.now() - started).to.be.below(10_000);
   });

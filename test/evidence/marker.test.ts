@@ -8,7 +8,7 @@ import { expect } from 'chai';
 
 import { completionMarkerGatherer, failureMarkerGatherer, markerNameProblem } from '../../src/evidence/marker.js';
 import type { GatherResult } from '../../src/evidence/types.js';
-import type { Project } from '../../src/core/project.js';
+import type { Project } from '../../src/core/model/project.js';
 import { aConfig, aProject, TempDirs } from './fixtures.js';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
@@ -22,8 +22,20 @@ async function gatherAsNobody(project: Project): Promise<GatherResult> {
     'const result = await completionMarkerGatherer.gather(project, { config: { ...DEFAULT_CONFIG, evidenceTimeoutMs: 3000 } });',
     'process.stdout.write(JSON.stringify(result));',
   ].join('\n');
-  const args = ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', process.execPath, '--input-type=module', '-e', script];
-  const { stdout } = await promisify(execFile)('setpriv', [...args, JSON.stringify(project)], { cwd: '/', timeout: 30_000 });
+  const args = [
+    '--reuid=nobody',
+    '--regid=nogroup',
+    '--clear-groups',
+    '--',
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    script,
+  ];
+  const { stdout } = await promisify(execFile)('setpriv', [...args, JSON.stringify(project)], {
+    cwd: '/',
+    timeout: 30_000,
+  });
   return JSON.parse(stdout) as GatherResult;
 }
 
@@ -41,7 +53,9 @@ describe('evidence: marker files', () => {
     const dir = temp.make();
     writeFileSync(join(dir, 'COMPLETED'), '');
     const result = await completionMarkerGatherer.gather(aProject({ projectDir: dir }), { config: aConfig() });
-    expect(result).to.deep.equal({ evidence: { method: 'marker', weight: 1.0, detail: 'marker file COMPLETED present' } });
+    expect(result).to.deep.equal({
+      evidence: { method: 'marker', weight: 1.0, detail: 'marker file COMPLETED present' },
+    });
   });
 
   it('reports a marker older than the attempt as stale, not as evidence', async () => {
@@ -65,7 +79,9 @@ describe('evidence: marker files', () => {
     utimesSync(join(dir, 'COMPLETED'), then, then);
     const project = aProject({ projectDir: dir, startedAt: new Date(Date.now() - 60_000).toISOString() });
     const result = await completionMarkerGatherer.gather(project, { config: aConfig() });
-    expect(result).to.deep.include({ evidence: { method: 'marker', weight: 1.0, detail: 'marker file .orchestrator/COMPLETION_MARKER present' } });
+    expect(result).to.deep.include({
+      evidence: { method: 'marker', weight: 1.0, detail: 'marker file .orchestrator/COMPLETION_MARKER present' },
+    });
     expect(result).to.have.nested.property('staleMarkers[0].file', 'COMPLETED');
   });
 
@@ -97,7 +113,9 @@ describe('evidence: marker files', () => {
     expect(await failureMarkerGatherer.gather(aProject({ projectDir: dir }), { config })).to.deep.equal({
       evidence: { method: 'failure_marker', weight: 1.0, detail: 'failure marker file FAILED present' },
     });
-    expect(await completionMarkerGatherer.gather(aProject({ projectDir: dir }), { config })).to.deep.equal({ evidence: null });
+    expect(await completionMarkerGatherer.gather(aProject({ projectDir: dir }), { config })).to.deep.equal({
+      evidence: null,
+    });
   });
 
   it('gathers nothing, and is not unavailable, for a project without projectDir', async () => {
@@ -119,7 +137,9 @@ describe('evidence: marker files', () => {
     const result = await completionMarkerGatherer.gather(aProject({ projectDir: dir }), {
       config: aConfig({ completionMarkerFiles: ['../escape'] }),
     });
-    expect(result).to.have.property('unavailable').that.matches(/"\.\.\/escape" escapes projectDir/);
+    expect(result)
+      .to.have.property('unavailable')
+      .that.matches(/"\.\.\/escape" escapes projectDir/);
   });
 
   it('refuses an absolute marker name', async () => {
@@ -127,7 +147,9 @@ describe('evidence: marker files', () => {
     const result = await completionMarkerGatherer.gather(aProject({ projectDir: dir }), {
       config: aConfig({ completionMarkerFiles: ['/etc/hostname'] }),
     });
-    expect(result).to.have.property('unavailable').that.matches(/is absolute/);
+    expect(result)
+      .to.have.property('unavailable')
+      .that.matches(/is absolute/);
   });
 
   it('still reports a present marker when another name is refused, with a note', async () => {
@@ -136,8 +158,14 @@ describe('evidence: marker files', () => {
     const result = await completionMarkerGatherer.gather(aProject({ projectDir: dir }), {
       config: aConfig({ completionMarkerFiles: ['../escape', 'COMPLETED'] }),
     });
-    expect(result).to.have.deep.property('evidence', { method: 'marker', weight: 1.0, detail: 'marker file COMPLETED present' });
-    expect(result).to.have.property('note').that.matches(/escapes projectDir/);
+    expect(result).to.have.deep.property('evidence', {
+      method: 'marker',
+      weight: 1.0,
+      detail: 'marker file COMPLETED present',
+    });
+    expect(result)
+      .to.have.property('note')
+      .that.matches(/escapes projectDir/);
   });
 
   it('reports a marker that cannot be checked (symlink loop) as unavailable', async () => {
@@ -157,8 +185,12 @@ describe('evidence: marker files', () => {
     mkdirSync(dir);
     chmodSync(dir, 0o000);
     const project = aProject({ projectDir: dir });
-    const result = asNobody ? await gatherAsNobody(project) : await completionMarkerGatherer.gather(project, { config: aConfig() });
-    expect(result).to.have.property('unavailable').that.matches(/EACCES/);
+    const result = asNobody
+      ? await gatherAsNobody(project)
+      : await completionMarkerGatherer.gather(project, { config: aConfig() });
+    expect(result)
+      .to.have.property('unavailable')
+      .that.matches(/EACCES/);
   });
 
   it('accepts names inside projectDir and refuses the rest', () => {

@@ -30,7 +30,7 @@ describe('kill-tree', () => {
     for (const pid of [tree.root, tree.child, tree.grandchild]) expect(isRunning(pid), `pid ${pid}`).to.equal(false);
   });
 
-  it('kills a member of the root\'s group that was re-parented away from the tree', async () => {
+  it("kills a member of the root's group that was re-parented away from the tree", async () => {
     const script = [
       "const { execFileSync } = require('node:child_process');",
       // sh backgrounds a sleep and exits: the sleep loses its parent but keeps the group.
@@ -132,7 +132,12 @@ describe('kill-tree', () => {
 
   it('refuses init, the agent itself and its parent', async () => {
     for (const pid of [1, process.pid, process.ppid]) {
-      const result = await killTree({ pid, pidStartTime: statStartTime(pid), graceMs: GRACE_MS, allowForeignUsers: true });
+      const result = await killTree({
+        pid,
+        pidStartTime: statStartTime(pid),
+        graceMs: GRACE_MS,
+        allowForeignUsers: true,
+      });
       expect(result.outcome, `pid ${pid}`).to.equal('skipped');
       expect(result.signalled).to.deep.equal([]);
     }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { descendants } from '../../src/core/process-tree.js';
+import { descendants } from '../../src/core/rules/process-tree.js';
 import { InputError } from '../../src/errors.js';
 import { killTree } from '../../src/heal/kill-tree.js';
 import { killSession, LAUNCH_NAME, LAUNCH_SCRIPT, launchArgv, launchSession } from '../../src/heal/tmux-actions.js';
@@ -66,7 +66,10 @@ describe('tmux-actions', () => {
           server.destroy();
         }
       }
-      expect([...outcomes.keys()].filter((k) => !k.startsWith('skipped')), JSON.stringify([...outcomes])).to.deep.equal([]);
+      expect(
+        [...outcomes.keys()].filter((k) => !k.startsWith('skipped')),
+        JSON.stringify([...outcomes]),
+      ).to.deep.equal([]);
     });
 
     it('skips when no server is running', async () => {
@@ -106,17 +109,27 @@ describe('tmux-actions', () => {
      * exit it missed), "signal <n>" when tmux names a signal.
      */
     const exitOf = (session: string): Promise<string> =>
-      eventually(async () => {
-        const pane = (await scanTmuxServer(tmux.socket, opts)).sessions.get(session)?.[0];
-        if (!pane?.paneDead) return null;
-        return pane.deadSignal !== null ? `signal ${pane.deadSignal}` : pane.deadStatus === null ? null : String(pane.deadStatus);
-      }, 10_000, `the exit of the command in ${session}`);
+      eventually(
+        async () => {
+          const pane = (await scanTmuxServer(tmux.socket, opts)).sessions.get(session)?.[0];
+          if (!pane?.paneDead) return null;
+          return pane.deadSignal !== null
+            ? `signal ${pane.deadSignal}`
+            : pane.deadStatus === null
+              ? null
+              : String(pane.deadStatus);
+        },
+        10_000,
+        `the exit of the command in ${session}`,
+      );
 
     it('returns the pane pid: the launch script, whose child is the running command', async () => {
       const { panePid } = await launchSession(tmux.socket, 'proj-1', dir, ['sleep', '60'], opts);
       processes.track(panePid);
       expect(tmux.panePid('proj-1')).to.equal(panePid);
-      expect(await readFile(`/proc/${panePid}/cmdline`, 'utf8')).to.equal(['/bin/sh', '-c', LAUNCH_SCRIPT, LAUNCH_NAME, 'sleep', '60', ''].join('\x00'));
+      expect(await readFile(`/proc/${panePid}/cmdline`, 'utf8')).to.equal(
+        ['/bin/sh', '-c', LAUNCH_SCRIPT, LAUNCH_NAME, 'sleep', '60', ''].join('\x00'),
+      );
       const command = await commandOf(panePid);
       expect(await readFile(`/proc/${command}/cmdline`, 'utf8')).to.equal('sleep\x0060\x00');
       expect(await realpath(`/proc/${command}/cwd`)).to.equal(await realpath(dir));
@@ -156,17 +169,34 @@ describe('tmux-actions', () => {
 
     it('passes arguments through untouched, with no shell', async () => {
       const out = join(dir, 'out');
-      const script = 'require("node:fs").writeFileSync(process.argv[1], process.argv.slice(2).join("|")); setInterval(() => {}, 1000)';
-      const { panePid } = await launchSession(tmux.socket, 'proj-2', null, [process.execPath, '-e', script, out, '$HOME', 'a b', '; echo x'], opts);
+      const script =
+        'require("node:fs").writeFileSync(process.argv[1], process.argv.slice(2).join("|")); setInterval(() => {}, 1000)';
+      const { panePid } = await launchSession(
+        tmux.socket,
+        'proj-2',
+        null,
+        [process.execPath, '-e', script, out, '$HOME', 'a b', '; echo x'],
+        opts,
+      );
       processes.track(panePid);
-      await waitUntil(() => existsSync(out) && readFileSync(out, 'utf8') !== '', 15_000, 'the command to write its arguments');
+      await waitUntil(
+        () => existsSync(out) && readFileSync(out, 'utf8') !== '',
+        15_000,
+        'the command to write its arguments',
+      );
       expect(readFileSync(out, 'utf8')).to.equal('$HOME|a b|; echo x');
     });
 
     it('passes words ending in ";" literally instead of letting tmux run them as its own commands', async () => {
       tmux.newSession('keep', ['sleep', '60']);
       const out = join(dir, 'args.txt');
-      const { panePid } = await launchSession(tmux.socket, 'semi', dir, ['sh', '-c', 'printf "%s|" "$@" > "$0.tmp" && mv "$0.tmp" "$0"; sleep 60', out, 'a;', 'kill-server;', 'b\\;'], opts);
+      const { panePid } = await launchSession(
+        tmux.socket,
+        'semi',
+        dir,
+        ['sh', '-c', 'printf "%s|" "$@" > "$0.tmp" && mv "$0.tmp" "$0"; sleep 60', out, 'a;', 'kill-server;', 'b\\;'],
+        opts,
+      );
       processes.track(panePid);
       await waitUntil(() => existsSync(out), 15_000, 'the argument dump');
       expect(readFileSync(out, 'utf8')).to.equal('a;|kill-server;|b\\;|');
@@ -183,18 +213,25 @@ describe('tmux-actions', () => {
       for (const [i, command] of words.entries()) {
         expect(await exitOf(`word-${i}`), JSON.stringify(command)).to.equal('127');
         const first = command[0] as string;
-        expect(tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=word-${i}:`])).to.include(`${LAUNCH_NAME}: 1: exec: ${first}: not found`);
+        expect(tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=word-${i}:`])).to.include(
+          `${LAUNCH_NAME}: 1: exec: ${first}: not found`,
+        );
       }
     });
 
     it('keeps the pane of a command that exits at once, with its exit status and output, every time', async () => {
       const names = Array.from({ length: 20 }, (_, i) => `quick-${i}`);
-      for (const name of names) await launchSession(tmux.socket, name, null, ['sh', '-c', 'echo "fatal: API key expired" >&2; exit 3'], opts);
+      for (const name of names)
+        await launchSession(tmux.socket, name, null, ['sh', '-c', 'echo "fatal: API key expired" >&2; exit 3'], opts);
       for (const name of names) expect(await exitOf(name), name).to.equal('3');
       expect(tmux.sessions().sort()).to.deep.equal([...names].sort());
-      expect(tmux.run(['show-options', '-w', '-t', '=quick-0:', 'remain-on-exit']).trim()).to.equal('remain-on-exit on');
+      expect(tmux.run(['show-options', '-w', '-t', '=quick-0:', 'remain-on-exit']).trim()).to.equal(
+        'remain-on-exit on',
+      );
       // tmux drops the output it has not read when the pane's process exits: the launch script outlives the command.
-      const lost = names.filter((n) => !tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=${n}:`]).includes('fatal: API key expired'));
+      const lost = names.filter(
+        (n) => !tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=${n}:`]).includes('fatal: API key expired'),
+      );
       expect(lost).to.deep.equal([]);
     });
 
@@ -205,7 +242,10 @@ describe('tmux-actions', () => {
         () => launchSession(tmux.socket, 'ok', null, [], opts),
       ];
       for (const attempt of attempts) {
-        const err = await attempt().then(() => null, (e: unknown) => e);
+        const err = await attempt().then(
+          () => null,
+          (e: unknown) => e,
+        );
         expect(err).to.be.instanceOf(InputError);
       }
       expect(tmux.sessions()).to.deep.equal([]);
@@ -213,7 +253,10 @@ describe('tmux-actions', () => {
 
     it('fails on a duplicate session, leaving the existing one alone', async () => {
       const pid = tmux.newSession('proj-1', ['sleep', '60']);
-      const err = await launchSession(tmux.socket, 'proj-1', null, ['sleep', '60'], opts).then(() => null, (e: unknown) => e as Error);
+      const err = await launchSession(tmux.socket, 'proj-1', null, ['sleep', '60'], opts).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
       expect(err?.message).to.include('duplicate session');
       expect(tmux.panePid('proj-1')).to.equal(pid);
     });
@@ -222,7 +265,15 @@ describe('tmux-actions', () => {
   describe('launchArgv', () => {
     it('puts the command words after the fixed launch script, made literal for tmux', () => {
       expect(launchArgv(['./run'])).to.deep.equal(['/bin/sh', '-c', LAUNCH_SCRIPT, LAUNCH_NAME, './run']);
-      expect(launchArgv(['python3', 'x.py', 'a;'])).to.deep.equal(['/bin/sh', '-c', LAUNCH_SCRIPT, LAUNCH_NAME, 'python3', 'x.py', 'a\\;']);
+      expect(launchArgv(['python3', 'x.py', 'a;'])).to.deep.equal([
+        '/bin/sh',
+        '-c',
+        LAUNCH_SCRIPT,
+        LAUNCH_NAME,
+        'python3',
+        'x.py',
+        'a\\;',
+      ]);
       expect(() => launchArgv([''])).to.throw(InputError);
     });
   });

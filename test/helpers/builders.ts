@@ -4,9 +4,22 @@
  * offsets from T0 so a test reads as "started 30 min before now".
  */
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/config/keys.js';
-import type { EvidenceReport } from '../../src/core/completion.js';
-import { iso, newProject, type CompletionEvidence, type CompletionMethod, type Project } from '../../src/core/project.js';
-import type { ProcessInfo, ScanSourceName, Snapshot, SourceReport, TmuxPane, TmuxServerSnapshot } from '../../src/core/snapshot.js';
+import type { EvidenceReport } from '../../src/core/rules/completion.js';
+import {
+  iso,
+  newProject,
+  type CompletionEvidence,
+  type CompletionMethod,
+  type Project,
+} from '../../src/core/model/project.js';
+import type {
+  ProcessInfo,
+  ScanSourceName,
+  Snapshot,
+  SourceReport,
+  TmuxPane,
+  TmuxServerSnapshot,
+} from '../../src/core/model/snapshot.js';
 
 /** 2026-11-26T10:00:00.000Z */
 export const T0 = Date.UTC(2026, 10, 26, 10, 0, 0);
@@ -45,7 +58,17 @@ export function aProject(fields: Partial<Project> = {}): Project {
 /** A process table row: pid 1000, child of 1, start time 5000, sleeping. */
 export function aProcess(fields: Partial<ProcessInfo> = {}): ProcessInfo {
   const pid = fields.pid ?? 1000;
-  return { pid, ppid: 1, pgid: pid, state: 'S', startTime: 5000, uid: 1000, comm: 'python3', cmdline: ['python3'], ...fields };
+  return {
+    pid,
+    ppid: 1,
+    pgid: pid,
+    state: 'S',
+    startTime: 5000,
+    uid: 1000,
+    comm: 'python3',
+    cmdline: ['python3'],
+    ...fields,
+  };
 }
 
 /** A live pane of session `w-1`, created at T0, last window activity at T0. */
@@ -64,11 +87,18 @@ export function aPane(fields: Partial<TmuxPane> = {}): TmuxPane {
 }
 
 /** A tmux server holding `panes`, grouped by their session name. */
-export function aServer(fields: { socket?: string | null; panes?: TmuxPane[]; ok?: boolean; error?: string | null } = {}): TmuxServerSnapshot {
+export function aServer(
+  fields: { socket?: string | null; panes?: TmuxPane[]; ok?: boolean; error?: string | null } = {},
+): TmuxServerSnapshot {
   const sessions = new Map<string, TmuxPane[]>();
   for (const pane of fields.panes ?? []) sessions.set(pane.session, [...(sessions.get(pane.session) ?? []), pane]);
   const ok = fields.ok ?? true;
-  return { socket: fields.socket ?? null, ok, error: fields.error ?? (ok ? null : 'tmux failed'), sessions: ok ? sessions : new Map() };
+  return {
+    socket: fields.socket ?? null,
+    ok,
+    error: fields.error ?? (ok ? null : 'tmux failed'),
+    sessions: ok ? sessions : new Map(),
+  };
 }
 
 export interface SnapshotFields {

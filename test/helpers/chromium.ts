@@ -97,7 +97,10 @@ export async function runChromium(url: string, extra: string[], timeoutMs = 90_0
   let timer: NodeJS.Timeout | undefined;
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`chromium did not finish within ${timeoutMs} ms on ${url}:\n${stderr.slice(-2000)}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`chromium did not finish within ${timeoutMs} ms on ${url}:\n${stderr.slice(-2000)}`)),
+        timeoutMs,
+      );
       child.once('error', reject);
       child.once('close', (c) => resolve(c));
     });

@@ -99,8 +99,9 @@ function describeHandle(h: HandleLike): string {
   const kind = h.constructor.name;
   if (kind === 'ChildProcess') return `child process ${h.pid}: ${(h.spawnargs ?? []).join(' ').slice(0, 160)}`;
   if (kind === 'Server' && typeof h.address === 'function') return `server listening on ${JSON.stringify(h.address())}`;
-  if (kind === 'Socket' && h.remotePort !== undefined) return `socket ${h.localAddress}:${h.localPort} -> ${h.remoteAddress}:${h.remotePort}`;
-  if (kind === 'Socket') return 'pipe (a child process\'s stdio, or a unix socket)';
+  if (kind === 'Socket' && h.remotePort !== undefined)
+    return `socket ${h.localAddress}:${h.localPort} -> ${h.remoteAddress}:${h.remotePort}`;
+  if (kind === 'Socket') return "pipe (a child process's stdio, or a unix socket)";
   return kind;
 }
 
@@ -108,7 +109,8 @@ function describeHandle(h: HandleLike): string {
 function openResources(base: Baseline): string[] {
   const extra = excess(resourceCounts(), base.resources);
   if (extra.length === 0) return [];
-  const handles = (process as unknown as { _getActiveHandles(): HandleLike[] })._getActiveHandles()
+  const handles = (process as unknown as { _getActiveHandles(): HandleLike[] })
+    ._getActiveHandles()
     .filter((h) => !base.handles.has(h))
     .map(describeHandle);
   const newTimers = liveTimers()
@@ -178,7 +180,11 @@ async function runTmuxServers(): Promise<string[]> {
 
 function tmuxSessions(path: string): string {
   try {
-    return execFileSync('tmux', ['-S', path, 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] })
+    return execFileSync('tmux', ['-S', path, 'list-sessions', '-F', '#{session_name}'], {
+      encoding: 'utf8',
+      timeout: 5000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
       .split('\n')
       .filter(Boolean)
       .join(', ');

@@ -3,8 +3,8 @@
  * watch and no daemon claim. It runs the store conformance suite with the
  * real backends.
  */
-import type { Project } from '../../src/core/project.js';
-import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import type { Project } from '../../src/core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/model/registry-document.js';
 import { validateDocument } from '../../src/registry/schema.js';
 import type { AuditEntry, RegistryHealth, RegistryStore, Transaction } from '../../src/registry/store.js';
 import { pendingTransaction } from '../../src/registry/transaction.js';

@@ -45,7 +45,13 @@ const OUTPUT_LIMIT = 64 * 1024;
  * Spawn `binary args(port)` on a free loopback port and wait until
  * `<url><readyPath>` answers 200. The process is killed if it never does.
  */
-async function startServer(name: string, binary: string, args: (address: string) => string[], readyPath: string, cwd?: string): Promise<RunningServer> {
+async function startServer(
+  name: string,
+  binary: string,
+  args: (address: string) => string[],
+  readyPath: string,
+  cwd?: string,
+): Promise<RunningServer> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const url = `http://${address}`;
@@ -73,10 +79,16 @@ async function startServer(name: string, binary: string, args: (address: string)
     },
   };
   try {
-    await eventually(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode})`);
-      return (await fetch(`${url}${readyPath}`)).status === 200;
-    }, 20_000, `${name} to be ready on ${address}`, 100);
+    await eventually(
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`${name} exited (${child.exitCode ?? child.signalCode})`);
+        return (await fetch(`${url}${readyPath}`)).status === 200;
+      },
+      20_000,
+      `${name} to be ready on ${address}`,
+      100,
+    );
   } catch (err) {
     await server.stop();
     throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${out}`, { cause: err });
@@ -99,7 +111,12 @@ export function startAlertmanager(configFile: string, dataDir: string): Promise<
   return startServer(
     'alertmanager',
     findBinary('alertmanager', 'prometheus-alertmanager'),
-    (address) => [`--config.file=${configFile}`, `--storage.path=${dataDir}`, `--web.listen-address=${address}`, '--cluster.listen-address='],
+    (address) => [
+      `--config.file=${configFile}`,
+      `--storage.path=${dataDir}`,
+      `--web.listen-address=${address}`,
+      '--cluster.listen-address=',
+    ],
     '/-/ready',
   );
 }
@@ -140,7 +157,11 @@ export class WebhookReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         try {
-          this.deliveries.push({ path: req.url ?? '', at: Date.now(), body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as WebhookNotification });
+          this.deliveries.push({
+            path: req.url ?? '',
+            at: Date.now(),
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as WebhookNotification,
+          });
           res.writeHead(200).end();
         } catch {
           res.writeHead(400).end();
@@ -160,7 +181,9 @@ export class WebhookReceiver {
 
   /** Every alert delivered to `path`, with the notification it came in. */
   alerts(path: string): Array<{ delivery: Delivery; alert: WebhookAlert }> {
-    return this.deliveries.filter((d) => d.path === path).flatMap((delivery) => delivery.body.alerts.map((alert) => ({ delivery, alert })));
+    return this.deliveries
+      .filter((d) => d.path === path)
+      .flatMap((delivery) => delivery.body.alerts.map((alert) => ({ delivery, alert })));
   }
 
   async close(): Promise<void> {
@@ -187,7 +210,11 @@ interface PromResponse<T> {
 }
 
 /** GET a Prometheus API path; throws with Prometheus's error unless status is success. */
-export async function promApi<T>(base: string, path: string, params: Record<string, string | string[]> = {}): Promise<T> {
+export async function promApi<T>(
+  base: string,
+  path: string,
+  params: Record<string, string | string[]> = {},
+): Promise<T> {
   const search = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) for (const value of Array.isArray(v) ? v : [v]) search.append(k, value);
   const r = await fetch(`${base}${path}${search.toString() ? `?${search.toString()}` : ''}`);
@@ -198,7 +225,10 @@ export async function promApi<T>(base: string, path: string, params: Record<stri
   } catch {
     throw new Error(`${path} answered ${r.status}: ${text.slice(0, 500)}`);
   }
-  if (body.status !== 'success' || body.data === undefined) throw new Error(`${path} ${JSON.stringify(params)}: ${body.errorType ?? r.status}: ${body.error ?? text.slice(0, 500)}`);
+  if (body.status !== 'success' || body.data === undefined)
+    throw new Error(
+      `${path} ${JSON.stringify(params)}: ${body.errorType ?? r.status}: ${body.error ?? text.slice(0, 500)}`,
+    );
   return body.data;
 }
 
@@ -209,13 +239,16 @@ export interface QueryResult {
 }
 
 function normalise(data: { resultType: QueryResult['resultType']; result: unknown }): QueryResult {
-  if (data.resultType === 'scalar' || data.resultType === 'string') return { resultType: data.resultType, series: [{ metric: {}, value: data.result as [number, string] }] };
+  if (data.resultType === 'scalar' || data.resultType === 'string')
+    return { resultType: data.resultType, series: [{ metric: {}, value: data.result as [number, string] }] };
   return { resultType: data.resultType, series: data.result as PromSample[] };
 }
 
 /** An instant query (`/api/v1/query`) at now. */
 export async function instantQuery(base: string, query: string): Promise<QueryResult> {
-  return normalise(await promApi<{ resultType: QueryResult['resultType']; result: unknown }>(base, '/api/v1/query', { query }));
+  return normalise(
+    await promApi<{ resultType: QueryResult['resultType']; result: unknown }>(base, '/api/v1/query', { query }),
+  );
 }
 
 /** A range query (`/api/v1/query_range`) over the last `seconds` at `stepSec`, as Grafana runs time-series panels. */
@@ -234,7 +267,14 @@ export async function rangeQuery(base: string, query: string, seconds: number, s
 export interface RulesApiGroup {
   name: string;
   file: string;
-  rules: Array<{ type: 'alerting' | 'recording'; name: string; query: string; health: string; lastError?: string; state?: string }>;
+  rules: Array<{
+    type: 'alerting' | 'recording';
+    name: string;
+    query: string;
+    health: string;
+    lastError?: string;
+    state?: string;
+  }>;
 }
 
 /** `/api/v1/rules`: the groups Prometheus loaded. */

@@ -3,9 +3,9 @@
  * retries, launcher, queue health). Times are given as epoch ms offsets from
  * T0 so a test reads as "failed at +10 s".
  */
-import type { RandomSource } from '../../src/core/backoff.js';
-import { newProject, type BreakerRecord, type HistoryEntry, type Project } from '../../src/core/project.js';
-import { emptyQueueBreaker, type QueueBreakerRecord } from '../../src/core/registry-document.js';
+import type { RandomSource } from '../../src/core/policy/backoff.js';
+import { newProject, type BreakerRecord, type HistoryEntry, type Project } from '../../src/core/model/project.js';
+import { emptyQueueBreaker, type QueueBreakerRecord } from '../../src/core/model/registry-document.js';
 import { at, HOUR, MIN } from './builders.js';
 
 // The clock and the config are the detection builders' own, so both kinds of test share one T0.
@@ -64,7 +64,14 @@ export function aRunningQueue(fields: Partial<QueueBreakerRecord> = {}): QueueBr
 }
 
 export function aPausedQueue(pausedAtOffsetMs: number, cooldownMs: number): QueueBreakerRecord {
-  return { paused: true, pausedAt: at(pausedAtOffsetMs), resumeAt: at(pausedAtOffsetMs + cooldownMs), opens: 1, trippedBy: ['x'], pausedBy: 'breaker' };
+  return {
+    paused: true,
+    pausedAt: at(pausedAtOffsetMs),
+    resumeAt: at(pausedAtOffsetMs + cooldownMs),
+    opens: 1,
+    trippedBy: ['x'],
+    pausedBy: 'breaker',
+  };
 }
 
 /** A source that returns the given values in turn, then repeats the last. */

@@ -93,13 +93,17 @@ export class Processes {
     const child = this.spawn('sleep', ['60'], { stdio: 'ignore', ...options });
     const pid = child.pid as number;
     // The PID exists at fork; wait until exec made it `sleep`, so start time and comm are final.
-    await waitUntil(() => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
-      } catch {
-        return false;
-      }
-    }, 15_000, `sleep ${pid} to start`);
+    await waitUntil(
+      () => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      `sleep ${pid} to start`,
+    );
     return pid;
   }
 
@@ -129,7 +133,9 @@ export class Processes {
       'setInterval(() => {}, 1000);',
     ].join('\n');
     const child = this.spawn(process.execPath, ['-e', rootScript], { detached: options.detached });
-    const lines = await this.readLines(child, (ls) => ['root', 'child', 'grandchild'].every((role) => ls.some((l) => l.startsWith(`${role} `))));
+    const lines = await this.readLines(child, (ls) =>
+      ['root', 'child', 'grandchild'].every((role) => ls.some((l) => l.startsWith(`${role} `))),
+    );
     const pidOf = (role: string): number => {
       const pid = Number(lines.find((l) => l.startsWith(`${role} `))?.split(' ')[1]);
       this.track(pid);
@@ -149,7 +155,10 @@ export class Processes {
         reject(new Error('child has no stdout pipe'));
         return;
       }
-      const timer = setTimeout(() => reject(new Error(`timed out reading child output: ${JSON.stringify(buffer)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out reading child output: ${JSON.stringify(buffer)}`)),
+        timeoutMs,
+      );
       const onData = (chunk: Buffer): void => {
         buffer += chunk.toString('utf8');
         const lines = buffer.split('\n').filter(Boolean);

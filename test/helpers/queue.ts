@@ -5,8 +5,8 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { newProject, type Project } from '../../src/core/project.js';
-import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import { newProject, type Project } from '../../src/core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/model/registry-document.js';
 import { runCli, tempDir, type CliResult } from './cli.js';
 import { Processes, statStartTime } from './processes.js';
 import { PrivateTmux } from './tmux.js';
@@ -98,7 +98,10 @@ export class TestQueue {
   }
 
   /** `agent heal --once --json`, parsed. */
-  async heal(env: Record<string, string> = {}, extra: string[] = []): Promise<{ code: number | null; result: HealJson; stderr: string }> {
+  async heal(
+    env: Record<string, string> = {},
+    extra: string[] = [],
+  ): Promise<{ code: number | null; result: HealJson; stderr: string }> {
     const r = await this.agent(['heal', '--once', '--json', ...extra], env);
     let result: HealJson;
     try {

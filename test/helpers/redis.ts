@@ -26,15 +26,33 @@ export class RedisServer {
 
   async start(): Promise<this> {
     if (this.port === 0) this.port = await freePort();
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir.path, '--dbfilename', 'dump.rdb'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir.path,
+        '--dbfilename',
+        'dump.rdb',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => (this.log += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.log += d.toString()));
     const deadline = Date.now() + 10_000;
     while (!(await this.ping())) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}:\n${this.log}`);
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`redis-server did not start on port ${this.port}:\n${this.log}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     return this;
@@ -50,7 +68,9 @@ export class RedisServer {
   /** Run redis-cli against this server; resolves with stdout. */
   cli(args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args], { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args], { timeout: 5000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      );
     });
   }
 

@@ -26,13 +26,19 @@ export class QueueDb {
 
   /** Run one statement with parameters; rows of a SELECT and the last row id. */
   sql(statement: string, params: unknown[] = []): { rows: unknown[][]; lastrowid: number | null } {
-    return JSON.parse(python(['sql', this.path, statement, JSON.stringify(params)])) as { rows: unknown[][]; lastrowid: number | null };
+    return JSON.parse(python(['sql', this.path, statement, JSON.stringify(params)])) as {
+      rows: unknown[][];
+      lastrowid: number | null;
+    };
   }
 
   /** Insert one row of project_queue (column -> value); returns its id. */
   insert(row: Record<string, unknown>): number {
     const columns = Object.keys(row);
-    const { lastrowid } = this.sql(`INSERT INTO project_queue (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, Object.values(row));
+    const { lastrowid } = this.sql(
+      `INSERT INTO project_queue (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+      Object.values(row),
+    );
     if (lastrowid === null) throw new Error('insert returned no row id');
     return lastrowid;
   }
@@ -53,7 +59,9 @@ export class QueueDb {
 
   /** A process holding an exclusive lock for `seconds`; resolves once it holds it. */
   async hold(seconds: number): Promise<ChildProcess> {
-    const child = spawn('python3', [FIXTURE_SCRIPT, 'hold', this.path, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('python3', [FIXTURE_SCRIPT, 'hold', this.path, String(seconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -66,8 +74,13 @@ export class QueueDb {
   }
 
   /** A concurrent writer of `count` immediate transactions `pauseMs` apart; `done` resolves with its summary. */
-  writer(count: number, pauseMs = 0): { child: ChildProcess; done: Promise<{ committed: number; failed: number; slowest_ms: number }> } {
-    const child = spawn('python3', [FIXTURE_SCRIPT, 'writer', this.path, String(count), String(pauseMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  writer(
+    count: number,
+    pauseMs = 0,
+  ): { child: ChildProcess; done: Promise<{ committed: number; failed: number; slowest_ms: number }> } {
+    const child = spawn('python3', [FIXTURE_SCRIPT, 'writer', this.path, String(count), String(pauseMs)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { GUARD_REASONS, STUCK_KINDS } from '../../src/core/plan.js';
+import { GUARD_REASONS, STUCK_KINDS } from '../../src/core/model/plan.js';
 import type { AuditEntry } from '../../src/registry/store.js';
 import {
   aBusyOutcome,
@@ -25,16 +25,21 @@ describe('metrics counters', () => {
     it('pre-initialises every label combination alerts and dashboards rely on', async () => {
       const e = await scrape(someMetrics());
       for (const action of ['kill_tree', 'kill_session', 'launch']) {
-        for (const outcome of ['success', 'failure', 'skipped']) expect(valueOf(e, 'orchestrator_heal_actions_total', { action, outcome })).to.equal(0);
+        for (const outcome of ['success', 'failure', 'skipped'])
+          expect(valueOf(e, 'orchestrator_heal_actions_total', { action, outcome })).to.equal(0);
       }
       for (const reason of GUARD_REASONS) expect(valueOf(e, 'orchestrator_heal_blocked_total', { reason })).to.equal(0);
-      for (const source of ['processes', 'tmux', 'registry', 'evidence']) expect(valueOf(e, 'orchestrator_scan_errors_total', { source })).to.equal(0);
+      for (const source of ['processes', 'tmux', 'registry', 'evidence'])
+        expect(valueOf(e, 'orchestrator_scan_errors_total', { source })).to.equal(0);
       for (const kind of STUCK_KINDS) expect(valueOf(e, 'orchestrator_detections_total', { kind })).to.equal(0);
-      for (const from of ['processing', 'timing_out', 'zombie']) expect(valueOf(e, 'orchestrator_state_transitions_total', { from, to: 'failed' })).to.equal(0);
-      for (const from of ['processing', 'timing_out']) expect(valueOf(e, 'orchestrator_state_transitions_total', { from, to: 'completed' })).to.equal(0);
+      for (const from of ['processing', 'timing_out', 'zombie'])
+        expect(valueOf(e, 'orchestrator_state_transitions_total', { from, to: 'failed' })).to.equal(0);
+      for (const from of ['processing', 'timing_out'])
+        expect(valueOf(e, 'orchestrator_state_transitions_total', { from, to: 'completed' })).to.equal(0);
       expect(valueOf(e, 'orchestrator_state_transitions_total', { from: 'failed', to: 'queued' })).to.equal(0);
       expect(valueOf(e, 'orchestrator_retries_total')).to.equal(0);
-      for (const outcome of ['completed', 'failed']) expect(valueOf(e, 'orchestrator_project_duration_seconds_count', { outcome })).to.equal(0);
+      for (const outcome of ['completed', 'failed'])
+        expect(valueOf(e, 'orchestrator_project_duration_seconds_count', { outcome })).to.equal(0);
       expect(valueOf(e, 'orchestrator_scan_duration_seconds_count')).to.equal(0);
     });
   });
@@ -107,7 +112,8 @@ describe('metrics counters', () => {
 
     it('counts a detection once while it persists', async () => {
       const metrics = someMetrics();
-      for (let i = 0; i < 5; i++) metrics.observeCycle(anOutcome(registry, { detections: [aDetection('zombie', 'a')] }), T0 + i * 15_000);
+      for (let i = 0; i < 5; i++)
+        metrics.observeCycle(anOutcome(registry, { detections: [aDetection('zombie', 'a')] }), T0 + i * 15_000);
       const e = await scrape(metrics);
       expect(valueOf(e, 'orchestrator_detections_total', { kind: 'zombie' })).to.equal(1);
       expect(valueOf(e, 'orchestrator_stuck_projects', { kind: 'zombie' })).to.equal(1);
@@ -195,13 +201,18 @@ describe('metrics counters', () => {
         aProjectIn('done', 'completed', { startedAt: at(-2 * HOUR) }),
         aProjectIn('lost', 'failed', { startedAt: at(-10 * MIN) }),
       ]);
-      metrics.observeAudit([aTransition('done', 'processing', 'completed', at(0)), aTransition('lost', 'timing_out', 'failed', at(0))], registry);
+      metrics.observeAudit(
+        [aTransition('done', 'processing', 'completed', at(0)), aTransition('lost', 'timing_out', 'failed', at(0))],
+        registry,
+      );
       const e = await scrape(metrics);
       expect(valueOf(e, 'orchestrator_project_duration_seconds_sum', { outcome: 'completed' })).to.equal(7200);
       expect(valueOf(e, 'orchestrator_project_duration_seconds_count', { outcome: 'failed' })).to.equal(1);
       expect(valueOf(e, 'orchestrator_project_duration_seconds_sum', { outcome: 'failed' })).to.equal(600);
       expect(valueOf(e, 'orchestrator_project_duration_seconds_bucket', { outcome: 'failed', le: '600' })).to.equal(1);
-      expect(valueOf(e, 'orchestrator_project_duration_seconds_bucket', { outcome: 'completed', le: '3600' })).to.equal(0);
+      expect(valueOf(e, 'orchestrator_project_duration_seconds_bucket', { outcome: 'completed', le: '3600' })).to.equal(
+        0,
+      );
     });
 
     it('uses the history for an attempt that ended before the project started again', async () => {
@@ -224,7 +235,11 @@ describe('metrics counters', () => {
       const metrics = someMetrics();
       const registry = aRegistry([aProjectIn('nostart', 'failed', { startedAt: null })]);
       metrics.observeAudit(
-        [aTransition('nostart', 'processing', 'failed', at(0)), aTransition('archived', 'processing', 'completed', at(0)), aTransition('x', 'processing', 'completed', at(0))],
+        [
+          aTransition('nostart', 'processing', 'failed', at(0)),
+          aTransition('archived', 'processing', 'completed', at(0)),
+          aTransition('x', 'processing', 'completed', at(0)),
+        ],
         registry,
       );
       metrics.observeAudit([aTransition('y', 'processing', 'completed', at(0))], null);
@@ -235,7 +250,12 @@ describe('metrics counters', () => {
 
     it('leaves transitions to the audit log: a cycle report does not count them', async () => {
       const metrics = someMetrics();
-      metrics.observeCycle(anOutcome(aRegistry([]), { transitions: [{ project: 'a', from: 'processing', to: 'failed', reason: 'phantom' }] }), T0);
+      metrics.observeCycle(
+        anOutcome(aRegistry([]), {
+          transitions: [{ project: 'a', from: 'processing', to: 'failed', reason: 'phantom' }],
+        }),
+        T0,
+      );
       const e = await scrape(metrics);
       expect(valueOf(e, 'orchestrator_state_transitions_total', { from: 'processing', to: 'failed' })).to.equal(0);
     });

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { METRIC_ADDITIONS } from '../../src/metrics/definitions.js';
-import { AGENT_HISTOGRAM_NAMES, AGENT_METRIC_NAMES, AGENT_SCALAR_METRIC_NAMES, RECORDING_RULE_NAMES } from '../helpers/metric-names.js';
+import {
+  AGENT_HISTOGRAM_NAMES,
+  AGENT_METRIC_NAMES,
+  AGENT_SCALAR_METRIC_NAMES,
+  RECORDING_RULE_NAMES,
+} from '../helpers/metric-names.js';
 import {
   aBusyOutcome,
   aBusyRegistry,
@@ -54,7 +59,10 @@ const CONTRACT: Record<string, { type: string; labels: string[] }> = {
   orchestrator_event_source_up: { type: 'gauge', labels: ['source'] },
   orchestrator_active_project_series_dropped: { type: 'gauge', labels: [] },
   orchestrator_leader: { type: 'gauge', labels: [] },
-  orchestrator_active_project_waiting_since_timestamp_seconds: { type: 'gauge', labels: ['project', 'session', 'kind', 'agent', 'line'] },
+  orchestrator_active_project_waiting_since_timestamp_seconds: {
+    type: 'gauge',
+    labels: ['project', 'session', 'kind', 'agent', 'line'],
+  },
 };
 
 /** A metrics instance that has seen a busy cycle, audit transitions and an event source. */
@@ -108,8 +116,14 @@ describe('metrics exposition', () => {
 
   it('serves no orchestrator family outside the documented ones', async () => {
     const e = await scrape(aBusyAgentMetrics());
-    const documented = new Set<string>([...AGENT_SCALAR_METRIC_NAMES, ...AGENT_HISTOGRAM_NAMES, ...Object.keys(METRIC_ADDITIONS)]);
-    const families = new Set(e.samples.map((s) => familyOf(s.name, e.types)).filter((n) => n.startsWith('orchestrator_')));
+    const documented = new Set<string>([
+      ...AGENT_SCALAR_METRIC_NAMES,
+      ...AGENT_HISTOGRAM_NAMES,
+      ...Object.keys(METRIC_ADDITIONS),
+    ]);
+    const families = new Set(
+      e.samples.map((s) => familyOf(s.name, e.types)).filter((n) => n.startsWith('orchestrator_')),
+    );
     expect([...families].filter((f) => !documented.has(f))).to.deep.equal([]);
     expect([...families].sort()).to.deep.equal(Object.keys(CONTRACT).sort());
   });
@@ -129,7 +143,9 @@ describe('metrics exposition', () => {
 
   it('says who it is in orchestrator_agent_info', async () => {
     const e = await scrape(someMetrics());
-    expect(valueOf(e, 'orchestrator_agent_info', { version: '0.1.0', registry_backend: 'json', host: 'build-01' })).to.equal(1);
+    expect(
+      valueOf(e, 'orchestrator_agent_info', { version: '0.1.0', registry_backend: 'json', host: 'build-01' }),
+    ).to.equal(1);
   });
 
   it('renders OpenMetrics with its content type, _total counter samples and # EOF', async () => {

@@ -6,10 +6,10 @@
 import { execFile } from 'node:child_process';
 import type { AgentConfig } from '../../src/config/keys.js';
 import { emptyCycleResult, type CycleOutcome, type CycleResult } from '../../src/cycle.js';
-import type { Detection, StuckKind } from '../../src/core/plan.js';
-import { newProject, type Project, type ProjectState } from '../../src/core/project.js';
-import { summariseQueue } from '../../src/core/queue-summary.js';
-import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import type { Detection, StuckKind } from '../../src/core/model/plan.js';
+import { newProject, type Project, type ProjectState } from '../../src/core/model/project.js';
+import { summariseQueue } from '../../src/core/views/queue-summary.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/model/registry-document.js';
 import { AgentMetrics } from '../../src/metrics/metrics.js';
 import type { AuditEntry } from '../../src/registry/store.js';
 import type { SourceSyncReport } from '../../src/sources/source.js';
@@ -48,7 +48,15 @@ export function terminalProjects(count: number): Project[] {
 }
 
 export function aDetection(kind: StuckKind, project: string | null, fields: Partial<Detection> = {}): Detection {
-  return { kind, project, session: project ? `${project}-session` : 'orphan-1', tmuxSocket: null, pid: null, reason: `${kind} seen`, ...fields };
+  return {
+    kind,
+    project,
+    session: project ? `${project}-session` : 'orphan-1',
+    tmuxSocket: null,
+    pid: null,
+    reason: `${kind} seen`,
+    ...fields,
+  };
 }
 
 /** A clean cycle report: nothing happened. Override any field. */
@@ -67,7 +75,11 @@ export function aResult(fields: Partial<CycleResult> = {}): CycleResult {
 }
 
 /** A cycle outcome over `registry`, with the queue summary the cycle computes from it. */
-export function anOutcome(registry: RegistryDocument | null, fields: Partial<CycleResult> = {}, now = T0): CycleOutcome {
+export function anOutcome(
+  registry: RegistryDocument | null,
+  fields: Partial<CycleResult> = {},
+  now = T0,
+): CycleOutcome {
   const queue = registry ? summariseQueue(registry, aConfig(), now) : null;
   return { result: aResult({ queue, ...fields }), registry };
 }
@@ -75,7 +87,12 @@ export function anOutcome(registry: RegistryDocument | null, fields: Partial<Cyc
 /** The outcome of a cycle that could not read the registry: no scan, no plan. */
 export function anUnreadableRegistryOutcome(): CycleOutcome {
   return {
-    result: aResult({ ok: false, sources: [], tmuxSessions: {}, errors: [{ source: 'registry', message: 'registry.json: unexpected token' }] }),
+    result: aResult({
+      ok: false,
+      sources: [],
+      tmuxSessions: {},
+      errors: [{ source: 'registry', message: 'registry.json: unexpected token' }],
+    }),
     registry: null,
   };
 }
@@ -89,11 +106,24 @@ export function aBusyRegistry(): RegistryDocument {
       aProjectIn('run-1', 'processing', { tmuxSocket: 'agents' }),
       aProjectIn('slow-1', 'timing_out', { timingOutSince: at(-MIN) }),
       aProjectIn('zed-1', 'zombie'),
-      aProjectIn('bad-1', 'failed', { breaker: { state: 'open', consecutiveFailures: 3, openedAt: at(-5 * MIN), opens: 1 } }),
-      aProjectIn('bad-2', 'failed', { breaker: { state: 'open', consecutiveFailures: 3, openedAt: at(-2 * HOUR), opens: 1 } }),
+      aProjectIn('bad-1', 'failed', {
+        breaker: { state: 'open', consecutiveFailures: 3, openedAt: at(-5 * MIN), opens: 1 },
+      }),
+      aProjectIn('bad-2', 'failed', {
+        breaker: { state: 'open', consecutiveFailures: 3, openedAt: at(-2 * HOUR), opens: 1 },
+      }),
       aProjectIn('ok-1', 'completed'),
     ],
-    { queue: { paused: true, pausedAt: at(-MIN), resumeAt: at(29 * MIN), opens: 1, trippedBy: ['bad-1', 'bad-2'], pausedBy: 'breaker' } },
+    {
+      queue: {
+        paused: true,
+        pausedAt: at(-MIN),
+        resumeAt: at(29 * MIN),
+        opens: 1,
+        trippedBy: ['bad-1', 'bad-2'],
+        pausedBy: 'breaker',
+      },
+    },
   );
 }
 
@@ -124,13 +154,36 @@ export function aBusyOutcome(): CycleOutcome {
       aDetection('timing_out', 'slow-1'),
       aDetection('orphan_session', null),
       aDetection('heartbeat_stale', 'run-1'),
-      aDetection('awaiting_input', 'run-1', { agent: 'claude-code', reason: 'Do you want to proceed? "日本語" \\ ❯', since: at(-2 * MIN), until: at(4 * HOUR) }),
+      aDetection('awaiting_input', 'run-1', {
+        agent: 'claude-code',
+        reason: 'Do you want to proceed? "日本語" \\ ❯',
+        since: at(-2 * MIN),
+        until: at(4 * HOUR),
+      }),
     ],
-    launchHold: { until: at(30 * MIN), scope: 'host', project: 'run-1', line: "You've hit your session limit · resets 10:30am (UTC)" },
+    launchHold: {
+      until: at(30 * MIN),
+      scope: 'host',
+      project: 'run-1',
+      line: "You've hit your session limit · resets 10:30am (UTC)",
+    },
     counts: { retries: 2, breakerTrips: 1, launches: 0, queueTrips: 1, extensions: 0 },
     tmuxSessions: { default: 3 },
-    usage: { 'run-1': { cpuRatio: 0.75, rssBytes: 512 * 1024 * 1024 }, 'zed-1': { cpuRatio: 0.01, rssBytes: 4096 * 1024 } },
-    sourceSync: [aSourceReport(), aSourceReport({ source: 'squad', kind: 'tmux-sessions', location: 'sessions matching ^claudesquad_', ok: false, error: 'tmux list-panes failed', durationMs: 4 })],
+    usage: {
+      'run-1': { cpuRatio: 0.75, rssBytes: 512 * 1024 * 1024 },
+      'zed-1': { cpuRatio: 0.01, rssBytes: 4096 * 1024 },
+    },
+    sourceSync: [
+      aSourceReport(),
+      aSourceReport({
+        source: 'squad',
+        kind: 'tmux-sessions',
+        location: 'sessions matching ^claudesquad_',
+        ok: false,
+        error: 'tmux list-panes failed',
+        durationMs: 4,
+      }),
+    ],
   });
 }
 
@@ -159,7 +212,13 @@ export function aSourceReport(fields: Partial<SourceSyncReport> = {}): SourceSyn
   };
 }
 
-export function aTransition(project: string, from: ProjectState | null, to: ProjectState, atIso: string, fields: Partial<AuditEntry> = {}): AuditEntry {
+export function aTransition(
+  project: string,
+  from: ProjectState | null,
+  to: ProjectState,
+  atIso: string,
+  fields: Partial<AuditEntry> = {},
+): AuditEntry {
   return { at: atIso, type: 'transition', project, by: 'agent@build-01', from, to, reason: 'test', ...fields };
 }
 
@@ -233,14 +292,19 @@ export interface ToolRun {
 /** Run a tool with execFile (no shell), `input` on stdin. A non-zero exit resolves; a missing tool rejects. */
 export function runWithStdin(tool: string, args: string[], input: string): Promise<ToolRun> {
   return new Promise((resolve, reject) => {
-    const child = execFile(tool, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
-      if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new Error(`${tool} is not installed (apt-get install prometheus): ${error.message}`));
-        return;
-      }
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    const child = execFile(
+      tool,
+      args,
+      { timeout: 60_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } },
+      (error, stdout, stderr) => {
+        if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(new Error(`${tool} is not installed (apt-get install prometheus): ${error.message}`));
+          return;
+        }
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
     child.stdin?.end(input);
   });
 }

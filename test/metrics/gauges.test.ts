@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { STUCK_KINDS } from '../../src/core/plan.js';
-import { PROJECT_STATES } from '../../src/core/project.js';
+import { STUCK_KINDS } from '../../src/core/model/plan.js';
+import { PROJECT_STATES } from '../../src/core/model/project.js';
 import {
   aBusyOutcome,
   aDetection,
@@ -39,12 +39,16 @@ describe('metrics gauges', () => {
       expect(labelValues(e, 'orchestrator_projects', 'state')).to.deep.equal([...PROJECT_STATES].sort());
       expect(labelValues(e, 'orchestrator_stuck_projects', 'kind')).to.deep.equal([...STUCK_KINDS].sort());
       expect(labelValues(e, 'orchestrator_circuit_breakers', 'state')).to.deep.equal(['closed', 'half_open', 'open']);
-      for (const s of [...samplesOf(e, 'orchestrator_projects'), ...samplesOf(e, 'orchestrator_stuck_projects')]) expect(s.value).to.equal(0);
+      for (const s of [...samplesOf(e, 'orchestrator_projects'), ...samplesOf(e, 'orchestrator_stuck_projects')])
+        expect(s.value).to.equal(0);
     });
 
     it('keeps every state and kind after a cycle that saw only some of them', async () => {
       const metrics = someMetrics();
-      metrics.observeCycle(anOutcome(aRegistry([aProjectIn('a', 'processing')]), { detections: [aDetection('zombie', 'a')] }), T0);
+      metrics.observeCycle(
+        anOutcome(aRegistry([aProjectIn('a', 'processing')]), { detections: [aDetection('zombie', 'a')] }),
+        T0,
+      );
       const e = await scrape(metrics);
       expect(labelValues(e, 'orchestrator_projects', 'state')).to.deep.equal([...PROJECT_STATES].sort());
       expect(labelValues(e, 'orchestrator_stuck_projects', 'kind')).to.deep.equal([...STUCK_KINDS].sort());
@@ -61,13 +65,17 @@ describe('metrics gauges', () => {
       const outcome = aBusyOutcome();
       metrics.observeCycle(outcome, T0);
       const e = await scrape(metrics);
-      const byState = Object.fromEntries(samplesOf(e, 'orchestrator_projects').map((s) => [s.labels['state'], s.value]));
+      const byState = Object.fromEntries(
+        samplesOf(e, 'orchestrator_projects').map((s) => [s.labels['state'], s.value]),
+      );
       expect(byState).to.deep.equal({ queued: 2, processing: 1, timing_out: 1, zombie: 1, failed: 2, completed: 1 });
       // bad-2 opened 2 h ago, past its 30 min cooldown: half-open.
       expect(valueOf(e, 'orchestrator_circuit_breakers', { state: 'open' })).to.equal(1);
       expect(valueOf(e, 'orchestrator_circuit_breakers', { state: 'half_open' })).to.equal(1);
-      // Which breakers count is the queue summary's policy (src/core/queue-summary.ts): the gauge reports it.
-      expect(valueOf(e, 'orchestrator_circuit_breakers', { state: 'closed' })).to.equal(outcome.result.queue?.breakers.closed);
+      // Which breakers count is the queue summary's policy (src/core/views/queue-summary.ts): the gauge reports it.
+      expect(valueOf(e, 'orchestrator_circuit_breakers', { state: 'closed' })).to.equal(
+        outcome.result.queue?.breakers.closed,
+      );
       expect(valueOf(e, 'orchestrator_queue_paused')).to.equal(1);
       expect(valueOf(e, 'orchestrator_queue_blocked')).to.equal(0);
       expect(valueOf(e, 'orchestrator_queue_oldest_enqueued_timestamp_seconds')).to.equal((T0 - 3 * HOUR) / 1000);
@@ -85,7 +93,9 @@ describe('metrics gauges', () => {
     it('exports NaN, not 0, as the oldest enqueue time once nothing is queued', async () => {
       const metrics = someMetrics();
       metrics.observeCycle(anOutcome(aRegistry([aProjectIn('q', 'queued')])), T0);
-      expect(valueOf(await scrape(metrics), 'orchestrator_queue_oldest_enqueued_timestamp_seconds')).to.equal((T0 - 2 * HOUR) / 1000);
+      expect(valueOf(await scrape(metrics), 'orchestrator_queue_oldest_enqueued_timestamp_seconds')).to.equal(
+        (T0 - 2 * HOUR) / 1000,
+      );
       metrics.observeCycle(anOutcome(aRegistry([aProjectIn('q', 'processing')])), T0 + MIN);
       expect(valueOf(await scrape(metrics), 'orchestrator_queue_oldest_enqueued_timestamp_seconds')).to.be.NaN;
     });
@@ -98,7 +108,13 @@ describe('metrics gauges', () => {
       const after = await scrape(metrics);
       const kept = (name: string) => samplesOf(after, name).map((s) => [s.labels, s.value]);
       const was = (name: string) => samplesOf(before, name).map((s) => [s.labels, s.value]);
-      for (const name of ['orchestrator_projects', 'orchestrator_stuck_projects', 'orchestrator_circuit_breakers', 'orchestrator_tmux_sessions', ...PER_PROJECT]) {
+      for (const name of [
+        'orchestrator_projects',
+        'orchestrator_stuck_projects',
+        'orchestrator_circuit_breakers',
+        'orchestrator_tmux_sessions',
+        ...PER_PROJECT,
+      ]) {
         expect(kept(name), name).to.deep.equal(was(name));
       }
       expect(valueOf(after, 'orchestrator_scan_errors_total', { source: 'registry' })).to.equal(1);
@@ -119,7 +135,10 @@ describe('metrics gauges', () => {
       const metrics = someMetrics();
       expect(valueOf(await scrape(metrics), 'orchestrator_last_scan_success_timestamp_seconds')).to.equal(0);
       metrics.observeCycle(anOutcome(aRegistry([])), T0);
-      metrics.observeCycle(anOutcome(aRegistry([]), { ok: false, errors: [{ source: 'tmux', message: 'boom' }] }), T0 + MIN);
+      metrics.observeCycle(
+        anOutcome(aRegistry([]), { ok: false, errors: [{ source: 'tmux', message: 'boom' }] }),
+        T0 + MIN,
+      );
       expect(valueOf(await scrape(metrics), 'orchestrator_last_scan_success_timestamp_seconds')).to.equal(T0 / 1000);
     });
   });
@@ -129,25 +148,57 @@ describe('metrics gauges', () => {
       const metrics = someMetrics();
       metrics.observeCycle(aBusyOutcome(), T0);
       const e = await scrape(metrics);
-      const info = samplesOf(e, 'orchestrator_active_project_info').map((s) => `${s.labels['project']}/${s.labels['state']}/${s.labels['session']}`);
-      expect(info.sort()).to.deep.equal(['q-1/queued/', 'q-2/queued/q-2-session', 'run-1/processing/run-1-session', 'slow-1/timing_out/slow-1-session', 'zed-1/zombie/zed-1-session']);
+      const info = samplesOf(e, 'orchestrator_active_project_info').map(
+        (s) => `${s.labels['project']}/${s.labels['state']}/${s.labels['session']}`,
+      );
+      expect(info.sort()).to.deep.equal([
+        'q-1/queued/',
+        'q-2/queued/q-2-session',
+        'run-1/processing/run-1-session',
+        'slow-1/timing_out/slow-1-session',
+        'zed-1/zombie/zed-1-session',
+      ]);
       // Queued projects have no current attempt: no start or heartbeat series.
-      expect(labelValues(e, 'orchestrator_active_project_started_timestamp_seconds', 'project')).to.deep.equal(['run-1', 'slow-1', 'zed-1']);
-      expect(valueOf(e, 'orchestrator_active_project_started_timestamp_seconds', { project: 'run-1' })).to.equal((T0 - HOUR) / 1000);
-      expect(valueOf(e, 'orchestrator_active_project_heartbeat_timestamp_seconds', { project: 'run-1' })).to.equal((T0 - MIN) / 1000);
+      expect(labelValues(e, 'orchestrator_active_project_started_timestamp_seconds', 'project')).to.deep.equal([
+        'run-1',
+        'slow-1',
+        'zed-1',
+      ]);
+      expect(valueOf(e, 'orchestrator_active_project_started_timestamp_seconds', { project: 'run-1' })).to.equal(
+        (T0 - HOUR) / 1000,
+      );
+      expect(valueOf(e, 'orchestrator_active_project_heartbeat_timestamp_seconds', { project: 'run-1' })).to.equal(
+        (T0 - MIN) / 1000,
+      );
       expect(valueOf(e, 'orchestrator_active_project_cpu_usage_ratio', { project: 'run-1' })).to.equal(0.75);
-      expect(valueOf(e, 'orchestrator_active_project_resident_memory_bytes', { project: 'run-1' })).to.equal(512 * 1024 * 1024);
-      expect(labelValues(e, 'orchestrator_active_project_cpu_usage_ratio', 'project')).to.deep.equal(['run-1', 'zed-1']);
+      expect(valueOf(e, 'orchestrator_active_project_resident_memory_bytes', { project: 'run-1' })).to.equal(
+        512 * 1024 * 1024,
+      );
+      expect(labelValues(e, 'orchestrator_active_project_cpu_usage_ratio', 'project')).to.deep.equal([
+        'run-1',
+        'zed-1',
+      ]);
       expect(valueOf(e, 'orchestrator_active_project_series_dropped')).to.equal(0);
     });
 
     it('are removed when the project finishes', async () => {
       const metrics = someMetrics();
-      metrics.observeCycle(anOutcome(aRegistry([aProjectIn('a', 'processing'), aProjectIn('b', 'processing')]), { usage: { a: { cpuRatio: 0.5, rssBytes: 100 } } }), T0);
-      metrics.observeCycle(anOutcome(aRegistry([aProjectIn('a', 'completed'), aProjectIn('b', 'processing')])), T0 + MIN);
+      metrics.observeCycle(
+        anOutcome(aRegistry([aProjectIn('a', 'processing'), aProjectIn('b', 'processing')]), {
+          usage: { a: { cpuRatio: 0.5, rssBytes: 100 } },
+        }),
+        T0,
+      );
+      metrics.observeCycle(
+        anOutcome(aRegistry([aProjectIn('a', 'completed'), aProjectIn('b', 'processing')])),
+        T0 + MIN,
+      );
       const e = await scrape(metrics);
       for (const name of PER_PROJECT) {
-        expect(samplesOf(e, name).filter((s) => s.labels['project'] === 'a'), name).to.deep.equal([]);
+        expect(
+          samplesOf(e, name).filter((s) => s.labels['project'] === 'a'),
+          name,
+        ).to.deep.equal([]);
       }
       expect(labelValues(e, 'orchestrator_active_project_info', 'project')).to.deep.equal(['b']);
     });
@@ -157,7 +208,9 @@ describe('metrics gauges', () => {
       metrics.observeCycle(anOutcome(aRegistry([aProjectIn('a', 'processing', { session: 's1' })])), T0);
       metrics.observeCycle(anOutcome(aRegistry([aProjectIn('a', 'zombie', { session: 's2' })])), T0 + MIN);
       const e = await scrape(metrics);
-      expect(samplesOf(e, 'orchestrator_active_project_info').map((s) => s.labels)).to.deep.equal([{ project: 'a', session: 's2', state: 'zombie' }]);
+      expect(samplesOf(e, 'orchestrator_active_project_info').map((s) => s.labels)).to.deep.equal([
+        { project: 'a', session: 's2', state: 'zombie' },
+      ]);
     });
 
     it('are capped at metricsProjectLimit, active projects first, then the oldest queued, and say how many were dropped', async () => {
@@ -186,7 +239,11 @@ describe('metrics gauges', () => {
     it('do not grow with terminal projects: 10 and 10,000 terminal projects give the same number of lines', async () => {
       const lines = async (terminal: number) => {
         const metrics = someMetrics();
-        const registry = aRegistry([aProjectIn('q', 'queued'), aProjectIn('run', 'processing'), ...terminalProjects(terminal)]);
+        const registry = aRegistry([
+          aProjectIn('q', 'queued'),
+          aProjectIn('run', 'processing'),
+          ...terminalProjects(terminal),
+        ]);
         metrics.observeCycle(anOutcome(registry, { usage: { run: { cpuRatio: 0.2, rssBytes: 1 } } }), T0);
         return orchestratorLines((await metrics.render(false)).body);
       };

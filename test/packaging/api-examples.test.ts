@@ -14,10 +14,19 @@ import { TestQueue } from '../helpers/queue.js';
 const TOKEN = 'api-example-token-0123456789';
 const API_DOC = 'docs/api.md';
 
-function run(cmd: string, args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { cwd, env, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+      resolve({
+        code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+        stdout: String(stdout),
+        stderr: String(stderr),
+      });
     });
   });
 }
@@ -42,7 +51,12 @@ describe('docs/api.md integration examples against agent serve', function () {
 
   it('the Python client enqueues, starts, heartbeats, reads and completes a project', async () => {
     const script = fencedBlock(API_DOC, 'From Python, with the standard library only', 'python');
-    const r = await run('python3', ['-c', script], q.dir.path, cleanEnv({ AGENT_URL: agent.url, AGENT_API_TOKEN: TOKEN }));
+    const r = await run(
+      'python3',
+      ['-c', script],
+      q.dir.path,
+      cleanEnv({ AGENT_URL: agent.url, AGENT_API_TOKEN: TOKEN }),
+    );
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout.trim()).to.equal('processing');
     const p8 = q.get('p8');

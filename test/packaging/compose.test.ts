@@ -72,7 +72,12 @@ function mounts(s: Service): Mount[] {
   return (s.volumes ?? []).map((v) => {
     const [source = '', target = '', mode = ''] = volumeParts(v);
     const bind = source.startsWith('.') || source.startsWith('/') || source.startsWith('$');
-    return { source: bind && source.startsWith('.') ? resolve(DEPLOY, source) : source, target, readOnly: mode === 'ro', bind };
+    return {
+      source: bind && source.startsWith('.') ? resolve(DEPLOY, source) : source,
+      target,
+      readOnly: mode === 'ro',
+      bind,
+    };
   });
 }
 
@@ -91,12 +96,26 @@ function flag(s: Service, name: string): string {
   return value;
 }
 
-function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string; missing: boolean }> {
+function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string; missing: boolean }> {
   return new Promise((done) => {
-    execFile(cmd, args, { cwd: options.cwd, env: options.env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr), missing });
-    });
+    execFile(
+      cmd,
+      args,
+      { cwd: options.cwd, env: options.env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+        done({
+          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+          stdout: String(stdout),
+          stderr: String(stderr),
+          missing,
+        });
+      },
+    );
   });
 }
 
@@ -104,7 +123,14 @@ describe('deploy/docker-compose.yml (no Docker engine here: validated, never sta
   this.timeout(60_000);
 
   it('passes `docker-compose config` (Debian docker-compose; skipped when it is not installed)', async function () {
-    const env = { ...process.env, AGENT_UID: '1234', AGENT_GID: '1234', AGENT_HOST_ID: 'build-01', AGENT_API_TOKEN: '', GRAFANA_ADMIN_PASSWORD: 'x' };
+    const env = {
+      ...process.env,
+      AGENT_UID: '1234',
+      AGENT_GID: '1234',
+      AGENT_HOST_ID: 'build-01',
+      AGENT_API_TOKEN: '',
+      GRAFANA_ADMIN_PASSWORD: 'x',
+    };
     const r = await run('docker-compose', ['-f', COMPOSE_FILE, 'config'], { cwd: DEPLOY, env });
     if (r.missing) {
       // `apt-get install docker-compose` (Debian) provides it; scripts/setup.sh test installs it.
@@ -127,7 +153,8 @@ describe('deploy/docker-compose.yml (no Docker engine here: validated, never sta
     for (const [name, s] of Object.entries(resolved.services)) {
       for (const v of s.volumes ?? []) {
         const source = v.split(':')[0] ?? '';
-        if (source.startsWith(REPO_ROOT) && !source.endsWith('/data')) expect(existsSync(source), `${name}: ${v}`).to.equal(true);
+        if (source.startsWith(REPO_ROOT) && !source.endsWith('/data'))
+          expect(existsSync(source), `${name}: ${v}`).to.equal(true);
       }
     }
   });
@@ -173,11 +200,15 @@ describe('deploy/docker-compose.yml (no Docker engine here: validated, never sta
       root.cleanup();
     }
     const doc = parse(readFileSync(hostPathOf(prom, configTarget), 'utf8')) as Record<string, unknown>;
-    const job = (doc['scrape_configs'] as Array<Record<string, unknown>>).find((j) => j['job_name'] === 'orchestrator-agent');
+    const job = (doc['scrape_configs'] as Array<Record<string, unknown>>).find(
+      (j) => j['job_name'] === 'orchestrator-agent',
+    );
     expect(job?.['static_configs']).to.deep.equal([{ targets: ['agent:9820'] }]);
     const alerting = doc['alerting'] as { alertmanagers: Array<{ static_configs: unknown }> };
     expect(alerting.alertmanagers[0]?.static_configs).to.deep.equal([{ targets: ['alertmanager:9093'] }]);
-    expect(hostPathOf(prom, '/etc/prometheus/rules/orchestrator-agent.rules.yml')).to.equal(join(REPO_ROOT, 'alerts', 'orchestrator-agent.rules.yml'));
+    expect(hostPathOf(prom, '/etc/prometheus/rules/orchestrator-agent.rules.yml')).to.equal(
+      join(REPO_ROOT, 'alerts', 'orchestrator-agent.rules.yml'),
+    );
   });
 
   it('deploy/prometheus.yml is config/prometheus.yml except for the targets and the rule path', () => {
@@ -185,14 +216,17 @@ describe('deploy/docker-compose.yml (no Docker engine here: validated, never sta
     const strip = (doc: Record<string, unknown>): Record<string, unknown> => {
       const copy = structuredClone(doc);
       delete copy['rule_files'];
-      for (const am of (copy['alerting'] as { alertmanagers: Record<string, unknown>[] }).alertmanagers) delete am['static_configs'];
+      for (const am of (copy['alerting'] as { alertmanagers: Record<string, unknown>[] }).alertmanagers)
+        delete am['static_configs'];
       for (const job of copy['scrape_configs'] as Record<string, unknown>[]) delete job['static_configs'];
       return copy;
     };
     const compose = load(join(DEPLOY, 'prometheus.yml'));
     const example = load(join(REPO_ROOT, 'config', 'prometheus.yml'));
     expect(strip(compose)).to.deep.equal(strip(example));
-    expect((compose['rule_files'] as string[]).map((f) => f.split('/').pop())).to.deep.equal((example['rule_files'] as string[]).map((f) => f.split('/').pop()));
+    expect((compose['rule_files'] as string[]).map((f) => f.split('/').pop())).to.deep.equal(
+      (example['rule_files'] as string[]).map((f) => f.split('/').pop()),
+    );
   });
 
   it("Alertmanager's mounted config passes amtool check-config", async () => {
@@ -207,7 +241,9 @@ describe('deploy/docker-compose.yml (no Docker engine here: validated, never sta
     const grafana = service('grafana');
     const dashboardsDir = hostPathOf(grafana, '/etc/grafana/provisioning/dashboards');
     expect(dashboardsDir).to.equal(join(REPO_ROOT, 'dashboards'));
-    const provider = parse(readFileSync(join(dashboardsDir, 'provisioning.yml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
+    const provider = parse(readFileSync(join(dashboardsDir, 'provisioning.yml'), 'utf8')) as {
+      providers: Array<{ options: { path: string } }>;
+    };
     // The provider reads its JSON files from where the stack mounts them.
     expect(provider.providers[0]?.options.path).to.equal('/etc/grafana/provisioning/dashboards');
     expect(readdirSync(dashboardsDir).filter((f) => f.endsWith('.json')).length).to.be.at.least(2);
@@ -217,11 +253,19 @@ describe('deploy/docker-compose.yml (no Docker engine here: validated, never sta
     const datasourcesDir = hostPathOf(grafana, '/etc/grafana/provisioning/datasources');
     const files = readdirSync(datasourcesDir).filter((f) => /\.ya?ml$/.test(f));
     expect(files).to.have.length(1);
-    const ds = parse(readFileSync(join(datasourcesDir, files[0] as string), 'utf8')) as { apiVersion: number; datasources: Array<Record<string, unknown>> };
+    const ds = parse(readFileSync(join(datasourcesDir, files[0] as string), 'utf8')) as {
+      apiVersion: number;
+      datasources: Array<Record<string, unknown>>;
+    };
     expect(ds.apiVersion).to.equal(1);
     expect(ds.datasources).to.have.length(1);
     const prometheus = ds.datasources[0] as Record<string, unknown>;
-    expect(prometheus).to.include({ type: 'prometheus', access: 'proxy', url: 'http://prometheus:9090', isDefault: true });
+    expect(prometheus).to.include({
+      type: 'prometheus',
+      access: 'proxy',
+      url: 'http://prometheus:9090',
+      isDefault: true,
+    });
     const promPort = service('prometheus').ports?.[0]?.split(':').pop();
     expect(promPort).to.equal('9090');
     for (const m of mounts(grafana).filter((x) => x.bind)) expect(m.readOnly, `${m.target} read-only`).to.equal(true);

@@ -17,18 +17,40 @@ import { cleanEnv, tempDir } from '../helpers/cli.js';
 import { eventually, freePort } from '../helpers/daemon.js';
 import { PrivateTmux } from '../helpers/tmux.js';
 import { REPO_ROOT } from '../alerts/tools.js';
-import { copiesOf, execForm, healthcheckOf, isIgnored, loadDockerignore, loadStages, type Stage } from './dockerfile.js';
+import {
+  copiesOf,
+  execForm,
+  healthcheckOf,
+  isIgnored,
+  loadDockerignore,
+  loadStages,
+  type Stage,
+} from './dockerfile.js';
 
 const DOCKERFILE = join(REPO_ROOT, 'Dockerfile');
 const DOCKERIGNORE = join(REPO_ROOT, '.dockerignore');
 const BASE_IMAGE = 'node:20-bookworm-slim';
 
-function run(cmd: string, args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      cmd,
+      args,
+      {
+        cwd: options.cwd,
+        env: options.env ?? process.env,
+        timeout: options.timeoutMs ?? 120_000,
+        maxBuffer: 32 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 
@@ -51,10 +73,22 @@ describe('Dockerfile (static: no Docker engine here)', function () {
 
   it('the build stage installs every dependency with npm ci and runs npm run build', () => {
     const runs = keywords(build, 'RUN');
-    expect(runs.some((r) => /^npm ci\b/.test(r) && !/--omit=dev/.test(r)), runs.join('\n')).to.equal(true);
-    expect(runs.some((r) => /^npm run build\b/.test(r)), runs.join('\n')).to.equal(true);
+    expect(
+      runs.some((r) => /^npm ci\b/.test(r) && !/--omit=dev/.test(r)),
+      runs.join('\n'),
+    ).to.equal(true);
+    expect(
+      runs.some((r) => /^npm run build\b/.test(r)),
+      runs.join('\n'),
+    ).to.equal(true);
     const copied = copiesOf(build).flatMap((c) => c.sources);
-    expect(copied).to.include.members(['package.json', 'package-lock.json', 'src', 'tsconfig.json', 'tsconfig.build.json']);
+    expect(copied).to.include.members([
+      'package.json',
+      'package-lock.json',
+      'src',
+      'tsconfig.json',
+      'tsconfig.build.json',
+    ]);
   });
 
   it('the runtime stage installs production dependencies only, and copies only dist/, config/default.yaml and the package files', () => {
@@ -63,7 +97,10 @@ describe('Dockerfile (static: no Docker engine here)', function () {
     expect(npm, 'one npm step').to.have.length(1);
     expect(npm[0]).to.match(/^npm ci --omit=dev\b/);
     const copies = copiesOf(runtime);
-    const fromContext = copies.filter((c) => c.from === null).flatMap((c) => c.sources).sort();
+    const fromContext = copies
+      .filter((c) => c.from === null)
+      .flatMap((c) => c.sources)
+      .sort();
     expect(fromContext).to.deep.equal(['config/default.yaml', 'package-lock.json', 'package.json']);
     const fromBuild = copies.filter((c) => c.from !== null);
     expect(fromBuild.map((c) => [c.from, c.sources])).to.deep.equal([['build', ['/src/dist']]]);
@@ -86,7 +123,10 @@ describe('Dockerfile (static: no Docker engine here)', function () {
     expect(users).to.have.length(1);
     const user = users[0] as string;
     expect(user).to.not.match(/^(root|0)(:|$)/);
-    expect(keywords(runtime, 'RUN').some((r) => new RegExp(`useradd .*\\b${user}$`).test(r)), 'the user is created').to.equal(true);
+    expect(
+      keywords(runtime, 'RUN').some((r) => new RegExp(`useradd .*\\b${user}$`).test(r)),
+      'the user is created',
+    ).to.equal(true);
     const order = runtime.instructions.map((i) => i.keyword);
     expect(order.indexOf('USER')).to.be.below(order.indexOf('ENTRYPOINT'));
     expect(keywords(runtime, 'EXPOSE')).to.deep.equal(['9820']);
@@ -104,7 +144,17 @@ describe('Dockerfile (static: no Docker engine here)', function () {
   });
 
   it('.dockerignore keeps tests, node_modules, .git and local builds out of the context, but not what the Dockerfile copies', () => {
-    for (const path of ['.git', 'node_modules', 'node_modules/commander/index.js', 'test', 'test/packaging/dockerfile.test.ts', 'dist', 'data/registry.json', 'bench', 'x.tgz']) {
+    for (const path of [
+      '.git',
+      'node_modules',
+      'node_modules/commander/index.js',
+      'test',
+      'test/packaging/dockerfile.test.ts',
+      'dist',
+      'data/registry.json',
+      'bench',
+      'x.tgz',
+    ]) {
       expect(isIgnored(path, ignore), path).to.equal(true);
     }
     for (const stage of stages) {
@@ -129,7 +179,8 @@ describe('Dockerfile runtime stage, replayed without Docker', function () {
   const inRoot = (imagePath: string): string => join(root.path, imagePath);
 
   before(async function () {
-    if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+    if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js')))
+      throw new Error('dist/ is missing: run `npm run build` first');
     root = tempDir('toa-image-');
     // Replay WORKDIR, COPY and the npm step; the apt, useradd and chmod steps need an image and are only read.
     let workdir = '/';
@@ -149,7 +200,10 @@ describe('Dockerfile runtime stage, replayed without Docker', function () {
         }
       } else if (ins.keyword === 'RUN' && /^npm ci\b/.test(ins.args)) {
         const step = ins.args.split('&&')[0]?.trim().split(/\s+/) ?? [];
-        const r = await run('npm', [...step.slice(1), '--prefer-offline'], { cwd: inRoot(workdir), timeoutMs: 170_000 });
+        const r = await run('npm', [...step.slice(1), '--prefer-offline'], {
+          cwd: inRoot(workdir),
+          timeoutMs: 170_000,
+        });
         if (r.code !== 0) throw new Error(`${ins.args} failed in ${inRoot(workdir)}:\n${r.stdout}\n${r.stderr}`);
       }
     }
@@ -172,7 +226,13 @@ describe('Dockerfile runtime stage, replayed without Docker', function () {
 
   it('holds dist/ without test files, config/default.yaml, and no dev dependency in node_modules', () => {
     const app = inRoot('/app');
-    expect(readdirSync(app).sort()).to.deep.equal(['config', 'dist', 'node_modules', 'package-lock.json', 'package.json']);
+    expect(readdirSync(app).sort()).to.deep.equal([
+      'config',
+      'dist',
+      'node_modules',
+      'package-lock.json',
+      'package.json',
+    ]);
     expect(readdirSync(join(app, 'config'))).to.deep.equal(['default.yaml']);
     expect(statSync(join(app, 'dist', 'cli', 'main.js')).isFile()).to.equal(true);
     const modules = readdirSync(join(app, 'node_modules'));
@@ -198,15 +258,25 @@ describe('Dockerfile runtime stage, replayed without Docker', function () {
     agent.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     await eventually(() => /status page\s+http:/.test(stderr), 15_000, `the agent to serve:\n${stderr}`);
     // The image's ENV puts the registry in its volume directory.
-    await eventually(() => existsSync(join(registryDir, 'registry.json')) || /registry/.test(stderr), 10_000, 'the registry in the volume directory');
+    await eventually(
+      () => existsSync(join(registryDir, 'registry.json')) || /registry/.test(stderr),
+      10_000,
+      'the registry in the volume directory',
+    );
     expect(stderr).to.include(join(registryDir, 'registry.json'));
     const healthArgs = health.slice(1);
-    const up = await run(process.execPath, healthArgs, { env: imageEnv({ AGENT_LISTEN: `0.0.0.0:${port}` }), timeoutMs: 10_000 });
+    const up = await run(process.execPath, healthArgs, {
+      env: imageEnv({ AGENT_LISTEN: `0.0.0.0:${port}` }),
+      timeoutMs: 10_000,
+    });
     expect(up.code, `healthcheck against a running agent: ${up.stderr}`).to.equal(0);
     agent.kill('SIGTERM');
     await new Promise((r) => agent?.once('exit', r));
     agent = null;
-    const down = await run(process.execPath, healthArgs, { env: imageEnv({ AGENT_LISTEN: `0.0.0.0:${port}` }), timeoutMs: 10_000 });
+    const down = await run(process.execPath, healthArgs, {
+      env: imageEnv({ AGENT_LISTEN: `0.0.0.0:${port}` }),
+      timeoutMs: 10_000,
+    });
     expect(down.code, 'healthcheck with nothing listening').to.equal(1);
   });
 });
@@ -225,9 +295,23 @@ describe('Dockerfile with a Docker engine', function () {
     expect(built.code, built.stderr).to.equal(0);
     const name = `toa-test-${process.pid}`;
     try {
-      const started = await run('docker', ['run', '-d', '--name', name, '-e', 'AGENT_TMUX_SOCKETS=toa-none', '--health-interval=1s', tag]);
+      const started = await run('docker', [
+        'run',
+        '-d',
+        '--name',
+        name,
+        '-e',
+        'AGENT_TMUX_SOCKETS=toa-none',
+        '--health-interval=1s',
+        tag,
+      ]);
       expect(started.code, started.stderr).to.equal(0);
-      await eventually(async () => (await run('docker', ['inspect', '--format', '{{.State.Health.Status}}', name])).stdout.trim() === 'healthy', 60_000, 'the container to be healthy');
+      await eventually(
+        async () =>
+          (await run('docker', ['inspect', '--format', '{{.State.Health.Status}}', name])).stdout.trim() === 'healthy',
+        60_000,
+        'the container to be healthy',
+      );
       const user = await run('docker', ['exec', name, 'id', '-u']);
       expect(user.stdout.trim()).to.not.equal('0');
     } finally {

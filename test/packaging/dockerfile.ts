@@ -71,7 +71,8 @@ export function execForm(args: string): string[] | null {
   const text = args.trim();
   if (!text.startsWith('[')) return null;
   const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) throw new Error(`not an exec form: ${args}`);
+  if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string'))
+    throw new Error(`not an exec form: ${args}`);
   return parsed;
 }
 
@@ -95,13 +96,16 @@ export function copiesOf(stage: Stage): CopySpec[] {
         else if (!w.startsWith('--')) rest.push(w);
       }
       const dest = rest.pop();
-      if (dest === undefined || rest.length === 0) throw new Error(`line ${i.line}: cannot read ${i.keyword} ${i.args}`);
+      if (dest === undefined || rest.length === 0)
+        throw new Error(`line ${i.line}: cannot read ${i.keyword} ${i.args}`);
       return { from, sources: rest, dest, line: i.line };
     });
 }
 
 /** Options and the command of `HEALTHCHECK [OPTIONS] CMD ...`. */
-export function healthcheckOf(stage: Stage): { options: Record<string, string>; command: string[] | null; raw: string } | null {
+export function healthcheckOf(
+  stage: Stage,
+): { options: Record<string, string>; command: string[] | null; raw: string } | null {
   const ins = stage.instructions.filter((i) => i.keyword === 'HEALTHCHECK').at(-1);
   if (!ins) return null;
   const m = /^((?:--[a-z-]+=\S+\s+)*)CMD\s+(.*)$/s.exec(ins.args);

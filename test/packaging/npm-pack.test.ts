@@ -17,10 +17,19 @@ interface PackResult {
   files: { path: string }[];
 }
 
-function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = cleanEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = cleanEnv(),
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { cwd, env, timeout: 120_000, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+      resolve({
+        code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+        stdout: String(stdout),
+        stderr: String(stderr),
+      });
     });
   });
 }
@@ -33,7 +42,8 @@ describe('npm package', function () {
   const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
   before(async () => {
-    if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+    if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js')))
+      throw new Error('dist/ is missing: run `npm run build` first');
     work = tempDir('toa-pack-');
     const r = await run('npm', ['pack', '--json', '--pack-destination', work.path], REPO_ROOT);
     if (r.code !== 0) throw new Error(`npm pack failed:\n${r.stderr}`);
@@ -46,11 +56,20 @@ describe('npm package', function () {
 
   it('holds dist/, config/default.yaml, README.md, LICENSE and package.json, and no sources, tests, maps or benchmarks', async () => {
     const paths = packed.files.map((f) => f.path);
-    expect(paths).to.include.members(['package.json', 'README.md', 'LICENSE', 'config/default.yaml', 'dist/cli/main.js', 'dist/agent.js']);
+    expect(paths).to.include.members([
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'config/default.yaml',
+      'dist/cli/main.js',
+      'dist/agent.js',
+    ]);
     // The Redis registry's Lua scripts are files the build copies next to their loader.
     expect(paths).to.include.members(['dist/registry/redis/lua/commit-8.lua', 'dist/registry/redis/lua/leader-2.lua']);
     for (const p of paths) {
-      expect(p, p).to.match(/^(dist\/.+\.js|dist\/registry\/redis\/lua\/[a-z-]+-\d+\.lua|config\/default\.yaml|README\.md|package\.json|LICENSE)$/);
+      expect(p, p).to.match(
+        /^(dist\/.+\.js|dist\/registry\/redis\/lua\/[a-z-]+-\d+\.lua|config\/default\.yaml|README\.md|package\.json|LICENSE)$/,
+      );
       expect(p, p).to.not.match(/(^|\/)(src|test|bench)\/|\.test\.js$|\.map$|\.ts$/);
     }
     // The tarball itself, read back with tar.
@@ -64,13 +83,18 @@ describe('npm package', function () {
   it('installed from the tarball into an empty directory, `agent --help` works and the CLI runs against a registry', async () => {
     const dir = join(work.path, 'install');
     mkdirSync(dir);
-    const installed = await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', tarball], dir);
+    const installed = await run(
+      'npm',
+      ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', tarball],
+      dir,
+    );
     expect(installed.code, `npm install:\n${installed.stdout}\n${installed.stderr}`).to.equal(0);
     const bin = join(dir, 'node_modules', '.bin', 'agent');
     const help = await run(bin, ['--help'], dir);
     expect(help.code, help.stderr).to.equal(0);
     expect(help.stdout).to.match(/^Usage: agent /);
-    for (const command of ['serve', 'heal', 'status', 'enqueue', 'demo']) expect(help.stdout).to.match(new RegExp(`\\n  ${command}\\b`));
+    for (const command of ['serve', 'heal', 'status', 'enqueue', 'demo'])
+      expect(help.stdout).to.match(new RegExp(`\\n  ${command}\\b`));
     const v = await run(bin, ['--version'], dir);
     expect(v.stdout.trim()).to.equal(version);
     // No dev dependency came along.

@@ -74,7 +74,11 @@ describe('packaging: the README run command, npm start', function () {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`stops the daemon and frees its port on ${signal} to the npm process`, async () => {
       const port = await freePort();
-      const env = cleanEnv({ AGENT_REGISTRY: join(dir.path, 'registry.json'), AGENT_LISTEN: `127.0.0.1:${port}`, AGENT_TMUX_SOCKETS: tmux.socket });
+      const env = cleanEnv({
+        AGENT_REGISTRY: join(dir.path, 'registry.json'),
+        AGENT_LISTEN: `127.0.0.1:${port}`,
+        AGENT_TMUX_SOCKETS: tmux.socket,
+      });
       const child = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       npm = child;
       let output = '';

@@ -50,10 +50,19 @@ const value = (key: string): string | undefined => service.get(key)?.at(-1);
 
 function run(cmd: string, args: string[]): Promise<{ code: number; out: string; missing: boolean }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 60_000, maxBuffer: 8 * 1024 * 1024, env: { ...process.env, SYSTEMD_COLORS: '0', LC_ALL: 'C' } }, (error, stdout, stderr) => {
-      const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: `${String(stdout)}${String(stderr)}`, missing });
-    });
+    execFile(
+      cmd,
+      args,
+      { timeout: 60_000, maxBuffer: 8 * 1024 * 1024, env: { ...process.env, SYSTEMD_COLORS: '0', LC_ALL: 'C' } },
+      (error, stdout, stderr) => {
+        const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+          out: `${String(stdout)}${String(stderr)}`,
+          missing,
+        });
+      },
+    );
   });
 }
 
@@ -87,7 +96,13 @@ describe('deploy/tmux-orchestrator-agent.service', function () {
   });
 
   it('rates "OK" in `systemd-analyze security --offline` (exposure at most 3.0 of 10)', async function () {
-    const r = await run('systemd-analyze', ['security', '--offline=yes', '--threshold=30', `--root=${offlineRoot()}`, UNIT_NAME]);
+    const r = await run('systemd-analyze', [
+      'security',
+      '--offline=yes',
+      '--threshold=30',
+      `--root=${offlineRoot()}`,
+      UNIT_NAME,
+    ]);
     if (r.missing) this.skip();
     expect(r.code, r.out).to.equal(0);
     const level = /Overall exposure level for \S+: (\d+\.\d+)/.exec(r.out)?.[1];
@@ -103,11 +118,17 @@ describe('deploy/tmux-orchestrator-agent.service', function () {
     expect(unit.get('Install')?.get('WantedBy')).to.deep.equal(['multi-user.target']);
   });
 
-  it('caps V8\'s young generation with NODE_OPTIONS, and the Dockerfile and npm start run the daemon with the same options', () => {
-    const options = (service.get('Environment') ?? []).find((e) => e.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length);
+  it("caps V8's young generation with NODE_OPTIONS, and the Dockerfile and npm start run the daemon with the same options", () => {
+    const options = (service.get('Environment') ?? [])
+      .find((e) => e.startsWith('NODE_OPTIONS='))
+      ?.slice('NODE_OPTIONS='.length);
     expect(options).to.match(/^--max-semi-space-size=\d+$/);
-    expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).to.match(new RegExp(`^ENV NODE_OPTIONS=${options}$`, 'm'));
-    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).to.match(
+      new RegExp(`^ENV NODE_OPTIONS=${options}$`, 'm'),
+    );
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     expect(pkg.scripts['start']).to.equal(`exec node ${options} dist/cli/main.js serve`);
   });
 
@@ -124,9 +145,14 @@ describe('deploy/tmux-orchestrator-agent.service', function () {
     expect(value('PrivateTmp')).to.equal('false');
     expect(value('ProtectProc')).to.equal('default');
     expect(value('ProcSubset') ?? 'all').to.equal('all');
-    expect((value('RestrictAddressFamilies') ?? '').split(/\s+/).sort()).to.deep.equal(['AF_INET', 'AF_INET6', 'AF_UNIX']);
+    expect((value('RestrictAddressFamilies') ?? '').split(/\s+/).sort()).to.deep.equal([
+      'AF_INET',
+      'AF_INET6',
+      'AF_UNIX',
+    ]);
     expect(value('CapabilityBoundingSet')).to.equal('');
-    for (const absent of ['PrivateUsers', 'RemoveIPC', 'MemoryDenyWriteExecute', 'PrivatePIDs']) expect(service.has(absent), absent).to.equal(false);
+    for (const absent of ['PrivateUsers', 'RemoveIPC', 'MemoryDenyWriteExecute', 'PrivatePIDs'])
+      expect(service.has(absent), absent).to.equal(false);
     // A seccomp filter must answer EPERM, not kill: libuv probes io_uring and falls back.
     expect(value('SystemCallErrorNumber')).to.equal('EPERM');
   });
@@ -147,14 +173,21 @@ describe('deploy/env.example', () => {
   const envNames = new Set(KEY_DEFINITIONS.map((d) => d.env));
 
   it('names only real configuration variables, set or commented out', () => {
-    const names = lines.map((l) => /^#?([A-Z][A-Z0-9_]*)=/.exec(l.trim())?.[1]).filter((n): n is string => n !== undefined);
+    const names = lines
+      .map((l) => /^#?([A-Z][A-Z0-9_]*)=/.exec(l.trim())?.[1])
+      .filter((n): n is string => n !== undefined);
     expect(names.length).to.be.at.least(5);
     for (const n of names) expect(envNames.has(n), `${n} is a config environment variable`).to.equal(true);
   });
 
   it('loads as it stands, and with every commented example uncommented', () => {
     const parse = (text: string[]): Record<string, string> =>
-      Object.fromEntries(text.map((l) => /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(l.trim())).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1] as string, m[2] as string]));
+      Object.fromEntries(
+        text
+          .map((l) => /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(l.trim()))
+          .filter((m): m is RegExpExecArray => m !== null)
+          .map((m) => [m[1] as string, m[2] as string]),
+      );
     const asIs = parse(lines);
     expect(() => loadConfig({ env: asIs })).to.not.throw();
     const all = parse(lines.map((l) => l.replace(/^#(?=[A-Z][A-Z0-9_]*=)/, '')));

@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { newProject } from '../../src/core/project.js';
-import { emptyDocument } from '../../src/core/registry-document.js';
+import { newProject } from '../../src/core/model/project.js';
+import { emptyDocument } from '../../src/core/model/registry-document.js';
 import { writeFileAtomic } from '../../src/registry/json/atomic-file.js';
 import { JsonStore, serialise } from '../../src/registry/json-store.js';
 import { sleep } from '../helpers/processes.js';
@@ -111,7 +111,12 @@ describe('registry/json audit journal', function () {
       doc.projects.push(newProject({ id: 'p0', enqueuedAt: T0 }));
       tx.audit(JSON.parse(line('dup')));
     });
-    expect(await failed.then(() => 'committed', (err: Error) => err.message)).to.match(/p0/);
+    expect(
+      await failed.then(
+        () => 'committed',
+        (err: Error) => err.message,
+      ),
+    ).to.match(/p0/);
     expect(auditLines(store)).to.deep.equal([line('p0')]);
     expect(existsSync(store.journal.path)).to.equal(false);
   });
@@ -143,7 +148,9 @@ describe('registry/json audit journal', function () {
     const rounds = 12;
     let insideWindow = 0;
     for (let round = 0; round < rounds; round++) {
-      const child = spawn(process.execPath, [WRITER, registry.path, `r${round}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [WRITER, registry.path, `r${round}`], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const exited = new Promise((r) => child.once('exit', r));
       await new Promise<void>((resolve, reject) => {
         child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
@@ -159,7 +166,9 @@ describe('registry/json audit journal', function () {
       await store.update(() => undefined);
       const projects = (await store.load()).projects.map((p) => p.id);
       const named = auditLines(store).map((l) => (JSON.parse(l) as { project: string }).project);
-      expect([...named].sort(), `round ${round}: one audit line per committed project, no other`).to.deep.equal([...projects].sort());
+      expect([...named].sort(), `round ${round}: one audit line per committed project, no other`).to.deep.equal(
+        [...projects].sort(),
+      );
     }
     console.log(`      audit journal: ${rounds} crashes, ${insideWindow} left a journal to settle`);
   });

@@ -8,9 +8,15 @@ import { runCli, tempDir } from '../helpers/cli.js';
 
 const WRITER = fileURLToPath(new URL('../fixtures/cli-writer.mjs', import.meta.url));
 
-function runWriter(registry: string, prefix: string, count: number): Promise<{ code: number | null; out: string; err: string }> {
+function runWriter(
+  registry: string,
+  prefix: string,
+  count: number,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WRITER, registry, prefix, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WRITER, registry, prefix, String(count)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -50,10 +56,12 @@ describe('registry under concurrent writers', function () {
     const doc = JSON.parse(readFileSync(registry, 'utf8'));
     const ids = new Set<string>(doc.projects.map((p: { id: string }) => p.id));
     expect(ids.size).to.equal(1000);
-    for (const prefix of ['a', 'b', 'c', 'd']) for (let k = 0; k < 250; k++) expect(ids.has(`${prefix}-${k}`)).to.equal(true);
+    for (const prefix of ['a', 'b', 'c', 'd'])
+      for (let k = 0; k < 250; k++) expect(ids.has(`${prefix}-${k}`)).to.equal(true);
     const audit = readFileSync(join(dir.path, 'audit.jsonl'), 'utf8').trimEnd().split('\n');
     expect(audit).to.have.length(1000);
-    for (const line of audit) expect(JSON.parse(line)).to.include({ type: 'transition', to: 'queued', reason: 'enqueued' });
+    for (const line of audit)
+      expect(JSON.parse(line)).to.include({ type: 'transition', to: 'queued', reason: 'enqueued' });
     expect(reads).to.be.greaterThan(10);
     expect(unparsable).to.equal(0);
   });
@@ -61,7 +69,9 @@ describe('registry under concurrent writers', function () {
   it('separate CLI processes racing on one registry lose nothing', async () => {
     const registry = join(dir.path, 'registry.json');
     const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => runCli(['--registry', registry, 'enqueue', '--id', `p${i}`], { cwd: dir.path })),
+      Array.from({ length: 12 }, (_, i) =>
+        runCli(['--registry', registry, 'enqueue', '--id', `p${i}`], { cwd: dir.path }),
+      ),
     );
     for (const r of results) expect(r.code, r.stderr).to.equal(0);
     const doc = validateDocument(JSON.parse(readFileSync(registry, 'utf8')));

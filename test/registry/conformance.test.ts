@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newProject, type Project } from '../../src/core/project.js';
-import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import { newProject, type Project } from '../../src/core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/model/registry-document.js';
 import { RegistryCorruptError } from '../../src/errors.js';
 import { exitCodeOf } from '../../src/cli/exit-codes.js';
 import { JsonStore } from '../../src/registry/json-store.js';
@@ -143,7 +143,9 @@ describe('registry store conformance', () => {
       });
 
       it('normalises on write: missing optional fields get their defaults', async () => {
-        await store.update((doc) => void doc.projects.push({ id: 'p1', state: 'queued', enqueuedAt: T0 } as unknown as Project));
+        await store.update(
+          (doc) => void doc.projects.push({ id: 'p1', state: 'queued', enqueuedAt: T0 } as unknown as Project),
+        );
         const p = (await store.load()).projects[0];
         expect(p).to.include({ id: 'p1', priority: 0, host: null, attempts: 0 });
         expect(p?.breaker.state).to.equal('closed');
@@ -231,7 +233,9 @@ describe('registry store conformance', () => {
       });
 
       it('archives projects with the commit without failing it', async () => {
-        await store.update((doc) => void doc.projects.push(aProject('old', { state: 'completed', endedAt: T0 }), aProject('new')));
+        await store.update(
+          (doc) => void doc.projects.push(aProject('old', { state: 'completed', endedAt: T0 }), aProject('new')),
+        );
         await store.update((doc, tx) => {
           const old = doc.projects.find((p) => p.id === 'old')!;
           tx.archive(old);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
-import { newProject } from '../../src/core/project.js';
-import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import { newProject } from '../../src/core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/model/registry-document.js';
 import { RegistryCorruptError } from '../../src/errors.js';
 import { JsonStore, serialise } from '../../src/registry/json-store.js';
 import { sameJson } from '../../src/registry/json/validate-changes.js';
@@ -63,7 +63,10 @@ describe('registry/json-store: the document cache', () => {
     const store = new JsonStore({ path: registry.path });
     await store.load();
     writeFileSync(registry.path, '{"version": 1, "projects": [');
-    const err = await store.load().then(() => null, (e: unknown) => e);
+    const err = await store.load().then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(RegistryCorruptError);
   });
 
@@ -100,7 +103,10 @@ describe('registry/json-store: writes validate what changed', () => {
         const c = doc.projects[2];
         if (c) c.session = 'not:valid';
       })
-      .then(() => null, (e: unknown) => e as Error);
+      .then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
     expect(err?.message).to.include('refusing to write').and.include('projects[2]').and.include('session');
     expect((await store.load()).projects[2]?.session).to.equal(null);
   });
@@ -112,7 +118,10 @@ describe('registry/json-store: writes validate what changed', () => {
       .update((doc) => {
         doc.projects.push(newProject({ id: 'a', enqueuedAt: T0 }));
       })
-      .then(() => null, (e: unknown) => e as Error);
+      .then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
     expect(err?.message).to.include('duplicate id');
   });
 
@@ -120,7 +129,11 @@ describe('registry/json-store: writes validate what changed', () => {
     writeFileSync(registry.path, serialise(docWith('a')));
     const store = new JsonStore({ path: registry.path });
     await store.update((doc) => {
-      doc.projects.push({ id: 'b', state: 'queued', enqueuedAt: T0 } as unknown as RegistryDocument['projects'][number]);
+      doc.projects.push({
+        id: 'b',
+        state: 'queued',
+        enqueuedAt: T0,
+      } as unknown as RegistryDocument['projects'][number]);
     });
     expect((await store.load()).projects[1]).to.deep.include({ id: 'b', priority: 0, history: [], session: null });
   });

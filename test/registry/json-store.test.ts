@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newProject } from '../../src/core/project.js';
-import { emptyDocument } from '../../src/core/registry-document.js';
+import { newProject } from '../../src/core/model/project.js';
+import { emptyDocument } from '../../src/core/model/registry-document.js';
 import { RegistryCorruptError, RegistryUnreadableError } from '../../src/errors.js';
 import { JsonStore, serialise } from '../../src/registry/json-store.js';
 import { validateDocument } from '../../src/registry/schema.js';
@@ -19,10 +19,22 @@ function validDoc(extra: Record<string, unknown> = {}) {
 
 const CORRUPT: Record<string, string> = {
   truncated: serialise(validDoc()).slice(0, 120),
-  'wrong types': JSON.stringify({ version: 1, projects: [{ id: 'p1', state: 'queued', enqueuedAt: T0, priority: 'high' }] }),
+  'wrong types': JSON.stringify({
+    version: 1,
+    projects: [{ id: 'p1', state: 'queued', enqueuedAt: T0, priority: 'high' }],
+  }),
   'unknown state': JSON.stringify({ version: 1, projects: [{ id: 'p1', state: 'running', enqueuedAt: T0 }] }),
-  'duplicate ids': JSON.stringify({ version: 1, projects: [{ id: 'p1', state: 'queued', enqueuedAt: T0 }, { id: 'p1', state: 'queued', enqueuedAt: T0 }] }),
-  'invalid session name': JSON.stringify({ version: 1, projects: [{ id: 'p1', state: 'queued', enqueuedAt: T0, session: 'a:b' }] }),
+  'duplicate ids': JSON.stringify({
+    version: 1,
+    projects: [
+      { id: 'p1', state: 'queued', enqueuedAt: T0 },
+      { id: 'p1', state: 'queued', enqueuedAt: T0 },
+    ],
+  }),
+  'invalid session name': JSON.stringify({
+    version: 1,
+    projects: [{ id: 'p1', state: 'queued', enqueuedAt: T0, session: 'a:b' }],
+  }),
   'empty file': '',
   'bad timestamp': JSON.stringify({ version: 1, projects: [{ id: 'p1', state: 'queued', enqueuedAt: 'yesterday' }] }),
   'unknown version': JSON.stringify({ version: 2, projects: [] }),

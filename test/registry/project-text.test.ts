@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { newProject } from '../../src/core/project.js';
-import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import { newProject } from '../../src/core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/model/registry-document.js';
 import { RegistryCorruptError } from '../../src/errors.js';
 import { JsonStore, serialise } from '../../src/registry/json-store.js';
 import { parseByProject, projectSpans, type KnownText } from '../../src/registry/json/project-text.js';

@@ -8,8 +8,8 @@
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newProject } from '../../src/core/project.js';
-import { emptyDocument } from '../../src/core/registry-document.js';
+import { newProject } from '../../src/core/model/project.js';
+import { emptyDocument } from '../../src/core/model/registry-document.js';
 import { LeaseLostError, RegistryCorruptError, RegistryUnreadableError } from '../../src/errors.js';
 import { openStore } from '../../src/registry/open.js';
 import { RedisStore } from '../../src/registry/redis-store.js';
@@ -59,7 +59,10 @@ describe('registry/redis-store', function () {
       doc.projects.push(newProject({ id: 'a', enqueuedAt: T0 }), newProject({ id: 'b', enqueuedAt: T0 }));
       doc['orchestrator'] = { shard: 1 };
     });
-    expect((await redis.cli(['HKEYS', `${prefix}projects`])).split('\n').filter(Boolean).sort()).to.deep.equal(['a', 'b']);
+    expect((await redis.cli(['HKEYS', `${prefix}projects`])).split('\n').filter(Boolean).sort()).to.deep.equal([
+      'a',
+      'b',
+    ]);
     expect(JSON.parse(await redis.cli(['HGET', `${prefix}projects`, 'a']))).to.include({ id: 'a', state: 'queued' });
     const meta = JSON.parse(await redis.cli(['GET', `${prefix}meta`]));
     expect(meta).to.include.keys('version', 'queue', 'intents', 'orchestrator');
@@ -149,7 +152,10 @@ describe('registry/redis-store', function () {
 
   it('repair restores the last good copy and keeps the invalid keys', async () => {
     const store = open();
-    await store.update((doc) => void doc.projects.push(newProject({ id: 'p1', enqueuedAt: T0 }), newProject({ id: 'p2', enqueuedAt: T0 })));
+    await store.update(
+      (doc) =>
+        void doc.projects.push(newProject({ id: 'p1', enqueuedAt: T0 }), newProject({ id: 'p2', enqueuedAt: T0 })),
+    );
     expect((await store.repair()).restored).to.equal(false);
     await redis.cli(['HSET', `${prefix}projects`, 'p2', '{"id":"p2","state":"gone"']);
     const broken = await store.check();
@@ -179,7 +185,11 @@ describe('registry/redis-store', function () {
   it('an unreachable Redis fails fast naming the URL without credentials, and works again once it is back', async () => {
     const server = new RedisServer();
     server.port = await freePort();
-    const store = new RedisStore({ url: `redis://default:hunter2@127.0.0.1:${server.port}/0`, keyPrefix: prefix, timeoutMs: 500 });
+    const store = new RedisStore({
+      url: `redis://default:hunter2@127.0.0.1:${server.port}/0`,
+      keyPrefix: prefix,
+      timeoutMs: 500,
+    });
     stores.push(store);
     try {
       for (let i = 0; i < 2; i++) {
@@ -215,7 +225,8 @@ describe('registry/redis-store', function () {
     let dir: ReturnType<typeof tempDir>;
     beforeEach(() => (dir = tempDir()));
     afterEach(() => dir.cleanup());
-    const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: dir.path, env: { AGENT_REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'error', ...env } });
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      runCli(args, { cwd: dir.path, env: { AGENT_REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'error', ...env } });
 
     it('migrates a JSON registry to Redis and back, verified by counts and sha256; a non-empty target needs --force', async () => {
       const file = join(dir.path, 'registry.json');
@@ -229,7 +240,10 @@ describe('registry/redis-store', function () {
         ],
       };
       writeFileSync(file, JSON.stringify(doc));
-      writeFileSync(join(dir.path, 'audit.jsonl'), `${JSON.stringify({ at: T0, type: 'note', project: 'q1', by: 'test', reason: 'old' })}\n`);
+      writeFileSync(
+        join(dir.path, 'audit.jsonl'),
+        `${JSON.stringify({ at: T0, type: 'note', project: 'q1', by: 'test', reason: 'old' })}\n`,
+      );
 
       const toRedis = await cli(['registry', 'migrate', '--from', file, '--to', redis.url(), '--json']);
       expect(toRedis.code, toRedis.stderr).to.equal(0);
@@ -237,7 +251,9 @@ describe('registry/redis-store', function () {
       expect(report).to.include({ verified: true, replaced: false, auditEntries: 1 });
       expect(report.projects).to.deep.equal({ source: 3, target: 3 });
       expect(report.byState.target).to.include({ queued: 1, failed: 1, completed: 1 });
-      expect(report.sha256.source).to.match(/^[0-9a-f]{64}$/).and.to.equal(report.sha256.target);
+      expect(report.sha256.source)
+        .to.match(/^[0-9a-f]{64}$/)
+        .and.to.equal(report.sha256.target);
 
       const status = await cli(['status', '--json'], { AGENT_REGISTRY: redis.url() });
       expect(status.code, status.stderr).to.equal(0);
@@ -254,8 +270,15 @@ describe('registry/redis-store', function () {
       const roundTrip = JSON.parse(readFileSync(back, 'utf8'));
       expect(roundTrip.orchestrator).to.deep.equal({ shard: 2 });
       expect(roundTrip.projects.map((p: { id: string }) => p.id)).to.deep.equal(['q1', 'f1', 'c1']);
-      const audit = readFileSync(join(dir.path, 'back', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      expect(audit.map((e) => e.reason)).to.deep.equal(['old', `registry migrated from ${file}`, `registry migrated from ${redis.url()}`]);
+      const audit = readFileSync(join(dir.path, 'back', 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(audit.map((e) => e.reason)).to.deep.equal([
+        'old',
+        `registry migrated from ${file}`,
+        `registry migrated from ${redis.url()}`,
+      ]);
 
       const forced = await cli(['registry', 'migrate', '--from', back, '--to', redis.url(), '--force']);
       expect(forced.code, forced.stderr).to.equal(0);
@@ -266,7 +289,10 @@ describe('registry/redis-store', function () {
       const same = await cli(['registry', 'migrate', '--from', redis.url(), '--to', redis.url()]);
       expect(same.code).to.equal(2);
       const port = await freePort();
-      const dead = await cli(['registry', 'migrate', '--from', `redis://127.0.0.1:${port}/0`, '--to', join(dir.path, 'r.json')], { AGENT_REDIS_TIMEOUT_MS: '500' });
+      const dead = await cli(
+        ['registry', 'migrate', '--from', `redis://127.0.0.1:${port}/0`, '--to', join(dir.path, 'r.json')],
+        { AGENT_REDIS_TIMEOUT_MS: '500' },
+      );
       expect(dead.code).to.equal(3);
       expect(dead.stderr).to.contain(`redis://127.0.0.1:${port}/0 is unreachable`);
     });
@@ -278,7 +304,10 @@ describe('registry/redis-store', function () {
       expect(Date.now() - started).to.be.below(15_000);
       const port = await freePort();
       started = Date.now();
-      const down = await cli(['status'], { AGENT_REGISTRY: `redis://127.0.0.1:${port}/0`, AGENT_REDIS_TIMEOUT_MS: '500' });
+      const down = await cli(['status'], {
+        AGENT_REGISTRY: `redis://127.0.0.1:${port}/0`,
+        AGENT_REDIS_TIMEOUT_MS: '500',
+      });
       expect(down.code).to.equal(3);
       expect(down.stderr).to.contain(`registry redis://127.0.0.1:${port}/0 is unreachable`);
       expect(Date.now() - started).to.be.below(15_000);

@@ -51,7 +51,11 @@ function runWriter(q: TestQueue, prefix: string): Promise<{ code: number | null;
       try {
         resolve({ code, stderr, summary: JSON.parse(readFileSync(path, 'utf8')) as Summary });
       } catch (err) {
-        reject(new Error(`writer ${prefix} left no summary (exit ${code}): ${(err as Error).message}\n${stderr.slice(0, 2000)}`));
+        reject(
+          new Error(
+            `writer ${prefix} left no summary (exit ${code}): ${(err as Error).message}\n${stderr.slice(0, 2000)}`,
+          ),
+        );
       }
     });
   });
@@ -62,7 +66,13 @@ describe('reliability: the daemon and 4 command-line writers at once', function 
   let q: TestQueue;
   let agent: RunningAgent | null = null;
   beforeEach(() => {
-    q = new TestQueue({ AGENT_API_TOKEN: TOKEN, AGENT_SCAN_SCHEDULE: '* * * * * *', PHANTOM_GRACE_PERIOD_SEC: '0', AGENT_RETRY_MAX_ATTEMPTS: '1', LOG_LEVEL: 'debug' });
+    q = new TestQueue({
+      AGENT_API_TOKEN: TOKEN,
+      AGENT_SCAN_SCHEDULE: '* * * * * *',
+      PHANTOM_GRACE_PERIOD_SEC: '0',
+      AGENT_RETRY_MAX_ATTEMPTS: '1',
+      LOG_LEVEL: 'debug',
+    });
   });
   afterEach(async () => {
     await agent?.stop('SIGKILL');
@@ -85,7 +95,8 @@ describe('reliability: the daemon and 4 command-line writers at once', function 
       await healOnce(agent.url);
       const open = validRegistry(q.registry).projects.filter((p) => phantoms.has(p.id) && p.state !== 'failed');
       if (open.length === 0) break;
-      if (Date.now() > deadline) throw new Error(`phantoms not failed: ${open.map((p) => `${p.id}:${p.state}`).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(`phantoms not failed: ${open.map((p) => `${p.id}:${p.state}`).join(', ')}`);
     }
     const daemonCycles = (agent.stderr().match(/"message":"cycle done"/g) ?? []).length;
     const stopped = await agent.stop('SIGTERM');
@@ -96,7 +107,13 @@ describe('reliability: the daemon and 4 command-line writers at once', function 
     const audit = wholeLines(join(q.dir.path, 'data', 'audit.jsonl'));
     const byId = new Map(doc.projects.map((p) => [p.id, p]));
     const auditOf = (prefix: string, to: string, by: RegExp) =>
-      audit.filter((a) => a['type'] === 'transition' && String(a['project']).startsWith(`${prefix}-`) && a['to'] === to && by.test(String(a['by'])));
+      audit.filter(
+        (a) =>
+          a['type'] === 'transition' &&
+          String(a['project']).startsWith(`${prefix}-`) &&
+          a['to'] === to &&
+          by.test(String(a['by'])),
+      );
 
     let commands = 0;
     for (const { code, stderr, summary: s } of writers) {
@@ -106,7 +123,9 @@ describe('reliability: the daemon and 4 command-line writers at once', function 
 
       // The registry holds exactly what the writer did.
       const mine = doc.projects.filter((p) => p.id.startsWith(`${s.prefix}-`));
-      expect(mine.map((p) => p.id).sort(), `writer ${s.prefix}: projects in the registry`).to.deep.equal([...s.enqueued].sort());
+      expect(mine.map((p) => p.id).sort(), `writer ${s.prefix}: projects in the registry`).to.deep.equal(
+        [...s.enqueued].sort(),
+      );
       const completed = new Set(s.completed);
       const phantom = new Set(s.phantoms);
       for (const id of s.enqueued) {
@@ -118,7 +137,10 @@ describe('reliability: the daemon and 4 command-line writers at once', function 
           expect(p.state, id).to.equal('completed');
           expect(moves, id).to.deep.equal(['queued>processing', 'processing>completed']);
           // The last heartbeat the writer sent was not lost (heartbeats are not history or audit lines).
-          expect(Date.parse(p.heartbeatAt ?? '') >= Date.parse(s.lastBeatAt[id] ?? 'x'), `${id}: heartbeatAt ${p.heartbeatAt}, last sent ${s.lastBeatAt[id]}`).to.equal(true);
+          expect(
+            Date.parse(p.heartbeatAt ?? '') >= Date.parse(s.lastBeatAt[id] ?? 'x'),
+            `${id}: heartbeatAt ${p.heartbeatAt}, last sent ${s.lastBeatAt[id]}`,
+          ).to.equal(true);
         } else if (phantom.has(id)) {
           expect(p.state, id).to.equal('failed');
           expect(p.failureReason, id).to.equal('phantom');
@@ -130,10 +152,19 @@ describe('reliability: the daemon and 4 command-line writers at once', function 
       expect(mine.filter((p) => p.state === 'completed')).to.have.length(s.completed.length);
 
       // The audit log holds one line per reported transition, and the daemon's phantom failures.
-      expect(auditOf(s.prefix, 'queued', /^cli@/), `writer ${s.prefix}: audit lines enqueued`).to.have.length(s.enqueued.length);
-      expect(auditOf(s.prefix, 'processing', /^cli@/), `writer ${s.prefix}: audit lines started`).to.have.length(s.started.length);
-      expect(auditOf(s.prefix, 'completed', /^cli@/), `writer ${s.prefix}: audit lines completed`).to.have.length(s.completed.length);
-      expect(auditOf(s.prefix, 'failed', /^agent@/), `writer ${s.prefix}: audit lines of phantoms failed by the daemon`).to.have.length(s.phantoms.length);
+      expect(auditOf(s.prefix, 'queued', /^cli@/), `writer ${s.prefix}: audit lines enqueued`).to.have.length(
+        s.enqueued.length,
+      );
+      expect(auditOf(s.prefix, 'processing', /^cli@/), `writer ${s.prefix}: audit lines started`).to.have.length(
+        s.started.length,
+      );
+      expect(auditOf(s.prefix, 'completed', /^cli@/), `writer ${s.prefix}: audit lines completed`).to.have.length(
+        s.completed.length,
+      );
+      expect(
+        auditOf(s.prefix, 'failed', /^agent@/),
+        `writer ${s.prefix}: audit lines of phantoms failed by the daemon`,
+      ).to.have.length(s.phantoms.length);
     }
     const figures = {
       seconds: Math.round(elapsed / 1000),

@@ -18,7 +18,7 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Project } from '../../src/core/project.js';
+import type { Project } from '../../src/core/model/project.js';
 import { JsonStore } from '../../src/registry/json-store.js';
 import { startAgent, type RunningAgent } from '../helpers/daemon.js';
 import { isRunning, sleep, statStartTime } from '../helpers/processes.js';
@@ -76,7 +76,12 @@ class Lane {
     this.wave += 1;
     const w = this.wave;
     const { victims, q } = this;
-    const [zombie, timeout, decoy, phantom] = await Promise.all([victims.spawn(), victims.spawn(), victims.spawn(), victims.gone()]);
+    const [zombie, timeout, decoy, phantom] = await Promise.all([
+      victims.spawn(),
+      victims.spawn(),
+      victims.spawn(),
+      victims.gone(),
+    ]);
     this.killable.set(key(zombie), `zombie-${w}`);
     this.killable.set(key(timeout), `timeout-${w}`);
     this.untouchable.set(key(decoy), decoy);
@@ -106,11 +111,23 @@ class Lane {
     q.write(bystanders);
 
     const started = Date.now();
-    const figures: LaneFigures = { restarts: 0, cycles: 0, waves: 0, projects: 0, sigterms: 0, intentsLeftByCrashes: 0, crashesInsideLock: 0, auditLines: 0, auditLinesLost: 0, killDelaysMs: [] };
+    const figures: LaneFigures = {
+      restarts: 0,
+      cycles: 0,
+      waves: 0,
+      projects: 0,
+      sigterms: 0,
+      intentsLeftByCrashes: 0,
+      crashesInsideLock: 0,
+      auditLines: 0,
+      auditLinesLost: 0,
+      killDelaysMs: [],
+    };
     /** Intent ids a crash left behind, not yet seen settled. */
     let pending: string[] = [];
     const more = (): boolean =>
-      figures.restarts < MIN_RESTARTS || (figures.restarts < MAX_RESTARTS && figures.cycles < TARGET_CYCLES && Date.now() - started < BUDGET_MS);
+      figures.restarts < MIN_RESTARTS ||
+      (figures.restarts < MAX_RESTARTS && figures.cycles < TARGET_CYCLES && Date.now() - started < BUDGET_MS);
 
     while (more()) {
       await this.addWave();
@@ -126,7 +143,10 @@ class Lane {
         if (result.ok) {
           // The first cycle of this run has finished: nothing the last crash left may remain.
           const left = validRegistry(q.registry).intents.map((i) => i.id);
-          expect(left.filter((id) => pending.includes(id)), `${this.name}: intents left by crash ${figures.restarts} after the next cycle`).to.deep.equal([]);
+          expect(
+            left.filter((id) => pending.includes(id)),
+            `${this.name}: intents left by crash ${figures.restarts} after the next cycle`,
+          ).to.deep.equal([]);
           figures.intentsLeftByCrashes += pending.length;
           pending = [];
         }
@@ -171,7 +191,10 @@ class Lane {
       const doc = validRegistry(q.registry);
       const open = doc.projects.filter((p) => !p.id.startsWith('healthy-') && p.state !== 'failed');
       if (open.length === 0 && doc.intents.length === 0) break;
-      if (Date.now() > deadline) throw new Error(`${this.name} not settled: ${JSON.stringify(open.map((p) => [p.id, p.state]))}, intents ${doc.intents.length}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${this.name} not settled: ${JSON.stringify(open.map((p) => [p.id, p.state]))}, intents ${doc.intents.length}`,
+        );
       await sleep(200);
     }
     const final = await agent.stop('SIGTERM');
@@ -193,22 +216,31 @@ class Lane {
     const counts = new Map<string, number>();
     for (const s of signals) counts.set(key(s), (counts.get(key(s)) ?? 0) + 1);
     for (const [k, n] of counts) {
-      expect(this.killable.has(k), `${name}: SIGTERM to ${k}, which no zombie or timeout project recorded`).to.equal(true);
+      expect(this.killable.has(k), `${name}: SIGTERM to ${k}, which no zombie or timeout project recorded`).to.equal(
+        true,
+      );
       expect(n, `${name}: SIGTERMs to ${k} (${this.killable.get(k)})`).to.equal(1);
     }
     for (const [k, id] of this.killable) {
       const pid = Number(k.split('@')[0]);
       expect(counts.get(k), `${name}: SIGTERMs to ${k} of ${id}`).to.equal(1);
-      expect(isRunning(pid) && statStartTime(pid) === Number(k.split('@')[1]), `${name}: ${id} still runs`).to.equal(false);
+      expect(isRunning(pid) && statStartTime(pid) === Number(k.split('@')[1]), `${name}: ${id} still runs`).to.equal(
+        false,
+      );
     }
     for (const [k, identity] of this.untouchable) {
       expect(counts.has(k), `${name}: bystander or decoy ${k} was signalled`).to.equal(false);
-      expect(isRunning(identity.pid) && statStartTime(identity.pid) === identity.pidStartTime, `${name}: bystander or decoy ${k} still runs`).to.equal(true);
+      expect(
+        isRunning(identity.pid) && statStartTime(identity.pid) === identity.pidStartTime,
+        `${name}: bystander or decoy ${k} still runs`,
+      ).to.equal(true);
     }
 
     // Each project failed once, for the right reason, in its history and in the audit log; the healthy ones untouched.
     const failedLines = new Map<string, number>();
-    for (const a of audit) if (a['type'] === 'transition' && a['to'] === 'failed') failedLines.set(String(a['project']), (failedLines.get(String(a['project'])) ?? 0) + 1);
+    for (const a of audit)
+      if (a['type'] === 'transition' && a['to'] === 'failed')
+        failedLines.set(String(a['project']), (failedLines.get(String(a['project'])) ?? 0) + 1);
     for (const p of doc.projects) {
       if (p.id.startsWith('healthy-')) {
         expect(p.state, p.id).to.equal('processing');
@@ -216,8 +248,13 @@ class Lane {
       }
       const kind = p.id.split('-')[0];
       expect(p.state, `${name}: ${p.id}`).to.equal('failed');
-      expect(p.failureReason, `${name}: ${p.id}`).to.equal(kind === 'zombie' ? 'zombie' : kind === 'timeout' ? 'timeout' : 'phantom');
-      expect(p.history.filter((h) => h.to === 'failed'), `${name}: ${p.id} failed once`).to.have.length(1);
+      expect(p.failureReason, `${name}: ${p.id}`).to.equal(
+        kind === 'zombie' ? 'zombie' : kind === 'timeout' ? 'timeout' : 'phantom',
+      );
+      expect(
+        p.history.filter((h) => h.to === 'failed'),
+        `${name}: ${p.id} failed once`,
+      ).to.have.length(1);
       expect(failedLines.get(p.id) ?? 0, `${name}: audit lines of ${p.id} failing`).to.be.at.most(1);
       if (!failedLines.has(p.id)) figures.auditLinesLost += 1;
     }

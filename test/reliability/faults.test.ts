@@ -13,10 +13,25 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { newProject, type Project } from '../../src/core/project.js';
-import { emptyDocument } from '../../src/core/registry-document.js';
+import { newProject, type Project } from '../../src/core/model/project.js';
+import { emptyDocument } from '../../src/core/model/registry-document.js';
 import { JsonStore, serialise } from '../../src/registry/json-store.js';
 import { scanTmuxServer } from '../../src/scan/tmux-sessions.js';
 import { eventually, startAgent, type RunningAgent } from '../helpers/daemon.js';
@@ -25,7 +40,11 @@ import { TestQueue } from '../helpers/queue.js';
 import { PrivateTmux } from '../helpers/tmux.js';
 import { TOKEN, Victims, healOnce, metric, readyz, validRegistry, wholeLines, type Identity } from './helpers.js';
 
-const REAL_TMUX = (process.env['PATH'] ?? '').split(delimiter).map((d) => join(d, 'tmux')).find((p) => existsSync(p)) ?? '/usr/bin/tmux';
+const REAL_TMUX =
+  (process.env['PATH'] ?? '')
+    .split(delimiter)
+    .map((d) => join(d, 'tmux'))
+    .find((p) => existsSync(p)) ?? '/usr/bin/tmux';
 
 function run(command: string, args: string[]): { ok: boolean; output: string } {
   const r = spawnSync(command, args, { encoding: 'utf8' });
@@ -54,7 +73,15 @@ describe('reliability: faults against a running agent serve', function () {
   /** Undo steps (unmounts first), run even when a test fails. */
   let undo: (() => void)[] = [];
 
-  const ENV = { AGENT_API_TOKEN: TOKEN, AGENT_SCAN_SCHEDULE: '* * * * * *', KILL_GRACE_SEC: '1', AGENT_TMUX_TIMEOUT_MS: '500', PHANTOM_GRACE_PERIOD_SEC: '0', AGENT_RETRY_MAX_ATTEMPTS: '1', LOG_LEVEL: 'info' };
+  const ENV = {
+    AGENT_API_TOKEN: TOKEN,
+    AGENT_SCAN_SCHEDULE: '* * * * * *',
+    KILL_GRACE_SEC: '1',
+    AGENT_TMUX_TIMEOUT_MS: '500',
+    PHANTOM_GRACE_PERIOD_SEC: '0',
+    AGENT_RETRY_MAX_ATTEMPTS: '1',
+    LOG_LEVEL: 'info',
+  };
 
   beforeEach(() => {
     q = new TestQueue(ENV);
@@ -91,7 +118,10 @@ describe('reliability: faults against a running agent serve', function () {
     try {
       await eventually(async () => (await readyz(a.url)).status === 200, 20_000, '/readyz 200');
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nagent exit ${a.child.exitCode} ${a.child.signalCode}; log:\n${a.stderr().slice(-3000)}`, { cause: err });
+      throw new Error(
+        `${(err as Error).message}\nagent exit ${a.child.exitCode} ${a.child.signalCode}; log:\n${a.stderr().slice(-3000)}`,
+        { cause: err },
+      );
     }
   }
 
@@ -112,27 +142,42 @@ describe('reliability: faults against a running agent serve', function () {
     const bytes = check.bytes();
     q.tmux.killSession(session);
     let last: unknown = null;
-    const r = await eventually(async () => {
-      const s = await readyz(a.url);
-      last = s;
-      return s.status === 503 && check.reason.test(s.reason ?? '') ? s : null;
-    }, 15_000, `/readyz 503 naming the ${check.source} fault`).catch((err: Error) => {
-      throw new Error(`${err.message}; last /readyz ${JSON.stringify(last)}; log:\n${a.stderr().slice(-3000)}`, { cause: err });
+    const r = await eventually(
+      async () => {
+        const s = await readyz(a.url);
+        last = s;
+        return s.status === 503 && check.reason.test(s.reason ?? '') ? s : null;
+      },
+      15_000,
+      `/readyz 503 naming the ${check.source} fault`,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last /readyz ${JSON.stringify(last)}; log:\n${a.stderr().slice(-3000)}`, {
+        cause: err,
+      });
     });
     expect(r.reason).to.match(check.reason);
     // Several failing cycles, each counted.
-    await eventually(async () => (await metric(a.url, 'orchestrator_scan_errors_total', { source: check.source })) >= before + 3, 20_000, `3 more ${check.source} scan errors`);
+    await eventually(
+      async () => (await metric(a.url, 'orchestrator_scan_errors_total', { source: check.source })) >= before + 3,
+      20_000,
+      `3 more ${check.source} scan errors`,
+    );
     expect(a.stderr(), 'the error is logged').to.match(check.log);
     expect(victims.termsTo(check.candidate), 'no signal while the agent cannot see clearly').to.equal(0);
     expect(isRunning(check.candidate.pid)).to.equal(true);
-    if (bytes !== null) expect(check.bytes()?.equals(bytes), 'registry bytes unchanged during the fault').to.equal(true);
+    if (bytes !== null)
+      expect(check.bytes()?.equals(bytes), 'registry bytes unchanged during the fault').to.equal(true);
     return { errors: (await metric(a.url, 'orchestrator_scan_errors_total', { source: check.source })) - before };
   }
 
   /** Once the fault is gone: ready again, the zombie killed once and failed, without a restart. */
   async function recovered(a: RunningAgent, check: FaultCheck, keep: Identity): Promise<void> {
     await eventually(async () => (await readyz(a.url)).status === 200, 20_000, '/readyz 200 again');
-    await eventually(() => validRegistry(q.registry).projects.find((p) => p.id === check.id)?.state === 'failed', 20_000, `${check.id} to be healed`);
+    await eventually(
+      () => validRegistry(q.registry).projects.find((p) => p.id === check.id)?.state === 'failed',
+      20_000,
+      `${check.id} to be healed`,
+    );
     expect(victims.termsTo(check.candidate), `${check.id} signalled once`).to.equal(1);
     expect(validRegistry(q.registry).projects.find((p) => p.id === check.id)?.failureReason).to.equal('zombie');
     expect(victims.termsTo(keep), 'the healthy project is never signalled').to.equal(0);
@@ -151,21 +196,56 @@ describe('reliability: faults against a running agent serve', function () {
 
     // 1. tmux is not installed (nothing on PATH).
     unlinkSync(tmuxOnPath);
-    const missing = await duringFault(agent, { source: 'tmux', reason: /tmux: .*tmux is not installed or not on PATH/, log: logLine('scan source failed', 'tmux is not installed or not on PATH'), candidate: candidates[0]!, id: 'z1', bytes: () => null }, 'w-1');
-    expect(validRegistry(q.registry).projects.find((p) => p.id === 'z1')?.state, 'a session it cannot see is not taken for missing').to.equal('processing');
+    const missing = await duringFault(
+      agent,
+      {
+        source: 'tmux',
+        reason: /tmux: .*tmux is not installed or not on PATH/,
+        log: logLine('scan source failed', 'tmux is not installed or not on PATH'),
+        candidate: candidates[0]!,
+        id: 'z1',
+        bytes: () => null,
+      },
+      'w-1',
+    );
+    expect(
+      validRegistry(q.registry).projects.find((p) => p.id === 'z1')?.state,
+      'a session it cannot see is not taken for missing',
+    ).to.equal('processing');
     replaceWithSymlink(REAL_TMUX, tmuxOnPath);
-    await recovered(agent, { source: 'tmux', reason: /./, log: /./, candidate: candidates[0]!, id: 'z1', bytes: () => null }, keep);
+    await recovered(
+      agent,
+      { source: 'tmux', reason: /./, log: /./, candidate: candidates[0]!, id: 'z1', bytes: () => null },
+      keep,
+    );
 
     // 2. tmux hangs: every command times out (AGENT_TMUX_TIMEOUT_MS=500).
     const hang = join(bin, 'tmux-hang');
     writeFileSync(hang, '#!/bin/sh\nexec /bin/sleep 600\n', { mode: 0o755 });
     renameSync(hang, tmuxOnPath);
-    const hanging = await duringFault(agent, { source: 'tmux', reason: /timed out after 500 ms/, log: logLine('scan source failed', 'timed out after 500 ms'), candidate: candidates[1]!, id: 'z2', bytes: () => null }, 'w-2');
+    const hanging = await duringFault(
+      agent,
+      {
+        source: 'tmux',
+        reason: /timed out after 500 ms/,
+        log: logLine('scan source failed', 'timed out after 500 ms'),
+        candidate: candidates[1]!,
+        id: 'z2',
+        bytes: () => null,
+      },
+      'w-2',
+    );
     expect(validRegistry(q.registry).projects.find((p) => p.id === 'z2')?.state).to.equal('processing');
     replaceWithSymlink(REAL_TMUX, tmuxOnPath);
-    await recovered(agent, { source: 'tmux', reason: /./, log: /./, candidate: candidates[1]!, id: 'z2', bytes: () => null }, keep);
+    await recovered(
+      agent,
+      { source: 'tmux', reason: /./, log: /./, candidate: candidates[1]!, id: 'z2', bytes: () => null },
+      keep,
+    );
     expect(validRegistry(q.registry).projects.find((p) => p.id === 'keep')?.state).to.equal('processing');
-    console.log(`      tmux fault figures: ${JSON.stringify({ missingScanErrors: missing.errors, hangingScanErrors: hanging.errors })}`);
+    console.log(
+      `      tmux fault figures: ${JSON.stringify({ missingScanErrors: missing.errors, hangingScanErrors: hanging.errors })}`,
+    );
   });
 
   it('the registry directory read-only, its disk full, the registry a symlink to elsewhere: nothing done, bytes intact, recovery without restart', async function () {
@@ -187,7 +267,14 @@ describe('reliability: faults against a running agent serve', function () {
     undo.push(() => execFileSync('umount', ['-l', data]));
     const ro = run('mount', ['-o', 'remount,ro,bind', data]);
     expect(ro.ok, ro.output).to.equal(true);
-    const check1 = { source: 'registry' as const, reason: /registry.*read-only file system/, log: logLine('registry write failed; no action taken', 'read-only file system'), candidate: candidates[0]!, id: 'z1', bytes };
+    const check1 = {
+      source: 'registry' as const,
+      reason: /registry.*read-only file system/,
+      log: logLine('registry write failed; no action taken', 'read-only file system'),
+      candidate: candidates[0]!,
+      id: 'z1',
+      bytes,
+    };
     figures['readOnlyErrors'] = (await duringFault(agent, check1, 'w-1')).errors;
     execFileSync('umount', [data]); // the bind mount; the tmpfs stays
     undo.pop();
@@ -204,7 +291,14 @@ describe('reliability: faults against a running agent serve', function () {
     } finally {
       closeSync(fd);
     }
-    const check2 = { source: 'registry' as const, reason: /registry.*no space left on device/, log: logLine('registry write failed; no action taken', 'no space left on device'), candidate: candidates[1]!, id: 'z2', bytes };
+    const check2 = {
+      source: 'registry' as const,
+      reason: /registry.*no space left on device/,
+      log: logLine('registry write failed; no action taken', 'no space left on device'),
+      candidate: candidates[1]!,
+      id: 'z2',
+      bytes,
+    };
     figures['diskFullErrors'] = (await duringFault(agent, check2, 'w-2')).errors;
     wholeLines(join(data, 'audit.jsonl'));
     expect(readdirTemps(data), 'no temp file left by a failed write').to.deep.equal([]);
@@ -214,13 +308,23 @@ describe('reliability: faults against a running agent serve', function () {
     // 3. The registry replaced by a symlink to another registry, whose zombie would be killed if it were followed.
     const decoy = await victims.spawn();
     const elsewhere = join(q.dir.path, 'elsewhere.json');
-    writeFileSync(elsewhere, serialise({ ...emptyDocument(), projects: [q.project({ id: 'other', session: 'gone', ...decoy })] }));
+    writeFileSync(
+      elsewhere,
+      serialise({ ...emptyDocument(), projects: [q.project({ id: 'other', session: 'gone', ...decoy })] }),
+    );
     const elsewhereBytes = readFileSync(elsewhere);
     const original = `${q.registry}.orig`;
     linkSync(q.registry, original); // the old registry stays reachable, byte for byte
     const originalBytes = readFileSync(original);
     replaceWithSymlink(elsewhere, q.registry);
-    const check3 = { source: 'registry' as const, reason: /registry unreadable: .*symbolic link/, log: logLine('registry unreadable; cycle skipped, nothing changed', 'symbolic link'), candidate: candidates[2]!, id: 'z3', bytes: () => null };
+    const check3 = {
+      source: 'registry' as const,
+      reason: /registry unreadable: .*symbolic link/,
+      log: logLine('registry unreadable; cycle skipped, nothing changed', 'symbolic link'),
+      candidate: candidates[2]!,
+      id: 'z3',
+      bytes: () => null,
+    };
     figures['symlinkErrors'] = (await duringFault(agent, check3, 'w-3')).errors;
     expect(lstatSync(q.registry).isSymbolicLink(), 'the symlink is left as it is').to.equal(true);
     expect(readFileSync(elsewhere).equals(elsewhereBytes), 'nothing written through the symlink').to.equal(true);
@@ -246,20 +350,34 @@ describe('reliability: faults against a running agent serve', function () {
     const bytes = readFileSync(q.registry);
     const before = await metric(agent.url, 'orchestrator_scan_errors_total', { source: 'registry' });
     unlinkSync(q.registry);
-    const r = await eventually(async () => {
-      const s = await readyz(agent!.url);
-      return s.status === 503 ? s : null;
-    }, 15_000, '/readyz 503');
+    const r = await eventually(
+      async () => {
+        const s = await readyz(agent!.url);
+        return s.status === 503 ? s : null;
+      },
+      15_000,
+      '/readyz 503',
+    );
     expect(r.reason).to.match(/registry.*missing/);
-    await eventually(async () => (await metric(agent!.url, 'orchestrator_scan_errors_total', { source: 'registry' })) >= before + 3, 20_000, '3 registry errors');
-    expect(q.tmux.hasSession('w-1'), 'the session of a project the agent can no longer see is not an orphan').to.equal(true);
+    await eventually(
+      async () => (await metric(agent!.url, 'orchestrator_scan_errors_total', { source: 'registry' })) >= before + 3,
+      20_000,
+      '3 registry errors',
+    );
+    expect(q.tmux.hasSession('w-1'), 'the session of a project the agent can no longer see is not an orphan').to.equal(
+      true,
+    );
     expect(q.tmux.hasSession('keep')).to.equal(true);
     expect(existsSync(q.registry), 'no empty registry written in its place').to.equal(false);
     const repaired = await q.agent(['registry', 'repair']);
     expect(repaired.code, repaired.stderr).to.equal(0);
     expect(readFileSync(q.registry).equals(bytes), 'restored byte for byte').to.equal(true);
     await eventually(async () => (await readyz(agent!.url)).status === 200, 20_000, '/readyz 200 again');
-    expect(validRegistry(q.registry).projects.map((p) => `${p.id}:${p.state}`).sort()).to.deep.equal(['keep:processing', 'z1:processing']);
+    expect(
+      validRegistry(q.registry)
+        .projects.map((p) => `${p.id}:${p.state}`)
+        .sort(),
+    ).to.deep.equal(['keep:processing', 'z1:processing']);
     expect(victims.termsTo(keep) + victims.termsTo(candidates[0]!)).to.equal(0);
   });
 
@@ -279,7 +397,9 @@ describe('reliability: faults against a running agent serve', function () {
       const now = new Date().toISOString();
       await store.update((doc) => {
         doc.projects.push(q.project({ id: `imm-${round}`, session: `imm-${round}`, ...immune, heartbeatAt: now }, 1));
-        doc.projects.push(q.project({ id: `plain-${round}`, session: `plain-${round}`, ...q.identity(plain), heartbeatAt: now }, 1));
+        doc.projects.push(
+          q.project({ id: `plain-${round}`, session: `plain-${round}`, ...q.identity(plain), heartbeatAt: now }, 1),
+        );
       });
       await healOnce(agent.url);
       const before = await metric(agent.url, 'orchestrator_scan_errors_total', { source: 'tmux' });
@@ -295,19 +415,33 @@ describe('reliability: faults against a running agent serve', function () {
       await sleep(300);
       hammering = false;
       await hammer;
-      await eventually(() => {
-        const doc = validRegistry(q.registry);
-        return [`imm-${round}`, `plain-${round}`].every((id) => doc.projects.find((p) => p.id === id)?.state === 'failed');
-      }, 20_000, `round ${round}: both projects failed`);
+      await eventually(
+        () => {
+          const doc = validRegistry(q.registry);
+          return [`imm-${round}`, `plain-${round}`].every(
+            (id) => doc.projects.find((p) => p.id === id)?.state === 'failed',
+          );
+        },
+        20_000,
+        `round ${round}: both projects failed`,
+      );
       const doc = validRegistry(q.registry);
-      expect(doc.projects.find((p) => p.id === `imm-${round}`)?.failureReason, 'a process that outlived its server is a zombie').to.equal('zombie');
+      expect(
+        doc.projects.find((p) => p.id === `imm-${round}`)?.failureReason,
+        'a process that outlived its server is a zombie',
+      ).to.equal('zombie');
       expect(victims.termsTo(immune), 'killed once').to.equal(1);
       expect(doc.projects.find((p) => p.id === `plain-${round}`)?.failureReason).to.be.oneOf(['phantom', 'zombie']);
       scanErrors += (await metric(agent.url, 'orchestrator_scan_errors_total', { source: 'tmux' })) - before;
     }
     // The same socket, a new server: read as usual, its healthy project left alone, ready throughout.
     const after = await victims.inSession(q.tmux, 'after');
-    await store.update((doc) => void doc.projects.push(q.project({ id: 'after', session: 'after', ...after, heartbeatAt: new Date().toISOString() }, 1)));
+    await store.update(
+      (doc) =>
+        void doc.projects.push(
+          q.project({ id: 'after', session: 'after', ...after, heartbeatAt: new Date().toISOString() }, 1),
+        ),
+    );
     for (let i = 0; i < 3; i++) expect((await healOnce(agent.url)).ok).to.equal(true);
     expect((await readyz(agent.url)).status).to.equal(200);
     expect(validRegistry(q.registry).projects.find((p) => p.id === 'after')?.state).to.equal('processing');
@@ -318,7 +452,11 @@ describe('reliability: faults against a running agent serve', function () {
 
   it('processes exiting during scans are routine: no scan error, nothing held back, nothing wrongly signalled', async () => {
     // A few hundred short-lived processes a second, exiting while /proc is read.
-    const churn = q.processes.spawn('/bin/sh', ['-c', 'while :; do for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true & done; wait; done'], { detached: true, stdio: 'ignore' });
+    const churn = q.processes.spawn(
+      '/bin/sh',
+      ['-c', 'while :; do for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true & done; wait; done'],
+      { detached: true, stdio: 'ignore' },
+    );
     const { keep, candidates, list } = await projects(1);
     q.write(list);
     q.tmux.killSession('w-1'); // z1 is a zombie from the start
@@ -389,7 +527,15 @@ describe('reliability: faults against a running agent serve', function () {
     try {
       await store.update((doc, tx) => {
         doc.projects[0]!.priority = 1;
-        for (let i = 0; i < 30; i++) tx.audit({ at: new Date().toISOString(), type: 'note', project: 'p0', by: 'test', line: i, pad: 'y'.repeat(250) });
+        for (let i = 0; i < 30; i++)
+          tx.audit({
+            at: new Date().toISOString(),
+            type: 'note',
+            project: 'p0',
+            by: 'test',
+            line: i,
+            pad: 'y'.repeat(250),
+          });
       });
     } catch (err) {
       error = err;

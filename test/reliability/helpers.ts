@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RegistryDocument } from '../../src/core/registry-document.js';
+import type { RegistryDocument } from '../../src/core/model/registry-document.js';
 import { validateDocument } from '../../src/registry/schema.js';
 import { parseStat } from '../../src/scan/proc-table.js';
 import { isRunning, statStartTime, waitUntil, type Processes } from '../helpers/processes.js';
@@ -64,7 +64,11 @@ export class Victims {
   async inSession(tmux: PrivateTmux, session: string): Promise<Identity> {
     const pid = tmux.newSession(session, ['/bin/sh', this.script, this.log]);
     this.processes.track(pid);
-    await waitUntil(() => this.readyPids().has(pid), 10_000, `victim ${pid} in session ${session} to install its traps`);
+    await waitUntil(
+      () => this.readyPids().has(pid),
+      10_000,
+      `victim ${pid} in session ${session} to install its traps`,
+    );
     return { pid, pidStartTime: statStartTime(pid) };
   }
 
@@ -78,7 +82,8 @@ export class Victims {
 
   private readyPids(): Set<number> {
     const pids = new Set<number>();
-    for (const line of readFileSync(this.log, 'utf8').split('\n')) if (line.startsWith('READY ')) pids.add(Number(line.slice(6)));
+    for (const line of readFileSync(this.log, 'utf8').split('\n'))
+      if (line.startsWith('READY ')) pids.add(Number(line.slice(6)));
     return pids;
   }
 
@@ -99,7 +104,8 @@ export class Victims {
   }
 }
 
-export const key = (i: { pid: number; startTime?: number; pidStartTime?: number }): string => `${i.pid}@${i.startTime ?? i.pidStartTime}`;
+export const key = (i: { pid: number; startTime?: number; pidStartTime?: number }): string =>
+  `${i.pid}@${i.startTime ?? i.pidStartTime}`;
 
 /** The registry file parses and validates; returns the document. Throws naming the problem. */
 export function validRegistry(path: string): RegistryDocument {
@@ -108,7 +114,9 @@ export function validRegistry(path: string): RegistryDocument {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`registry ${path} does not parse: ${(err as Error).message}\n${text.slice(0, 500)}`, { cause: err });
+    throw new Error(`registry ${path} does not parse: ${(err as Error).message}\n${text.slice(0, 500)}`, {
+      cause: err,
+    });
   }
   const checked = validateDocument(raw);
   if (!checked.ok) throw new Error(`registry ${path} does not validate: ${checked.issues.join('; ')}`);
@@ -119,7 +127,8 @@ export function validRegistry(path: string): RegistryDocument {
 export function wholeLines(path: string): Record<string, unknown>[] {
   if (!existsSync(path)) return [];
   const text = readFileSync(path, 'utf8');
-  if (text.length > 0 && !text.endsWith('\n')) throw new Error(`${path} ends with a partial line: ${JSON.stringify(text.slice(-200))}`);
+  if (text.length > 0 && !text.endsWith('\n'))
+    throw new Error(`${path} ends with a partial line: ${JSON.stringify(text.slice(-200))}`);
   return text
     .split('\n')
     .filter((l) => l.length > 0)
@@ -135,8 +144,15 @@ export function wholeLines(path: string): Record<string, unknown>[] {
 export const TOKEN = 'reliability-token-0123456789';
 
 /** POST /api/heal with the token: resolves with the cycle result once a cycle (started after the call) finished. */
-export async function healOnce(url: string, timeoutMs = 30_000): Promise<{ ok: boolean; startedAt: string; errors: { source: string; message: string }[] }> {
-  const res = await fetch(`${url}/api/heal`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(timeoutMs) });
+export async function healOnce(
+  url: string,
+  timeoutMs = 30_000,
+): Promise<{ ok: boolean; startedAt: string; errors: { source: string; message: string }[] }> {
+  const res = await fetch(`${url}/api/heal`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}` },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   if (res.status !== 200) throw new Error(`POST /api/heal answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as { ok: boolean; startedAt: string; errors: { source: string; message: string }[] };
 }

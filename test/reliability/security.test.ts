@@ -9,11 +9,20 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { newProject } from '../../src/core/project.js';
+import { newProject } from '../../src/core/model/project.js';
 import { tokensMatch } from '../../src/server/auth.js';
 import { JsonStore } from '../../src/registry/json-store.js';
 import { AGENT_BIN, cleanEnv } from '../helpers/cli.js';
@@ -25,7 +34,9 @@ import { TOKEN, Victims, readyz, validRegistry } from './helpers.js';
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Calls of a child_process function: the text from the call to its closing parenthesis (balanced). */
@@ -50,18 +61,30 @@ function shellProblems(files: readonly { path: string; text: string }[]): string
   for (const f of files) {
     if (/\bshell\s*:/.test(f.text)) problems.push(`${f.path}: a shell option`);
     for (const m of f.text.matchAll(/import\s*\{([^}]*)\}\s*from\s*['"](?:node:)?child_process['"]/g)) {
-      const names = (m[1] ?? '').split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]);
-      for (const n of names) if (['exec', 'execSync'].includes(n ?? '')) problems.push(`${f.path}: imports ${n} (runs a shell)`);
+      const names = (m[1] ?? '').split(',').map(
+        (n) =>
+          n
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)[0],
+      );
+      for (const n of names)
+        if (['exec', 'execSync'].includes(n ?? '')) problems.push(`${f.path}: imports ${n} (runs a shell)`);
     }
-    if (/import\s+\*\s+as\s+\w+\s+from\s*['"](?:node:)?child_process['"]/.test(f.text) || /require\(['"](?:node:)?child_process['"]\)/.test(f.text)) {
+    if (
+      /import\s+\*\s+as\s+\w+\s+from\s*['"](?:node:)?child_process['"]/.test(f.text) ||
+      /require\(['"](?:node:)?child_process['"]\)/.test(f.text)
+    ) {
       problems.push(`${f.path}: child_process as a namespace (calls cannot be checked)`);
     }
     if (!/from ['"](node:)?child_process['"]/.test(f.text)) continue;
     for (const name of ['spawn', 'spawnSync', 'execFile', 'execFileSync']) {
       for (const call of callsOf(f.text, name)) {
         const first = /^\w+\s*\(\s*(['"`])((?:(?!\1).)*)\1/.exec(call);
-        if (first && /\s/.test(first[2] ?? '')) problems.push(`${f.path}: ${name} of a command line: ${call.slice(0, 80)}`);
-        if (first && /^(\/bin\/|\/usr\/bin\/)?(sh|bash|dash|zsh)$/.test(first[2] ?? '')) problems.push(`${f.path}: ${name} of a shell: ${call.slice(0, 80)}`);
+        if (first && /\s/.test(first[2] ?? ''))
+          problems.push(`${f.path}: ${name} of a command line: ${call.slice(0, 80)}`);
+        if (first && /^(\/bin\/|\/usr\/bin\/)?(sh|bash|dash|zsh)$/.test(first[2] ?? ''))
+          problems.push(`${f.path}: ${name} of a shell: ${call.slice(0, 80)}`);
         if (/['"]-c['"]/.test(call)) problems.push(`${f.path}: ${name} with -c: ${call.slice(0, 80)}`);
       }
     }
@@ -76,7 +99,10 @@ describe('reliability: security', function () {
     const files = sourceFiles(SRC).map((path) => ({ path: relative(SRC, path), text: readFileSync(path, 'utf8') }));
 
     it('src/ never asks for a shell: no shell option, no exec/execSync, no command line as one string', () => {
-      expect(files.filter((f) => /from ['"](node:)?child_process['"]/.test(f.text)).length, 'some files run programs').to.be.greaterThan(0);
+      expect(
+        files.filter((f) => /from ['"](node:)?child_process['"]/.test(f.text)).length,
+        'some files run programs',
+      ).to.be.greaterThan(0);
       expect(shellProblems(files)).to.deep.equal([]);
     });
 
@@ -91,22 +117,62 @@ describe('reliability: security', function () {
         "import * as cp from 'node:child_process';",
       ];
       for (const text of bad) expect(shellProblems([{ path: 'x.ts', text }]), text).to.have.length.greaterThan(0);
-      expect(shellProblems([{ path: 'ok.ts', text: "import { execFile } from 'node:child_process'; execFile('tmux', ['-L', s, 'ls'], cb);" }])).to.deep.equal([]);
+      expect(
+        shellProblems([
+          {
+            path: 'ok.ts',
+            text: "import { execFile } from 'node:child_process'; execFile('tmux', ['-L', s, 'ls'], cb);",
+          },
+        ]),
+      ).to.deep.equal([]);
     });
 
     it('a launched command full of shell and tmux metacharacters reaches its process word for word, and creates no file', async () => {
       const q = new TestQueue();
       try {
-        const words = ['$(touch F)', '; touch F', '`touch F`', '&& touch F', '| touch F', 'x;', '\\;', '#{session_name}', "'quoted'", '"double"', '*', '~', '$HOME'];
+        const words = [
+          '$(touch F)',
+          '; touch F',
+          '`touch F`',
+          '&& touch F',
+          '| touch F',
+          'x;',
+          '\\;',
+          '#{session_name}',
+          "'quoted'",
+          '"double"',
+          '*',
+          '~',
+          '$HOME',
+        ];
         const script = "require('node:fs').writeFileSync('argv.json', JSON.stringify(process.argv.slice(1)))";
-        const enqueue = await q.agent(['enqueue', '--id', 'inj', '--cwd', q.dir.path, '--', process.execPath, '-e', script, ...words]);
+        const enqueue = await q.agent([
+          'enqueue',
+          '--id',
+          'inj',
+          '--cwd',
+          q.dir.path,
+          '--',
+          process.execPath,
+          '-e',
+          script,
+          ...words,
+        ]);
         expect(enqueue.code, enqueue.stderr).to.equal(0);
         const heal = await q.heal();
-        expect(heal.result.actions.map((a) => `${a.action}:${a.outcome}`), heal.stderr).to.deep.equal(['launch:success']);
+        expect(
+          heal.result.actions.map((a) => `${a.action}:${a.outcome}`),
+          heal.stderr,
+        ).to.deep.equal(['launch:success']);
         const out = join(q.dir.path, 'argv.json');
-        await waitUntil(() => existsSync(out) && readFileSync(out, 'utf8').length > 0, 10_000, 'the launched command to write its arguments');
+        await waitUntil(
+          () => existsSync(out) && readFileSync(out, 'utf8').length > 0,
+          10_000,
+          'the launched command to write its arguments',
+        );
         expect(JSON.parse(readFileSync(out, 'utf8'))).to.deep.equal(words);
-        for (const dir of [q.dir.path, process.cwd(), tmpdir()]) expect(existsSync(join(dir, 'F')), dir).to.equal(false);
+        for (const dir of [q.dir.path, process.cwd(), tmpdir()])
+          expect(existsSync(join(dir, 'F')), dir).to.equal(false);
       } finally {
         await q.destroy();
       }
@@ -144,14 +210,22 @@ describe('reliability: security', function () {
         ['a wrong token of the same length', { authorization: `Bearer ${TOKEN.slice(0, -1)}X` }, ''],
         ['a prefix of the token', { authorization: `Bearer ${TOKEN.slice(0, 8)}` }, ''],
         ['the token and more', { authorization: `Bearer ${TOKEN}0` }, ''],
-        ['the token as Basic credentials', { authorization: `Basic ${Buffer.from(`agent:${TOKEN}`).toString('base64')}` }, ''],
+        [
+          'the token as Basic credentials',
+          { authorization: `Basic ${Buffer.from(`agent:${TOKEN}`).toString('base64')}` },
+          '',
+        ],
         ['the token in the query string', {}, `?token=${TOKEN}`],
         ['an empty bearer', { authorization: 'Bearer ' }, ''],
       ];
       let refused = 0;
       for (const [path, body] of WRITES) {
         for (const [what, headers, query] of attempts) {
-          const res = await fetch(`${url}${path}${query}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+          const res = await fetch(`${url}${path}${query}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...headers },
+            body: JSON.stringify(body),
+          });
           expect(res.status, `${what} on ${path}`).to.equal(401);
           refused += 1;
         }
@@ -160,7 +234,11 @@ describe('reliability: security', function () {
       expect(agent.stderr()).to.not.match(/api: (enqueued|started|completed|failed|reset|heal requested)/);
       expect(refused).to.equal(WRITES.length * attempts.length);
       // The right token works (the refusals were about the token, not the route).
-      const ok = await fetch(`${url}/api/projects/p1/fail`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
+      const ok = await fetch(`${url}/api/projects/p1/fail`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(ok.status).to.equal(409); // queued cannot fail: a state conflict, past authentication
     });
 
@@ -170,7 +248,11 @@ describe('reliability: security', function () {
       agent = await startAgent(q.env, q.dir.path);
       const before = readFileSync(q.registry);
       for (const [path, body] of WRITES) {
-        const res = await fetch(`${agent.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await fetch(`${agent.url}${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         expect(res.status, path).to.equal(403);
       }
       expect(readFileSync(q.registry).equals(before)).to.equal(true);
@@ -187,7 +269,8 @@ describe('reliability: security', function () {
       // No other place compares the token as a string.
       for (const f of sourceFiles(SRC)) {
         const text = readFileSync(f, 'utf8');
-        const apiToken = /\bapiToken\s*[!=]==?\s*(?!null\b|undefined\b)[\w'"`]|(?<!\bnull|\bundefined)\s*[!=]==?\s*(?:\w+\.)*apiToken\b/;
+        const apiToken =
+          /\bapiToken\s*[!=]==?\s*(?!null\b|undefined\b)[\w'"`]|(?<!\bnull|\bundefined)\s*[!=]==?\s*(?:\w+\.)*apiToken\b/;
         const bearer = /\b(?:given|bearer\w*)\s*[!=]==?\s*(?!null\b|undefined\b)[\w'"`]/i;
         expect(apiToken.test(text) || (f.includes('/server/') && bearer.test(text)), relative(SRC, f)).to.equal(false);
       }
@@ -195,7 +278,8 @@ describe('reliability: security', function () {
       const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
       expect(tokensMatch(TOKEN, digest(TOKEN))).to.equal(true);
       // Any length of input is compared as 32 bytes: no throw, no early exit on length.
-      for (const given of ['', 'x', TOKEN.slice(0, -1), `${TOKEN}${'y'.repeat(10_000)}`]) expect(tokensMatch(given, digest(TOKEN)), given.slice(0, 20)).to.equal(false);
+      for (const given of ['', 'x', TOKEN.slice(0, -1), `${TOKEN}${'y'.repeat(10_000)}`])
+        expect(tokensMatch(given, digest(TOKEN)), given.slice(0, 20)).to.equal(false);
       expect(tokensMatch('anything', expected)).to.equal(false);
     });
   });
@@ -221,9 +305,17 @@ describe('reliability: security', function () {
       if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) this.skip(); // needs root and setpriv to run a process as nobody
       const victims = new Victims(shared, foreign);
       chmodSync(victims.log, 0o666);
-      const child = foreign.spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', '/bin/sh', victims.script, victims.log], { detached: true, stdio: 'ignore' });
+      const child = foreign.spawn(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', '--', '/bin/sh', victims.script, victims.log],
+        { detached: true, stdio: 'ignore' },
+      );
       const pid = child.pid as number;
-      await waitUntil(() => readFileSync(victims.log, 'utf8').includes(`READY ${pid}`), 10_000, 'the foreign victim to start');
+      await waitUntil(
+        () => readFileSync(victims.log, 'utf8').includes(`READY ${pid}`),
+        10_000,
+        'the foreign victim to start',
+      );
       const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
       expect(uid).to.equal(65534);
       const identity = { pid, pidStartTime: statStartTime(pid) };
@@ -241,7 +333,10 @@ describe('reliability: security', function () {
       expect(validRegistry(q.registry).intents).to.deep.equal([]);
 
       const allowed = await q.heal({ AGENT_ALLOW_FOREIGN_USERS: 'true' });
-      expect(allowed.result.actions.map((a) => `${a.action}:${a.outcome}`), JSON.stringify(allowed.result.actions)).to.deep.equal(['kill_tree:success']);
+      expect(
+        allowed.result.actions.map((a) => `${a.action}:${a.outcome}`),
+        JSON.stringify(allowed.result.actions),
+      ).to.deep.equal(['kill_tree:success']);
       await waitUntil(() => !isRunning(pid), 15_000, 'the foreign victim to die');
       expect(victims.termsTo(identity)).to.equal(1);
       expect(q.get('z')).to.include({ state: 'failed', failureReason: 'zombie' });
@@ -261,7 +356,11 @@ describe('reliability: security', function () {
     /** Run the agent under a umask that would otherwise leave everything world-readable. */
     function underUmask0(args: string[]): Promise<{ code: number | null; stderr: string }> {
       return new Promise((resolve, reject) => {
-        const child = spawn('/bin/sh', ['-c', 'umask 000; exec "$@"', 'sh', process.execPath, AGENT_BIN, ...args], { cwd: q.dir.path, env: cleanEnv(q.env), stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn('/bin/sh', ['-c', 'umask 000; exec "$@"', 'sh', process.execPath, AGENT_BIN, ...args], {
+          cwd: q.dir.path,
+          env: cleanEnv(q.env),
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('error', reject);
@@ -276,7 +375,9 @@ describe('reliability: security', function () {
       // A project finished two days ago: the next cycle moves it to the archive (retention 1 day).
       const old = new Date(Date.now() - 2 * 86_400_000).toISOString();
       await new JsonStore({ path: q.registry }).update((doc) => {
-        doc.projects.push(newProject({ id: 'done', enqueuedAt: old, state: 'completed', startedAt: old, endedAt: old }));
+        doc.projects.push(
+          newProject({ id: 'done', enqueuedAt: old, state: 'completed', startedAt: old, endedAt: old }),
+        );
       });
       const heal = await underUmask0(['heal', '--once']);
       expect(heal.code, heal.stderr).to.equal(0);

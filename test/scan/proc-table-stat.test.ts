@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { indexTree, treeOf } from '../../src/core/process-tree.js';
+import { indexTree, treeOf } from '../../src/core/rules/process-tree.js';
 import { readProcessTable } from '../../src/scan/proc-table.js';
 import { Processes, statStartTime } from '../helpers/processes.js';
 
@@ -30,7 +30,15 @@ describe('proc-table: the stat-only table a cycle reads', () => {
     const pid = await processes.sleeper({ detached: true });
     const table = await readProcessTable(undefined, { fields: 'stat' });
     const row = table.byPid.get(pid);
-    expect(row).to.deep.include({ pid, ppid: process.pid, pgid: pid, startTime: statStartTime(pid), comm: 'sleep', uid: null, cmdline: [] });
+    expect(row).to.deep.include({
+      pid,
+      ppid: process.pid,
+      pgid: pid,
+      startTime: statStartTime(pid),
+      comm: 'sleep',
+      uid: null,
+      cmdline: [],
+    });
     expect(row?.state).to.match(/^[RS]$/);
     expect(table.byPid.get(process.pid)).to.not.equal(undefined);
   });
@@ -54,8 +62,13 @@ describe('proc-table: the stat-only table a cycle reads', () => {
   it('rejects a malformed stat line, naming the file', async () => {
     await mkdir(join(fixture, '13'));
     await writeFile(join(fixture, '13', 'stat'), '13 (truncated');
-    const err = await readProcessTable(fixture, { fields: 'stat' }).then(() => null, (e: unknown) => e as Error);
-    expect(err?.message).to.include(join(fixture, '13', 'stat')).and.include('malformed stat line');
+    const err = await readProcessTable(fixture, { fields: 'stat' }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message)
+      .to.include(join(fixture, '13', 'stat'))
+      .and.include('malformed stat line');
   });
 
   it('reads more processes than one batch', async () => {

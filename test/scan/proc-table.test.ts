@@ -13,7 +13,11 @@ import {
 import { Processes, statStartTime } from '../helpers/processes.js';
 
 /** A stat line with `comm` and the fields this project reads; the rest are plausible zeros. */
-function statLine(pid: number, comm: string, fields: { state?: string; ppid?: number; pgid?: number; startTime?: number } = {}): string {
+function statLine(
+  pid: number,
+  comm: string,
+  fields: { state?: string; ppid?: number; pgid?: number; startTime?: number } = {},
+): string {
   const after = Array.from({ length: 49 }, () => '0');
   after[0] = fields.state ?? 'S';
   after[1] = String(fields.ppid ?? 1);
@@ -134,18 +138,29 @@ describe('proc-table', () => {
 
     it('propagates any other error with the path', async () => {
       await mkdir(join(fixture, '13', 'stat'), { recursive: true });
-      const err = await readProcessTable(fixture).then(() => null, (e: unknown) => e as Error);
-      expect(err?.message).to.include(join(fixture, '13', 'stat')).and.include('EISDIR');
+      const err = await readProcessTable(fixture).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+      expect(err?.message)
+        .to.include(join(fixture, '13', 'stat'))
+        .and.include('EISDIR');
     });
 
     it('rejects a malformed stat line with context', async () => {
       await fixturePid(14, { stat: '14 (truncated', status: 'Uid:\t0\t0\t0\t0\n', cmdline: '' });
-      const err = await readProcessTable(fixture).then(() => null, (e: unknown) => e as Error);
+      const err = await readProcessTable(fixture).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
       expect(err?.message).to.include('malformed stat line');
     });
 
     it('rejects a root that does not exist, rather than reporting no processes', async () => {
-      const err = await readProcessTable(join(fixture, 'missing')).then(() => null, (e: unknown) => e as Error);
+      const err = await readProcessTable(join(fixture, 'missing')).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
       expect(err?.message).to.include('listing').and.include('ENOENT');
     });
 
@@ -173,7 +188,9 @@ describe('proc-table', () => {
     it('leaves CPU time and resident size unknown when a short line lacks them', () => {
       const short = `9 (sh) S 1 9 ${Array.from({ length: 17 }, () => '0').join(' ')}`; // ends at field 22, the start time
       expect(parseStat(short)).to.include({ startTime: 0, cpuTicks: 0, childCpuTicks: 0, rssPages: null });
-      expect(parseStat(`9 (sh) S 1 9 ${Array.from({ length: 17 }, (_, i) => (i === 8 ? 'x' : '0')).join(' ')}`)).to.include({ cpuTicks: null });
+      expect(
+        parseStat(`9 (sh) S 1 9 ${Array.from({ length: 17 }, (_, i) => (i === 8 ? 'x' : '0')).join(' ')}`),
+      ).to.include({ cpuTicks: null });
     });
   });
 

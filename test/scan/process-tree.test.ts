@@ -1,7 +1,7 @@
-// Pure tests of src/core/process-tree.ts; they live beside the scanner that feeds it.
+// Pure tests of src/core/rules/process-tree.ts; they live beside the scanner that feeds it.
 import { expect } from 'chai';
-import { descendants, treeOf } from '../../src/core/process-tree.js';
-import type { ProcessInfo, ProcessTable } from '../../src/core/snapshot.js';
+import { descendants, treeOf } from '../../src/core/rules/process-tree.js';
+import type { ProcessInfo, ProcessTable } from '../../src/core/model/snapshot.js';
 
 function aProcess(pid: number, ppid: number, pgid: number | null = pid): ProcessInfo {
   return { pid, ppid, pgid, state: 'S', startTime: 1000 + pid, uid: 0, comm: `p${pid}`, cmdline: [] };

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { scanIsClear } from '../../src/core/snapshot.js';
+import { scanIsClear } from '../../src/core/model/snapshot.js';
 import { runSource, scan } from '../../src/scan/scanner.js';
 import { Processes, statStartTime } from '../helpers/processes.js';
 import { PrivateTmux } from '../helpers/tmux.js';
@@ -63,7 +63,11 @@ describe('scanner', () => {
   });
 
   it('reports an unreadable process table, and usage as unavailable', async () => {
-    const snapshot = await scan({ procRoot: join(dir, 'missing'), sockets: [server().socket], trackedTrees: [{ project: 'p1', pid: process.pid, pidStartTime: null }] });
+    const snapshot = await scan({
+      procRoot: join(dir, 'missing'),
+      sockets: [server().socket],
+      trackedTrees: [{ project: 'p1', pid: process.pid, pidStartTime: null }],
+    });
     expect(snapshot.sources.map((s) => [s.source, s.ok])).to.deep.equal([
       ['processes', false],
       ['tmux', true],
@@ -76,7 +80,10 @@ describe('scanner', () => {
 
   it('times each source with the clock it is given', async () => {
     let t = 1000;
-    const result = await runSource({ name: 'processes', collect: async () => ({ value: 1, error: null }) }, () => (t += 5));
+    const result = await runSource(
+      { name: 'processes', collect: async () => ({ value: 1, error: null }) },
+      () => (t += 5),
+    );
     expect(result.report).to.deep.equal({ source: 'processes', ok: true, durationMs: 5, error: null });
   });
 });

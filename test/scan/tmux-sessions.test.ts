@@ -52,10 +52,14 @@ describe('tmux-sessions', () => {
     process.kill(pid, 'SIGKILL');
     await waitUntil(() => !isRunning(pid), 15_000, 'the pane process to die');
     let dead = false;
-    await waitUntil(() => {
-      dead = tmux.run(['list-panes', '-t', '=keep:', '-F', '#{pane_dead}']).trim() === '1';
-      return dead;
-    }, 15_000, 'tmux to mark the pane dead');
+    await waitUntil(
+      () => {
+        dead = tmux.run(['list-panes', '-t', '=keep:', '-F', '#{pane_dead}']).trim() === '1';
+        return dead;
+      },
+      15_000,
+      'tmux to mark the pane dead',
+    );
     const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
     expect(server.sessions.get('keep')?.[0]?.paneDead).to.equal(true);
     expect(server.sessions.get('keep')?.[0]).to.deep.include({ deadStatus: null, deadSignal: 9 });
@@ -63,8 +67,28 @@ describe('tmux-sessions', () => {
 
   it('reads the exit status of a dead pane, and none of a live one', async () => {
     tmux.newSession('live', ['sleep', '60']);
-    tmux.run(['new-session', '-d', '-s', 'gone', '--', 'sh', '-c', 'exit 3', ';', 'set-option', '-w', '-t', '=gone:', 'remain-on-exit', 'on']);
-    await waitUntil(() => tmux.run(['list-panes', '-t', '=gone:', '-F', '#{pane_dead}']).trim() === '1', 15_000, 'the pane to die');
+    tmux.run([
+      'new-session',
+      '-d',
+      '-s',
+      'gone',
+      '--',
+      'sh',
+      '-c',
+      'exit 3',
+      ';',
+      'set-option',
+      '-w',
+      '-t',
+      '=gone:',
+      'remain-on-exit',
+      'on',
+    ]);
+    await waitUntil(
+      () => tmux.run(['list-panes', '-t', '=gone:', '-F', '#{pane_dead}']).trim() === '1',
+      15_000,
+      'the pane to die',
+    );
     const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
     expect(server.sessions.get('gone')?.[0]).to.deep.include({ paneDead: true, deadStatus: 3, deadSignal: null });
     expect(server.sessions.get('live')?.[0]).to.deep.include({ paneDead: false, deadStatus: null, deadSignal: null });
@@ -76,8 +100,28 @@ describe('tmux-sessions', () => {
     tmux.newSession('keep', ['sleep', '60']);
     for (let i = 0; i < 30; i++) {
       const name = `quick-${i}`;
-      tmux.run(['new-session', '-d', '-s', name, '--', 'sh', '-c', 'exit 3', ';', 'set-option', '-w', '-t', `=${name}:`, 'remain-on-exit', 'on']);
-      await waitUntil(() => tmux.run(['list-panes', '-t', `=${name}:`, '-F', '#{pane_dead}']).trim() === '1', 15_000, `${name} to die`);
+      tmux.run([
+        'new-session',
+        '-d',
+        '-s',
+        name,
+        '--',
+        'sh',
+        '-c',
+        'exit 3',
+        ';',
+        'set-option',
+        '-w',
+        '-t',
+        `=${name}:`,
+        'remain-on-exit',
+        'on',
+      ]);
+      await waitUntil(
+        () => tmux.run(['list-panes', '-t', `=${name}:`, '-F', '#{pane_dead}']).trim() === '1',
+        15_000,
+        `${name} to die`,
+      );
       const server = await scanTmuxServer(tmux.socket, { timeoutMs: 5000 });
       expect(server.sessions.get(name)?.[0], name).to.deep.include({ paneDead: true, deadStatus: 3 });
     }

@@ -51,7 +51,12 @@ describe('server: write API authentication', () => {
 
   it('answers 401 for another scheme than Bearer', async () => {
     h = await startServer();
-    const r = await post(h, '/api/projects', { id: 'p1' }, { token: null, headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } });
+    const r = await post(
+      h,
+      '/api/projects',
+      { id: 'p1' },
+      { token: null, headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } },
+    );
     expect(r.status).to.equal(401);
   });
 
@@ -135,7 +140,13 @@ describe('server: write API bodies', () => {
     ['enqueue without id', '/api/projects', {}, 'id', /required/],
     ['enqueue with a numeric id', '/api/projects', { id: 5 }, 'id', /must be a string/],
     ['enqueue with a bad id', '/api/projects', { id: '-p' }, 'id', /letters, digits/],
-    ['an unknown field', '/api/projects', { id: 'p2', colour: 'red' }, 'colour', /unknown field "colour"; allowed: id, name/],
+    [
+      'an unknown field',
+      '/api/projects',
+      { id: 'p2', colour: 'red' },
+      'colour',
+      /unknown field "colour"; allowed: id, name/,
+    ],
     ['a numeric name', '/api/projects', { id: 'p2', name: 7 }, 'name', /must be a string/],
     ['a session with a dot', '/api/projects', { id: 'p2', session: 'a.b' }, 'session', /session name/],
     ['a relative socket path', '/api/projects', { id: 'p2', tmuxSocket: 'rel/sock' }, 'tmuxSocket', /socket/],
@@ -145,17 +156,47 @@ describe('server: write API bodies', () => {
     ['a priority as text', '/api/projects', { id: 'p2', priority: '1' }, 'priority', /integer/],
     ['a huge priority', '/api/projects', { id: 'p2', priority: 5e6 }, 'priority', /-1000000 to 1000000/],
     ['zero max attempts', '/api/projects', { id: 'p2', maxAttempts: 0 }, 'maxAttempts', /1 to 1000/],
-    ['a command as one string', '/api/projects', { id: 'p2', command: 'ls -l', cwd: '/tmp' }, 'command', /list of strings/],
-    ['a command with a number', '/api/projects', { id: 'p2', command: ['ls', 3], cwd: '/tmp' }, 'command', /list of strings/],
+    [
+      'a command as one string',
+      '/api/projects',
+      { id: 'p2', command: 'ls -l', cwd: '/tmp' },
+      'command',
+      /list of strings/,
+    ],
+    [
+      'a command with a number',
+      '/api/projects',
+      { id: 'p2', command: ['ls', 3], cwd: '/tmp' },
+      'command',
+      /list of strings/,
+    ],
     ['a command without cwd', '/api/projects', { id: 'p2', command: ['ls'] }, 'cwd', /required with a command/],
     ['a NUL in a path', '/api/projects', { id: 'p2', cwd: '/tmp/a\u0000b' }, 'cwd', /without NUL/],
     ['start without pid', '/api/projects/p1/start', {}, 'pid', /required/],
     ['start with a pid as text', '/api/projects/p1/start', { pid: '12' }, 'pid', /integer/],
     ['start with pid 0', '/api/projects/p1/start', { pid: 0 }, 'pid', /1 to 4194304/],
-    ['start with a process that does not exist', '/api/projects/p1/start', { pid: 4_194_304 }, 'pid', /no such process/],
-    ['start with a bad session', '/api/projects/p1/start', { pid: process.pid, session: 'a b' }, 'session', /session name/],
+    [
+      'start with a process that does not exist',
+      '/api/projects/p1/start',
+      { pid: 4_194_304 },
+      'pid',
+      /no such process/,
+    ],
+    [
+      'start with a bad session',
+      '/api/projects/p1/start',
+      { pid: process.pid, session: 'a b' },
+      'session',
+      /session name/,
+    ],
     ['a heartbeat with a field', '/api/projects/p1/heartbeat', { at: 'now' }, 'at', /takes no fields/],
-    ['a failure reason with a semicolon', '/api/projects/p1/fail', { reason: 'x; rm -rf /' }, 'reason', /failure reason/],
+    [
+      'a failure reason with a semicolon',
+      '/api/projects/p1/fail',
+      { reason: 'x; rm -rf /' },
+      'reason',
+      /failure reason/,
+    ],
     ['noRetry as text', '/api/projects/p1/fail', { noRetry: 'yes' }, 'noRetry', /true or false/],
     ['force as a number', '/api/projects/p1/reset', { force: 1 }, 'force', /true or false/],
     ['heal with a field', '/api/heal', { dryRun: true }, 'dryRun', /takes no fields/],

@@ -76,7 +76,13 @@ export async function startServer(options: HarnessOptions = {}): Promise<Harness
   const dir = tempDir('toa-server-');
   const registry = join(dir.path, 'registry.json');
   const store = new JsonStore({ path: registry, lockWaitMs: 5000 });
-  const config: AgentConfig = { ...DEFAULT_CONFIG, registry, hostId: HOST, apiToken: options.token === undefined ? TOKEN : options.token, ...options.config };
+  const config: AgentConfig = {
+    ...DEFAULT_CONFIG,
+    registry,
+    hostId: HOST,
+    apiToken: options.token === undefined ? TOKEN : options.token,
+    ...options.config,
+  };
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -107,7 +113,10 @@ export async function startServer(options: HarnessOptions = {}): Promise<Harness
       render: async (openMetrics) => {
         harness.metrics.asked.push(openMetrics);
         if (harness.metrics.fail) throw harness.metrics.fail;
-        return { contentType: openMetrics ? harness.metrics.openMetricsContentType : harness.metrics.contentType, body: harness.metrics.body };
+        return {
+          contentType: openMetrics ? harness.metrics.openMetricsContentType : harness.metrics.contentType,
+          body: harness.metrics.body,
+        };
       },
     },
     status: () => harness.status,
@@ -159,7 +168,12 @@ export interface Answer {
   json: any;
 }
 
-export async function call(h: Pick<Harness, 'base'>, path: string, body?: unknown, options: CallOptions = {}): Promise<Answer> {
+export async function call(
+  h: Pick<Harness, 'base'>,
+  path: string,
+  body?: unknown,
+  options: CallOptions = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) headers['authorization'] = `Bearer ${token}`;
@@ -167,7 +181,11 @@ export async function call(h: Pick<Harness, 'base'>, path: string, body?: unknow
   if (options.raw !== undefined) payload = options.raw;
   else if (body !== undefined) payload = JSON.stringify(body);
   if (payload !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const res = await fetch(`${h.base}${path}`, { method: options.method ?? (payload === undefined && body === undefined ? 'GET' : 'POST'), headers, ...(payload === undefined ? {} : { body: payload }) });
+  const res = await fetch(`${h.base}${path}`, {
+    method: options.method ?? (payload === undefined && body === undefined ? 'GET' : 'POST'),
+    headers,
+    ...(payload === undefined ? {} : { body: payload }),
+  });
   const text = await res.text();
   let json: unknown;
   try {
@@ -178,5 +196,7 @@ export async function call(h: Pick<Harness, 'base'>, path: string, body?: unknow
   return { status: res.status, headers: res.headers, text, json };
 }
 
-export const get = (h: Pick<Harness, 'base'>, path: string, headers: Record<string, string> = {}) => call(h, path, undefined, { token: null, method: 'GET', headers });
-export const post = (h: Pick<Harness, 'base'>, path: string, body?: unknown, options: CallOptions = {}) => call(h, path, body, { method: 'POST', ...options });
+export const get = (h: Pick<Harness, 'base'>, path: string, headers: Record<string, string> = {}) =>
+  call(h, path, undefined, { token: null, method: 'GET', headers });
+export const post = (h: Pick<Harness, 'base'>, path: string, body?: unknown, options: CallOptions = {}) =>
+  call(h, path, body, { method: 'POST', ...options });

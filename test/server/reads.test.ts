@@ -17,7 +17,13 @@ describe('server: read API', () => {
     expect(r.status).to.equal(200);
     expect(r.json.count).to.equal(3);
     expect(r.json.projects.map((p: { id: string }) => p.id)).to.deep.equal(['q1', 'q2', 'p1']);
-    expect(r.json.projects[2]).to.include({ id: 'p1', state: 'processing', session: 'w-1', pid: h.pid, breaker: 'closed' });
+    expect(r.json.projects[2]).to.include({
+      id: 'p1',
+      state: 'processing',
+      session: 'w-1',
+      pid: h.pid,
+      breaker: 'closed',
+    });
   });
 
   it('filters by state', async () => {
@@ -61,12 +67,30 @@ describe('server: read API', () => {
 
   it("reports the last cycle's detections and the queue's health", async () => {
     h.status.lastCycle = aCycleResult({
-      detections: [{ kind: 'zombie', project: 'p1', session: 'w-1', tmuxSocket: null, pid: 1000, reason: 'session w-1 gone, pid 1000 alive' }],
+      detections: [
+        {
+          kind: 'zombie',
+          project: 'p1',
+          session: 'w-1',
+          tmuxSocket: null,
+          pid: 1000,
+          reason: 'session w-1 gone, pid 1000 alive',
+        },
+      ],
     });
     const r = await get(h, '/api/stuck');
     expect(r.status).to.equal(200);
     expect(r.json.ok).to.equal(true);
-    expect(r.json.stuck).to.deep.equal([{ kind: 'zombie', project: 'p1', session: 'w-1', tmuxSocket: null, pid: 1000, reason: 'session w-1 gone, pid 1000 alive' }]);
+    expect(r.json.stuck).to.deep.equal([
+      {
+        kind: 'zombie',
+        project: 'p1',
+        session: 'w-1',
+        tmuxSocket: null,
+        pid: 1000,
+        reason: 'session w-1 gone, pid 1000 alive',
+      },
+    ]);
     expect(r.json.queue).to.include({ status: 'running', queued: 2, processing: 1, blocked: false });
   });
 

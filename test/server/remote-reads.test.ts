@@ -23,7 +23,13 @@ interface Answer {
 }
 
 /** GET `path` from `from` (the local address the connection leaves from) to `to:port`. */
-function get(to: string, port: number, path: string, from: string, headers: Record<string, string> = {}): Promise<Answer> {
+function get(
+  to: string,
+  port: number,
+  path: string,
+  from: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: to, port, path, localAddress: from, headers, timeout: 10_000 }, (res) => {
       let body = '';
@@ -41,18 +47,31 @@ const OPEN = ['/metrics', '/healthz', '/readyz'];
 
 describe('server: which requests count as coming from this host', () => {
   it('takes 127.0.0.0/8 and ::1, also IPv4-mapped, as loopback', () => {
-    for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1', '::FFFF:127.0.0.2']) expect(isLoopbackAddress(a), a).to.equal(true);
+    for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1', '::FFFF:127.0.0.2'])
+      expect(isLoopbackAddress(a), a).to.equal(true);
   });
 
   it('takes every other address, and none, as another host', () => {
-    for (const a of ['192.0.2.2', '::ffff:192.0.2.2', '10.0.0.1', 'fd00::2', 'fe80::1', '0.0.0.0', '::', '128.0.0.1', '', undefined]) {
+    for (const a of [
+      '192.0.2.2',
+      '::ffff:192.0.2.2',
+      '10.0.0.1',
+      'fd00::2',
+      'fe80::1',
+      '0.0.0.0',
+      '::',
+      '128.0.0.1',
+      '',
+      undefined,
+    ]) {
       expect(isLoopbackAddress(a), String(a)).to.equal(false);
     }
   });
 
   it('takes a request a proxy forwarded as another host, even from loopback', () => {
     expect(fromThisHost('127.0.0.1', {})).to.equal(true);
-    for (const header of ['forwarded', 'x-forwarded-for', 'x-real-ip']) expect(fromThisHost('127.0.0.1', { [header]: '203.0.113.7' }), header).to.equal(false);
+    for (const header of ['forwarded', 'x-forwarded-for', 'x-real-ip'])
+      expect(fromThisHost('127.0.0.1', { [header]: '203.0.113.7' }), header).to.equal(false);
   });
 });
 
@@ -64,8 +83,26 @@ describe('server: the status page and the read API from another host', function 
   const remote = nonLoopbackAddress();
 
   async function serve(env: Record<string, string> = {}): Promise<void> {
-    expect((await q.agent(['enqueue', '--id', 'p1', '--cwd', q.dir.path, '--tmux-socket', q.tmux.socket, '--', 'true', SECRET_ARG])).code).to.equal(0);
-    agent = await startAgent({ ...q.env, AGENT_LISTEN: '0.0.0.0:0', AGENT_MAX_CONCURRENT: '1', AGENT_SCAN_SCHEDULE: '0 0 1 1 *', ...env }, q.dir.path);
+    expect(
+      (
+        await q.agent([
+          'enqueue',
+          '--id',
+          'p1',
+          '--cwd',
+          q.dir.path,
+          '--tmux-socket',
+          q.tmux.socket,
+          '--',
+          'true',
+          SECRET_ARG,
+        ])
+      ).code,
+    ).to.equal(0);
+    agent = await startAgent(
+      { ...q.env, AGENT_LISTEN: '0.0.0.0:0', AGENT_MAX_CONCURRENT: '1', AGENT_SCAN_SCHEDULE: '0 0 1 1 *', ...env },
+      q.dir.path,
+    );
     port = Number(new URL(agent.url).port);
   }
 
@@ -97,14 +134,17 @@ describe('server: the status page and the read API from another host', function 
     expect((await get(host, port, '/metrics', host)).status).to.equal(200);
   });
 
-  it('asks another host for the token (401), and answers it with the bearer token or a browser\'s Basic password', async () => {
+  it("asks another host for the token (401), and answers it with the bearer token or a browser's Basic password", async () => {
     await serve({ AGENT_API_TOKEN: TOKEN });
     const host = remote as string;
     for (const path of SENSITIVE) {
       const r = await get(host, port, path, host);
       expect(r.status, path).to.equal(401);
       expect(r.body, path).to.not.include(SECRET_ARG);
-      expect((await get(host, port, path, host, { Authorization: 'Bearer wrong-token-0123456789' })).status, path).to.equal(401);
+      expect(
+        (await get(host, port, path, host, { Authorization: 'Bearer wrong-token-0123456789' })).status,
+        path,
+      ).to.equal(401);
       expect((await get(host, port, path, host, { Authorization: `Bearer ${TOKEN}` })).status, path).to.equal(200);
     }
     expect((await get(host, port, '/', host)).headers['www-authenticate']).to.match(/^Basic /);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
-import type { Project } from '../../src/core/project.js';
+import type { Project } from '../../src/core/model/project.js';
 import { readStartTime } from '../../src/scan/proc-table.js';
 import { Processes, isRunning, waitUntil } from '../helpers/processes.js';
 import { HOST, NOW, post, startServer, type Harness } from './harness.js';
@@ -38,7 +38,15 @@ describe('server: write API changes the registry', () => {
     expect(r.headers.get('location')).to.equal('/api/projects/mobile-app.29');
     expect(r.json.project).to.include({ id: 'mobile-app.29', state: 'queued', priority: 5 });
     const p = await project('mobile-app.29');
-    expect(p).to.include({ name: 'mobile app', session: null, sessionBase: 'mobile-app-1', tmuxSocket: 'agents', cwd: h.dir, projectDir: '/home/u/app/src', maxAttempts: 2 });
+    expect(p).to.include({
+      name: 'mobile app',
+      session: null,
+      sessionBase: 'mobile-app-1',
+      tmuxSocket: 'agents',
+      cwd: h.dir,
+      projectDir: '/home/u/app/src',
+      maxAttempts: 2,
+    });
     expect(p.command).to.deep.equal(['python3', 'auto_orchestrate.py', '--spec', 'spec.md']);
     expect(p.enqueuedAt).to.equal(new Date(NOW).toISOString());
     const audit = await h.store.readAudit(10);
@@ -139,11 +147,16 @@ describe('server: write API changes the registry', () => {
 
     const r = await post(h, '/api/projects/p1/reset', { force: true });
     expect(r.status).to.equal(200);
-    expect(r.json.actions.map((a: { action: string; outcome: string }) => `${a.action}:${a.outcome}`)).to.deep.equal(['kill_tree:success']);
+    expect(r.json.actions.map((a: { action: string; outcome: string }) => `${a.action}:${a.outcome}`)).to.deep.equal([
+      'kill_tree:success',
+    ]);
     await waitUntil(() => !isRunning(pid), 15_000, 'the sleeper to die');
     const p = await project('p1');
     expect(p).to.include({ state: 'queued', attempts: 0 });
-    expect(p.history.map((e) => `${e.from}->${e.to}`).slice(-2)).to.deep.equal(['processing->failed', 'failed->queued']);
+    expect(p.history.map((e) => `${e.from}->${e.to}`).slice(-2)).to.deep.equal([
+      'processing->failed',
+      'failed->queued',
+    ]);
   });
 
   it('answers 404 for an unknown project', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { newProject, type Project, type ProjectState } from '../../src/core/project.js';
-import { emptyDocument, type RegistryDocument } from '../../src/core/registry-document.js';
+import { newProject, type Project, type ProjectState } from '../../src/core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../../src/core/model/registry-document.js';
 import { mergeObserved, pathOf, type Observed } from '../../src/sources/merge.js';
 import type { AuditEntry } from '../../src/registry/store.js';
 import { HOUR, MIN, T0, aProject, at } from '../helpers/builders.js';
@@ -9,17 +9,40 @@ const source = { kind: 'tmux-orchestrator' as const, name: 'to', heal: true };
 const ctx = { now: T0, by: 'source@to', hostId: 'h1' };
 
 function row(ref: string, status: string, state: ProjectState, fields: Partial<Project> = {}): Observed {
-  return { id: `to-${ref}`, ref, status, instance: null, state, fields: { name: `spec-${ref}`, ...fields }, startedAt: T0 - 10 * MIN, endedAt: null, failureReason: `source_${status.toLowerCase()}`, extra: { specPath: `/specs/spec-${ref}.md` } };
+  return {
+    id: `to-${ref}`,
+    ref,
+    status,
+    instance: null,
+    state,
+    fields: { name: `spec-${ref}`, ...fields },
+    startedAt: T0 - 10 * MIN,
+    endedAt: null,
+    failureReason: `source_${status.toLowerCase()}`,
+    extra: { specPath: `/specs/spec-${ref}.md` },
+  };
 }
 
 function imported(ref: string, state: ProjectState, status: string, fields: Partial<Project> = {}): Project {
-  return aProject({ id: `to-${ref}`, state, source: { kind: 'tmux-orchestrator', name: 'to', ref, status, heal: true }, ...fields });
+  return aProject({
+    id: `to-${ref}`,
+    state,
+    source: { kind: 'tmux-orchestrator', name: 'to', ref, status, heal: true },
+    ...fields,
+  });
 }
 
 function merge(doc: RegistryDocument, items: Observed[], drops: { id: string; reason: string }[] = []) {
   const audit: AuditEntry[] = [];
   const archived: Project[] = [];
-  const summary = mergeObserved(doc, { audit: (e) => audit.push(e), archive: (p) => archived.push(p) }, source, items, drops, ctx);
+  const summary = mergeObserved(
+    doc,
+    { audit: (e) => audit.push(e), archive: (p) => archived.push(p) },
+    source,
+    items,
+    drops,
+    ctx,
+  );
   return { summary, audit, archived };
 }
 
@@ -33,14 +56,30 @@ describe('merging a source into the registry', () => {
     const { summary, audit } = merge(doc, [row('3', 'processing', 'processing', { session: 'web-1a2b3c4d' })]);
     expect(summary.created).to.equal(1);
     const p = doc.projects[0] as Project;
-    expect(p).to.include({ id: 'to-3', state: 'processing', name: 'spec-3', session: 'web-1a2b3c4d', host: 'h1', attempts: 1, startedAt: at(-10 * MIN) });
-    expect(p.source).to.deep.include({ kind: 'tmux-orchestrator', name: 'to', ref: '3', status: 'processing', specPath: '/specs/spec-3.md' });
+    expect(p).to.include({
+      id: 'to-3',
+      state: 'processing',
+      name: 'spec-3',
+      session: 'web-1a2b3c4d',
+      host: 'h1',
+      attempts: 1,
+      startedAt: at(-10 * MIN),
+    });
+    expect(p.source).to.deep.include({
+      kind: 'tmux-orchestrator',
+      name: 'to',
+      ref: '3',
+      status: 'processing',
+      specPath: '/specs/spec-3.md',
+    });
     expect(audit[0]).to.include({ type: 'transition', project: 'to-3', from: null, to: 'processing' });
   });
 
   it('does not import a row first seen finished', () => {
     const doc = docOf();
-    expect(merge(doc, [row('1', 'COMPLETED', 'completed'), row('2', 'permanently_failed', 'failed')]).summary.created).to.equal(0);
+    expect(
+      merge(doc, [row('1', 'COMPLETED', 'completed'), row('2', 'permanently_failed', 'failed')]).summary.created,
+    ).to.equal(0);
     expect(doc.projects).to.deep.equal([]);
   });
 
@@ -48,7 +87,10 @@ describe('merging a source into the registry', () => {
     const doc = docOf(imported('3', 'processing', 'processing'));
     const { summary, audit } = merge(doc, [row('3', 'queued', 'queued')]);
     expect(summary.moved).to.equal(1);
-    expect(audit.map((a) => `${String(a['from'])}->${String(a['to'])}`)).to.deep.equal(['processing->failed', 'failed->queued']);
+    expect(audit.map((a) => `${String(a['from'])}->${String(a['to'])}`)).to.deep.equal([
+      'processing->failed',
+      'failed->queued',
+    ]);
     expect(doc.projects[0]).to.include({ state: 'queued' });
     expect(doc.projects[0]?.source?.status).to.equal('queued');
   });
@@ -91,7 +133,14 @@ describe('merging a source into the registry', () => {
   it('drops and archives what it is told to drop, of its own projects only', () => {
     const other = newProject({ id: 'to-9', enqueuedAt: at(-HOUR) });
     const doc = docOf(imported('3', 'queued', 'queued'), other);
-    const { summary, archived } = merge(doc, [], [{ id: 'to-3', reason: 'row 3 is gone' }, { id: 'to-9', reason: 'not mine' }]);
+    const { summary, archived } = merge(
+      doc,
+      [],
+      [
+        { id: 'to-3', reason: 'row 3 is gone' },
+        { id: 'to-9', reason: 'not mine' },
+      ],
+    );
     expect(summary.dropped).to.equal(1);
     expect(archived.map((p) => p.id)).to.deep.equal(['to-3']);
     expect(doc.projects.map((p) => p.id)).to.deep.equal(['to-9']);

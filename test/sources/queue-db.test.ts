@@ -7,8 +7,8 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TmuxOrchestratorSourceConfig } from '../../src/config/sources.js';
-import { applyTransition, findProject } from '../../src/core/apply.js';
-import { emptyDocument } from '../../src/core/registry-document.js';
+import { applyTransition, findProject } from '../../src/core/model/apply.js';
+import { emptyDocument } from '../../src/core/model/registry-document.js';
 import { createLogger } from '../../src/log.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 import { SourceSet } from '../../src/sources/source-set.js';
@@ -36,7 +36,17 @@ describe('Tmux-Orchestrator database', function () {
   });
 
   function sourceConfig(db: QueueDb, fields: Partial<TmuxOrchestratorSourceConfig> = {}): TmuxOrchestratorSourceConfig {
-    return { kind: 'tmux-orchestrator', name: 'to', idPrefix: 'to-', db: db.path, tmuxSocket: tmux.socket, readOnly: false, heal: true, busyTimeoutMs: 10_000, ...fields };
+    return {
+      kind: 'tmux-orchestrator',
+      name: 'to',
+      idPrefix: 'to-',
+      db: db.path,
+      tmuxSocket: tmux.socket,
+      readOnly: false,
+      heal: true,
+      busyTimeoutMs: 10_000,
+      ...fields,
+    };
   }
 
   describe('reading', () => {
@@ -58,7 +68,9 @@ describe('Tmux-Orchestrator database', function () {
 
     it('takes the newest heartbeat of each session from the agents table', async () => {
       const db = QueueDb.create(dir.path, 'queue-status');
-      db.sql("INSERT INTO agents (agent_id, last_heartbeat) VALUES ('web-1a2b3c4d:0', '2025-08-20 10:00:00'), ('web-1a2b3c4d:2', '2025-08-20 10:05:00'), ('other-9:1', '2025-08-20 09:00:00')");
+      db.sql(
+        "INSERT INTO agents (agent_id, last_heartbeat) VALUES ('web-1a2b3c4d:0', '2025-08-20 10:00:00'), ('web-1a2b3c4d:2', '2025-08-20 10:05:00'), ('other-9:1', '2025-08-20 09:00:00')",
+      );
       const snapshot = await readQueue(db.path, fast);
       expect(snapshot.heartbeats.get('web-1a2b3c4d')).to.equal(Date.UTC(2025, 7, 20, 10, 5));
       expect(snapshot.heartbeats.get('other-9')).to.equal(Date.UTC(2025, 7, 20, 9));
@@ -86,7 +98,10 @@ describe('Tmux-Orchestrator database', function () {
       // The writer closed its connection, which removed the -wal; the read recreated it.
       await source.pass(doc, now + 3000);
       expect((await source.pass(doc, now + 4000)).skipped).to.equal(true);
-      expect((await source.pass(doc, now + 3000 + FULL_READ_EVERY_MS)).skipped, 'a full read at least once a minute').to.equal(false);
+      expect(
+        (await source.pass(doc, now + 3000 + FULL_READ_EVERY_MS)).skipped,
+        'a full read at least once a minute',
+      ).to.equal(false);
     });
   });
 
@@ -103,7 +118,10 @@ describe('Tmux-Orchestrator database', function () {
     it('names a missing file', async () => {
       const path = join(dir.path, 'nope.db');
       const source = new TmuxOrchestratorSource(sourceConfig(new QueueDb(path)), { log, tmuxTimeoutMs: 5000 });
-      const err = await source.pass(emptyDocument(), Date.now()).then(() => null, (e: Error) => e);
+      const err = await source.pass(emptyDocument(), Date.now()).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err?.message).to.equal(`${path}: no such file`);
     });
 
@@ -116,13 +134,17 @@ describe('Tmux-Orchestrator database', function () {
     it('names a database without project_queue', async () => {
       const db = new QueueDb(join(dir.path, 'other.db'));
       db.sql('CREATE TABLE jobs (id INTEGER PRIMARY KEY)');
-      expect((await failure(db.path)).message).to.equal(`${db.path}: no project_queue table (tables: jobs); is this Tmux-Orchestrator's task_queue.db?`);
+      expect((await failure(db.path)).message).to.equal(
+        `${db.path}: no project_queue table (tables: jobs); is this Tmux-Orchestrator's task_queue.db?`,
+      );
     });
 
     it('names the columns project_queue lacks', async () => {
       const db = new QueueDb(join(dir.path, 'odd.db'));
       db.sql('CREATE TABLE project_queue (id INTEGER PRIMARY KEY, spec TEXT, state TEXT)');
-      expect((await failure(db.path)).message).to.equal(`${db.path}: project_queue has no column spec_path, status (columns: id, spec, state); needed: id, spec_path, status`);
+      expect((await failure(db.path)).message).to.equal(
+        `${db.path}: project_queue has no column spec_path, status (columns: id, spec, state); needed: id, spec_path, status`,
+      );
     });
 
     it('gives up on a database locked past the busy timeout, naming it', async () => {
@@ -149,14 +171,24 @@ describe('Tmux-Orchestrator database', function () {
       const written = await writeRows(
         db.path,
         [
-          { id: a, expected: 'processing', status: 'failed', errorMessage: "zombie: it's gone", completedAt: 1_700_000_000.5 },
+          {
+            id: a,
+            expected: 'processing',
+            status: 'failed',
+            errorMessage: "zombie: it's gone",
+            completedAt: 1_700_000_000.5,
+          },
           { id: b, expected: 'processing', status: 'failed', errorMessage: 'zombie', completedAt: 1_700_000_000.5 },
         ],
         ['id', 'spec_path', 'status', 'completed_at', 'error_message'],
         fast,
       );
       expect([...written]).to.deep.equal([a]);
-      expect(db.row(a)).to.include({ status: 'failed', error_message: "zombie: it's gone", completed_at: 1_700_000_000.5 });
+      expect(db.row(a)).to.include({
+        status: 'failed',
+        error_message: "zombie: it's gone",
+        completed_at: 1_700_000_000.5,
+      });
       expect(db.row(b)).to.include({ status: 'completed', error_message: null });
       expect(db.integrity()).to.equal('ok');
     });
@@ -165,7 +197,15 @@ describe('Tmux-Orchestrator database', function () {
       const db = QueueDb.create(dir.path, 'scheduler');
       db.insert({ spec_path: '/writer/counter.md', status: 'completed', priority: 0 });
       const ids: number[] = [];
-      for (let i = 0; i < 30; i++) ids.push(db.insert({ spec_path: `/specs/p${i}.md`, project_path: `/work/p${i}`, status: 'processing', started_at: 1_700_000_000 + i }));
+      for (let i = 0; i < 30; i++)
+        ids.push(
+          db.insert({
+            spec_path: `/specs/p${i}.md`,
+            project_path: `/work/p${i}`,
+            status: 'processing',
+            started_at: 1_700_000_000 + i,
+          }),
+        );
       const set = new SourceSet([new TmuxOrchestratorSource(sourceConfig(db), { log, tmuxTimeoutMs: 5000 })], log);
       const store = new MemoryStore();
       const ctx = (now: number) => ({ store, now, dryRun: false, hostId: 'h' });
@@ -181,7 +221,8 @@ describe('Tmux-Orchestrator database', function () {
         // The agent decides this project failed (as a zombie kill would), then writes it back.
         await store.update((doc) => {
           const p = findProject(doc, `to-${id}`);
-          if (p) applyTransition(doc, p, 'failed', { now: Date.now(), by: 'agent@h', reason: `zombie: pid ${id} killed` });
+          if (p)
+            applyTransition(doc, p, 'failed', { now: Date.now(), by: 'agent@h', reason: `zombie: pid ${id} killed` });
         });
         await set.writeBack(await store.load(), ctx(Date.now()));
         expect(set.reports()[0], JSON.stringify(set.reports()[0])).to.include({ ok: true, writtenBack: 1 });
@@ -199,8 +240,15 @@ describe('Tmux-Orchestrator database', function () {
       expect(db.integrity()).to.equal('ok');
       const rows = db.rows();
       expect(rows.filter((r) => String(r['spec_path']).startsWith('/writer/spec-'))).to.have.length(400);
-      expect(rows.find((r) => r['spec_path'] === '/writer/counter.md')?.['priority'], 'every counter increment kept').to.equal(400);
-      for (const id of ids) expect(db.row(id)).to.include({ status: 'failed', error_message: `zombie: pid ${id} killed [tmux-orchestrator-agent]` });
+      expect(
+        rows.find((r) => r['spec_path'] === '/writer/counter.md')?.['priority'],
+        'every counter increment kept',
+      ).to.equal(400);
+      for (const id of ids)
+        expect(db.row(id)).to.include({
+          status: 'failed',
+          error_message: `zombie: pid ${id} killed [tmux-orchestrator-agent]`,
+        });
     });
   });
 });

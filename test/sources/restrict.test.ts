@@ -1,14 +1,29 @@
 import { expect } from 'chai';
-import { emptyPlan, type KillTreeAction, type Plan } from '../../src/core/plan.js';
-import type { Project, ProjectSource } from '../../src/core/project.js';
+import { emptyPlan, type KillTreeAction, type Plan } from '../../src/core/model/plan.js';
+import type { Project, ProjectSource } from '../../src/core/model/project.js';
 import { restrictPlan } from '../../src/sources/restrict.js';
 import { aProject } from '../helpers/builders.js';
 
 const toSource: ProjectSource = { kind: 'tmux-orchestrator', name: 'to', ref: '1', status: 'processing', heal: true };
-const observed: ProjectSource = { kind: 'tmux-sessions', name: 'squad', ref: 'claudesquad_a', status: null, heal: false };
+const observed: ProjectSource = {
+  kind: 'tmux-sessions',
+  name: 'squad',
+  ref: 'claudesquad_a',
+  status: null,
+  heal: false,
+};
 
 function kill(project: string): KillTreeAction {
-  return { kind: 'kill_tree', project, pid: 1000, pidStartTime: 5000, session: null, tmuxSocket: null, reason: 'zombie', then: { to: 'failed', reason: 'zombie: killed' } };
+  return {
+    kind: 'kill_tree',
+    project,
+    pid: 1000,
+    pidStartTime: 5000,
+    session: null,
+    tmuxSocket: null,
+    reason: 'zombie',
+    then: { to: 'failed', reason: 'zombie: killed' },
+  };
 }
 
 function planFor(...ids: string[]): Plan {
@@ -21,7 +36,11 @@ function planFor(...ids: string[]): Plan {
   return plan;
 }
 
-const projects: Project[] = [aProject({ id: 'own' }), aProject({ id: 'to-1', source: toSource }), aProject({ id: 'ts-a', source: observed })];
+const projects: Project[] = [
+  aProject({ id: 'own' }),
+  aProject({ id: 'to-1', source: toSource }),
+  aProject({ id: 'ts-a', source: observed }),
+];
 
 describe('restricting a plan for imported projects', () => {
   it('leaves the registry’s own projects and healable imports alone', () => {
@@ -41,7 +60,13 @@ describe('restricting a plan for imported projects', () => {
 
   it('holds moves into failed of a failed source’s projects but keeps the zombie observation', () => {
     const plan = planFor('to-1');
-    plan.transitions.push({ project: 'to-1', from: 'processing', to: 'failed', reason: 'phantom', patch: { failureReason: 'phantom' } });
+    plan.transitions.push({
+      project: 'to-1',
+      from: 'processing',
+      to: 'failed',
+      reason: 'phantom',
+      patch: { failureReason: 'phantom' },
+    });
     const result = restrictPlan(plan, projects, new Map([['to', 'gone']]));
     expect(result.plan.transitions.map((t) => t.to)).to.deep.equal(['zombie']);
     expect(result.plan.detections).to.have.length(1);
@@ -49,7 +74,13 @@ describe('restricting a plan for imported projects', () => {
 
   it('withholds every kill of an observed-only project without calling it blocked', () => {
     const plan = planFor('ts-a');
-    plan.actions.push({ kind: 'kill_session', project: 'ts-a', session: 'claudesquad_a', tmuxSocket: null, reason: 'orphan' });
+    plan.actions.push({
+      kind: 'kill_session',
+      project: 'ts-a',
+      session: 'claudesquad_a',
+      tmuxSocket: null,
+      reason: 'orphan',
+    });
     const result = restrictPlan(plan, projects, new Map());
     expect(result.plan.actions).to.deep.equal([]);
     expect(result.blocked).to.deep.equal([]);
@@ -66,7 +97,14 @@ describe('restricting a plan for imported projects', () => {
     const plan = emptyPlan();
     plan.transitions.push({ project: 'ts-a', from: 'processing', to: 'timing_out', reason: 'past deadline' });
     plan.updates.push({ project: 'ts-a', patch: { timeoutExtensions: 1 }, note: 'extended' });
-    plan.detections.push({ kind: 'timing_out', project: 'ts-a', session: null, tmuxSocket: null, pid: null, reason: 'past deadline' });
+    plan.detections.push({
+      kind: 'timing_out',
+      project: 'ts-a',
+      session: null,
+      tmuxSocket: null,
+      pid: null,
+      reason: 'past deadline',
+    });
     const result = restrictPlan(plan, projects, new Map());
     expect(result.plan.transitions).to.deep.equal([]);
     expect(result.plan.updates).to.deep.equal([]);
@@ -75,8 +113,21 @@ describe('restricting a plan for imported projects', () => {
 
   function phantomPlan(): Plan {
     const plan = emptyPlan();
-    plan.transitions.push({ project: 'ts-a', from: 'processing', to: 'failed', reason: 'phantom: neither alive', patch: { failureReason: 'phantom' } });
-    plan.detections.push({ kind: 'phantom', project: 'ts-a', session: 'claudesquad_a', tmuxSocket: null, pid: null, reason: 'neither alive' });
+    plan.transitions.push({
+      project: 'ts-a',
+      from: 'processing',
+      to: 'failed',
+      reason: 'phantom: neither alive',
+      patch: { failureReason: 'phantom' },
+    });
+    plan.detections.push({
+      kind: 'phantom',
+      project: 'ts-a',
+      session: 'claudesquad_a',
+      tmuxSocket: null,
+      pid: null,
+      reason: 'neither alive',
+    });
     return plan;
   }
 

@@ -64,15 +64,24 @@ describe('Tmux-Orchestrator rows', () => {
     });
 
     it('gives null for absent or unreadable values', () => {
-      for (const v of [null, undefined, '', 'yesterday', 0, -5, '2025-13-01 00:00:00', {}]) expect(parseSourceTime(v), JSON.stringify(v)).to.equal(null);
+      for (const v of [null, undefined, '', 'yesterday', 0, -5, '2025-13-01 00:00:00', {}])
+        expect(parseSourceTime(v), JSON.stringify(v)).to.equal(null);
     });
   });
 
   describe('a row', () => {
     it('takes session_name first, then main_session, then orchestrator_session', () => {
-      expect(readQueueRow({ id: 1, status: 'processing', session_name: 's', main_session: 'm', orchestrator_session: 'o' })?.session).to.equal('s');
-      expect(readQueueRow({ id: 1, status: 'processing', session_name: null, main_session: 'm', orchestrator_session: 'o' })?.session).to.equal('m');
-      expect(readQueueRow({ id: 1, status: 'processing', main_session: '', orchestrator_session: 'o' })?.session).to.equal('o');
+      expect(
+        readQueueRow({ id: 1, status: 'processing', session_name: 's', main_session: 'm', orchestrator_session: 'o' })
+          ?.session,
+      ).to.equal('s');
+      expect(
+        readQueueRow({ id: 1, status: 'processing', session_name: null, main_session: 'm', orchestrator_session: 'o' })
+          ?.session,
+      ).to.equal('m');
+      expect(
+        readQueueRow({ id: 1, status: 'processing', main_session: '', orchestrator_session: 'o' })?.session,
+      ).to.equal('o');
       expect(readQueueRow({ id: 1, status: 'processing' })?.session).to.equal(null);
     });
 
@@ -82,8 +91,22 @@ describe('Tmux-Orchestrator rows', () => {
     });
 
     it('keeps the raw status and reads each time column in its own format', () => {
-      const row = readQueueRow({ id: 4, status: 'credit_paused', enqueued_at: 1700000000, started_at: '2025-01-02 03:04:05', completed_at: null, priority: 3 });
-      expect(row).to.include({ ref: '4', status: 'credit_paused', enqueuedAt: 1_700_000_000_000, startedAt: Date.UTC(2025, 0, 2, 3, 4, 5), completedAt: null, priority: 3 });
+      const row = readQueueRow({
+        id: 4,
+        status: 'credit_paused',
+        enqueued_at: 1700000000,
+        started_at: '2025-01-02 03:04:05',
+        completed_at: null,
+        priority: 3,
+      });
+      expect(row).to.include({
+        ref: '4',
+        status: 'credit_paused',
+        enqueuedAt: 1_700_000_000_000,
+        startedAt: Date.UTC(2025, 0, 2, 3, 4, 5),
+        completedAt: null,
+        priority: 3,
+      });
     });
 
     it('is named after its spec file', () => {

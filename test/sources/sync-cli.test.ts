@@ -28,8 +28,14 @@ describe('agent sync tmux-orchestrator', function () {
     await q.destroy();
   });
 
-  async function sync(extra: string[] = [], env: Record<string, string> = {}): Promise<{ code: number | null; result: CycleResult; stderr: string }> {
-    const r = await q.agent(['sync', 'tmux-orchestrator', '--db', db.path, '--tmux-socket', q.tmux.socket, '--json', ...extra], env);
+  async function sync(
+    extra: string[] = [],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number | null; result: CycleResult; stderr: string }> {
+    const r = await q.agent(
+      ['sync', 'tmux-orchestrator', '--db', db.path, '--tmux-socket', q.tmux.socket, '--json', ...extra],
+      env,
+    );
     try {
       return { code: r.code, result: JSON.parse(r.stdout) as CycleResult, stderr: r.stderr };
     } catch {
@@ -38,14 +44,41 @@ describe('agent sync tmux-orchestrator', function () {
   }
 
   /** Their queue: a project whose session will die under a live process, a live one, a credit-paused one, a queued one, an old finished one. */
-  function theirQueue(): { zombie: number; live: number; paused: number; queued: number; zombiePid: number; livePid: number; pausedPid: number } {
+  function theirQueue(): {
+    zombie: number;
+    live: number;
+    paused: number;
+    queued: number;
+    zombiePid: number;
+    livePid: number;
+    pausedPid: number;
+  } {
     const zombiePid = q.tmux.newSession('mobile-app-1a2b3c4d', HUP_IMMUNE, q.dir.path);
     const livePid = q.tmux.newSession('web-shop-impl-9f8e7d6c', ['sleep', '600']);
     const pausedPid = q.tmux.newSession('billing-5e6f7a8b', ['sleep', '600']);
     for (const pid of [zombiePid, livePid, pausedPid]) q.processes.track(pid);
-    const zombie = db.insert({ spec_path: '/specs/mobile-app.md', project_path: q.dir.path, status: 'processing', enqueued_at: now() - 600, started_at: now() - 60, session_name: 'mobile-app-1a2b3c4d', batch_id: 'b1' });
-    const live = db.insert({ spec_path: '/specs/web-shop.md', status: 'processing', enqueued_at: '2025-08-20 10:00:00', started_at: now() - 30, main_session: 'web-shop-impl-9f8e7d6c' });
-    const paused = db.insert({ spec_path: '/specs/billing.md', status: 'credit_paused', started_at: now() - 30, orchestrator_session: 'billing-5e6f7a8b' });
+    const zombie = db.insert({
+      spec_path: '/specs/mobile-app.md',
+      project_path: q.dir.path,
+      status: 'processing',
+      enqueued_at: now() - 600,
+      started_at: now() - 60,
+      session_name: 'mobile-app-1a2b3c4d',
+      batch_id: 'b1',
+    });
+    const live = db.insert({
+      spec_path: '/specs/web-shop.md',
+      status: 'processing',
+      enqueued_at: '2025-08-20 10:00:00',
+      started_at: now() - 30,
+      main_session: 'web-shop-impl-9f8e7d6c',
+    });
+    const paused = db.insert({
+      spec_path: '/specs/billing.md',
+      status: 'credit_paused',
+      started_at: now() - 30,
+      orchestrator_session: 'billing-5e6f7a8b',
+    });
     const queued = db.insert({ spec_path: '/specs/later.md', status: 'queued', priority: 5 });
     db.insert({ spec_path: '/specs/old.md', status: 'COMPLETED', completed_at: now() - 86_400 });
     return { zombie, live, paused, queued, zombiePid, livePid, pausedPid };
@@ -56,7 +89,12 @@ describe('agent sync tmux-orchestrator', function () {
     const first = await sync();
     expect(first.code, first.stderr).to.equal(0);
     expect(first.result.sourceSync?.[0]).to.include({ ok: true, rows: 4, created: 4 });
-    expect(q.get(`to-${t.zombie}`)).to.include({ state: 'processing', name: 'mobile-app', pid: t.zombiePid, session: 'mobile-app-1a2b3c4d' });
+    expect(q.get(`to-${t.zombie}`)).to.include({
+      state: 'processing',
+      name: 'mobile-app',
+      pid: t.zombiePid,
+      session: 'mobile-app-1a2b3c4d',
+    });
     expect(q.get(`to-${t.paused}`)).to.include({ state: 'processing', pid: t.pausedPid });
     expect(q.get(`to-${t.paused}`).source).to.include({ status: 'credit_paused' });
     expect(q.get(`to-${t.queued}`)).to.include({ state: 'queued', priority: 5 });
@@ -66,14 +104,27 @@ describe('agent sync tmux-orchestrator', function () {
     expect(isRunning(t.zombiePid), 'the process outlives its session').to.equal(true);
     const second = await sync();
     expect(second.code, second.stderr).to.equal(0);
-    expect(second.result.transitions.map((x) => `${x.project} ${x.from}->${x.to}`)).to.deep.equal([`to-${t.zombie} processing->zombie`, `to-${t.zombie} zombie->failed`]);
-    expect(second.result.actions).to.deep.include({ project: `to-${t.zombie}`, action: 'kill_tree', outcome: 'success', detail: 'killed a tree of 1 process', reason: `pid ${t.zombiePid} alive but session mobile-app-1a2b3c4d missing on tmux server ${q.tmux.socket}` });
+    expect(second.result.transitions.map((x) => `${x.project} ${x.from}->${x.to}`)).to.deep.equal([
+      `to-${t.zombie} processing->zombie`,
+      `to-${t.zombie} zombie->failed`,
+    ]);
+    expect(second.result.actions).to.deep.include({
+      project: `to-${t.zombie}`,
+      action: 'kill_tree',
+      outcome: 'success',
+      detail: 'killed a tree of 1 process',
+      reason: `pid ${t.zombiePid} alive but session mobile-app-1a2b3c4d missing on tmux server ${q.tmux.socket}`,
+    });
     expect(second.result.sourceSync?.[0]).to.include({ ok: true, writtenBack: 1 });
     await waitUntil(() => !isRunning(t.zombiePid), 10_000, 'the zombie to be gone');
 
     const row = db.row(t.zombie);
     expect(row['status']).to.equal('failed');
-    expect(String(row['error_message'])).to.match(new RegExp(`^zombie: process tree of pid ${t.zombiePid} killed \\(session mobile-app-1a2b3c4d missing on tmux server ${q.tmux.socket}\\)`));
+    expect(String(row['error_message'])).to.match(
+      new RegExp(
+        `^zombie: process tree of pid ${t.zombiePid} killed \\(session mobile-app-1a2b3c4d missing on tmux server ${q.tmux.socket}\\)`,
+      ),
+    );
     expect(Number(row['completed_at'])).to.be.closeTo(now(), 60);
     expect(db.row(t.live)).to.include({ status: 'processing', error_message: null, completed_at: null });
     expect(db.row(t.paused)).to.include({ status: 'credit_paused', completed_at: null });
@@ -95,7 +146,14 @@ describe('agent sync tmux-orchestrator', function () {
     await sync();
     db.sql("UPDATE project_queue SET status = 'COMPLETED', completed_at = ? WHERE id = ?", [now(), t.live]);
     const { result } = await sync();
-    expect(result.sourceSync?.[0]?.moves).to.deep.equal([{ project: `to-${t.live}`, from: 'processing', to: 'completed', reason: 'source tmux-orchestrator: status processing -> COMPLETED' }]);
+    expect(result.sourceSync?.[0]?.moves).to.deep.equal([
+      {
+        project: `to-${t.live}`,
+        from: 'processing',
+        to: 'completed',
+        reason: 'source tmux-orchestrator: status processing -> COMPLETED',
+      },
+    ]);
     expect(q.get(`to-${t.live}`)).to.include({ state: 'completed' });
     expect(db.row(t.live)['status'], 'their value stays as they wrote it').to.equal('COMPLETED');
   });
@@ -148,7 +206,12 @@ describe('agent sync tmux-orchestrator', function () {
       expect(result.sourceSync?.[0]).to.include({ ok: false });
       expect(result.sourceSync?.[0]?.error).to.match(new RegExp(`^${db.path}: not a SQLite database`));
       expect(stderr).to.contain(`source tmux-orchestrator (${db.path}): FAILED: ${db.path}: not a SQLite database`);
-      expect(result.blocked).to.deep.include({ project: `to-${t.zombie}`, action: 'kill_tree', reason: 'scan_failed', detail: `source tmux-orchestrator failed this cycle: ${result.sourceSync?.[0]?.error ?? ''}` });
+      expect(result.blocked).to.deep.include({
+        project: `to-${t.zombie}`,
+        action: 'kill_tree',
+        reason: 'scan_failed',
+        detail: `source tmux-orchestrator failed this cycle: ${result.sourceSync?.[0]?.error ?? ''}`,
+      });
       expect(isRunning(t.zombiePid), 'no kill on a failed source').to.equal(true);
       expect(q.get(`to-${t.live}`)).to.deep.equal(before);
     });
@@ -170,7 +233,16 @@ describe('agent sync tmux-orchestrator', function () {
       writeFileSync(config, `sources:\n  - kind: tmux-orchestrator\n    db: ${locked.path}\n    busyTimeoutMs: 300\n`);
       const holder = await locked.hold(60);
       try {
-        const r = await q.agent(['--config', config, 'sync', 'tmux-orchestrator', '--db', locked.path, '--tmux-socket', q.tmux.socket]);
+        const r = await q.agent([
+          '--config',
+          config,
+          'sync',
+          'tmux-orchestrator',
+          '--db',
+          locked.path,
+          '--tmux-socket',
+          q.tmux.socket,
+        ]);
         expect(r.code).to.equal(1);
         expect(r.stderr).to.contain(`${locked.path}: locked by another writer past the busy timeout`);
       } finally {

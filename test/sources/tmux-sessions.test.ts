@@ -20,7 +20,9 @@ describe('tmux-sessions source', function () {
   let q: TestQueue;
 
   function sources(heal: boolean): string {
-    return JSON.stringify([{ kind: 'tmux-sessions', name: 'squad', pattern: '^claudesquad_', tmuxSocket: q.tmux.socket, heal }]);
+    return JSON.stringify([
+      { kind: 'tmux-sessions', name: 'squad', pattern: '^claudesquad_', tmuxSocket: q.tmux.socket, heal },
+    ]);
   }
 
   beforeEach(() => {
@@ -42,10 +44,25 @@ describe('tmux-sessions source', function () {
     for (const pid of [alpha, beta, notes]) q.processes.track(pid);
     const result = await heal();
     expect(result.sourceSync[0]).to.include({ ok: true, rows: 2, created: 2 });
-    expect(q.get('ts-claudesquad_alpha')).to.include({ state: 'processing', session: 'claudesquad_alpha', tmuxSocket: q.tmux.socket, pid: alpha });
+    expect(q.get('ts-claudesquad_alpha')).to.include({
+      state: 'processing',
+      session: 'claudesquad_alpha',
+      tmuxSocket: q.tmux.socket,
+      pid: alpha,
+    });
     expect(q.get('ts-claudesquad_beta')).to.include({ state: 'processing', pid: beta });
-    expect(q.get('ts-claudesquad_beta').source).to.include({ kind: 'tmux-sessions', name: 'squad', ref: 'claudesquad_beta', heal: false });
-    expect(q.read().projects.map((p) => p.id).sort()).to.deep.equal(['ts-claudesquad_alpha', 'ts-claudesquad_beta']);
+    expect(q.get('ts-claudesquad_beta').source).to.include({
+      kind: 'tmux-sessions',
+      name: 'squad',
+      ref: 'claudesquad_beta',
+      heal: false,
+    });
+    expect(
+      q
+        .read()
+        .projects.map((p) => p.id)
+        .sort(),
+    ).to.deep.equal(['ts-claudesquad_alpha', 'ts-claudesquad_beta']);
     expect(result.actions).to.deep.equal([]);
   });
 
@@ -74,7 +91,11 @@ describe('tmux-sessions source', function () {
   it('completes a session that ended with its process on completion evidence', async () => {
     const dir = join(q.dir.path, 'work');
     mkdirSync(dir);
-    const pid = q.tmux.newSession('claudesquad_done', ['node', '-e', "setTimeout(() => require('fs').writeFileSync('COMPLETED', 'ok'), 2500)"], dir);
+    const pid = q.tmux.newSession(
+      'claudesquad_done',
+      ['node', '-e', "setTimeout(() => require('fs').writeFileSync('COMPLETED', 'ok'), 2500)"],
+      dir,
+    );
     q.processes.track(pid);
     await heal();
     expect(q.get('ts-claudesquad_done')).to.include({ state: 'processing', projectDir: dir });
@@ -99,9 +120,19 @@ describe('tmux-sessions source', function () {
     expect(after.transitions).to.deep.equal([]);
     expect(after.sourceSync[0]).to.include({ dropped: 1 });
     expect(q.read().projects.map((p) => p.id)).to.not.include('ts-claudesquad_quit');
-    const archived = readFileSync(join(q.dir.path, 'data', 'archive.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; state: string });
+    const archived = readFileSync(join(q.dir.path, 'data', 'archive.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; state: string });
     expect(archived.map((p) => [p.id, p.state])).to.deep.equal([['ts-claudesquad_quit', 'processing']]);
-    expect(q.audit().filter((a) => a['project'] === 'ts-claudesquad_quit').map((a) => String(a['reason']))).to.satisfy((reasons: string[]) => reasons.some((r) => r.startsWith('dropped: session claudesquad_quit ended with its process')));
+    expect(
+      q
+        .audit()
+        .filter((a) => a['project'] === 'ts-claudesquad_quit')
+        .map((a) => String(a['reason'])),
+    ).to.satisfy((reasons: string[]) =>
+      reasons.some((r) => r.startsWith('dropped: session claudesquad_quit ended with its process')),
+    );
     expect(q.audit().some((a) => a['project'] === 'ts-claudesquad_quit' && a['to'] === 'failed')).to.equal(false);
   });
 });

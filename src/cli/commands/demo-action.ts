@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { Agent } from '../../agent.js';
 import type { AgentConfig, KeyName } from '../../config/keys.js';
 import { loadConfig } from '../../config/load.js';
-import { policyEnterHook } from '../../core/policy-hooks.js';
+import { policyEnterHook } from '../../core/policy/policy-hooks.js';
 import { DemoRun } from '../../demo/demo-run.js';
 import { demoScenarios, DEMO_HOST_ID, ORPHAN_PATTERN } from '../../demo/scenarios.js';
 import { LiveView } from '../../demo/live-view.js';
@@ -22,7 +22,7 @@ import { openStore } from '../../registry/open.js';
 import type { OperationContext } from '../../registry/operations.js';
 import type { RegistryStore } from '../../registry/store.js';
 import { printJson } from '../run.js';
-import { countOf } from '../../core/wording.js';
+import { countOf } from '../../core/views/wording.js';
 import { packageVersion } from '../../version.js';
 import type { DemoOptions } from './demo.js';
 
@@ -94,12 +94,20 @@ export async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
     run = new DemoRun(world, store, config, scenarios, view, startedAt);
     await run.markAuditStart();
     // The orphan session first: it starts the private tmux server.
-    for (const s of [...scenarios].sort((a, b) => Number(b.kind === 'orphan_session') - Number(a.kind === 'orphan_session'))) {
+    for (const s of [...scenarios].sort(
+      (a, b) => Number(b.kind === 'orphan_session') - Number(a.kind === 'orphan_session'),
+    )) {
       if (interrupted) break;
       await s.setup(world, ops, config);
     }
     if (!interrupted) {
-      agent = new Agent({ store: openStore(world.registry), config, hostId: DEMO_HOST_ID, version: packageVersion(), log });
+      agent = new Agent({
+        store: openStore(world.registry),
+        config,
+        hostId: DEMO_HOST_ID,
+        version: packageVersion(),
+        log,
+      });
       url = (await agent.start())?.url ?? null;
       view.header([
         `tmux-orchestrator-agent ${packageVersion()} demo: ${scenarios.length} failure modes ` +
@@ -125,7 +133,8 @@ export async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
       view.render(run.rows(), footer);
       if (run.allHealed() && lingerUntil === null) {
         lingerUntil = Date.now() + opts.linger * 1000;
-        if (opts.linger > 0) view.event(run.elapsedSec(), `every scenario healed; serving ${url ?? ''}/ for ${opts.linger}s more`);
+        if (opts.linger > 0)
+          view.event(run.elapsedSec(), `every scenario healed; serving ${url ?? ''}/ for ${opts.linger}s more`);
       }
       if (lingerUntil !== null && Date.now() >= lingerUntil) break;
       if (Date.now() >= deadline) {
@@ -141,7 +150,10 @@ export async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
     if (run && agent) {
       if (interrupted) view.event(run.elapsedSec(), `${interrupted}: stopping`);
       const cycles = countOf(agent.status().cycles, 'cycle');
-      view.finish(run.rows(), `${run.healedAt.size}/${scenarios.length} healed in ${run.elapsedSec().toFixed(1)}s, ${cycles}.`);
+      view.finish(
+        run.rows(),
+        `${run.healedAt.size}/${scenarios.length} healed in ${run.elapsedSec().toFixed(1)}s, ${cycles}.`,
+      );
     }
   } catch (err) {
     failure = err;
@@ -162,7 +174,13 @@ export async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
   const results = run?.results() ?? [];
   const allHealed = results.length > 0 && results.every((r) => r.healed);
   if (failure !== null) process.stderr.write(`agent: demo failed: ${messageOf(failure)}\n`);
-  else if (!allHealed) say(`not healed: ${results.filter((r) => !r.healed).map((r) => r.kind).join(', ')}${interrupted ? ` (interrupted by ${interrupted})` : ''}`);
+  else if (!allHealed)
+    say(
+      `not healed: ${results
+        .filter((r) => !r.healed)
+        .map((r) => r.kind)
+        .join(', ')}${interrupted ? ` (interrupted by ${interrupted})` : ''}`,
+    );
   else say(`every failure mode was healed: ${results.map((r) => r.kind).join(', ')}`);
   if (opts.json) {
     printJson({
@@ -177,7 +195,12 @@ export async function runDemo(opts: DemoOptions, cmd: Command): Promise<void> {
       dir: world.dir,
       scenarios: results,
       processes: world.processes().map((p: TrackedProcess) => ({ pid: p.pid, startTime: p.startTime, what: p.what })),
-      cleanup: { tmuxServer: cleanup.tmuxServer, killed: cleanup.killed.length, survivors: cleanup.survivors, dirRemoved: cleanup.dirRemoved },
+      cleanup: {
+        tmuxServer: cleanup.tmuxServer,
+        killed: cleanup.killed.length,
+        survivors: cleanup.survivors,
+        dirRemoved: cleanup.dirRemoved,
+      },
     });
   }
   if (failure !== null) process.exitCode = exitCodeOf(failure) === EXIT.problems ? EXIT.problems : exitCodeOf(failure);

@@ -18,7 +18,8 @@ export interface DemoOptions {
 function seconds(name: string, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || n > max) throw new InvalidArgumentError(`${name} must be a whole number of seconds from 0 to ${max}`);
+    if (!/^\d+$/.test(value) || n > max)
+      throw new InvalidArgumentError(`${name} must be a whole number of seconds from 0 to ${max}`);
     return n;
   };
 }
@@ -36,8 +37,18 @@ export function registerDemo(program: Command): void {
         'on a private tmux server and a temporary registry, and watch the agent detect and heal them live; ' +
         'never touches your registry or tmux server',
     )
-    .option('--duration <sec>', 'stop after this long even if not everything was healed', seconds('--duration', 3600), 120)
-    .option('--linger <sec>', 'keep the daemon serving this long after everything was healed, to look at the URLs', seconds('--linger', 3600), 0)
+    .option(
+      '--duration <sec>',
+      'stop after this long even if not everything was healed',
+      seconds('--duration', 3600),
+      120,
+    )
+    .option(
+      '--linger <sec>',
+      'keep the daemon serving this long after everything was healed, to look at the URLs',
+      seconds('--linger', 3600),
+      0,
+    )
     .option('--port <port>', 'HTTP port on 127.0.0.1; 0 picks a free one', port, 0)
     .option('--plain', 'plain appended lines even on a terminal')
     .option('--json', 'print a JSON summary on stdout (the live view goes to stderr)')

@@ -7,16 +7,16 @@
 import { execFile } from 'node:child_process';
 import type { Command } from 'commander';
 import { KEY_DEFINITIONS } from '../../config/keys.js';
-import { summariseQueue, type QueueSummary } from '../../core/queue-summary.js';
+import { summariseQueue, type QueueSummary } from '../../core/views/queue-summary.js';
 import { messageOf } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { hasProcfs, readProcessTable } from '../../scan/proc-table.js';
 import { scanTmuxServer } from '../../scan/tmux-sessions.js';
 import { describeSocket } from '../../scan/tmux-command.js';
-import { countOf } from '../../core/wording.js';
-import { unwatchedProjects, watchedServers, type UnwatchedProject } from '../../core/tmux-servers.js';
+import { countOf } from '../../core/views/wording.js';
+import { unwatchedProjects, watchedServers, type UnwatchedProject } from '../../core/policy/tmux-servers.js';
 import { staleMarkerTable, table } from '../format.js';
-import type { StaleMarker } from '../../core/project.js';
+import type { StaleMarker } from '../../core/model/project.js';
 import { printJson, printLine, run } from '../run.js';
 import type { CliContext } from '../context.js';
 import { checkSource } from '../../sources/source-set.js';
@@ -26,7 +26,11 @@ function versionOf(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
     execFile(command, args, { timeout: 3000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout) => {
       const missing = (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-      resolve(err ? `unavailable (${missing ? 'not installed' : err.message.split('\n')[0]})` : stdout.trim().split('\n')[0] ?? '');
+      resolve(
+        err
+          ? `unavailable (${missing ? 'not installed' : err.message.split('\n')[0]})`
+          : (stdout.trim().split('\n')[0] ?? ''),
+      );
     });
   });
 }
@@ -120,11 +124,12 @@ export function registerDiagnostics(program: Command): void {
           env: d.env,
           // Secrets stay out of the output: the token, and a password in a redis:// registry URL (the store's
           // location is redacted). The registry is shown where it resolved to, also when it is the default.
-          value: d.key === 'apiToken' && ctx.config.apiToken !== null
-            ? '(set, hidden)'
-            : d.key === 'registry'
-              ? ctx.store.location
-              : ctx.config[d.key],
+          value:
+            d.key === 'apiToken' && ctx.config.apiToken !== null
+              ? '(set, hidden)'
+              : d.key === 'registry'
+                ? ctx.store.location
+                : ctx.config[d.key],
           source: ctx.loaded.sources[d.key] ?? 'default',
         }));
         const doc = {
@@ -147,12 +152,15 @@ export function registerDiagnostics(program: Command): void {
           recentActivity: audit,
           config,
         };
-        const ok = health.ok && proc.ok && tmux.every((t) => t.ok) && sources.every((s) => s.ok) && unwatched.length === 0;
+        const ok =
+          health.ok && proc.ok && tmux.every((t) => t.ok) && sources.every((s) => s.ok) && unwatched.length === 0;
         if (opts.json) {
           printJson(doc);
           return ok ? EXIT.ok : EXIT.problems;
         }
-        printLine(`agent ${packageVersion()}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`);
+        printLine(
+          `agent ${packageVersion()}, node ${process.version}, ${tmuxVersion}, ${gitVersion}; host ${ctx.hostId}`,
+        );
         const lastGood = health.lastGood ? ', last good copy present' : '';
         const projectCount = countOf(health.projects, 'project');
         printLine(`registry  ${health.ok ? 'ok' : 'INVALID'}: ${health.location} (${projectCount}${lastGood})`);
@@ -187,10 +195,27 @@ export function registerDiagnostics(program: Command): void {
         if (stale !== null) printLine(`\n${stale}`);
         if (audit.length > 0) {
           printLine('\nrecent activity:');
-          printLine(table(['AT', 'TYPE', 'PROJECT', 'WHAT', 'BY'], audit.map((a) => [String(a.at), a.type, a.project ?? '-', String(a['action'] ?? `${String(a['from'] ?? '')}->${String(a['to'] ?? '')}`) + (a['outcome'] ? ` ${String(a['outcome'])}` : ''), a.by])));
+          printLine(
+            table(
+              ['AT', 'TYPE', 'PROJECT', 'WHAT', 'BY'],
+              audit.map((a) => [
+                String(a.at),
+                a.type,
+                a.project ?? '-',
+                String(a['action'] ?? `${String(a['from'] ?? '')}->${String(a['to'] ?? '')}`) +
+                  (a['outcome'] ? ` ${String(a['outcome'])}` : ''),
+                a.by,
+              ]),
+            ),
+          );
         }
         printLine('\nconfiguration in force:');
-        printLine(table(['KEY', 'VALUE', 'SOURCE'], config.map((c) => [c.key, JSON.stringify(c.value), c.source])));
+        printLine(
+          table(
+            ['KEY', 'VALUE', 'SOURCE'],
+            config.map((c) => [c.key, JSON.stringify(c.value), c.source]),
+          ),
+        );
         return ok ? EXIT.ok : EXIT.problems;
       }),
     );

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { coordinationFor } from '../../registry/leases.js';
 import { runCycle, type CycleOutcome, type CycleResult } from '../../cycle.js';
-import type { Detection } from '../../core/plan.js';
+import type { Detection } from '../../core/model/plan.js';
 import { InputError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { exitReport, staleMarkerTable, table } from '../format.js';
@@ -22,9 +22,14 @@ export async function cycleOutcome(
   const base = { store, config, hostId, log, dryRun, now, sources };
   if (dryRun) return runCycle(base);
   // With a shared registry a cycle by hand takes the queue-wide decisions only when no daemon leads.
-  const coordination = coordinationFor(ctx.store, `${ctx.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`, ctx.config);
+  const coordination = coordinationFor(
+    ctx.store,
+    `${ctx.hostId}/${process.pid}/${randomBytes(3).toString('hex')}`,
+    ctx.config,
+  );
   const lease = await coordination.leader.acquireOrRenew().catch(() => ({ leader: false, token: null }));
-  if (coordination.shared && !lease.leader) ctx.log.info('another agent holds the leader lease: retries, launches and the queue breaker are left to it');
+  if (coordination.shared && !lease.leader)
+    ctx.log.info('another agent holds the leader lease: retries, launches and the queue breaker are left to it');
   try {
     return await runCycle({
       ...base,
@@ -54,19 +59,39 @@ export function printCycle(result: CycleResult): void {
   const followed = (result.sourceSync ?? []).flatMap((s) => s.moves);
   if (followed.length > 0) {
     printLine('\nfollowed from sources:');
-    printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], followed.map((t) => [t.project, t.from, t.to, t.reason])));
+    printLine(
+      table(
+        ['PROJECT', 'FROM', 'TO', 'REASON'],
+        followed.map((t) => [t.project, t.from, t.to, t.reason]),
+      ),
+    );
   }
   if (result.transitions.length > 0) {
     printLine('\ntransitions:');
-    printLine(table(['PROJECT', 'FROM', 'TO', 'REASON'], result.transitions.map((t) => [t.project, t.from, t.to, t.reason])));
+    printLine(
+      table(
+        ['PROJECT', 'FROM', 'TO', 'REASON'],
+        result.transitions.map((t) => [t.project, t.from, t.to, t.reason]),
+      ),
+    );
   }
   if (result.actions.length > 0) {
     printLine('\nactions:');
-    printLine(table(['PROJECT', 'ACTION', 'OUTCOME', 'DETAIL'], result.actions.map((a) => [a.project ?? '-', a.action, a.outcome, a.detail])));
+    printLine(
+      table(
+        ['PROJECT', 'ACTION', 'OUTCOME', 'DETAIL'],
+        result.actions.map((a) => [a.project ?? '-', a.action, a.outcome, a.detail]),
+      ),
+    );
   }
   if (result.blocked.length > 0) {
     printLine('\nheld back by the guard:');
-    printLine(table(['PROJECT', 'ACTION', 'REASON', 'DETAIL'], result.blocked.map((b) => [b.project ?? '-', b.action, b.reason, b.detail])));
+    printLine(
+      table(
+        ['PROJECT', 'ACTION', 'REASON', 'DETAIL'],
+        result.blocked.map((b) => [b.project ?? '-', b.action, b.reason, b.detail]),
+      ),
+    );
   }
   const stale = staleMarkerTable(result.staleMarkers);
   if (stale !== null) printLine(`\n${stale}`);
@@ -80,7 +105,9 @@ export function cycleExitCode(result: CycleResult): number {
   const registry = result.errors.find((e) => e.source === 'registry');
   if (registry && result.sources.length === 0) return EXIT.registryUnreadable;
   const failed = result.actions.some((a) => a.outcome === 'failure');
-  const scanFailed = result.errors.some((e) => e.source === 'processes' || e.source === 'tmux' || e.source === 'registry');
+  const scanFailed = result.errors.some(
+    (e) => e.source === 'processes' || e.source === 'tmux' || e.source === 'registry',
+  );
   return failed || scanFailed || result.blocked.length > 0 ? EXIT.problems : EXIT.ok;
 }
 
@@ -127,20 +154,29 @@ export function registerHeal(program: Command): void {
         const result = outcome.result;
         const stuck = result.detections;
         // Not stuck, but what an operator looking at a queue that does not move wants next to it.
-        const failedCommands = (outcome.registry?.projects ?? []).filter((p) => p.state === 'failed' && p.exitStatus !== null);
+        const failedCommands = (outcome.registry?.projects ?? []).filter(
+          (p) => p.state === 'failed' && p.exitStatus !== null,
+        );
         if (opts.json) {
           printJson({
             ok: result.ok,
             stuck,
             staleMarkers: result.staleMarkers,
-            failedCommands: failedCommands.map((p) => ({ project: p.id, failureReason: p.failureReason, exitStatus: p.exitStatus, lastOutput: p.lastOutput, nextAttemptAt: p.nextAttemptAt })),
+            failedCommands: failedCommands.map((p) => ({
+              project: p.id,
+              failureReason: p.failureReason,
+              exitStatus: p.exitStatus,
+              lastOutput: p.lastOutput,
+              nextAttemptAt: p.nextAttemptAt,
+            })),
             errors: result.errors,
             queue: result.queue?.health ?? null,
             launchHold: result.launchHold ?? null,
           });
         } else {
           printErrors(result);
-          if (stuck.length === 0) printLine(result.ok ? 'nothing stuck' : 'nothing stuck seen, but the scan was incomplete (see errors)');
+          if (stuck.length === 0)
+            printLine(result.ok ? 'nothing stuck' : 'nothing stuck seen, but the scan was incomplete (see errors)');
           else {
             const pid = (d: Detection): string => (d.pid === null ? '-' : String(d.pid));
             const rows = stuck.map((d) => [d.kind, d.project ?? '-', d.session ?? '-', pid(d), stuckReason(d)]);
@@ -152,7 +188,8 @@ export function registerHeal(program: Command): void {
             const scope = hold.scope === 'host' ? 'every launch on this host' : `project ${hold.project}`;
             printLine(`launches held until ${hold.until} (${scope}): usage limit of ${hold.project}`);
           }
-          for (const section of [staleMarkerTable(result.staleMarkers), exitReport(failedCommands)]) if (section !== null) printLine(`\n${section}`);
+          for (const section of [staleMarkerTable(result.staleMarkers), exitReport(failedCommands)])
+            if (section !== null) printLine(`\n${section}`);
         }
         const registry = result.errors.find((e) => e.source === 'registry');
         if (registry && result.sources.length === 0) return EXIT.registryUnreadable;

@@ -1,7 +1,7 @@
 /** `agent queue pause [--until T]` and `agent queue resume`: hold or release the whole queue by hand. */
 import type { Command } from 'commander';
-import { isManualPause, isQueuePaused, pausedByText } from '../../core/queue-breaker.js';
-import type { QueueBreakerRecord } from '../../core/registry-document.js';
+import { isManualPause, isQueuePaused, pausedByText } from '../../core/policy/queue-breaker.js';
+import type { QueueBreakerRecord } from '../../core/model/registry-document.js';
 import { pauseQueue, resumeQueue } from '../../registry/operations.js';
 import { relative } from '../format.js';
 import { printJson, printLine, run } from '../run.js';
@@ -11,7 +11,8 @@ export const RESUME_HINT = 'resume now with: agent queue resume';
 /** "by cli@h until resumed", "by the queue breaker until <time> (in 29m 58s), tripped by a, b"; null while running. */
 export function describePause(queue: QueueBreakerRecord, now: number): string | null {
   if (!isQueuePaused(queue, now)) return null;
-  const until = queue.resumeAt === null ? 'until resumed' : `until ${queue.resumeAt} (${relative(queue.resumeAt, now)})`;
+  const until =
+    queue.resumeAt === null ? 'until resumed' : `until ${queue.resumeAt} (${relative(queue.resumeAt, now)})`;
   const byBreaker = !isManualPause(queue) && queue.trippedBy.length > 0;
   const tripped = byBreaker ? `, tripped by ${queue.trippedBy.join(', ')}` : '';
   return `by ${pausedByText(queue)} ${until}${tripped}`;

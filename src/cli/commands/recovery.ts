@@ -1,8 +1,8 @@
 /** Recovery commands that act on one project: `kill-zombie <id>` and `reset <id> [--force]`. */
 import type { Command } from 'commander';
-import { applyTransition, findProject } from '../../core/apply.js';
-import { livenessOf } from '../../core/liveness.js';
-import type { Project } from '../../core/project.js';
+import { applyTransition, findProject } from '../../core/model/apply.js';
+import { livenessOf } from '../../core/rules/liveness.js';
+import type { Project } from '../../core/model/project.js';
 import { ConflictError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
 import type { ActionOutcome } from '../../heal/execute.js';
@@ -21,9 +21,17 @@ async function loadProject(ctx: CliContext, id: string): Promise<Project> {
   return project;
 }
 
-
 function report(outcomes: ActionOutcome[], json: boolean, extra: Record<string, unknown>): void {
-  if (json) printJson({ ...extra, actions: outcomes.map((o) => ({ project: o.action.project, action: o.action.kind, outcome: o.outcome, detail: o.detail })) });
+  if (json)
+    printJson({
+      ...extra,
+      actions: outcomes.map((o) => ({
+        project: o.action.project,
+        action: o.action.kind,
+        outcome: o.outcome,
+        detail: o.detail,
+      })),
+    });
   else for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
 }
 
@@ -37,11 +45,16 @@ export function registerRecovery(program: Command): void {
       run(cmd, async (ctx) => {
         const project = await loadProject(ctx, id);
         if (project.state !== 'zombie' && project.state !== 'processing') {
-          throw new ConflictError(`project "${id}" is ${project.state}, not a zombie; "agent list-stuck" shows the zombies`);
+          throw new ConflictError(
+            `project "${id}" is ${project.state}, not a zombie; "agent list-stuck" shows the zombies`,
+          );
         }
         const snapshot = await scan({ sockets: [project.tmuxSocket], tmuxTimeoutMs: ctx.config.tmuxTimeoutMs });
         const failed = snapshot.sources.filter((s) => s.source !== 'usage' && !s.ok);
-        if (failed.length > 0) throw new ConflictError(`cannot see clearly, nothing killed: ${failed.map((s) => `${s.source}: ${s.error}`).join('; ')}`);
+        if (failed.length > 0)
+          throw new ConflictError(
+            `cannot see clearly, nothing killed: ${failed.map((s) => `${s.source}: ${s.error}`).join('; ')}`,
+          );
         const l = livenessOf(project, snapshot);
         if (!l.zombie && project.state !== 'zombie') {
           const why = l.alive ? `its session ${project.session ?? '-'} is live` : 'its process is not alive';
@@ -60,11 +73,26 @@ export function registerRecovery(program: Command): void {
           // A running daemon may have recorded the end of the tree between our kill and this write.
           if (current.state === 'failed') return current;
           if (current.state === 'processing') {
-            const r = applyTransition(doc, current, 'zombie', { now, by: ctx.operations.by, reason: 'zombie (confirmed by kill-zombie)' });
+            const r = applyTransition(doc, current, 'zombie', {
+              now,
+              by: ctx.operations.by,
+              reason: 'zombie (confirmed by kill-zombie)',
+            });
             tx.audit(r.record);
             current = r.project;
           }
-          const r = applyTransition(doc, current, 'failed', { now, by: ctx.operations.by, reason: 'zombie: process tree killed by operator', patch: { failureReason: 'zombie' } }, ctx.operations.onEnter);
+          const r = applyTransition(
+            doc,
+            current,
+            'failed',
+            {
+              now,
+              by: ctx.operations.by,
+              reason: 'zombie: process tree killed by operator',
+              patch: { failureReason: 'zombie' },
+            },
+            ctx.operations.onEnter,
+          );
           tx.audit(r.record);
           return r.project;
         });

@@ -1,8 +1,8 @@
 /** `agent registry check`, `agent registry repair` and `agent registry migrate`. */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { countOf } from '../../core/wording.js';
-import { PROJECT_STATES } from '../../core/project.js';
+import { countOf } from '../../core/views/wording.js';
+import { PROJECT_STATES } from '../../core/model/project.js';
 import { InputError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { migrateRegistry } from '../../registry/migrate.js';
@@ -11,7 +11,9 @@ import type { RegistryStore } from '../../registry/store.js';
 import { printJson, printLine, run } from '../run.js';
 
 export function registerRegistry(program: Command): void {
-  const registry = program.command('registry').description('check, repair or migrate the registry (a JSON file or a Redis URL)');
+  const registry = program
+    .command('registry')
+    .description('check, repair or migrate the registry (a JSON file or a Redis URL)');
   registry
     .command('check')
     .description('validate the registry; exit 0 when valid, 3 when not')
@@ -24,7 +26,11 @@ export function registerRegistry(program: Command): void {
         else {
           printLine(`registry ${health.location} is INVALID:`);
           for (const issue of health.issues) printLine(`  - ${issue}`);
-          printLine(health.lastGood ? 'run "agent registry repair" to restore the last good version' : 'no last good copy exists; fix the file by hand');
+          printLine(
+            health.lastGood
+              ? 'run "agent registry repair" to restore the last good version'
+              : 'no last good copy exists; fix the file by hand',
+          );
         }
         return health.ok ? EXIT.ok : EXIT.registryUnreadable;
       }),
@@ -60,17 +66,27 @@ export function registerRegistry(program: Command): void {
         let target: RegistryStore | null = null;
         try {
           target = open(opts.to);
-          const report = await migrateRegistry(source, target, { force: opts.force === true, now: ctx.now, by: ctx.operations.by });
+          const report = await migrateRegistry(source, target, {
+            force: opts.force === true,
+            now: ctx.now,
+            by: ctx.operations.by,
+          });
           if (opts.json) printJson(report);
           else {
             const states = PROJECT_STATES.map((s) => `${s} ${report.byState.target[s]}`).join(', ');
-            printLine(`migrated ${report.from} -> ${report.to}${report.replaced ? ' (replaced what the target held)' : ''}`);
+            printLine(
+              `migrated ${report.from} -> ${report.to}${report.replaced ? ' (replaced what the target held)' : ''}`,
+            );
             printLine(`  projects  ${report.projects.source} -> ${report.projects.target} (${states})`);
             printLine(`  intents   ${report.intents.source} -> ${report.intents.target}`);
             printLine(`  audit     ${report.auditEntries} entries copied`);
             printLine(`  sha256    ${report.sha256.source} (source)`);
             printLine(`            ${report.sha256.target} (target)`);
-            printLine(report.verified ? 'verified: counts and checksum match' : 'NOT VERIFIED: the target differs from the source');
+            printLine(
+              report.verified
+                ? 'verified: counts and checksum match'
+                : 'NOT VERIFIED: the target differs from the source',
+            );
           }
           return report.verified ? EXIT.ok : EXIT.problems;
         } finally {

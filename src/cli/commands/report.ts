@@ -6,12 +6,15 @@ import { failProject } from '../../heal/project-actions.js';
 import { complete, enqueue, heartbeat, start, validateStartInput } from '../../registry/operations.js';
 import { checkReportedPid } from '../../scan/reported-pid.js';
 import { projectActions } from '../context.js';
-import type { Project } from '../../core/project.js';
+import type { Project } from '../../core/model/project.js';
 import { printJson, printLine, run } from '../run.js';
 
 export function parseInteger(name: string, min: number, max: number) {
   return (value: string): number => {
-    if (!/^-?\d+$/.test(value)) throw new InputError(`invalid ${name} ${JSON.stringify(value.slice(0, 40))}: must be an integer from ${min} to ${max}`);
+    if (!/^-?\d+$/.test(value))
+      throw new InputError(
+        `invalid ${name} ${JSON.stringify(value.slice(0, 40))}: must be an integer from ${min} to ${max}`,
+      );
     const n = Number(value);
     if (n < min || n > max) throw new InputError(`invalid ${name} ${value}: must be an integer from ${min} to ${max}`);
     return n;
@@ -39,7 +42,11 @@ export function registerReportCommands(program: Command): void {
     .option('--cwd <dir>', 'working directory of the command (absolute)')
     .option('--project-dir <dir>', 'directory checked for completion markers and git commits (default: --cwd)')
     .option('--priority <n>', 'higher runs first (default 0)', parseInteger('priority', -1_000_000, 1_000_000))
-    .option('--max-attempts <n>', 'attempts before it stays failed (default: retryMaxAttempts)', parseInteger('max attempts', 1, 1000))
+    .option(
+      '--max-attempts <n>',
+      'attempts before it stays failed (default: retryMaxAttempts)',
+      parseInteger('max attempts', 1, 1000),
+    )
     .addOption(jsonOption())
     .argument('[command...]', 'the command to launch, after --')
     .action((command: string[], opts: Record<string, unknown>, cmd: Command) =>
@@ -125,7 +132,8 @@ export function registerReportCommands(program: Command): void {
         if (!json) {
           show(project, false, 'failed');
           const grace = `grace ${ctx.config.killGraceSec}s`;
-          if (outcomes.length > 0) printLine(`${project.id} was live: its process tree and session were killed (${grace})`);
+          if (outcomes.length > 0)
+            printLine(`${project.id} was live: its process tree and session were killed (${grace})`);
           for (const o of outcomes) printLine(`${o.action.kind}: ${o.outcome}: ${o.detail}`);
         } else show(project, true, 'failed');
         return outcomes.some((o) => o.outcome === 'failure') ? EXIT.problems : EXIT.ok;

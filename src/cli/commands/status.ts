@@ -1,13 +1,13 @@
 /** `agent status [--json]`: the queue summary and every project by state. */
 import type { Command } from 'commander';
-import { currentState, halfOpensAt } from '../../core/breaker.js';
-import { PROJECT_STATES, type Project } from '../../core/project.js';
-import { displayOrder, nextAttempt, projectRow, stateSince, waitingOn } from '../../core/project-view.js';
-import type { LaunchHolds } from '../../core/agent-activity/hold.js';
-import { hostLaunchHolds } from '../../core/agent-activity/observe.js';
-import { isLocal } from '../../core/reconcile.js';
-import type { QueueBreakerRecord } from '../../core/registry-document.js';
-import { summariseQueue } from '../../core/queue-summary.js';
+import { currentState, halfOpensAt } from '../../core/policy/breaker.js';
+import { PROJECT_STATES, type Project } from '../../core/model/project.js';
+import { displayOrder, nextAttempt, projectRow, stateSince, waitingOn } from '../../core/views/project-view.js';
+import type { LaunchHolds } from '../../core/rules/agent-activity/hold.js';
+import { hostLaunchHolds } from '../../core/rules/agent-activity/observe.js';
+import { isLocal } from '../../core/rules/reconcile.js';
+import type { QueueBreakerRecord } from '../../core/model/registry-document.js';
+import { summariseQueue } from '../../core/views/queue-summary.js';
 import { exitReport, reasonText, relative, staleMarkerTable, table } from '../format.js';
 import { describePause, RESUME_HINT } from './queue.js';
 import { printJson, printLine, run } from '../run.js';
@@ -111,7 +111,9 @@ export function registerStatus(program: Command): void {
             ]),
           ),
         );
-        const stale = staleMarkerTable(projects.map((p) => ({ project: p.id, startedAt: p.startedAt, markers: p.staleMarkers })));
+        const stale = staleMarkerTable(
+          projects.map((p) => ({ project: p.id, startedAt: p.startedAt, markers: p.staleMarkers })),
+        );
         const exits = exitReport(projects);
         const waiting = waitingTable(projects, ctx, now);
         for (const section of [waiting, stale, exits]) if (section !== null) printLine(`\n${section}`);

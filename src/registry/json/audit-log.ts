@@ -13,7 +13,10 @@ const MAX_READ_BYTES = 64 * 1024 * 1024;
 
 /** Append one JSON line per item, synced; a failed append leaves no partial line behind. */
 export function appendLines(path: string, items: readonly unknown[]): Promise<void> {
-  return appendText(path, items.map((i) => JSON.stringify(i)));
+  return appendText(
+    path,
+    items.map((i) => JSON.stringify(i)),
+  );
 }
 
 /** Append lines already serialised (no newline inside), synced; a failed append leaves no partial line behind. */

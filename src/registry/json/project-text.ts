@@ -26,8 +26,8 @@
  * caller parses and validates the whole file as before, for the same result
  * and the same messages.
  */
-import type { Project } from '../../core/project.js';
-import type { RegistryDocument } from '../../core/registry-document.js';
+import type { Project } from '../../core/model/project.js';
+import type { RegistryDocument } from '../../core/model/registry-document.js';
 import { validateProject, validateTop } from '../schema.js';
 
 /** Serialised form written to disk: stable, readable, newline-terminated. */

@@ -2,8 +2,8 @@
  * Validation of a document about to be written, paid for what changed: a
  * cycle that touches ten projects of thousands validates ten.
  */
-import type { Project } from '../../core/project.js';
-import type { RegistryDocument } from '../../core/registry-document.js';
+import type { Project } from '../../core/model/project.js';
+import type { RegistryDocument } from '../../core/model/registry-document.js';
 import { validateDocument } from '../schema.js';
 
 /**

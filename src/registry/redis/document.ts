@@ -3,8 +3,8 @@
  * validated, and the difference to a new document as the arguments of the
  * commit script (only the projects whose JSON changed are written).
  */
-import type { Project } from '../../core/project.js';
-import { emptyDocument, type RegistryDocument } from '../../core/registry-document.js';
+import type { Project } from '../../core/model/project.js';
+import { emptyDocument, type RegistryDocument } from '../../core/model/registry-document.js';
 import { RegistryUnreadableError, messageOf } from '../../errors.js';
 import { canonicalJson } from '../checksum.js';
 import { validateDocument, type ValidationResult } from '../schema.js';

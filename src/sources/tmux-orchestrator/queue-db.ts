@@ -14,8 +14,20 @@ import { parseSourceTime, STATUS_STATES } from './rows.js';
 
 /** Columns read when present; the rest of a row is not the agent's business. */
 export const QUEUE_COLUMNS = [
-  'id', 'spec_path', 'project_path', 'status', 'enqueued_at', 'started_at', 'completed_at', 'priority',
-  'error_message', 'batch_id', 'retry_count', 'orchestrator_session', 'main_session', 'session_name',
+  'id',
+  'spec_path',
+  'project_path',
+  'status',
+  'enqueued_at',
+  'started_at',
+  'completed_at',
+  'priority',
+  'error_message',
+  'batch_id',
+  'retry_count',
+  'orchestrator_session',
+  'main_session',
+  'session_name',
 ] as const;
 /** Columns every variant of their schema has; without them a row cannot be read. */
 export const REQUIRED_COLUMNS = ['id', 'spec_path', 'status'] as const;

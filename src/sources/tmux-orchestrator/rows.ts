@@ -6,7 +6,7 @@
  * the meaning is clear (status case, three time formats) and strict where it
  * is not (an unknown status is skipped, never guessed).
  */
-import type { ProjectState } from '../../core/project.js';
+import type { ProjectState } from '../../core/model/project.js';
 
 /** Their status values, lower-cased, and the state each becomes. */
 export const STATUS_STATES: Readonly<Record<string, ProjectState>> = {

@@ -10,8 +10,8 @@
  * same-size rewrite of the -wal within one tick.
  */
 import type { TmuxOrchestratorSourceConfig } from '../../config/sources.js';
-import { isActive, isTerminal, iso, ms, type Project, type ProjectState } from '../../core/project.js';
-import type { RegistryDocument } from '../../core/registry-document.js';
+import { isActive, isTerminal, iso, ms, type Project, type ProjectState } from '../../core/model/project.js';
+import type { RegistryDocument } from '../../core/model/registry-document.js';
 import type { Logger } from '../../log.js';
 import { ownedBy, type Observed } from '../merge.js';
 import { listSessionPanes, tmuxSessionName, type SessionPane } from '../panes.js';
