@@ -98,7 +98,7 @@ export async function killProject(
       ),
     ];
   } else {
-    // An orchestrator that fails its own project runs this inside the tree: when the launch script, the session's
+    // An orchestrator that fails its own project runs this inside the tree: when the launcher, the session's
     // first process, dies, the terminal hangs up the whole foreground group, this process included. Outlive that
     // to finish the kill and record it.
     const outliveHangup = (): void => {};

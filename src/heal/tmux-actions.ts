@@ -22,7 +22,7 @@ export interface TmuxActionResult {
 }
 
 export interface LaunchResult {
-  /** PID of the pane's process: the launch script's shell, whose child is the project's command (see LAUNCH_SCRIPT). */
+  /** PID of the pane's process: the launcher's, whose child is the project's command (see LAUNCH_SCRIPT). */
   panePid: number;
 }
 
@@ -72,30 +72,49 @@ export async function killSession(
 }
 
 /**
- * The fixed script every launched command runs under, as `/bin/sh -c SCRIPT
- * toa-launch <command words>`: the words arrive as "$@", so no text of the
- * user's is ever read as shell code. tmux drops what a pane's process wrote
- * but tmux had not read yet when that process exits (by design), so an instant
- * crash often lost its error line; the shell outlives the command by 0.2 s,
- * long enough for tmux to read it, then exits with the command's status (128
- * + n when a signal n killed it, as shells report it).
+ * The fixed program every launched command runs under, as `/usr/bin/perl -e
+ * LAUNCH_SCRIPT -- <command words>` (perl-base is part of every Debian
+ * system): the words arrive as @ARGV and the first is run as a program, so no
+ * text of the user's is ever read as code.
  *
- * `exec` in a subshell runs the first word as a program, never as a shell
- * builtin or an assignment. The shell traps SIGHUP and SIGTERM (exec gives the
- * command the defaults back) and so lives as long as its command, the
- * recorded PID: a tree kill's SIGTERM reaches the command, which gets its
- * grace, and a killed session's hangup, which signals only the pane's first
- * process, leaves the command running without its session, a zombie that the
- * next cycle kills as a tree. (Were the shell to die first, the terminal would
- * send the command SIGHUP at once, and one that ignores it would run on
- * untracked.)
+ * Why a launcher at all: tmux drops what a pane's process wrote but tmux had
+ * not read yet when that process exits (by design), so an instant crash often
+ * lost its error line. The launcher forks the command, waits for it, outlives
+ * it by 0.2 s (long enough for tmux to read the last output) and exits with
+ * its status (128 + n when signal n killed it, as shells report it).
+ *
+ * It is the pane's first process and the project's recorded PID; the command
+ * is its child, so a tree kill reaches both. It passes SIGHUP and SIGTERM on
+ * to the command and lives as long as the command does: a killed session's
+ * hangup (which the kernel sends only to the pane's first process) reaches
+ * the command as before, and a command that ignores it runs on under a live
+ * recorded PID without its session, a zombie that the next cycle kills as a
+ * tree. SIGINT and SIGQUIT from the terminal reach the command directly (same
+ * process group); the launcher ignores them. A shell cannot do this: it runs
+ * no trap while it waits for a foreground command.
  */
-export const LAUNCH_SCRIPT = 'trap : HUP TERM; (exec "$@"); s=$?; sleep 0.2 2>/dev/null; exit $s';
-/** The wrapper shell's $0: the name its own error messages carry ("toa-launch: 1: exec: x: not found"). */
+export const LAUNCH_SCRIPT = [
+  'my $pid = fork;',
+  'defined $pid or die "toa-launch: cannot fork: $!\\n";',
+  'if ($pid == 0) {',
+  '  exec { $ARGV[0] } @ARGV;',
+  '  print STDERR "toa-launch: cannot run $ARGV[0]: $!\\n";',
+  '  exit($!{ENOENT} ? 127 : 126);',
+  '}',
+  "$SIG{INT} = $SIG{QUIT} = 'IGNORE';",
+  '$SIG{HUP} = $SIG{TERM} = sub { kill $_[0], $pid };',
+  'waitpid $pid, 0;',
+  'my $status = $? & 127 ? 128 + ($? & 127) : $? >> 8;',
+  'select undef, undef, undef, 0.2;',
+  'exit $status',
+].join('\n');
+/** The launcher's name in its own error messages ("toa-launch: cannot run x: No such file or directory"). */
 export const LAUNCH_NAME = 'toa-launch';
+/** The interpreter of LAUNCH_SCRIPT (perl-base, Essential on Debian). */
+export const LAUNCH_INTERPRETER = '/usr/bin/perl';
 
 /**
- * The argument vector for tmux: the launch script and the command's words
+ * The argument vector for tmux: the launcher and the command's words
  * after it, each made literal for tmux's own parser (see tmuxLiteral).
  */
 export function launchArgv(command: readonly string[]): string[] {
@@ -103,13 +122,13 @@ export function launchArgv(command: readonly string[]): string[] {
     throw new InputError('command must be a non-empty list of strings');
   }
   if (command[0] === '') throw new InputError('command must not start with an empty program name');
-  return ['/bin/sh', '-c', LAUNCH_SCRIPT, LAUNCH_NAME, ...command].map(tmuxLiteral);
+  return [LAUNCH_INTERPRETER, '-e', LAUNCH_SCRIPT, '--', ...command].map(tmuxLiteral);
 }
 
 /**
  * Start `command` detached in a new session `session` (in `cwd` when given)
- * under the launch script (LAUNCH_SCRIPT) and return the pane PID, the
- * script's shell: the project's recorded PID, whose tree holds the command.
+ * under the launcher (LAUNCH_SCRIPT) and return the pane PID, the
+ * launcher's: the project's recorded PID, whose tree holds the command.
  * The PID is printed by `new-session -P` itself, so a command that exits at
  * once cannot race a second lookup. The window keeps its pane when the
  * command exits (`remain-on-exit on`), so the cycle can read the exit status

@@ -21,7 +21,7 @@ import { REPO_ROOT, RULES_FILE } from '../alerts/tools.js';
 import { eventually, startAgent, type RunningAgent } from '../helpers/daemon.js';
 import { EXPOSITION_METRIC_NAMES, RECORDING_RULE_NAMES, SCRAPE_METRIC_NAMES } from '../helpers/metric-names.js';
 import {
-  expositionSampleNames,
+  expositionMetricNames,
   instantQuery,
   loadedRuleGroups,
   promApi,
@@ -447,7 +447,7 @@ describe('e2e: alerting — agent, Prometheus, Alertmanager and a webhook receiv
   });
 
   it('every metric name the rules and dashboards use is in the live /metrics exposition', async () => {
-    const live = expositionSampleNames(await (await fetch(`${agent!.url}/metrics`)).text());
+    const live = expositionMetricNames(await (await fetch(`${agent!.url}/metrics`)).text());
     const recorded = new Set(rules.records.map((r) => r.record));
     const fromPrometheus = new Set<string>([...recorded, ...SCRAPE_METRIC_NAMES]);
     const missing: string[] = [];

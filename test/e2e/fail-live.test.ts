@@ -50,7 +50,7 @@ describe('e2e: fail on a live project', function () {
     const { pid, session } = await launched('p1', STUBBORN);
     const childrenOf = (parent: number): string =>
       readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim();
-    // The pid is the launch script's; its child is the command, whose child is the sleep.
+    // The pid is the launcher's; its child is the command, whose child is the sleep.
     await waitUntil(
       () => childrenOf(pid) !== '' && childrenOf(Number(childrenOf(pid))) !== '',
       15_000,

@@ -92,7 +92,7 @@ describe('e2e: reset --force on a live project', function () {
     const pid = q.get('p2').pid as number;
 
     const out = await agentOk(['reset', 'p2', '--force']);
-    // The launch script and its command.
+    // The launcher and its command.
     expect(out).to.match(/kill_tree: success: killed a tree of 2 processes/);
     expect(isRunning(pid)).to.equal(false);
     expect(q.tmux.hasSession(first)).to.equal(false);

@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { descendants } from '../../src/core/rules/process-tree.js';
 import { InputError } from '../../src/errors.js';
 import { killTree } from '../../src/heal/kill-tree.js';
-import { killSession, LAUNCH_NAME, LAUNCH_SCRIPT, launchArgv, launchSession } from '../../src/heal/tmux-actions.js';
+import {
+  killSession,
+  LAUNCH_INTERPRETER,
+  LAUNCH_NAME,
+  LAUNCH_SCRIPT,
+  launchArgv,
+  launchSession,
+} from '../../src/heal/tmux-actions.js';
 import { readProcessTable } from '../../src/scan/proc-table.js';
 import { scanTmuxServer } from '../../src/scan/tmux-sessions.js';
 import { eventually } from '../helpers/daemon.js';
@@ -93,14 +100,14 @@ describe('tmux-actions', () => {
   });
 
   describe('launchSession', () => {
-    /** The command the launch script runs: its only child, once started. */
+    /** The command the launcher runs: its only child, once started. */
     const commandOf = async (panePid: number): Promise<number> => {
       let child: number | undefined;
       for (let i = 0; i < 250 && child === undefined; i++) {
         child = descendants(await readProcessTable(), panePid)[0];
         if (child === undefined) await sleep(20);
       }
-      if (child === undefined) throw new Error(`no command under the launch script ${panePid}`);
+      if (child === undefined) throw new Error(`no command under the launcher ${panePid}`);
       processes.track(child);
       return child;
     };
@@ -123,12 +130,12 @@ describe('tmux-actions', () => {
         `the exit of the command in ${session}`,
       );
 
-    it('returns the pane pid: the launch script, whose child is the running command', async () => {
+    it('returns the pane pid: the launcher, whose child is the running command', async () => {
       const { panePid } = await launchSession(tmux.socket, 'proj-1', dir, ['sleep', '60'], opts);
       processes.track(panePid);
       expect(tmux.panePid('proj-1')).to.equal(panePid);
       expect(await readFile(`/proc/${panePid}/cmdline`, 'utf8')).to.equal(
-        ['/bin/sh', '-c', LAUNCH_SCRIPT, LAUNCH_NAME, 'sleep', '60', ''].join('\x00'),
+        [LAUNCH_INTERPRETER, '-e', LAUNCH_SCRIPT, '--', 'sleep', '60', ''].join('\x00'),
       );
       const command = await commandOf(panePid);
       expect(await readFile(`/proc/${command}/cmdline`, 'utf8')).to.equal('sleep\x0060\x00');
@@ -140,23 +147,47 @@ describe('tmux-actions', () => {
       expect(await exitOf('killed')).to.equal('137');
     });
 
-    it('keeps the launch script and its command running when the session is killed, and a tree kill of the pane pid ends both', async () => {
+    it('hangs up the command with its session, as without a launcher; one that ignores SIGHUP runs on under its launcher', async () => {
       tmux.newSession('keep', ['sleep', '60']);
-      const { panePid } = await launchSession(tmux.socket, 'gone', null, ['sleep', '60'], opts);
-      processes.track(panePid);
-      const command = await commandOf(panePid);
-      tmux.killSession('gone');
-      // The hangup signals the pane's first process only, which survives it: the recorded PID lives as long as its command.
-      await sleep(500);
-      expect([isRunning(panePid), isRunning(command)], 'launch script, command').to.deep.equal([true, true]);
-      const killed = await killTree({ pid: panePid, pidStartTime: statStartTime(panePid), graceMs: 5000 });
+      const plain = await launchSession(tmux.socket, 'plain', null, ['sleep', '60'], opts);
+      processes.track(plain.panePid);
+      const plainCommand = await commandOf(plain.panePid);
+      const immune = await launchSession(tmux.socket, 'immune', null, ['sh', '-c', "trap '' HUP; sleep 60"], opts);
+      processes.track(immune.panePid);
+      const immuneCommand = await commandOf(immune.panePid);
+      tmux.killSession('plain');
+      tmux.killSession('immune');
+      // The hangup reaches only the pane's first process, the launcher, which passes it on and ends with its command.
+      await waitUntil(
+        () => !isRunning(plain.panePid) && !isRunning(plainCommand),
+        10_000,
+        'the hung-up command and its launcher to end',
+      );
+      // The immune one keeps its launcher, the recorded PID: a zombie, which a tree kill of the pane pid ends.
+      expect([isRunning(immune.panePid), isRunning(immuneCommand)], 'launcher, command').to.deep.equal([true, true]);
+      const killed = await killTree({
+        pid: immune.panePid,
+        pidStartTime: statStartTime(immune.panePid),
+        graceMs: 5000,
+      });
       expect(killed.outcome, killed.detail).to.equal('success');
-      expect([isRunning(panePid), isRunning(command)]).to.deep.equal([false, false]);
+      expect([isRunning(immune.panePid), isRunning(immuneCommand)]).to.deep.equal([false, false]);
     });
 
-    it('gives the command its SIGTERM grace in a tree kill: the launch script waits for it instead of hanging it up', async () => {
+    it('leaves Ctrl-C to the command: the launcher ignores it and lives as long as its command', async () => {
+      const out = join(dir, 'interrupted');
+      const onInt = `trap 'echo interrupted > "$0"' INT; while :; do sleep 0.1; done`;
+      const { panePid } = await launchSession(tmux.socket, 'ctrl-c', null, ['sh', '-c', onInt, out], opts);
+      processes.track(panePid);
+      const command = await commandOf(panePid);
+      tmux.run(['send-keys', '-t', '=ctrl-c:', 'C-c']);
+      await waitUntil(() => existsSync(out), 10_000, 'the command to handle SIGINT');
+      expect([isRunning(panePid), isRunning(command)], 'launcher, command').to.deep.equal([true, true]);
+    });
+
+    it('gives the command its SIGTERM grace in a tree kill: the launcher waits for it instead of hanging it up', async () => {
       const done = join(dir, 'cleaned-up');
-      // Default SIGHUP: had the terminal hung it up when the script died, it would never write its file.
+      // Default SIGHUP: had the terminal hung it up when the launcher died, it would never write its file.
       const graceful = `trap 'sleep 0.5; echo done > "$0"; exit 0' TERM; while :; do sleep 0.1; done`;
       const { panePid } = await launchSession(tmux.socket, 'graceful', null, ['sh', '-c', graceful, done], opts);
       processes.track(panePid);
@@ -214,7 +245,7 @@ describe('tmux-actions', () => {
         expect(await exitOf(`word-${i}`), JSON.stringify(command)).to.equal('127');
         const first = command[0] as string;
         expect(tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=word-${i}:`])).to.include(
-          `${LAUNCH_NAME}: 1: exec: ${first}: not found`,
+          `${LAUNCH_NAME}: cannot run ${first}: No such file or directory`,
         );
       }
     });
@@ -228,7 +259,7 @@ describe('tmux-actions', () => {
       expect(tmux.run(['show-options', '-w', '-t', '=quick-0:', 'remain-on-exit']).trim()).to.equal(
         'remain-on-exit on',
       );
-      // tmux drops the output it has not read when the pane's process exits: the launch script outlives the command.
+      // tmux drops the output it has not read when the pane's process exits: the launcher outlives the command.
       const lost = names.filter(
         (n) => !tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=${n}:`]).includes('fatal: API key expired'),
       );
@@ -263,13 +294,13 @@ describe('tmux-actions', () => {
   });
 
   describe('launchArgv', () => {
-    it('puts the command words after the fixed launch script, made literal for tmux', () => {
-      expect(launchArgv(['./run'])).to.deep.equal(['/bin/sh', '-c', LAUNCH_SCRIPT, LAUNCH_NAME, './run']);
+    it('puts the command words after the fixed launcher, made literal for tmux', () => {
+      expect(launchArgv(['./run'])).to.deep.equal([LAUNCH_INTERPRETER, '-e', LAUNCH_SCRIPT, '--', './run']);
       expect(launchArgv(['python3', 'x.py', 'a;'])).to.deep.equal([
-        '/bin/sh',
-        '-c',
+        LAUNCH_INTERPRETER,
+        '-e',
         LAUNCH_SCRIPT,
-        LAUNCH_NAME,
+        '--',
         'python3',
         'x.py',
         'a\\;',

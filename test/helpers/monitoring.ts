@@ -282,10 +282,16 @@ export async function loadedRuleGroups(base: string): Promise<RulesApiGroup[]> {
   return (await promApi<{ groups: RulesApiGroup[] }>(base, '/api/v1/rules')).groups;
 }
 
-/** Metric names of the samples in a Prometheus text exposition (histogram series with their suffixes). */
-export function expositionSampleNames(text: string): Set<string> {
+/**
+ * Metric names in a Prometheus text exposition: those of its samples (histogram series with their suffixes) and
+ * those its `# TYPE` lines declare, so a labelled gauge that has no series yet (no project waits on a prompt, say)
+ * still counts as exported.
+ */
+export function expositionMetricNames(text: string): Set<string> {
   const names = new Set<string>();
   for (const line of text.split('\n')) {
+    const declared = /^# TYPE ([A-Za-z_:][A-Za-z0-9_:]*) (\w+)$/.exec(line);
+    if (declared?.[1] && declared[2] !== 'histogram' && declared[2] !== 'summary') names.add(declared[1]);
     if (line === '' || line.startsWith('#')) continue;
     const m = /^([A-Za-z_:][A-Za-z0-9_:]*)/.exec(line);
     if (m?.[1]) names.add(m[1]);

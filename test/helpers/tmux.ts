@@ -4,10 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { statOrNull } from './processes.js';
 
 let counter = 0;
 
@@ -66,57 +65,19 @@ export class PrivateTmux {
     this.run(['kill-session', '-t', `=${name}`]);
   }
 
-  /** The PIDs of every pane of this server, dead panes and all; none when it is not running. */
-  panePids(): number[] {
-    try {
-      return this.run(['list-panes', '-a', '-F', '#{pane_pid}']).split('\n').filter(Boolean).map(Number);
-    } catch {
-      return [];
-    }
-  }
-
   /** Where tmux puts this server's socket (it does not remove it on kill-server). */
   get socketPath(): string {
     const base = process.env['TMUX_TMPDIR'] ?? tmpdir();
     return join(base, `tmux-${process.getuid?.() ?? 0}`, this.socket);
   }
 
-  /**
-   * Kill the whole server and remove its socket file; safe to call twice. The processes of its panes are killed
-   * first, trees included: the agent's launch script outlives a hang-up (it keeps its command for the agent to
-   * judge), so kill-server alone would leave what the agent launched running.
-   */
+  /** Kill the whole server and remove its socket file; safe to call twice. */
   destroy(): void {
-    killTrees(this.panePids());
     try {
       execFileSync('tmux', ['-L', this.socket, 'kill-server'], { stdio: 'ignore' });
     } catch {
       // already gone
     }
     rmSync(this.socketPath, { force: true });
-  }
-}
-
-/** SIGKILL each PID and all its descendants, read from /proc before any is killed (so none is reparented away). */
-function killTrees(roots: number[]): void {
-  if (roots.length === 0) return;
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    const stat = /^\d+$/.test(name) ? statOrNull(name) : null;
-    if (stat) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), Number(name)]);
-  }
-  const seen = new Set<number>();
-  const walk = (pid: number): void => {
-    if (seen.has(pid)) return;
-    seen.add(pid);
-    for (const child of children.get(pid) ?? []) walk(child);
-  };
-  roots.forEach(walk);
-  for (const pid of seen) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
   }
 }

@@ -221,7 +221,8 @@ describe('reliability: faults against a running agent serve', function () {
 
     // 2. tmux hangs: every command times out (AGENT_TMUX_TIMEOUT_MS=500).
     const hang = join(bin, 'tmux-hang');
-    writeFileSync(hang, '#!/bin/sh\nexec /bin/sleep 600\n', { mode: 0o755 });
+    // It hangs as long as its caller lives: a `tmux wait-for` the agent started during the fault ends with the agent.
+    writeFileSync(hang, '#!/bin/sh\nwhile kill -0 $PPID 2>/dev/null; do sleep 0.1; done\n', { mode: 0o755 });
     renameSync(hang, tmuxOnPath);
     const hanging = await duringFault(
       agent,

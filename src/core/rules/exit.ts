@@ -6,7 +6,7 @@
  *
  * Only a project with a `command` is launched by the agent, and the pane
  * whose process is its recorded PID runs that command (a launch records the
- * pane's PID: the launch script, which exits with the command's status, 128 +
+ * pane's PID: the launcher, which exits with the command's status, 128 +
  * n when signal n killed it). A project an orchestrator starts and reports
  * has no command: it never has a command exit, even in a pane that a user
  * keeps after exit, and keeps the phantom grace.
@@ -44,9 +44,9 @@ const MAX_SIGNAL = 64;
 
 /**
  * "exited with status 3", "exited with status 137 (128 + 9: killed by signal
- * 9)", "killed by signal 15 (status 143)". The launch script reports a command
+ * 9)", "killed by signal 15 (status 143)". The launcher reports a command
  * a signal killed as 128 + n, as shells do; tmux names the signal itself only
- * when the pane's own process (the script) was killed.
+ * when the pane's own process (the launcher) was killed.
  */
 export function describeExit(exit: CommandExit): string {
   if (exit.signal !== null) return `killed by signal ${exit.signal} (status ${exit.status})`;

@@ -146,7 +146,7 @@ describe('the exit of a launched command', () => {
       expect(plan.actions).to.deep.equal([]);
     });
 
-    it('names the signal a status above 128 stands for: the launch script passes on a command a signal killed as 128 + n', () => {
+    it('names the signal a status above 128 stands for: the launcher passes on a command a signal killed as 128 + n', () => {
       const plan = run({}, [exited(143)], withLines(['Terminated']));
       expect(plan.transitions[0]?.patch).to.deep.include({ exitStatus: 143, failureReason: 'exit_status' });
       expect(plan.transitions[0]?.reason).to.equal(
