@@ -29,7 +29,7 @@ FROM node:20-bookworm-slim AS runtime
 # (commits in projectDir); without it that evidence is "unavailable" and holds
 # failures back. sqlite3: the Tmux-Orchestrator source reads their queue with it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tmux procps git sqlite3 \
+    && apt-get install -y --no-install-recommends tmux procps perl-base git sqlite3 \
     && rm -rf /var/lib/apt/lists/*
 
 # A dedicated unprivileged user; `docker run --user "$(id -u):$(id -g)"`

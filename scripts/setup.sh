@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-run}
 case "$mode" in
-  run) packages=(tmux procps git sqlite3) ;;
-  test) packages=(tmux procps git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd chromium) ;;
-  bench) packages=(tmux procps git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd chromium
+  run) packages=(tmux procps perl-base git sqlite3) ;;
+  test) packages=(tmux procps perl-base git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd chromium) ;;
+  bench) packages=(tmux procps perl-base git sqlite3 python3 prometheus prometheus-alertmanager redis-server docker-compose systemd chromium
     strace prometheus-process-exporter) ;;
   *) echo "usage: scripts/setup.sh [run|test|bench]" >&2; exit 2 ;;
 esac

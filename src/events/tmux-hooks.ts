@@ -3,8 +3,12 @@
  * that signal a wait-for channel — no shell involved: the hook runs the tmux
  * command `wait-for -S <channel>`, and the agent keeps one `tmux wait-for
  * <channel>` client per server, which returns on the signal. tmux keeps a
- * signal that arrives while nobody waits, so no event is lost between two
- * waits. The hooks sit at a fixed array index derived from the channel, so a
+ * signal that arrives while nobody waits, yet on a busy machine an event
+ * around the time a waiter starts (a session killed while the hooks were
+ * being installed) went unnoticed until the next poll, an hour later with a
+ * long schedule. So each time a waiter starts, a catch-up cycle follows once
+ * it has had time to connect (CATCH_UP_MS); it joins the cycle already
+ * running or queued, if any. The hooks sit at a fixed array index derived from the channel, so a
  * restarted agent replaces its own hooks instead of piling up new ones, and
  * the user's hooks are never touched. Removed on stop.
  */
@@ -15,6 +19,9 @@ import type { EventSource, Trigger } from './event-source.js';
 
 /** Hooks that mean "a session or pane went away". */
 export const HOOKS = ['session-closed', 'pane-exited', 'pane-died', 'window-unlinked'] as const;
+
+/** How long after a waiter starts its catch-up cycle runs: a tmux client connects in a few milliseconds. */
+export const CATCH_UP_MS = 500;
 
 export function channelFor(identity: string): { channel: string; index: number } {
   const digest = createHash('sha256').update(identity).digest();
@@ -27,6 +34,7 @@ interface Waiter {
   hooked: boolean;
   error: string | null;
   restart: NodeJS.Timeout | null;
+  catchUp: NodeJS.Timeout | null;
 }
 
 export class TmuxHooks implements EventSource {
@@ -63,7 +71,7 @@ export class TmuxHooks implements EventSource {
       const key = this.key(socket);
       let w = this.waiters.get(key);
       if (!w) {
-        w = { socket, child: null, hooked: false, error: null, restart: null };
+        w = { socket, child: null, hooked: false, error: null, restart: null, catchUp: null };
         this.waiters.set(key, w);
       }
       if (!w.hooked) await this.hook(w);
@@ -99,6 +107,12 @@ export class TmuxHooks implements EventSource {
       env: { ...process.env, LC_ALL: 'C' },
     });
     w.child = child;
+    if (w.catchUp) clearTimeout(w.catchUp);
+    w.catchUp = setTimeout(() => {
+      w.catchUp = null;
+      if (!this.stopped) this.trigger(`catch-up after watching tmux server ${describeSocket(w.socket)} again`);
+    }, CATCH_UP_MS);
+    w.catchUp.unref();
     child.on('error', (err) => {
       w.error = err.message;
     });
@@ -125,6 +139,8 @@ export class TmuxHooks implements EventSource {
   private dispose(w: Waiter): void {
     if (w.restart) clearTimeout(w.restart);
     w.restart = null;
+    if (w.catchUp) clearTimeout(w.catchUp);
+    w.catchUp = null;
     w.child?.kill('SIGKILL');
     w.child = null;
   }

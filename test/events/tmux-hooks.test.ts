@@ -65,6 +65,19 @@ describe('events/tmux-hooks', function () {
     expect(hooksOf(tmux).filter((l) => l.includes(again.channel))).to.have.length(HOOKS.length);
   });
 
+  it('follows each new waiter with a catch-up cycle, for an event it may have missed while it connected', async () => {
+    const hooks = source();
+    await hooks.start();
+    await hooks.sync([tmux.socket]);
+    await triggers.after(0, /^catch-up after watching tmux server /, 'the catch-up trigger of the new waiter');
+    // The waiter that replaces the one an event ended is followed up too.
+    const seen = triggers.reasons.length;
+    tmux.newSession('gone', ['sleep', '600']);
+    tmux.killSession('gone');
+    await triggers.after(seen, /^tmux event on /, 'the event');
+    await triggers.after(seen, /^catch-up after /, 'the catch-up after the event');
+  });
+
   it('asks for a cycle when a session is killed', async () => {
     const hooks = source();
     await hooks.start();

@@ -289,8 +289,12 @@ describe('evidence: pane output', function () {
         'remain-on-exit',
         'on',
       ]);
+      // tmux may miss the SIGCHLD of a command that exits at once (see the scan's nudge): send the server another.
+      const server = Number(tmux.run(['display-message', '-p', '#{pid}']).trim());
       await waitFor(
-        () => tmux.run(['capture-pane', '-p', '-S', '-200', '-t', '=crashed:']).includes('Pane is dead'),
+        () =>
+          process.kill(server, 'SIGCHLD') &&
+          tmux.run(['capture-pane', '-p', '-S', '-200', '-t', '=crashed:']).includes('Pane is dead'),
         15_000,
         'the pane to die',
       );

@@ -273,7 +273,9 @@ export const mochaHooks = {
       suite.afterAll(`leaves nothing behind (${relative})`, leakCheck(relative));
     }
   },
-  afterAll(): void {
-    if (existsSync(tmuxDir)) rmSync(tmuxDir, { recursive: true, force: true });
-  },
 };
+
+// Not in a root afterAll: with --parallel that runs after each file, and a worker runs several files.
+process.on('exit', () => {
+  if (existsSync(tmuxDir)) rmSync(tmuxDir, { recursive: true, force: true });
+});

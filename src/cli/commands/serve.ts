@@ -1,6 +1,5 @@
 /** `agent serve`: the daemon. */
 import type { Command } from 'commander';
-import { Agent } from '../../agent.js';
 import { messageOf } from '../../errors.js';
 import { run } from '../run.js';
 import { packageVersion } from '../../version.js';
@@ -41,6 +40,8 @@ export function registerServe(program: Command): void {
           const nodeOptions = withoutSemiSpaceCap(process.env['NODE_OPTIONS']);
           if (nodeOptions === undefined) delete process.env['NODE_OPTIONS'];
           else process.env['NODE_OPTIONS'] = nodeOptions;
+          // Loaded here: the daemon's HTTP server and metrics cost every other command ~0.2 s of start-up.
+          const { Agent } = await import('../../agent.js');
           const agent = new Agent({
             store: ctx.store,
             config: ctx.config,
