@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Project } from '../../src/core/model/project.js';
 import { lastDistinctLines, PANES_PER_CALL, paneOutputGatherer } from '../../src/evidence/pane-output.js';
 import type { GatherContext } from '../../src/evidence/types.js';
+import { launchArgv } from '../../src/heal/tmux-actions.js';
 import { PrivateTmux } from '../helpers/tmux.js';
 import { aConfig, aProject, destroyTmux, hangingBinary, TempDirs, waitFor } from './fixtures.js';
 
@@ -278,9 +279,8 @@ describe('evidence: pane output', function () {
         '-s',
         'crashed',
         '--',
-        'sh',
-        '-c',
-        script,
+        // As the agent launches it: tmux drops the last output of a pane process that exits at once.
+        ...launchArgv(['sh', '-c', script]),
         ';',
         'set-option',
         '-w',
