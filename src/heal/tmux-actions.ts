@@ -158,7 +158,15 @@ export async function launchSession(
     args.push('-c', cwd);
   }
   const keepPane = [';', 'set-option', '-w', '-t', `${exactSession(session)}:`, 'remain-on-exit', 'on'];
-  const stdout = await runTmux(socket, [...args, '--', ...argv, ...keepPane], options);
+  const newSession = (): Promise<string> => runTmux(socket, [...args, '--', ...argv, ...keepPane], options);
+  // When the last session of a server closes, the server exits; a client connecting in that instant hears
+  // "server exited unexpectedly" and nothing was created. Once more starts a new server.
+  const stdout = await newSession().catch((err: unknown) => {
+    if (err instanceof TmuxCommandError && !err.timedOut && /server exited unexpectedly/.test(err.stderr)) {
+      return newSession();
+    }
+    throw err;
+  });
   let text = stdout.trim();
   if (text === '') {
     // In a burst of launches that start the server, tmux sometimes drops the -P output of a session it made. The

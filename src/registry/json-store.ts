@@ -26,7 +26,7 @@ import { claimRegistry, holderAlive, readDaemonHolder, type DaemonClaim, type Da
 import { writeFileAtomic } from './json/atomic-file.js';
 import { AuditJournal } from './json/audit-journal.js';
 import { appendLines, readSince, readTail } from './json/audit-log.js';
-import { cacheEntry, identityOf, type CachedDocument } from './json/document-cache.js';
+import { cacheEntry, identityOf, sameFile, type CachedDocument } from './json/document-cache.js';
 import { withFileLock } from './json/file-lock.js';
 import {
   corruptCopyPath,
@@ -153,9 +153,10 @@ export class JsonStore implements RegistryStore {
    * `base`, the validated document `doc` was copied from, lets projects that
    * did not change skip validation.
    */
-  private async commit(doc: RegistryDocument, base: RegistryDocument | null): Promise<void> {
-    const document = validForWrite(validateChanges(doc, base));
+  private async commit(doc: RegistryDocument, base: CachedDocument<RegistryDocument> | null): Promise<void> {
+    const document = validForWrite(validateChanges(doc, base?.document ?? null));
     const bytes = Buffer.from(serialise(document));
+    await this.unchangedSince(base);
     this.cached = null;
     await writeFileAtomic(this.location, bytes);
     const stat = await fs.stat(this.location).catch(() => null);
@@ -163,6 +164,29 @@ export class JsonStore implements RegistryStore {
     // What we wrote is what the next load reads, unless another writer comes first (its file has another identity).
     if (stat) this.cached = cacheEntry(document, { bytes, spans: undefined, identity: identityOf(stat) }, this.clock());
     await writeFileAtomic(this.lastGoodPath, bytes);
+  }
+
+  /**
+   * Refuse to write when the file is no longer the one this update read: a program that replaced it without the
+   * lock (with a symbolic link, another file, or nothing) would otherwise lose its change to this commit's rename.
+   */
+  private async unchangedSince(read: CachedDocument<RegistryDocument> | null): Promise<void> {
+    const stat = await fs.lstat(this.location).catch(() => null);
+    const now =
+      stat === null
+        ? null
+        : stat.isFile()
+          ? identityOf(stat)
+          : stat.isSymbolicLink()
+            ? 'a symbolic link'
+            : 'not a file';
+    const same = read === null ? now === null : now !== null && typeof now !== 'string' && sameFile(read.identity, now);
+    if (same) return;
+    const what = now === null ? 'removed' : typeof now === 'string' ? `replaced by ${now}` : 'rewritten';
+    throw new RegistryUnreadableError(
+      `registry ${this.location} was ${what} by another program while this agent held its lock; nothing written ` +
+        '(every writer must take the lock; the next cycle reads the file again)',
+    );
   }
 
   /** The identity of the registry file as this store last wrote it, so a watcher can tell its own writes. */
@@ -199,7 +223,7 @@ export class JsonStore implements RegistryStore {
       // Archive first: a crash between the two leaves a duplicate in the archive, never a lost project.
       if (archived.length > 0) await appendLines(this.archivePath, archived);
       const changed = base === null || !sameJson(doc, base);
-      const commit = async (): Promise<void> => (changed ? this.commit(doc, base) : undefined);
+      const commit = async (): Promise<void> => (changed ? this.commit(doc, entry) : undefined);
       const committing = this.journal.around(changed, audit, commit);
       this.committing = committing;
       await committing.finally(() => {

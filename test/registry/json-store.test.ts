@@ -1,5 +1,15 @@
 import { expect } from 'chai';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { newProject } from '../../src/core/model/project.js';
 import { emptyDocument } from '../../src/core/model/registry-document.js';
@@ -58,6 +68,47 @@ describe('registry/json-store', () => {
     expect((await store.load()).projects).to.deep.equal([]);
     await store.update((doc) => void doc.projects.push(newProject({ id: 'p1', enqueuedAt: T0 })));
     expect(validateDocument(JSON.parse(readFileSync(registry.path, 'utf8'))).ok).to.equal(true);
+  });
+
+  it('never writes over a file another program replaced or rewrote without the lock while an update ran', async () => {
+    const store = new JsonStore({ path: registry.path });
+    await store.update((doc) => void doc.projects.push(newProject({ id: 'p1', enqueuedAt: T0 })));
+    const elsewhere = `${registry.path}.elsewhere`;
+    writeFileSync(elsewhere, readFileSync(registry.path));
+    const swaps: Array<[string, () => void, RegExp]> = [
+      [
+        'a symbolic link',
+        () => (rmSync(registry.path), symlinkSync(elsewhere, registry.path)),
+        /replaced by a symbolic link/,
+      ],
+      [
+        'a rewrite',
+        () => writeFileSync(registry.path, readFileSync(elsewhere, 'utf8') + ' '),
+        /was rewritten by another program/,
+      ],
+      ['a removal', () => rmSync(registry.path), /was removed by another program/],
+    ];
+    for (const [what, swap, message] of swaps) {
+      rmSync(registry.path, { force: true });
+      writeFileSync(registry.path, readFileSync(elsewhere), { mode: 0o600 });
+      const before = readFileSync(elsewhere);
+      const err = await store
+        .update((doc) => {
+          swap();
+          doc.projects.push(newProject({ id: 'p2', enqueuedAt: T0 }));
+        })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(err, what).to.be.instanceOf(RegistryUnreadableError);
+      expect((err as Error).message, what)
+        .to.match(message)
+        .and.include('nothing written');
+      expect(readFileSync(elsewhere).equals(before), `${what}: the other file untouched`).to.equal(true);
+      if (what === 'a symbolic link')
+        expect(lstatSync(registry.path).isSymbolicLink(), 'the link left as it is').to.equal(true);
+    }
   });
 
   it('creates the registry, its last good copy and the audit log owner-only', async () => {
