@@ -8,9 +8,9 @@
  * being installed) went unnoticed until the next poll, an hour later with a
  * long schedule. So each time a waiter starts, a catch-up cycle follows once
  * it has had time to connect (CATCH_UP_MS); it joins the cycle already
- * running or queued, if any. The hooks sit at a fixed array index derived from the channel, so a
- * restarted agent replaces its own hooks instead of piling up new ones, and
- * the user's hooks are never touched. Removed on stop.
+ * running or queued, if any. The hooks sit at a fixed array index derived
+ * from the channel, so a restarted agent replaces its own hooks instead of
+ * piling up new ones, and the user's hooks are never touched. Removed on stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';

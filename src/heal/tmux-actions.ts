@@ -71,6 +71,9 @@ export async function killSession(
   }
 }
 
+/** The launcher's name in its own error messages ("toa-launch: cannot run x: No such file or directory"). */
+export const LAUNCH_NAME = 'toa-launch';
+
 /**
  * The fixed program every launched command runs under, as `/usr/bin/perl -e
  * LAUNCH_SCRIPT -- <command words>` (perl-base is part of every Debian
@@ -95,10 +98,10 @@ export async function killSession(
  */
 export const LAUNCH_SCRIPT = [
   'my $pid = fork;',
-  'defined $pid or die "toa-launch: cannot fork: $!\\n";',
+  `defined $pid or die "${LAUNCH_NAME}: cannot fork: $!\\n";`,
   'if ($pid == 0) {',
   '  exec { $ARGV[0] } @ARGV;',
-  '  print STDERR "toa-launch: cannot run $ARGV[0]: $!\\n";',
+  `  print STDERR "${LAUNCH_NAME}: cannot run $ARGV[0]: $!\\n";`,
   '  exit($!{ENOENT} ? 127 : 126);',
   '}',
   "$SIG{INT} = $SIG{QUIT} = 'IGNORE';",
@@ -108,8 +111,6 @@ export const LAUNCH_SCRIPT = [
   'select undef, undef, undef, 0.2;',
   'exit $status',
 ].join('\n');
-/** The launcher's name in its own error messages ("toa-launch: cannot run x: No such file or directory"). */
-export const LAUNCH_NAME = 'toa-launch';
 /** The interpreter of LAUNCH_SCRIPT (perl-base, Essential on Debian). */
 export const LAUNCH_INTERPRETER = '/usr/bin/perl';
 

@@ -172,17 +172,17 @@ export class JsonStore implements RegistryStore {
    */
   private async unchangedSince(read: CachedDocument<RegistryDocument> | null): Promise<void> {
     const stat = await fs.lstat(this.location).catch(() => null);
-    const now =
+    if (read === null ? stat === null : stat?.isFile() && sameFile(read.identity, identityOf(stat))) return;
+    const what =
       stat === null
-        ? null
-        : stat.isFile()
-          ? identityOf(stat)
-          : stat.isSymbolicLink()
-            ? 'a symbolic link'
-            : 'not a file';
-    const same = read === null ? now === null : now !== null && typeof now !== 'string' && sameFile(read.identity, now);
-    if (same) return;
-    const what = now === null ? 'removed' : typeof now === 'string' ? `replaced by ${now}` : 'rewritten';
+        ? 'removed'
+        : stat.isSymbolicLink()
+          ? 'replaced by a symbolic link'
+          : !stat.isFile()
+            ? 'replaced by something that is not a file'
+            : read === null
+              ? 'created'
+              : 'rewritten';
     throw new RegistryUnreadableError(
       `registry ${this.location} was ${what} by another program while this agent held its lock; nothing written ` +
         '(every writer must take the lock; the next cycle reads the file again)',
