@@ -271,17 +271,24 @@ export async function readProcessTable(
   return { byPid };
 }
 
-/** stat files read between two turns of the event loop, so a big host never stalls the HTTP server for long. */
-const STAT_BATCH = 256;
-/** A stat line is at most ~1 KiB (comm is at most 64 bytes); anything longer is cut and fails to parse loudly. */
-const statBuffer = Buffer.alloc(4096);
+/** procfs files read between two turns of the event loop, so a big host never stalls the HTTP server for long. */
+const READ_BATCH = 256;
+
+/** One turn of the event loop, taken between two batches of reads. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Big enough for a stat line (at most ~1 KiB: comm is at most 64 bytes) and for the head of a status file, whose
+ * Uid line comes within its first few hundred bytes; a stat line cut at the end fails to parse loudly.
+ */
+const procBuffer = Buffer.alloc(4096);
 
 /**
- * One stat file with synchronous open/read/close into a shared buffer: on
- * procfs these never block on a disk, and they cost a fraction of the four
- * thread-pool round trips of an async readFile. null when the process is gone.
+ * The start of a small procfs file (stat, status) with synchronous
+ * open/read/close into a shared buffer: on procfs these never block on a
+ * disk, and they cost a fraction of the four thread-pool round trips and the
+ * 64 KiB buffer of an async readFile. null when the process is gone.
  */
-function readStatSync(path: string): string | null {
+function readProcFileSync(path: string): string | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -290,8 +297,8 @@ function readStatSync(path: string): string | null {
     throw withContext(err, `reading ${path}`);
   }
   try {
-    const length = readSync(fd, statBuffer, 0, statBuffer.length, 0);
-    return statBuffer.toString('utf8', 0, length);
+    const length = readSync(fd, procBuffer, 0, procBuffer.length, 0);
+    return procBuffer.toString('utf8', 0, length);
   } catch (err) {
     // ESRCH: the process exited between open and read.
     if (isVanished(err)) return null;
@@ -306,31 +313,28 @@ async function readStatsInto(
   pids: readonly number[],
   procRoot: string,
 ): Promise<void> {
-  for (let start = 0; start < pids.length; start += STAT_BATCH) {
-    if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const end = Math.min(pids.length, start + STAT_BATCH);
-    for (let i = start; i < end; i++) {
-      const path = join(procRoot, String(pids[i]), 'stat');
-      const text = readStatSync(path);
-      if (text === null) continue;
-      let f: StatFields;
-      try {
-        f = parseStat(text);
-      } catch (err) {
-        throw withContext(err, `reading ${path}`);
-      }
-      byPid.set(f.pid, {
-        pid: f.pid,
-        ppid: f.ppid,
-        pgid: f.pgid,
-        state: f.state,
-        startTime: f.startTime,
-        uid: null,
-        comm: f.comm,
-        cmdline: [],
-        ...usageOf(f),
-      });
+  for (let i = 0; i < pids.length; i++) {
+    if (i > 0 && i % READ_BATCH === 0) await nextTurn();
+    const path = join(procRoot, String(pids[i]), 'stat');
+    const text = readProcFileSync(path);
+    if (text === null) continue;
+    let f: StatFields;
+    try {
+      f = parseStat(text);
+    } catch (err) {
+      throw withContext(err, `reading ${path}`);
     }
+    byPid.set(f.pid, {
+      pid: f.pid,
+      ppid: f.ppid,
+      pgid: f.pgid,
+      state: f.state,
+      startTime: f.startTime,
+      uid: null,
+      comm: f.comm,
+      cmdline: [],
+      ...usageOf(f),
+    });
   }
 }
 
@@ -343,8 +347,9 @@ export interface RecordedPid {
 /**
  * Fill in the owner (uid) of the rows of a stat-only table that are still
  * the `recorded` processes (same start time): the processes a cycle may
- * plan to signal, whose owner the kill rule checks. One status read each;
- * a process that vanished meanwhile keeps its null.
+ * plan to signal, whose owner the kill rule checks. One synchronous read
+ * of the head of each status file; a process that vanished meanwhile keeps
+ * its null.
  */
 export async function readOwners(
   table: ProcessTable,
@@ -357,14 +362,19 @@ export async function readOwners(
       (row, i): row is ProcessInfo =>
         row !== undefined && row.uid === null && row.startTime !== null && row.startTime === recorded[i]?.pidStartTime,
     );
-  await mapBounded([...new Set(rows)], READ_CONCURRENCY, async (row) => {
+  const distinct = [...new Set(rows)];
+  for (let i = 0; i < distinct.length; i++) {
+    if (i > 0 && i % READ_BATCH === 0) await nextTurn();
+    const row = distinct[i] as ProcessInfo;
     const dir = join(procRoot, String(row.pid));
+    const status = readProcFileSync(join(dir, 'status'));
+    if (status === null) continue;
     try {
-      row.uid = parseStatusUid(await readFile(join(dir, 'status'), 'utf8')) ?? (await stat(dir)).uid;
+      row.uid = parseStatusUid(status) ?? (await stat(dir)).uid;
     } catch (err) {
-      if (!isVanished(err)) throw withContext(err, `reading ${join(dir, 'status')}`);
+      if (!isVanished(err)) throw withContext(err, `reading ${dir}`);
     }
-  });
+  }
 }
 
 /**
@@ -386,7 +396,7 @@ export async function readStat(pid: number, procRoot: string = DEFAULT_PROC_ROOT
   const path = join(procRoot, String(pid), 'stat');
   // Synchronous into the shared buffer: the PID probe calls this for every tracked PID four times a
   // second, and an async readFile of a procfs file (size 0) allocates a 64 KiB buffer each time.
-  const text = readStatSync(path);
+  const text = readProcFileSync(path);
   if (text === null) return null;
   try {
     return parseStat(text);

@@ -317,7 +317,9 @@ describe('reliability: faults against a running agent serve', function () {
     const original = `${q.registry}.orig`;
     linkSync(q.registry, original); // the old registry stays reachable, byte for byte
     const originalBytes = readFileSync(original);
-    replaceWithSymlink(elsewhere, q.registry);
+    // Under the registry lock, as every writer must: a swap between a commit's last check and its rename would be
+    // undone by that rename (POSIX has no compare-and-swap rename), and the agent would rightly see a regular file.
+    await new JsonStore({ path: q.registry }).locked(async () => replaceWithSymlink(elsewhere, q.registry));
     const check3 = {
       source: 'registry' as const,
       reason: /registry unreadable: .*symbolic link/,
