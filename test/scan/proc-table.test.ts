@@ -7,6 +7,7 @@ import {
   parseStat,
   readProcess,
   readProcessTable,
+  readOwners,
   readProcessTableFromPs,
   readStartTime,
 } from '../../src/scan/proc-table.js';
@@ -167,6 +168,35 @@ describe('proc-table', () => {
     it('takes the uid from the directory owner when status has no Uid line', async () => {
       await fixturePid(15, { stat: statLine(15, 'x'), status: 'Name:\tx\n', cmdline: '' });
       expect((await readProcessTable(fixture)).byPid.get(15)?.uid).to.equal(process.getuid?.());
+    });
+  });
+
+  describe('readOwners', () => {
+    it('fills the uid of recorded processes still running with their start time, and of nothing else', async () => {
+      const status = (uid: number) => `Name:\tx\nState:\tS (sleeping)\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`;
+      await fixturePid(10, { stat: statLine(10, 'mine', { startTime: 100 }), status: status(1000) });
+      await fixturePid(11, { stat: statLine(11, 'reused', { startTime: 999 }), status: status(0) });
+      await fixturePid(12, { stat: statLine(12, 'no-uid-line', { startTime: 120 }), status: 'Name:\tx\n' });
+      await fixturePid(13, { stat: statLine(13, 'gone', { startTime: 130 }) }); // status vanished meanwhile
+      await fixturePid(14, { stat: statLine(14, 'unrecorded', { startTime: 140 }), status: status(0) });
+      const table = await readProcessTable(fixture, { fields: 'stat' });
+      await readOwners(
+        table,
+        [
+          { pid: 10, pidStartTime: 100 },
+          { pid: 11, pidStartTime: 110 },
+          { pid: 12, pidStartTime: 120 },
+          { pid: 13, pidStartTime: 130 },
+          { pid: 99, pidStartTime: 1 },
+        ],
+        fixture,
+      );
+      const uid = (pid: number) => table.byPid.get(pid)?.uid;
+      expect(uid(10)).to.equal(1000);
+      expect(uid(11), 'a PID reused by another process').to.equal(null);
+      expect(uid(12), 'the directory owner when status has no Uid line').to.equal(process.getuid?.());
+      expect(uid(13)).to.equal(null);
+      expect(uid(14), 'not recorded').to.equal(null);
     });
   });
 
