@@ -302,7 +302,9 @@ describe('reliability: faults against a running agent serve', function () {
     };
     figures['diskFullErrors'] = (await duringFault(agent, check2, 'w-2')).errors;
     wholeLines(join(data, 'audit.jsonl'));
-    expect(readdirTemps(data), 'no temp file left by a failed write').to.deep.equal([]);
+    // Under the registry lock, so no write of the still-cycling agent is in flight (its temp file would exist).
+    const temps = await new JsonStore({ path: q.registry }).locked(async () => readdirTemps(data));
+    expect(temps, 'no temp file left by a failed write').to.deep.equal([]);
     unlinkSync(filler);
     await recovered(agent, check2, keep);
 
