@@ -16,6 +16,7 @@ import type { PaneReadStates } from './cycle-activity.js';
 import { ListenError, messageOf } from './errors.js';
 import type { EventSource } from './events/event-source.js';
 import { PidProbe } from './events/pid-probe.js';
+import { GitLogCache } from './evidence/git.js';
 import { TmuxHooks } from './events/tmux-hooks.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics/metrics.js';
@@ -73,6 +74,7 @@ export class Agent {
   private claim: DaemonClaim | null = null;
   /** Each project's last pane read for agent detection (captures only when a pane moved). */
   private readonly paneReads: PaneReadStates = new Map();
+  private readonly gitLogs = new GitLogCache();
   /** A cycle at the end of a usage limit's launch hold, so the queue moves on at the reset. */
   private holdTimer: NodeJS.Timeout | null = null;
   /** Cycles started since the agent was created (status: `cycles`). */
@@ -196,6 +198,7 @@ export class Agent {
         projectLeases: this.coordination.projects,
         sources: this.sources,
         paneReads: this.paneReads,
+        gitLogs: this.gitLogs,
       });
       await this.afterCycle(outcome);
       this.log.debug('cycle done', {

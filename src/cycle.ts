@@ -31,6 +31,7 @@ import { watchedServers } from './core/policy/tmux-servers.js';
 import { scanIsClear, type Snapshot, type SourceReport } from './core/model/snapshot.js';
 import { messageOf } from './errors.js';
 import { gatherEvidence } from './evidence/gather.js';
+import type { GitLogCache } from './evidence/git.js';
 import { executeActions, type ActionOutcome } from './heal/execute.js';
 import { agentKillSafety } from './heal/kill-tree.js';
 import type { Logger } from './log.js';
@@ -68,6 +69,8 @@ export interface CycleOptions {
   sources?: CycleSources | null;
   /** Each project's last pane read for agent detection, kept between cycles by the daemon (cycle-activity.ts). */
   paneReads?: PaneReadStates | null;
+  /** Each project's last git log, kept between cycles by the daemon (evidence/git.ts); else git runs each time. */
+  gitLogs?: GitLogCache | null;
 }
 
 export interface TransitionReport {
@@ -318,6 +321,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleOutcome> {
     now,
     ...(options.tmuxPath ? { tmuxPath: options.tmuxPath } : {}),
     ...(paneRead.captures ? { paneCaptures: paneRead.captures } : {}),
+    ...(options.gitLogs ? { gitLogs: options.gitLogs } : {}),
     onNote: (n) => log.debug('evidence note', { ...n }),
   });
   const activity = observeCycleActivity({

@@ -9,8 +9,9 @@ import { execFile } from 'node:child_process';
 import { compilePatterns } from '../core/rules/patterns.js';
 import { ms, type Project } from '../core/model/project.js';
 import { errorText, withDeadline } from './deadline.js';
+import { headSignature } from './git-head.js';
 import { programOptions } from '../program-options.js';
-import type { EvidenceGatherer, GatherContext, GatherResult } from './types.js';
+import { type EvidenceGatherer, type GatherContext, type GatherResult, isUnavailable } from './types.js';
 
 const GIT_WEIGHT = 0.6;
 const MAX_COMMITS = 200;
@@ -86,6 +87,36 @@ function quoteSubject(subject: string): string {
   return subject.length > MAX_SUBJECT_IN_DETAIL ? `"${subject.slice(0, MAX_SUBJECT_IN_DETAIL)}…"` : `"${subject}"`;
 }
 
+/**
+ * Each project's last `git log` result and the HEAD it was read at (git-head.ts), kept by the daemon between
+ * cycles: a full sync runs git again only where HEAD moved, startedAt or the patterns changed. Failures are never
+ * kept, so they are retried.
+ */
+export class GitLogCache {
+  private readonly entries = new Map<string, { key: string; result: GatherResult }>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  get(project: string, key: string): GatherResult | undefined {
+    const entry = this.entries.get(project);
+    return entry?.key === key ? entry.result : undefined;
+  }
+
+  set(project: string, key: string, result: GatherResult): void {
+    this.entries.delete(project);
+    this.entries.set(project, { key, result });
+    // Oldest first: a Map iterates in insertion order, and a set moves the project to the end.
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.maxEntries) break;
+      this.entries.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
 /** `git`: a matching commit subject since startedAt (weight 0.6). */
 export const gitGatherer: EvidenceGatherer = {
   method: 'git',
@@ -100,47 +131,65 @@ export const gitGatherer: EvidenceGatherer = {
     }
     if (patterns.length === 0) return { evidence: null };
 
-    const timeoutMs = ctx.config.evidenceTimeoutMs;
-    let outcome: GitOutcome;
-    try {
-      // execFile kills git at the timeout; the deadline also covers a git whose
-      // grandchildren keep its output pipes open after the kill.
-      outcome = await withDeadline(
-        runGit(
-          ctx.gitPath ?? 'git',
-          project.projectDir,
-          // %ct lets us re-check the boundary ourselves: --since is approximate and second-granular.
-          [
-            'log',
-            `--since=${new Date(startedAt).toISOString()}`,
-            '--format=%H%x09%ct%x09%s',
-            '-n',
-            String(MAX_COMMITS),
-            '--no-color',
-          ],
-          timeoutMs,
-        ),
-        timeoutMs + 250,
-        `git log in ${project.projectDir}`,
-      );
-    } catch (error) {
-      return { unavailable: errorText(error) };
+    const head = ctx.gitLogs ? headSignature(project.projectDir) : null;
+    const cacheKey = head === null ? null : [head, startedAt, ...ctx.config.completionGitPatterns].join('\n');
+    if (cacheKey !== null) {
+      const known = ctx.gitLogs?.get(project.id, cacheKey);
+      if (known !== undefined) return known;
     }
-    if (!outcome.ok) return outcome.notARepo ? { evidence: null, note: outcome.error } : { unavailable: outcome.error };
-
-    const since = Math.floor(startedAt / 1000);
-    for (const commit of parseGitLog(outcome.stdout)) {
-      if (commit.committedAt < since) continue;
-      if (patterns.some((p) => p.test(commit.subject))) {
-        return {
-          evidence: {
-            method: 'git',
-            weight: GIT_WEIGHT,
-            detail: `commit ${commit.sha.slice(0, 7)} ${quoteSubject(commit.subject)}`,
-          },
-        };
-      }
-    }
-    return { evidence: null };
+    const result = await readGitLog(project.projectDir, startedAt, patterns, ctx);
+    if (cacheKey !== null && !isUnavailable(result)) ctx.gitLogs?.set(project.id, cacheKey, result);
+    return result;
   },
 };
+
+/** Run `git log` in projectDir and look for a matching subject since startedAt. */
+async function readGitLog(
+  projectDir: string,
+  startedAt: number,
+  patterns: RegExp[],
+  ctx: GatherContext,
+): Promise<GatherResult> {
+  const timeoutMs = ctx.config.evidenceTimeoutMs;
+  let outcome: GitOutcome;
+  try {
+    // execFile kills git at the timeout; the deadline also covers a git whose
+    // grandchildren keep its output pipes open after the kill.
+    outcome = await withDeadline(
+      runGit(
+        ctx.gitPath ?? 'git',
+        projectDir,
+        // %ct lets us re-check the boundary ourselves: --since is approximate and second-granular.
+        [
+          'log',
+          `--since=${new Date(startedAt).toISOString()}`,
+          '--format=%H%x09%ct%x09%s',
+          '-n',
+          String(MAX_COMMITS),
+          '--no-color',
+        ],
+        timeoutMs,
+      ),
+      timeoutMs + 250,
+      `git log in ${projectDir}`,
+    );
+  } catch (error) {
+    return { unavailable: errorText(error) };
+  }
+  if (!outcome.ok) return outcome.notARepo ? { evidence: null, note: outcome.error } : { unavailable: outcome.error };
+
+  const since = Math.floor(startedAt / 1000);
+  for (const commit of parseGitLog(outcome.stdout)) {
+    if (commit.committedAt < since) continue;
+    if (patterns.some((p) => p.test(commit.subject))) {
+      return {
+        evidence: {
+          method: 'git',
+          weight: GIT_WEIGHT,
+          detail: `commit ${commit.sha.slice(0, 7)} ${quoteSubject(commit.subject)}`,
+        },
+      };
+    }
+  }
+  return { evidence: null };
+}

@@ -4,6 +4,7 @@
  * failure into "not complete": what it could not read is `unavailable`.
  */
 import type { AgentConfig } from '../config/keys.js';
+import type { GitLogCache } from './git.js';
 import type { PaneCaptures } from './pane-read.js';
 import type { CompletionEvidence, CompletionMethod, Project, StaleMarker } from '../core/model/project.js';
 
@@ -13,6 +14,8 @@ export interface GatherContext {
   tmuxPath?: string;
   /** The git binary (default: `git` on PATH). */
   gitPath?: string;
+  /** Each project's last git log, kept between cycles by the daemon; without it git runs every time. */
+  gitLogs?: GitLogCache;
   /** The cycle's bulk pane read, when it made one (the pane-output gatherer then reads nothing in bulk itself). */
   paneCaptures?: PaneCaptures;
 }
