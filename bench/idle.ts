@@ -3,7 +3,9 @@
  * as a child with the default schedule (a cycle every 15 s, the tracked-PID
  * probe every 500 ms, tmux hooks, the registry watch, the HTTP server) over a
  * registry of 1,000 projects, 100 of them processing, each with a live
- * session on a private tmux server, the rest finished. No default tmux server
+ * session on a private tmux server and a git repository as its project
+ * directory (so the full sync's git evidence reads real history), the rest
+ * finished. No default tmux server
  * runs (a private TMUX_TMPDIR), as on a host that does not use it. The
  * daemon runs with the Node options of the systemd unit (its young
  * generation capped), as deployed.
@@ -74,7 +76,14 @@ async function startDaemon(teardown: Teardown, code: Code): Promise<Daemon> {
   const live = pids.map((pid, i) => ({ session: `live-${i}`, pid }));
   writeRegistry(
     registry,
-    buildRegistry({ total: TOTAL, live, tmuxSocket: tmux.socket, projectRoot: join(dir, 'projects'), now: Date.now() }),
+    buildRegistry({
+      total: TOTAL,
+      live,
+      tmuxSocket: tmux.socket,
+      projectRoot: join(dir, 'projects'),
+      now: Date.now(),
+      repos: true,
+    }),
   );
   const env: Record<string, string | undefined> = { ...process.env, AGENT_REGISTRY: registry, LOG_LEVEL: 'warn' };
   // The default schedule and servers: nothing set but where the registry and the listener are.

@@ -153,9 +153,25 @@ export interface RegistrySpec {
   /** Processing projects, each bound to a live session and its pane PID. */
   live: { session: string; pid: number }[];
   tmuxSocket: string | null;
-  /** Parent of the per-project directories of live projects (empty, not repositories). */
+  /** Parent of the per-project directories of live projects (empty, not repositories, unless `repos`). */
   projectRoot: string;
   now: number;
+  /** Make each live project's directory a git repository with a commit from before it started, as a work tree is. */
+  repos?: boolean;
+}
+
+/** `dir` as a git repository with one commit made at `at` (epoch ms). */
+function commitRepository(dir: string, at: number): void {
+  const date = new Date(at).toISOString();
+  const env = { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date, LC_ALL: 'C' };
+  const git = (args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], {
+      cwd: dir,
+      env,
+      stdio: 'ignore',
+    });
+  git(['init', '-q']);
+  git(['commit', '-q', '--allow-empty', '-m', 'initial import']);
 }
 
 const HOUR = 3_600_000;
@@ -173,6 +189,7 @@ export function buildRegistry(spec: RegistrySpec): RegistryDocument {
     const dir = join(spec.projectRoot, `live-${i}`);
     mkdirSync(dir, { recursive: true });
     const started = now - 10 * 60_000;
+    if (spec.repos === true) commitRepository(dir, started - HOUR);
     projects.push(
       newProject({
         id: `live-${i}`,
