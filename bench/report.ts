@@ -49,7 +49,7 @@ function cycleCost(r: BenchResult): string {
 
 ${ran(r)}
 
-Load: ${f['load']?.projects} projects (${f['load']?.live} processing, each with a live session on a private tmux server),
+Load: ${f['load']?.projects} projects (${f['load']?.live} processing, each with a live session on a private tmux server and a git repository as its directory),
 ${f['load']?.idleProcesses} idle \`sleep\` processes; ${f['load']?.processes} processes on the host; registry
 ${num(f['load']?.registryKiB, 0)} KiB. ${f['rounds']} rounds, the three interleaved round by round.
 
@@ -58,8 +58,13 @@ What each side does, per round:
 - **the cycle** (\`runCycle\` in-process, as the daemon runs it, steady: the full completion sync
   not due): \`/proc/<pid>/stat\` of every process, one \`tmux list-panes -a\` per server (a child
   process), reconcile of every project, usage of each live project's process tree, the queue
-  summary; the registry unchanged (its cached document). Its CPU is this process's
-  (\`process.cpuUsage\`) plus its children's (\`cutime + cstime\`, the tmux client).
+  summary; the registry unchanged (its cached document). Each project's last pane read and git
+  log are kept between cycles, as the daemon keeps them: the bench's panes print nothing, so no
+  pane is captured again. Its CPU is this process's (\`process.cpuUsage\`) plus its children's
+  (\`cutime + cstime\`, the tmux client).
+- **the cycle with busy panes** (printed, not budgeted): the same cycle with the pane reads
+  forgotten first, as when every agent printed since the last cycle; agent detection then
+  captures all ${f['load']?.live} panes, one tmux call per 32. The yardsticks read no pane.
 - **prometheus-process-exporter** (one \`GET /metrics\`; every process in a group named by its
   comm, smaps and threads off): reads stat, status, io, cmdline and the fd count of every
   process and renders the groups' series. Its CPU per scrape is its own \`utime + stime\` over
@@ -71,8 +76,9 @@ What each side does, per round:
 |---|---|---|---|
 | cycle (steady) | **${ms(f['cycle']?.medianMs)}** | ${ms(f['cycle']?.p99Ms)} | ${ms(f['cycle']?.cpuMedianMs)} own (median) + ${ms(f['cycle']?.childrenCpuMeanMs)} children (mean) = **${ms(f['cycle']?.cpuWithChildrenMs)}** |
 | process-exporter scrape | **${ms(f['exporter']?.medianMs)}** | ${ms(f['exporter']?.p99Ms)} | **${ms(f['exporter']?.cpuPerScrapeMs)}** (body ${num(f['exporter']?.bodyKiB, 0)} KiB) |
+| cycle with busy panes | ${ms(f['busyPanes']?.medianMs)} | | ${ms(f['busyPanes']?.cpuWithChildrenMs)} with children |
 | floor | ${ms(f['floor']?.medianMs)} | ${ms(f['floor']?.p99Ms)} | |
-| cycle with the full completion sync (the first) | ${ms(f['fullSync']?.wall)} | | ${ms(f['fullSync']?.cpu)} own + ${ms(f['fullSync']?.children)} children |
+| cycle with the full completion sync (the first: \`git log\` in every repository) | ${ms(f['fullSync']?.wall)} | | ${ms(f['fullSync']?.cpu)} own + ${ms(f['fullSync']?.children)} children |
 
 Ratios: cycle / process-exporter **${num(f['ratios']?.wallToExporter, 3)}** (wall), **${num(f['ratios']?.cpuToExporterCpu, 3)}**
 (CPU with children against the exporter's CPU); cycle / floor **${num(f['ratios']?.wallToFloor, 2)}**. Children's CPU is
@@ -212,7 +218,9 @@ ${ran(r)}
 
 \`agent serve\` as a child with the default schedule (a cycle every 15 s, the tracked-PID probe
 every 500 ms, tmux hooks, the registry watch, the HTTP server) over 1,000 projects, 100 of them
-processing with live sessions on a private tmux server (no default tmux server running).${rows.length > 1 ? " The older code's daemon ran beside it, on a load of its own, over the same window." : ''}
+processing with live sessions on a private tmux server (no default tmux server running), each
+with a git repository as its directory: the full sync in the window reads their git evidence
+again (the daemon runs \`git log\` only where HEAD moved since the last one).${rows.length > 1 ? " The older code's daemon ran beside it, on a load of its own, over the same window." : ''}
 
 CPU: \`utime + stime + cutime + cstime\` of \`/proc/<pid>/stat\` (the daemon and the children it
 waited for: tmux clients, \`git\`), over one whole \`STATE_SYNC_INTERVAL_SEC\` (so the periodic
@@ -302,7 +310,7 @@ started and ${last.loadEnd} when it ended (each section gives its own). The raw 
 [bench-results/](bench-results/); the figures measured when each optimisation was made are in
 [performance-history.md](performance-history.md).
 
-${missed.length === 0 ? 'Every budget was met in this run.' : `**Budgets missed in this run: ${missed.join('; ')}.**`}${missing.length > 0 ? ` Not run: ${missing.map((n) => `bench/${n}.ts`).join(', ')}.` : ''}${options.failed ? ' The run exited non-zero.' : ''}
+${missed.length === 0 ? 'Every budget was met in this run.' : `**Budgets missed in this run: ${missed.join('; ')}.**`}${missing.length > 0 ? ` Not run: ${missing.map((n) => `bench/${n}.ts`).join(', ')}.` : ''}${(options.failed ?? (missed.length > 0 || present.some((r) => r.error))) ? ' The run exited non-zero.' : ''}
 
 ## How to run
 
