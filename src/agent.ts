@@ -16,8 +16,8 @@ import type { PaneReadStates } from './cycle-activity.js';
 import { ListenError, messageOf } from './errors.js';
 import type { EventSource } from './events/event-source.js';
 import { PidProbe } from './events/pid-probe.js';
-import { GitLogCache } from './evidence/git.js';
 import { TmuxHooks } from './events/tmux-hooks.js';
+import { GitLogCache } from './evidence/git.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics/metrics.js';
 import type { DaemonClaim } from './registry/daemon-holder.js';
@@ -74,6 +74,7 @@ export class Agent {
   private claim: DaemonClaim | null = null;
   /** Each project's last pane read for agent detection (captures only when a pane moved). */
   private readonly paneReads: PaneReadStates = new Map();
+  /** Each project's last git log and the HEAD it was read at: git runs again only once HEAD moved. */
   private readonly gitLogs = new GitLogCache();
   /** A cycle at the end of a usage limit's launch hold, so the queue moves on at the reset. */
   private holdTimer: NodeJS.Timeout | null = null;

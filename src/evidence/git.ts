@@ -132,7 +132,7 @@ export const gitGatherer: EvidenceGatherer = {
     if (patterns.length === 0) return { evidence: null };
 
     const head = ctx.gitLogs ? headSignature(project.projectDir) : null;
-    const cacheKey = head === null ? null : [head, startedAt, ...ctx.config.completionGitPatterns].join('\n');
+    const cacheKey = head === null ? null : JSON.stringify([head, startedAt, ctx.config.completionGitPatterns]);
     if (cacheKey !== null) {
       const known = ctx.gitLogs?.get(project.id, cacheKey);
       if (known !== undefined) return known;
