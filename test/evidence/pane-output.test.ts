@@ -203,7 +203,9 @@ describe('evidence: pane output', function () {
       ]);
     });
 
-    it(`captures more than ${PANES_PER_CALL} panes in calls of ${PANES_PER_CALL}`, async () => {
+    it(`captures more than ${PANES_PER_CALL} panes in calls of ${PANES_PER_CALL}`, async function () {
+      // 35 panes read twice, through a logging wrapper: on a busy machine one call of 32 captures can take seconds.
+      this.timeout(120_000);
       const n = PANES_PER_CALL + 3;
       for (let i = 0; i < n; i++)
         tmux.newSession(`s-${i}`, printer([i === n - 1 ? 'All tasks complete' : `step ${i}`]));
@@ -216,7 +218,8 @@ describe('evidence: pane output', function () {
         aProject({ id: `p${i}`, session: `s-${i}`, tmuxSocket: tmux.socket }),
       );
       const { tmuxPath, calls } = loggingTmux();
-      const { bulk, alone } = await bothWays(projects, { config: aConfig(), tmuxPath });
+      const config = aConfig({ evidenceTimeoutMs: 30_000, tmuxTimeoutMs: 30_000 });
+      const { bulk, alone } = await bothWays(projects, { config, tmuxPath });
       expect(bulk).to.deep.equal(alone);
       expect(bulk.filter((r) => (r as { evidence: unknown }).evidence !== null)).to.have.length(1);
       expect(calls()).to.have.length(3);

@@ -352,9 +352,13 @@ describe('reliability: faults against a running agent serve', function () {
     agent = await startAgent(env, q.dir.path);
     await ready(agent);
     await healOnce(agent.url); // a committed cycle: the last good copy exists
-    const bytes = readFileSync(q.registry);
     const before = await metric(agent.url, 'orchestrator_scan_errors_total', { source: 'registry' });
-    unlinkSync(q.registry);
+    // Read and deleted under the registry lock: a cycle committing in between would leave a newer last good copy.
+    const bytes = await new JsonStore({ path: q.registry }).locked(async () => {
+      const current = readFileSync(q.registry);
+      unlinkSync(q.registry);
+      return current;
+    });
     const r = await eventually(
       async () => {
         const s = await readyz(agent!.url);
