@@ -378,9 +378,17 @@ describe('reliability: faults against a running agent serve', function () {
     );
     expect(q.tmux.hasSession('keep')).to.equal(true);
     expect(existsSync(q.registry), 'no empty registry written in its place').to.equal(false);
-    const repaired = await q.agent(['registry', 'repair']);
-    expect(repaired.code, repaired.stderr).to.equal(0);
-    expect(readFileSync(q.registry).equals(bytes), 'restored byte for byte').to.equal(true);
+    // The daemon commits again as soon as it sees the registry back, so the repair's bytes are compared with the
+    // daemon stopped (SIGSTOP, sent while this test holds the registry lock, so the daemon holds none).
+    const daemonPid = agent.child.pid as number;
+    await new JsonStore({ path: q.registry }).locked(async () => process.kill(daemonPid, 'SIGSTOP'));
+    try {
+      const repaired = await q.agent(['registry', 'repair']);
+      expect(repaired.code, repaired.stderr).to.equal(0);
+      expect(readFileSync(q.registry).equals(bytes), 'restored byte for byte').to.equal(true);
+    } finally {
+      process.kill(daemonPid, 'SIGCONT');
+    }
     await eventually(async () => (await readyz(agent!.url)).status === 200, 20_000, '/readyz 200 again');
     expect(
       validRegistry(q.registry)
