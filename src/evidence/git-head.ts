@@ -50,7 +50,7 @@ export function findGitDir(dir: string): string | null {
   }
 }
 
-/** A ref's value: its loose file, else its line in packed-refs, else "unborn" (a branch without commits). */
+/** A ref's value: its loose file's sha, else the identity of packed-refs, else "unborn" (a branch without commits). */
 function refValue(commonDir: string, ref: string): string | null {
   const loose = readText(join(commonDir, ref));
   if (loose !== null) {
