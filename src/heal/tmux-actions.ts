@@ -74,6 +74,9 @@ export async function killSession(
 /** The launcher's name in its own error messages ("toa-launch: cannot run x: No such file or directory"). */
 export const LAUNCH_NAME = 'toa-launch';
 
+/** How long the launcher waits at most for a terminal that does not answer its cursor-position question. */
+export const LAUNCH_REPLY_WAIT_SEC = 5;
+
 /**
  * The fixed program every launched command runs under, as `/usr/bin/perl -e
  * LAUNCH_SCRIPT -- <command words>` (perl-base is part of every Debian
@@ -82,9 +85,20 @@ export const LAUNCH_NAME = 'toa-launch';
  *
  * Why a launcher at all: tmux drops what a pane's process wrote but tmux had
  * not read yet when that process exits (by design), so an instant crash often
- * lost its error line. The launcher forks the command, waits for it, outlives
- * it by 0.2 s (long enough for tmux to read the last output) and exits with
- * its status (128 + n when signal n killed it, as shells report it).
+ * lost its error line. The launcher forks the command, waits for it, and then
+ * waits for tmux itself: it asks the terminal for the cursor position (DSR,
+ * `ESC [ 6 n`, after a CAN that ends any escape sequence the command left
+ * unfinished) and reads tmux's answer. tmux parses a pane's output in order,
+ * so once it answers it has read, and drawn, everything the command wrote.
+ * Only then does the launcher exit with the command's status (128 + n when
+ * signal n killed it, as shells report it). For the question and answer the
+ * launcher takes the terminal back (foreground process group, no echo, no
+ * line buffering, unread input dropped): the command is gone, and a shell it
+ * ran may have left the terminal to a group that no longer exists. A terminal
+ * that does not answer (a process the command left behind reads the answer
+ * first, say) holds the launcher at most LAUNCH_REPLY_WAIT_SEC; with no
+ * terminal, or a hung-up one (its session killed), it exits at once, and so
+ * it does on SIGHUP or SIGTERM once the command is gone.
  *
  * It is the pane's first process and the project's recorded PID; the command
  * is its child, so a tree kill reaches both. It passes SIGHUP and SIGTERM on
@@ -108,7 +122,27 @@ export const LAUNCH_SCRIPT = [
   '$SIG{HUP} = $SIG{TERM} = sub { kill $_[0], $pid };',
   'waitpid $pid, 0;',
   'my $status = $? & 127 ? 128 + ($? & 127) : $? >> 8;',
-  'select undef, undef, undef, 0.2;',
+  '$SIG{HUP} = $SIG{TERM} = sub { exit $status };',
+  "if (-t STDIN && open my $tty, '+<', '/dev/tty') {",
+  '  require POSIX;',
+  "  $SIG{TTOU} = $SIG{TTIN} = 'IGNORE';",
+  '  my $fd = fileno $tty;',
+  '  POSIX::tcsetpgrp($fd, POSIX::getpgrp());',
+  '  my $mode = POSIX::Termios->new;',
+  '  if ($mode->getattr($fd)) {',
+  '    $mode->setlflag($mode->getlflag & ~(POSIX::ICANON() | POSIX::ECHO()));',
+  '    $mode->setcc(POSIX::VMIN(), 1);',
+  '    $mode->setattr($fd, POSIX::TCSANOW());',
+  '  }',
+  '  POSIX::tcflush($fd, POSIX::TCIFLUSH());',
+  `  my ($reply, $end) = ('', time + ${LAUNCH_REPLY_WAIT_SEC});`,
+  String.raw`  if (syswrite $tty, "\x18\e[6n") {`,
+  String.raw`    while ($reply !~ /\e\[\d+;\d+R/ && (my $left = $end - time) > 0) {`,
+  "      vec(my $ready = '', $fd, 1) = 1;",
+  '      last unless select($ready, undef, undef, $left) > 0 && sysread $tty, $reply, 64, length $reply;',
+  '    }',
+  '  }',
+  '}',
   'exit $status',
 ].join('\n');
 /** The interpreter of LAUNCH_SCRIPT (perl-base, Essential on Debian). */

@@ -101,7 +101,7 @@ describe('e2e: a launched command that ends', function () {
   it('keeps the error line and status of every one of 100 commands that crash at once, launched in one cycle', async function () {
     this.timeout(120_000);
     // tmux drops what a pane's process wrote but tmux had not read yet when that process exits: in a burst of
-    // 100 instant crashes several lost their error line before the launcher outlived the command.
+    // 100 instant crashes about a quarter lost their error line before the launcher waited for tmux to read it.
     const ids = Array.from({ length: 100 }, (_, i) => `burst-${i}`);
     const when = new Date(Date.now() - 60_000).toISOString();
     q.write(

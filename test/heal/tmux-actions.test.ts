@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descendants } from '../../src/core/rules/process-tree.js';
@@ -264,6 +265,49 @@ describe('tmux-actions', () => {
         (n) => !tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=${n}:`]).includes('fatal: API key expired'),
       );
       expect(lost).to.deep.equal([]);
+    });
+
+    it('outlives its command until tmux has read its last output, however long that takes: a wait on tmux, not a timer', async () => {
+      tmux.newSession('keep', ['sleep', '60']);
+      const go = join(dir, 'go');
+      const script = `while [ ! -e '${go}' ]; do sleep 0.05; done; echo 'fatal: last words'; exit 4`;
+      const { panePid } = await launchSession(tmux.socket, 'late', null, ['sh', '-c', script], opts);
+      processes.track(panePid);
+      const command = await commandOf(panePid);
+      const server = Number(tmux.run(['display-message', '-p', '#{pid}']).trim());
+      process.kill(server, 'SIGSTOP');
+      try {
+        await writeFile(go, '');
+        await waitUntil(() => !isRunning(command), 10_000, 'the command to exit');
+        // Well past any fixed linger: the launcher is still waiting for tmux, which cannot answer while stopped.
+        await sleep(1000);
+        expect(isRunning(panePid), 'the launcher while tmux is stopped').to.equal(true);
+      } finally {
+        process.kill(server, 'SIGCONT');
+      }
+      expect(await exitOf('late')).to.equal('4');
+      expect(tmux.run(['capture-pane', '-p', '-S', '-200', '-t', '=late:'])).to.include('fatal: last words');
+    });
+
+    it('keeps the output and status of a command that leaves the terminal to a group that is gone, or mid escape sequence', async () => {
+      // An interactive shell takes the terminal's foreground for its own process group; killed, it never gives it back.
+      const cases: [string, string[], string][] = [
+        ['shell', ['bash', '--norc', '-i', '-c', 'echo "fatal: shell gone"; kill -9 $$'], '137'],
+        ['escape', ['sh', '-c', 'printf "fatal: cut short\\n\\033["; exit 5'], '5'],
+      ];
+      for (const [name, command] of cases) await launchSession(tmux.socket, name, null, command, opts);
+      for (const [name, , status] of cases) {
+        expect(await exitOf(name), name).to.equal(status);
+        expect(tmux.run(['capture-pane', '-p', '-S', '-200', '-t', `=${name}:`]), name).to.include('fatal: ');
+      }
+    });
+
+    it('exits with its command at once when its input is no terminal, with nothing to wait for', () => {
+      const run = spawnSync(LAUNCH_INTERPRETER, ['-e', LAUNCH_SCRIPT, '--', 'sh', '-c', 'echo out; exit 6'], {
+        encoding: 'utf8',
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      expect([run.status, run.stdout, run.stderr]).to.deep.equal([6, 'out\n', '']);
     });
 
     it('refuses an invalid session name, a missing cwd and an empty command', async () => {
