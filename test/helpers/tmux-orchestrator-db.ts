@@ -3,15 +3,21 @@
  * (test/fixtures/tmux_orchestrator_db.py), the way its own writers write.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FIXTURE_SCRIPT = fileURLToPath(new URL('../fixtures/tmux_orchestrator_db.py', import.meta.url));
+/**
+ * Debian's python3, which the set-up installs, when present: the python3 first on PATH may be a version manager's
+ * shim (pyenv's starts a shell and costs ~250 ms a call, against ~50 ms), and the suite runs hundreds of calls.
+ */
+export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export type SchemaVariant = 'scheduler' | 'queue-status' | 'original';
 
 function python(args: string[]): string {
-  return execFileSync('python3', [FIXTURE_SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(PYTHON, [FIXTURE_SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export class QueueDb {
@@ -59,7 +65,7 @@ export class QueueDb {
 
   /** A process holding an exclusive lock for `seconds`; resolves once it holds it. */
   async hold(seconds: number): Promise<ChildProcess> {
-    const child = spawn('python3', [FIXTURE_SCRIPT, 'hold', this.path, String(seconds)], {
+    const child = spawn(PYTHON, [FIXTURE_SCRIPT, 'hold', this.path, String(seconds)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((resolve, reject) => {
@@ -73,12 +79,15 @@ export class QueueDb {
     return child;
   }
 
-  /** A concurrent writer of `count` immediate transactions `pauseMs` apart; `done` resolves with its summary. */
+  /**
+   * A concurrent writer of immediate transactions `pauseMs` apart, until the file `stopPath` exists; `done`
+   * resolves with its summary.
+   */
   writer(
-    count: number,
+    stopPath: string,
     pauseMs = 0,
   ): { child: ChildProcess; done: Promise<{ committed: number; failed: number; slowest_ms: number }> } {
-    const child = spawn('python3', [FIXTURE_SCRIPT, 'writer', this.path, String(count), String(pauseMs)], {
+    const child = spawn(PYTHON, [FIXTURE_SCRIPT, 'writer', this.path, stopPath, String(pauseMs)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
