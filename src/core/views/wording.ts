@@ -5,14 +5,16 @@ export function countOf(n: number, noun: string, plural = noun.endsWith('s') ? `
   return `${n} ${n === 1 ? noun : plural}`;
 }
 
-/** "3m 20s ago", "in 1h 5m": relative times for humans. */
+/**
+ * "3m 20s ago", "in 1h 5m": relative times for humans. A time still ahead is never "ago": it counts up to the next
+ * whole second ("in 1s" for 300 ms), so a retry due in a moment does not read as one that is late.
+ */
 export function relative(isoTime: string | null, now: number): string {
   if (isoTime === null) return '-';
   const t = Date.parse(isoTime);
   if (Number.isNaN(t)) return isoTime;
-  const delta = Math.round((t - now) / 1000);
-  const text = duration(Math.abs(delta));
-  return delta <= 0 ? `${text} ago` : `in ${text}`;
+  if (t > now) return `in ${duration(Math.ceil((t - now) / 1000))}`;
+  return `${duration(Math.round((now - t) / 1000))} ago`;
 }
 
 /** "45s", "3m 20s", "2h 5m", "1d 3h": a length of time for humans, in two units at most. */
