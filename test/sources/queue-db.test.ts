@@ -232,7 +232,9 @@ describe('Tmux-Orchestrator database', function () {
           expect(set.reports()[0], JSON.stringify(set.reports()[0])).to.include({ ok: true, writtenBack: 1 });
         }
       } finally {
+        // Stopped and waited for on every path, so a failed round leaves no writer running.
         writeFileSync(stop, '');
+        await writer.done.catch(() => undefined);
       }
       const summary = await writer.done;
 
